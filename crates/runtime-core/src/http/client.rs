@@ -1,0 +1,421 @@
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::ndjson::NdjsonStream;
+use super::sse::SseStream;
+use super::status::{ErrorContext, map_status};
+use crate::error::{Error, Result, TimeoutPhase};
+use crate::provider::RequestContext;
+use crate::secret::Secret;
+
+/// Most bytes of an error body kept for mapping.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// A request built by a provider's pure mapping function; [`HttpClient`] sends it.
+///
+/// `Debug` never shows credential headers (they are marked sensitive).
+#[derive(Debug, Clone)]
+pub struct HttpRequestSpec {
+    /// GET or POST.
+    pub method: Method,
+    /// The full URL (never with a key in it).
+    pub url: String,
+    /// Headers, credentials marked sensitive.
+    pub headers: HeaderMap,
+    /// The serialized JSON body.
+    pub body: Option<Bytes>,
+    invalid: Option<String>,
+}
+
+impl HttpRequestSpec {
+    /// A GET.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            method: Method::GET,
+            url: url.into(),
+            headers: HeaderMap::new(),
+            body: None,
+            invalid: None,
+        }
+    }
+
+    /// A POST of `body` as JSON.
+    pub fn post_json<T: Serialize + ?Sized>(url: impl Into<String>, body: &T) -> Self {
+        let mut spec = Self::get(url);
+        spec.method = Method::POST;
+        match serde_json::to_vec(body) {
+            Ok(b) => spec.body = Some(Bytes::from(b)),
+            Err(e) => spec.invalid = Some(format!("request body: {e}")),
+        }
+        spec.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        spec
+    }
+
+    /// Adds a header. An invalid value makes the send fail with a config error.
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        match HeaderValue::from_str(value) {
+            Ok(v) => {
+                self.headers.insert(HeaderName::from_static(name), v);
+            }
+            Err(_) => self.invalid = Some(format!("header `{name}` has an invalid value")),
+        }
+        self
+    }
+
+    /// Adds a credential header, marked sensitive.
+    pub fn secret_header(mut self, name: &'static str, prefix: &str, secret: &Secret) -> Self {
+        match HeaderValue::from_str(&format!("{prefix}{}", secret.expose())) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                self.headers.insert(HeaderName::from_static(name), v);
+            }
+            Err(_) => {
+                self.invalid = Some(format!("credential for header `{name}` has invalid characters"))
+            }
+        }
+        self
+    }
+
+    /// `Authorization: Bearer <secret>`.
+    pub fn bearer(self, secret: &Secret) -> Self {
+        self.secret_header("authorization", "Bearer ", secret)
+    }
+
+    /// The body parsed back as JSON (for snapshots and tests).
+    pub fn json_body(&self) -> Option<serde_json::Value> {
+        self.body
+            .as_ref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+    }
+}
+
+/// Maps an error status and body to an [`Error`]; providers may supply their own.
+pub type ErrorMapper = fn(&ErrorContext<'_>, u16, &HeaderMap, &[u8]) -> Error;
+
+/// Who is being called and how long to wait.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    /// Provider instance.
+    pub provider: Arc<str>,
+    /// Model.
+    pub model: String,
+    /// The credential, redacted from kept error bodies.
+    pub secret: Option<Secret>,
+    /// Longest wait for a complete non-streaming answer, or for a stream's headers.
+    pub timeout: Duration,
+    /// Longest silence between two chunks of a stream.
+    pub idle_timeout: Duration,
+    /// Status mapping.
+    pub map_error: ErrorMapper,
+}
+
+impl CallInfo {
+    /// A call with the default status mapping.
+    pub fn new(provider: Arc<str>, model: &str, secret: Option<Secret>, timeout: Duration) -> Self {
+        Self {
+            provider,
+            model: model.to_owned(),
+            secret,
+            timeout,
+            idle_timeout: timeout,
+            map_error: map_status,
+        }
+    }
+
+    /// The error context for status mapping.
+    pub fn error_context(&self) -> ErrorContext<'_> {
+        ErrorContext {
+            provider: &self.provider,
+            model: &self.model,
+            secret: self.secret.as_ref(),
+        }
+    }
+
+    fn timeout_err(&self, phase: TimeoutPhase, after: Duration) -> Error {
+        Error::Timeout {
+            provider: self.provider.to_string(),
+            model: self.model.clone(),
+            phase,
+            after,
+        }
+    }
+
+    /// Maps a transport error.
+    pub fn transport_error(&self, e: &reqwest::Error) -> Error {
+        // reqwest's Display may include the URL; URLs never carry keys here.
+        let message = error_chain(e);
+        if e.is_timeout() {
+            let phase = if e.is_connect() {
+                TimeoutPhase::Connect
+            } else {
+                TimeoutPhase::Response
+            };
+            return self.timeout_err(phase, self.timeout);
+        }
+        Error::Connect {
+            provider: self.provider.to_string(),
+            model: self.model.clone(),
+            message,
+        }
+    }
+
+    /// A decode error for this call.
+    pub fn decode_error(&self, what: &str, err: impl std::fmt::Display, text: &[u8]) -> Error {
+        let text = String::from_utf8_lossy(text);
+        let secrets: Vec<&Secret> = self.secret.iter().collect();
+        Error::decode(
+            &self.provider,
+            &self.model,
+            what,
+            err,
+            &crate::secret::redact(&text, &secrets),
+        )
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Settings of the shared client.
+#[derive(Debug, Clone)]
+pub struct HttpClientConfig {
+    /// Longest wait to open a connection.
+    pub connect_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub pool_idle_timeout: Duration,
+    /// Most idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 256,
+        }
+    }
+}
+
+/// A boxed stream of body chunks whose errors are already typed.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// The one HTTP client (and connection pool) every provider shares.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+impl HttpClient {
+    /// Builds a client: `TCP_NODELAY`, pooled keep-alive connections, a connect timeout.
+    pub fn new(config: &HttpClientConfig) -> Result<Self> {
+        let inner = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .user_agent(concat!("model-runtime/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidConfig {
+                provider: "http".into(),
+                field: "client".into(),
+                reason: error_chain(&e),
+            })?;
+        Ok(Self { inner })
+    }
+
+    /// The process-wide default client, built on first use.
+    pub fn shared() -> Result<Self> {
+        static SHARED: OnceLock<std::result::Result<HttpClient, Error>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| HttpClient::new(&HttpClientConfig::default()))
+            .clone()
+    }
+
+    /// The underlying reqwest client.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
+    /// Sends `spec` and waits for the response headers. A non-2xx status becomes a typed
+    /// error through `call.map_error`.
+    pub async fn execute(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+    ) -> Result<reqwest::Response> {
+        let (limit, phase) = limit(call.timeout, ctx, TimeoutPhase::Response);
+        with_limits(call, ctx, limit, phase, self.execute_inner(call, spec)).await
+    }
+
+    async fn execute_inner(&self, call: &CallInfo, spec: HttpRequestSpec) -> Result<reqwest::Response> {
+        if let Some(reason) = spec.invalid {
+            return Err(Error::InvalidConfig {
+                provider: call.provider.to_string(),
+                field: "request".into(),
+                reason,
+            });
+        }
+        let mut req = self.inner.request(spec.method, &spec.url).headers(spec.headers);
+        if let Some(body) = spec.body {
+            req = req.body(body);
+        }
+        let resp = req.send().await.map_err(|e| call.transport_error(&e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let headers = resp.headers().clone();
+        let body = read_limited(resp, MAX_ERROR_BODY).await;
+        Err((call.map_error)(&call.error_context(), status.as_u16(), &headers, &body))
+    }
+
+    /// Sends `spec` and reads the whole body (bounded by the call's timeout and the deadline).
+    pub async fn bytes(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+    ) -> Result<(Bytes, HeaderMap)> {
+        let (limit, phase) = limit(call.timeout, ctx, TimeoutPhase::Response);
+        with_limits(call, ctx, limit, phase, async {
+            let resp = self.execute_inner(call, spec).await?;
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.map_err(|e| call.transport_error(&e))?;
+            Ok((body, headers))
+        })
+        .await
+    }
+
+    /// Sends `spec` and decodes the JSON body.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+        what: &str,
+    ) -> Result<(T, HeaderMap)> {
+        let (body, headers) = self.bytes(call, spec, ctx).await?;
+        let value = serde_json::from_slice(&body).map_err(|e| call.decode_error(what, e, &body))?;
+        Ok((value, headers))
+    }
+
+    /// Sends `spec` and returns the body as a stream of chunks, each within `idle_timeout`
+    /// of the previous one. Dropping the stream closes the upstream request.
+    pub async fn stream(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+    ) -> Result<(ByteStream, HeaderMap)> {
+        let resp = self.execute(call, spec, ctx).await?;
+        let headers = resp.headers().clone();
+        Ok((byte_stream(call, resp, ctx), headers))
+    }
+
+    /// [`HttpClient::stream`] framed as Server-Sent Events.
+    pub async fn sse(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+    ) -> Result<(SseStream<ByteStream>, HeaderMap)> {
+        let (s, h) = self.stream(call, spec, ctx).await?;
+        Ok((SseStream::new(s), h))
+    }
+
+    /// [`HttpClient::stream`] framed as newline-delimited JSON.
+    pub async fn ndjson(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+    ) -> Result<(NdjsonStream<ByteStream>, HeaderMap)> {
+        let (s, h) = self.stream(call, spec, ctx).await?;
+        Ok((NdjsonStream::new(s), h))
+    }
+}
+
+fn limit(timeout: Duration, ctx: &RequestContext, phase: TimeoutPhase) -> (Duration, TimeoutPhase) {
+    match ctx.remaining() {
+        Some(rem) if rem < timeout => (rem, TimeoutPhase::Deadline),
+        _ => (timeout, phase),
+    }
+}
+
+async fn with_limits<T>(
+    call: &CallInfo,
+    ctx: &RequestContext,
+    limit: Duration,
+    phase: TimeoutPhase,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => Err(Error::Cancelled),
+        r = tokio::time::timeout(limit, fut) => r.unwrap_or_else(|_| Err(call.timeout_err(phase, limit))),
+    }
+}
+
+async fn read_limited(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = max.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= max {
+            break;
+        }
+    }
+    out
+}
+
+fn byte_stream(call: &CallInfo, resp: reqwest::Response, ctx: &RequestContext) -> ByteStream {
+    let call = call.clone();
+    let cancel = ctx.cancel.clone();
+    let deadline = ctx.deadline;
+    let body = resp.bytes_stream();
+    let s = futures::stream::unfold(
+        (Box::pin(body), call, cancel, false),
+        move |(mut body, call, cancel, done)| async move {
+            if done {
+                return None;
+            }
+            let (wait, phase) = match deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())) {
+                Some(rem) if rem < call.idle_timeout => (rem, TimeoutPhase::Deadline),
+                _ => (call.idle_timeout, TimeoutPhase::StreamIdle),
+            };
+            let next = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Some(Err(Error::Cancelled)),
+                r = tokio::time::timeout(wait, body.next()) => match r {
+                    Err(_) => Some(Err(call.timeout_err(phase, wait))),
+                    Ok(None) => None,
+                    Ok(Some(Ok(b))) => Some(Ok(b)),
+                    Ok(Some(Err(e))) => Some(Err(call.transport_error(&e))),
+                },
+            };
+            let stop = matches!(next, Some(Err(_)));
+            next.map(|item| (item, (body, call, cancel, stop)))
+        },
+    );
+    Box::pin(s)
+}

@@ -1,0 +1,15 @@
+//! Shared HTTP plumbing: one client, request specs built by pure functions, status mapping,
+//! and the SSE / NDJSON decoders.
+
+mod client;
+pub mod ndjson;
+pub mod sse;
+pub mod status;
+
+pub use client::{ByteStream, CallInfo, ErrorMapper, HttpClient, HttpClientConfig, HttpRequestSpec};
+pub use ndjson::{NdjsonDecoder, NdjsonStream};
+pub use sse::{SseDecoder, SseEvent, SseStream};
+pub use status::{
+    ErrorBody, ErrorContext, RateLimitInfo, classify, map_status, parse_error_body,
+    retry_after_header,
+};

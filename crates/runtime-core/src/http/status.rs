@@ -1,0 +1,416 @@
+//! Turning an upstream HTTP error into a typed [`Error`].
+//!
+//! One shared mapping reads every provider's error envelope (OpenAI, Anthropic, Google RPC,
+//! TGI, Ollama, vLLM) and the retry hints in headers and bodies. Providers call
+//! [`map_status`] and adjust only their quirks.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::error::{Error, truncate};
+use crate::secret::{Secret, redact};
+
+/// Who was called, for error messages.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorContext<'a> {
+    /// Provider instance.
+    pub provider: &'a str,
+    /// Model.
+    pub model: &'a str,
+    /// Credentials to redact from bodies kept in errors.
+    pub secret: Option<&'a Secret>,
+}
+
+/// The fields of an error envelope, whatever its shape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorBody {
+    /// The message (or the raw body when it is not JSON).
+    pub message: String,
+    /// The provider's error type (`invalid_request_error`, `overloaded_error`, `NOT_FOUND`…).
+    pub error_type: Option<String>,
+    /// The provider's error code (`model_not_found`, `insufficient_quota`, `content_filter`…).
+    pub code: Option<String>,
+    /// The offending parameter.
+    pub param: Option<String>,
+    /// A retry delay found in the body (Google `RetryInfo`, HF `estimated_time`).
+    pub retry_after: Option<Duration>,
+    /// Google `ErrorInfo.reason` values (e.g. `API_KEY_INVALID`).
+    pub reasons: Vec<String>,
+    /// The parsed JSON, for provider-specific checks.
+    pub json: Option<Value>,
+}
+
+fn as_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses an error body of any known shape. Never fails: a body that is not JSON becomes the
+/// message.
+pub fn parse_error_body(body: &[u8]) -> ErrorBody {
+    let text = String::from_utf8_lossy(body);
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return ErrorBody {
+            message: text.trim().to_owned(),
+            ..ErrorBody::default()
+        };
+    };
+    let mut out = ErrorBody::default();
+    // The object that holds the fields: `error` when it is an object, else the top level.
+    let obj = match json.get("error") {
+        Some(e @ Value::Object(_)) => e,
+        _ => &json,
+    };
+    out.message = match (obj.get("message"), json.get("error")) {
+        (Some(m), _) => as_string(m).unwrap_or_else(|| m.to_string()),
+        (None, Some(Value::String(s))) => s.clone(),
+        _ => json.get("detail").and_then(as_string).unwrap_or_else(|| text.trim().to_owned()),
+    };
+    out.error_type = obj
+        .get("type")
+        .and_then(as_string)
+        .filter(|t| t != "error")
+        .or_else(|| obj.get("status").and_then(|s| s.as_str().map(str::to_owned)))
+        .or_else(|| json.get("error_type").and_then(as_string));
+    out.code = obj.get("code").and_then(as_string);
+    out.param = obj.get("param").and_then(as_string);
+    if let Some(t) = json.get("estimated_time").and_then(Value::as_f64) {
+        if t.is_finite() && t >= 0.0 {
+            out.retry_after = Some(Duration::from_secs_f64(t));
+        }
+    }
+    if let Some(details) = obj.get("details").and_then(Value::as_array) {
+        for d in details {
+            if let Some(delay) = d.get("retryDelay").and_then(Value::as_str) {
+                out.retry_after = crate::registry::parse_duration_str(delay).ok();
+            }
+            if let Some(r) = d.get("reason").and_then(Value::as_str) {
+                out.reasons.push(r.to_owned());
+            }
+        }
+    }
+    if out.retry_after.is_none() {
+        out.retry_after = retry_after_in_message(&out.message);
+    }
+    out.json = Some(json);
+    out
+}
+
+/// Azure says "Please retry after 86400 seconds" in the message.
+fn retry_after_in_message(msg: &str) -> Option<Duration> {
+    let lower = msg.to_ascii_lowercase();
+    let idx = lower.find("retry after ")?;
+    let rest = &lower[idx + "retry after ".len()..];
+    let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let n: f64 = num.parse().ok()?;
+    let unit = rest[num.len()..].trim_start();
+    if unit.starts_with("second") || unit.starts_with('s') {
+        Some(Duration::from_secs_f64(n))
+    } else if unit.starts_with("millisecond") || unit.starts_with("ms") {
+        Some(Duration::from_secs_f64(n / 1000.0))
+    } else {
+        None
+    }
+}
+
+/// Reads `retry-after-ms`, then `retry-after` (seconds or an HTTP date).
+pub fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let v = header_str(headers, "retry-after")?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// OpenAI-style rate-limit headers (`x-ratelimit-*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    /// Request limit per window.
+    pub limit_requests: Option<u64>,
+    /// Requests left in the window.
+    pub remaining_requests: Option<u64>,
+    /// When the request window resets.
+    pub reset_requests: Option<Duration>,
+    /// Token limit per window.
+    pub limit_tokens: Option<u64>,
+    /// Tokens left in the window.
+    pub remaining_tokens: Option<u64>,
+    /// When the token window resets.
+    pub reset_tokens: Option<Duration>,
+}
+
+impl RateLimitInfo {
+    /// Reads the `x-ratelimit-*` headers.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let num = |n: &str| header_str(headers, n).and_then(|v| v.trim().parse().ok());
+        let dur = |n: &str| header_str(headers, n).and_then(parse_go_duration);
+        Self {
+            limit_requests: num("x-ratelimit-limit-requests"),
+            remaining_requests: num("x-ratelimit-remaining-requests"),
+            reset_requests: dur("x-ratelimit-reset-requests"),
+            limit_tokens: num("x-ratelimit-limit-tokens"),
+            remaining_tokens: num("x-ratelimit-remaining-tokens"),
+            reset_tokens: dur("x-ratelimit-reset-tokens"),
+        }
+    }
+
+    /// The longer of the resets of exhausted windows.
+    pub fn exhausted_reset(&self) -> Option<Duration> {
+        let r = (self.remaining_requests == Some(0))
+            .then_some(self.reset_requests)
+            .flatten();
+        let t = (self.remaining_tokens == Some(0))
+            .then_some(self.reset_tokens)
+            .flatten();
+        r.max(t)
+    }
+}
+
+/// Parses OpenAI's reset values: `1s`, `6m0s`, `174ms`, `1h2m3.5s`.
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let mut total = 0.0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let mult = match c {
+            'h' => 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0.001
+            }
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        total += n * mult;
+        any = true;
+    }
+    if !num.is_empty() {
+        total += num.parse::<f64>().ok()?;
+        any = true;
+    }
+    any.then(|| Duration::from_secs_f64(total))
+}
+
+fn contains_any(haystack: &str, needles: &[&str]) -> bool {
+    let h = haystack.to_ascii_lowercase();
+    needles.iter().any(|n| h.contains(n))
+}
+
+/// True when the body says the prompt is too long for the model.
+pub fn is_context_length_error(b: &ErrorBody) -> bool {
+    b.code.as_deref() == Some("context_length_exceeded")
+        || b.error_type.as_deref() == Some("exceed_context_size_error")
+        || contains_any(
+            &b.message,
+            &[
+                "maximum context length",
+                "context length",
+                "context window",
+                "prompt is too long",
+                "too many tokens",
+                "exceeds the context",
+                "input token count",
+                "exceed_context_size",
+            ],
+        )
+}
+
+/// Maps an upstream error response to an [`Error`].
+pub fn map_status(ctx: &ErrorContext<'_>, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let parsed = parse_error_body(body);
+    classify(ctx, status, headers, parsed)
+}
+
+/// Classifies a parsed error body (providers call this after their own checks).
+pub fn classify(ctx: &ErrorContext<'_>, status: u16, headers: &HeaderMap, b: ErrorBody) -> Error {
+    let provider = ctx.provider.to_owned();
+    let model = ctx.model.to_owned();
+    let secrets: Vec<&Secret> = ctx.secret.into_iter().collect();
+    let message = truncate(&redact(&b.message, &secrets), 600);
+    let retry_after = retry_after_header(headers)
+        .or(b.retry_after)
+        .or_else(|| (status == 429).then(|| RateLimitInfo::from_headers(headers).exhausted_reset()).flatten());
+    let code = b.code.as_deref().unwrap_or("");
+    let etype = b.error_type.as_deref().unwrap_or("");
+    let should_retry = header_str(headers, "x-should-retry").and_then(|v| match v {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    });
+
+    if b.reasons.iter().any(|r| r == "API_KEY_INVALID") || status == 401 || status == 403 {
+        return Error::Authentication {
+            provider,
+            model,
+            status: if status == 400 { 401 } else { status },
+            message,
+        };
+    }
+    if status == 402 || code == "insufficient_quota" || etype == "insufficient_quota" {
+        return Error::QuotaExhausted {
+            provider,
+            model,
+            message,
+        };
+    }
+    if status == 429 {
+        return Error::RateLimited {
+            provider,
+            model,
+            retry_after,
+            message,
+        };
+    }
+    if code == "content_filter" || code == "content_policy_violation" {
+        return Error::ContentFiltered {
+            provider,
+            model,
+            message,
+        };
+    }
+    if matches!(status, 400 | 413 | 422) && is_context_length_error(&b) {
+        return Error::ContextLengthExceeded {
+            provider,
+            model,
+            message,
+        };
+    }
+    if status == 404
+        && (code == "model_not_found"
+            || code == "DeploymentNotFound"
+            || etype == "not_found_error"
+            || etype == "NOT_FOUND"
+            || contains_any(&b.message, &["model", "deployment"]))
+    {
+        return Error::ModelNotFound {
+            provider,
+            model,
+            message,
+        };
+    }
+    if matches!(status, 400 | 422) && should_retry.is_none() {
+        return Error::InvalidRequest {
+            provider,
+            model,
+            param: b.param,
+            message,
+        };
+    }
+    Error::Api {
+        provider,
+        model,
+        status,
+        error_type: b.error_type,
+        code: b.code,
+        message,
+        retry_after,
+        should_retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Retryability;
+    use http::HeaderValue;
+
+    const CTX: ErrorContext<'static> = ErrorContext {
+        provider: "p",
+        model: "m",
+        secret: None,
+    };
+
+    fn map(status: u16, headers: &[(&'static str, &str)], body: &str) -> Error {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map_status(&CTX, status, &h, body.as_bytes())
+    }
+
+    #[test]
+    fn shapes() {
+        let e = map(404, &[], r#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#);
+        assert!(matches!(e, Error::ModelNotFound { .. }), "{e:?}");
+        let e = map(529, &[], r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+        assert!(e.is_retryable());
+        assert!(matches!(&e, Error::Api { error_type: Some(t), .. } if t == "overloaded_error"));
+        let e = map(429, &[], r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"34.4s"}]}}"#);
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(34_400)));
+        let e = map(503, &[], r#"{"error":"Model x is currently loading","estimated_time":20.5}"#);
+        assert_eq!(e.retryability(), Retryability::Retry { after: Some(Duration::from_millis(20_500)) });
+        let e = map(422, &[], r#"{"error":"Input validation error","error_type":"validation"}"#);
+        assert!(matches!(e, Error::InvalidRequest { .. }));
+        let e = map(400, &[], r#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}"#);
+        assert!(matches!(e, Error::Authentication { status: 401, .. }), "{e:?}");
+        let e = map(500, &[], "<html>oops</html>");
+        assert!(matches!(&e, Error::Api { message, .. } if message == "<html>oops</html>"));
+    }
+
+    #[test]
+    fn retry_after_sources() {
+        let e = map(429, &[("retry-after", "7")], "{}");
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        let e = map(429, &[("retry-after-ms", "250")], "{}");
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(250)));
+        let e = map(429, &[], r#"{"error":{"code":"429","message":"Please retry after 86400 seconds."}}"#);
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(86400)));
+        let e = map(
+            429,
+            &[("x-ratelimit-remaining-tokens", "0"), ("x-ratelimit-reset-tokens", "6m0s")],
+            "{}",
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(360)));
+        let e = map(429, &[], r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota","message":"x"}}"#);
+        assert!(matches!(e, Error::QuotaExhausted { .. }));
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn x_should_retry_overrides() {
+        let e = map(400, &[("x-should-retry", "true")], "{}");
+        assert!(e.is_retryable());
+        let e = map(500, &[("x-should-retry", "false")], "{}");
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_go_duration("174ms"), Some(Duration::from_millis(174)));
+        assert_eq!(parse_go_duration("1h2m3s"), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_go_duration("x"), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let key = Secret::new("sk-verysecret");
+        let ctx = ErrorContext { provider: "p", model: "m", secret: Some(&key) };
+        let e = map_status(&ctx, 401, &HeaderMap::new(), br#"{"error":{"message":"Incorrect API key provided: sk-verysecret"}}"#);
+        assert!(!format!("{e} {e:?}").contains("sk-verysecret"));
+    }
+}

@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod http;
+pub mod provider;
+pub mod registry;
+pub mod secret;
+pub mod stream;
+pub mod types;
+
+pub use error::{Error, Result, Retryability, TimeoutPhase};
+pub use provider::{Capabilities, HealthStatus, Provider, RequestContext, new_request_id};
+pub use registry::{
+    BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,
+    SettingKind, SettingSpec,
+};
+pub use secret::Secret;
+pub use stream::{ChatStream, StreamAccumulator, StreamEvent};
+pub use types::*;
+
+#[doc(hidden)]
+pub use inventory;
+#[doc(hidden)]
+pub use async_trait::async_trait;

@@ -1,0 +1,248 @@
+//! The `Provider` trait every adapter, router and decorator implements.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::stream::ChatStream;
+use crate::types::{
+    ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest,
+    EmbeddingResponse, ModelInfo,
+};
+
+/// What a provider can do. A capability that is `false` makes the matching call return
+/// [`Error::Unsupported`], and the conformance suite skips (and reports) its scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Chat.
+    pub chat: bool,
+    /// Streamed chat.
+    pub streaming: bool,
+    /// Tool calls.
+    pub tools: bool,
+    /// Image input.
+    pub vision: bool,
+    /// JSON-schema output.
+    pub json_schema: bool,
+    /// Text completion (natively or over chat).
+    pub completion: bool,
+    /// Embeddings.
+    pub embeddings: bool,
+    /// Live model listing.
+    pub list_models: bool,
+    /// Most inputs one embedding call accepts (the cache splits larger requests).
+    pub max_embedding_inputs: Option<usize>,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            chat: true,
+            streaming: true,
+            tools: true,
+            vision: false,
+            json_schema: false,
+            completion: true,
+            embeddings: false,
+            list_models: false,
+            max_embedding_inputs: None,
+        }
+    }
+}
+
+/// Per-request context: identity, deadline, cancellation, credentials.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request id (the client's `x-request-id` or a generated one).
+    pub request_id: String,
+    /// When the whole request must be done, retries included.
+    pub deadline: Option<Instant>,
+    /// Cancelled when the caller goes away.
+    pub cancel: CancellationToken,
+    /// A credential that replaces the provider's configured key for this request.
+    pub api_key: Option<Secret>,
+    /// The gateway key that made the request, for usage records.
+    pub key_id: Option<String>,
+}
+
+impl Default for RequestContext {
+    fn default() -> Self {
+        Self {
+            request_id: new_request_id(),
+            deadline: None,
+            cancel: CancellationToken::new(),
+            api_key: None,
+            key_id: None,
+        }
+    }
+}
+
+impl RequestContext {
+    /// A context with a fresh id and no deadline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the deadline `timeout` from now.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = Some(Instant::now() + timeout);
+        self
+    }
+
+    /// Sets the request id.
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = id.into();
+        self
+    }
+
+    /// Time left before the deadline (`None`: no deadline).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// A random request id (`req_` + 24 hex digits).
+pub fn new_request_id() -> String {
+    let n: u128 = rand::random();
+    format!("req_{:024x}", n & ((1u128 << 96) - 1))
+}
+
+/// Result of a health probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthStatus {
+    /// Whether the provider answered as expected.
+    pub healthy: bool,
+    /// How long the probe took.
+    pub latency: Duration,
+    /// What the probe saw.
+    pub detail: String,
+}
+
+/// An LLM provider, or anything that looks like one (router, cache, metrics decorators).
+///
+/// Object-safe: the registry hands out `Arc<dyn Provider>`. Calls take the request by
+/// reference so the router can retry without cloning.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The instance name (`openai`, or a configured name such as `my-vllm`).
+    fn name(&self) -> &str;
+
+    /// What this provider can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// A chat answer.
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse>;
+
+    /// A streamed chat answer. Returns `Ok` only after the upstream status was checked, so
+    /// errors before the first event are classified exactly like [`Provider::chat`]'s.
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream>;
+
+    /// A text completion. The default serves it over chat.
+    async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        check_completion_over_chat(self.name(), req)?;
+        Ok(self.chat(&req.to_chat(), ctx).await?.into())
+    }
+
+    /// A streamed text completion (text deltas). The default serves it over chat.
+    async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        check_completion_over_chat(self.name(), req)?;
+        self.chat_stream(&req.to_chat(), ctx).await
+    }
+
+    /// Embeddings, one vector per input in input order.
+    async fn embed(
+        &self,
+        _req: &EmbeddingRequest,
+        _ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        Err(Error::unsupported(self.name(), "embeddings"))
+    }
+
+    /// The static catalog of models this provider knows (may be empty).
+    fn models(&self) -> Vec<ModelInfo> {
+        Vec::new()
+    }
+
+    /// The models the provider lists right now. The default returns the static catalog.
+    async fn list_models(&self, _ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        Ok(self.models())
+    }
+
+    /// A probe that spends no tokens (by default, the live model listing).
+    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
+        let start = Instant::now();
+        let models = self.list_models(ctx).await?;
+        Ok(HealthStatus {
+            healthy: true,
+            latency: start.elapsed(),
+            detail: format!("{} models listed", models.len()),
+        })
+    }
+}
+
+fn check_completion_over_chat(provider: &str, req: &CompletionRequest) -> Result<()> {
+    if req.suffix.is_some() {
+        return Err(Error::invalid_request(
+            provider,
+            &req.model,
+            Some("suffix"),
+            "suffix (fill-in-the-middle) cannot be expressed over chat",
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<P: Provider + ?Sized> Provider for Arc<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        (**self).chat(req, ctx).await
+    }
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        (**self).chat_stream(req, ctx).await
+    }
+    async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        (**self).complete(req, ctx).await
+    }
+    async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        (**self).complete_stream(req, ctx).await
+    }
+    async fn embed(&self, req: &EmbeddingRequest, ctx: &RequestContext) -> Result<EmbeddingResponse> {
+        (**self).embed(req, ctx).await
+    }
+    fn models(&self) -> Vec<ModelInfo> {
+        (**self).models()
+    }
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        (**self).list_models(ctx).await
+    }
+    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
+        (**self).health(ctx).await
+    }
+}

@@ -1,0 +1,447 @@
+//! Streamed answers: typed events, the stream type, and the one fold back into a response.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+
+use crate::error::Result;
+use crate::types::{
+    AssistantMessage, ChatResponse, Content, FinishReason, FunctionCall, ReasoningBlock,
+    ResponseMeta, ToolCall, Usage,
+};
+
+/// One event of a streamed chat answer, provider-neutral.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StreamEvent {
+    /// The answer's identity, sent first.
+    Start {
+        /// Response id.
+        id: String,
+        /// The model answering.
+        model: String,
+        /// Unix seconds.
+        created: i64,
+    },
+    /// A piece of answer text.
+    TextDelta {
+        /// The text.
+        text: String,
+    },
+    /// A piece of reasoning text.
+    ReasoningDelta {
+        /// The text.
+        text: String,
+    },
+    /// The signature closing the current reasoning block.
+    ReasoningSignature {
+        /// The signature.
+        signature: String,
+    },
+    /// A redacted (encrypted) reasoning block.
+    RedactedReasoning {
+        /// Encrypted content.
+        data: String,
+    },
+    /// A piece of refusal text.
+    RefusalDelta {
+        /// The text.
+        text: String,
+    },
+    /// A tool call begins.
+    ToolCallStart {
+        /// Position of the call in the answer.
+        index: usize,
+        /// The call id.
+        id: String,
+        /// The function name.
+        name: String,
+        /// Gemini's thought signature on the call.
+        thought_signature: Option<String>,
+    },
+    /// A fragment of a tool call's JSON arguments.
+    ToolCallDelta {
+        /// Which call.
+        index: usize,
+        /// The fragment, to append.
+        arguments: String,
+    },
+    /// A tool call is complete.
+    ToolCallEnd {
+        /// Which call.
+        index: usize,
+    },
+    /// Token counts for the whole answer so far (replaces any earlier usage event).
+    Usage(Usage),
+    /// Why generation stopped.
+    Finish {
+        /// The reason.
+        reason: FinishReason,
+    },
+}
+
+impl StreamEvent {
+    /// True for events that carry answer content (text, reasoning, refusal or tool calls).
+    ///
+    /// The router commits to a deployment at the first such event.
+    pub fn is_content(&self) -> bool {
+        !matches!(
+            self,
+            StreamEvent::Start { .. } | StreamEvent::Usage(_) | StreamEvent::Finish { .. }
+        )
+    }
+}
+
+/// A boxed stream of events with the metadata of whoever serves it.
+pub struct ChatStream {
+    inner: Pin<Box<dyn Stream<Item = Result<StreamEvent>> + Send>>,
+    meta: ResponseMeta,
+}
+
+impl std::fmt::Debug for ChatStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatStream").field("meta", &self.meta).finish()
+    }
+}
+
+impl ChatStream {
+    /// Wraps a stream of events.
+    pub fn new(stream: impl Stream<Item = Result<StreamEvent>> + Send + 'static) -> Self {
+        Self {
+            inner: Box::pin(stream),
+            meta: ResponseMeta::default(),
+        }
+    }
+
+    /// A stream of fixed events (a cached answer, a test).
+    pub fn from_events(events: Vec<StreamEvent>) -> Self {
+        Self::new(futures::stream::iter(events.into_iter().map(Ok)))
+    }
+
+    /// Who serves this stream.
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
+    }
+
+    /// Changes who serves this stream.
+    pub fn meta_mut(&mut self) -> &mut ResponseMeta {
+        &mut self.meta
+    }
+
+    /// Sets the metadata.
+    pub fn with_meta(mut self, meta: ResponseMeta) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    /// Reads the whole stream and folds it into the response a non-streaming call returns.
+    pub async fn collect_response(mut self) -> Result<ChatResponse> {
+        let mut acc = StreamAccumulator::default();
+        while let Some(ev) = self.inner.next().await {
+            acc.push(ev?);
+        }
+        let mut resp = acc.finish();
+        resp.meta = self.meta;
+        Ok(resp)
+    }
+}
+
+impl Stream for ChatStream {
+    type Item = Result<StreamEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+#[derive(Debug, Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+    thought_signature: Option<String>,
+}
+
+/// Folds stream events into a [`ChatResponse`].
+///
+/// This is the only fold in the project: providers, the cache and the gateway all use it, so a
+/// streamed answer and a non-streamed one compare equal.
+#[derive(Debug, Default)]
+pub struct StreamAccumulator {
+    id: String,
+    model: String,
+    created: i64,
+    text: Option<String>,
+    refusal: Option<String>,
+    reasoning: Vec<ReasoningBlock>,
+    calls: BTreeMap<usize, PartialCall>,
+    usage: Option<Usage>,
+    finish: Option<FinishReason>,
+}
+
+impl StreamAccumulator {
+    /// Adds one event.
+    pub fn push(&mut self, event: StreamEvent) {
+        match event {
+            StreamEvent::Start { id, model, created } => {
+                if self.id.is_empty() {
+                    self.id = id;
+                }
+                if self.model.is_empty() {
+                    self.model = model;
+                }
+                if self.created == 0 {
+                    self.created = created;
+                }
+            }
+            StreamEvent::TextDelta { text } => {
+                self.text.get_or_insert_with(String::new).push_str(&text);
+            }
+            StreamEvent::RefusalDelta { text } => {
+                self.refusal.get_or_insert_with(String::new).push_str(&text);
+            }
+            StreamEvent::ReasoningDelta { text } => match self.reasoning.last_mut() {
+                Some(b) if b.signature.is_none() && !b.is_redacted() => {
+                    b.text.get_or_insert_with(String::new).push_str(&text);
+                }
+                _ => self.reasoning.push(ReasoningBlock::text(text)),
+            },
+            StreamEvent::ReasoningSignature { signature } => match self.reasoning.last_mut() {
+                Some(b) if b.signature.is_none() && !b.is_redacted() => {
+                    b.signature = Some(signature);
+                }
+                _ => self.reasoning.push(ReasoningBlock {
+                    signature: Some(signature),
+                    ..ReasoningBlock::text("")
+                }),
+            },
+            StreamEvent::RedactedReasoning { data } => self.reasoning.push(ReasoningBlock {
+                kind: "redacted_thinking".into(),
+                text: None,
+                signature: None,
+                data: Some(data),
+            }),
+            StreamEvent::ToolCallStart {
+                index,
+                id,
+                name,
+                thought_signature,
+            } => {
+                let call = self.calls.entry(index).or_default();
+                if !id.is_empty() {
+                    call.id = id;
+                }
+                if !name.is_empty() {
+                    call.name = name;
+                }
+                if thought_signature.is_some() {
+                    call.thought_signature = thought_signature;
+                }
+            }
+            StreamEvent::ToolCallDelta { index, arguments } => {
+                self.calls
+                    .entry(index)
+                    .or_default()
+                    .arguments
+                    .push_str(&arguments);
+            }
+            StreamEvent::ToolCallEnd { .. } => {}
+            StreamEvent::Usage(u) => self.usage = Some(u),
+            StreamEvent::Finish { reason } => self.finish = Some(reason),
+        }
+    }
+
+    /// True once any content event has been seen.
+    pub fn has_content(&self) -> bool {
+        self.text.is_some()
+            || self.refusal.is_some()
+            || !self.reasoning.is_empty()
+            || !self.calls.is_empty()
+    }
+
+    /// The usage seen so far.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// The response the events add up to.
+    pub fn finish(self) -> ChatResponse {
+        let tool_calls = self
+            .calls
+            .into_values()
+            .map(|c| ToolCall {
+                id: c.id,
+                kind: crate::types::chat::function_type(),
+                function: FunctionCall {
+                    name: c.name,
+                    arguments: c.arguments,
+                },
+                thought_signature: c.thought_signature,
+            })
+            .collect();
+        ChatResponse {
+            id: self.id,
+            model: self.model,
+            created: self.created,
+            message: AssistantMessage {
+                content: self.text.map(Content::Text),
+                reasoning: self.reasoning,
+                tool_calls,
+                refusal: self.refusal,
+                name: None,
+            },
+            finish_reason: self
+                .finish
+                .unwrap_or_else(|| FinishReason::Other("incomplete".into())),
+            usage: self.usage,
+            meta: ResponseMeta::default(),
+        }
+    }
+}
+
+impl ChatResponse {
+    /// The events that fold back into this response (used to replay cached answers).
+    pub fn to_events(&self) -> Vec<StreamEvent> {
+        let mut ev = vec![StreamEvent::Start {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            created: self.created,
+        }];
+        for b in &self.message.reasoning {
+            if b.is_redacted() {
+                ev.push(StreamEvent::RedactedReasoning {
+                    data: b.data.clone().unwrap_or_default(),
+                });
+                continue;
+            }
+            ev.push(StreamEvent::ReasoningDelta {
+                text: b.text.clone().unwrap_or_default(),
+            });
+            if let Some(sig) = &b.signature {
+                ev.push(StreamEvent::ReasoningSignature {
+                    signature: sig.clone(),
+                });
+            }
+        }
+        if let Some(text) = self.message.text() {
+            ev.push(StreamEvent::TextDelta { text });
+        }
+        if let Some(text) = &self.message.refusal {
+            ev.push(StreamEvent::RefusalDelta { text: text.clone() });
+        }
+        for (index, call) in self.message.tool_calls.iter().enumerate() {
+            ev.push(StreamEvent::ToolCallStart {
+                index,
+                id: call.id.clone(),
+                name: call.function.name.clone(),
+                thought_signature: call.thought_signature.clone(),
+            });
+            ev.push(StreamEvent::ToolCallDelta {
+                index,
+                arguments: call.function.arguments.clone(),
+            });
+            ev.push(StreamEvent::ToolCallEnd { index });
+        }
+        ev.push(StreamEvent::Finish {
+            reason: self.finish_reason.clone(),
+        });
+        if let Some(u) = self.usage {
+            ev.push(StreamEvent::Usage(u));
+        }
+        ev
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_tool_calls_by_index() {
+        let mut acc = StreamAccumulator::default();
+        for e in [
+            StreamEvent::Start {
+                id: "r".into(),
+                model: "m".into(),
+                created: 1,
+            },
+            StreamEvent::ToolCallStart {
+                index: 1,
+                id: "b".into(),
+                name: "g".into(),
+                thought_signature: None,
+            },
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "a".into(),
+                name: "f".into(),
+                thought_signature: None,
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                arguments: "{\"x\":".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 1,
+                arguments: "{}".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                arguments: "1}".into(),
+            },
+            StreamEvent::Finish {
+                reason: FinishReason::ToolCalls,
+            },
+            StreamEvent::Usage(Usage::new(3, 4)),
+        ] {
+            acc.push(e);
+        }
+        let r = acc.finish();
+        assert_eq!(r.message.tool_calls.len(), 2);
+        assert_eq!(r.message.tool_calls[0].function.arguments, "{\"x\":1}");
+        assert_eq!(r.message.tool_calls[1].id, "b");
+        assert_eq!(r.usage, Some(Usage::new(3, 4)));
+        assert_eq!(r.message.content, None);
+    }
+
+    #[tokio::test]
+    async fn replay_folds_to_the_same_response() {
+        let resp = ChatResponse {
+            id: "x".into(),
+            model: "m".into(),
+            created: 5,
+            message: AssistantMessage {
+                content: Some(Content::Text("hi".into())),
+                reasoning: vec![
+                    ReasoningBlock {
+                        signature: Some("sig".into()),
+                        ..ReasoningBlock::text("think")
+                    },
+                    ReasoningBlock {
+                        kind: "redacted_thinking".into(),
+                        text: None,
+                        signature: None,
+                        data: Some("enc".into()),
+                    },
+                ],
+                tool_calls: vec![ToolCall::new("c", "f", "{}")],
+                refusal: None,
+                name: None,
+            },
+            finish_reason: FinishReason::ToolCalls,
+            usage: Some(Usage::new(1, 2)),
+            meta: ResponseMeta::default(),
+        };
+        let folded = ChatStream::from_events(resp.to_events())
+            .collect_response()
+            .await
+            .unwrap();
+        assert_eq!(folded, resp);
+    }
+}

@@ -1,0 +1,15 @@
+//! Request and response types, OpenAI-shaped on the wire but typed.
+
+pub mod chat;
+pub mod completion;
+pub mod embedding;
+pub mod model;
+pub mod usage;
+
+pub(crate) mod serde_util;
+
+pub use chat::*;
+pub use completion::*;
+pub use embedding::*;
+pub use model::*;
+pub use usage::*;
