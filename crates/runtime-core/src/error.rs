@@ -45,7 +45,9 @@ impl std::fmt::Display for TimeoutPhase {
 }
 
 fn opt_param(p: &Option<String>) -> String {
-    p.as_ref().map(|p| format!(" (param `{p}`)")).unwrap_or_default()
+    p.as_ref()
+        .map(|p| format!(" (param `{p}`)"))
+        .unwrap_or_default()
 }
 
 fn opt_secs(d: &Option<Duration>) -> String {
@@ -92,7 +94,10 @@ pub enum Error {
         reason: String,
     },
     /// The request cannot be served as it is.
-    #[error("{provider}: invalid request for model `{model}`{}: {message}", opt_param(param))]
+    #[error(
+        "{provider}: invalid request for model `{model}`{}: {message}",
+        opt_param(param)
+    )]
     InvalidRequest {
         /// Provider instance.
         provider: String,
@@ -116,7 +121,10 @@ pub enum Error {
         message: String,
     },
     /// Too many requests or tokens for now.
-    #[error("{provider}: rate limited on model `{model}`{}: {message}", opt_secs(retry_after))]
+    #[error(
+        "{provider}: rate limited on model `{model}`{}: {message}",
+        opt_secs(retry_after)
+    )]
     RateLimited {
         /// Provider instance (or `router` for the router's own limits).
         provider: String,
@@ -205,7 +213,9 @@ pub enum Error {
         message: String,
     },
     /// The provider's answer could not be read.
-    #[error("{provider}: could not decode {what} for model `{model}`: {message}; body starts: {excerpt}")]
+    #[error(
+        "{provider}: could not decode {what} for model `{model}`: {message}; body starts: {excerpt}"
+    )]
     Decode {
         /// Provider instance.
         provider: String,
@@ -534,6 +544,9 @@ mod tests {
     fn display_names_provider_model_and_field() {
         let e = Error::invalid_request("anthropic", "claude", Some("n"), "only n=1");
         let s = e.to_string();
-        assert!(s.contains("anthropic") && s.contains("claude") && s.contains("`n`"), "{s}");
+        assert!(
+            s.contains("anthropic") && s.contains("claude") && s.contains("`n`"),
+            "{s}"
+        );
     }
 }

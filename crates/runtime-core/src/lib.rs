@@ -9,7 +9,9 @@ pub mod stream;
 pub mod types;
 
 pub use error::{Error, Result, Retryability, TimeoutPhase};
-pub use provider::{Capabilities, HealthStatus, Provider, RequestContext, new_request_id};
+pub use provider::{
+    CacheControl, CacheMode, Capabilities, HealthStatus, Provider, RequestContext, new_request_id,
+};
 pub use registry::{
     BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,
     SettingKind, SettingSpec,
@@ -19,6 +21,6 @@ pub use stream::{ChatStream, StreamAccumulator, StreamEvent};
 pub use types::*;
 
 #[doc(hidden)]
-pub use inventory;
-#[doc(hidden)]
 pub use async_trait::async_trait;
+#[doc(hidden)]
+pub use inventory;

@@ -67,6 +67,35 @@ pub struct RequestContext {
     pub api_key: Option<Secret>,
     /// The gateway key that made the request, for usage records.
     pub key_id: Option<String>,
+    /// Per-request response-cache control (read by the cache layer).
+    pub cache: CacheControl,
+}
+
+/// How the response cache treats one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Read and write (the default).
+    #[default]
+    On,
+    /// Neither read nor write.
+    Off,
+    /// Read, never write.
+    ReadOnly,
+    /// Write, never read.
+    WriteOnly,
+}
+
+/// Per-request cache options (library API; the gateway fills them from `Cache-Control`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheControl {
+    /// Read/write mode.
+    pub mode: CacheMode,
+    /// Oldest cached answer a read accepts.
+    pub max_age: Option<Duration>,
+    /// Time to live of an entry written for this request (else the configured default).
+    pub ttl: Option<Duration>,
+    /// Cache a chat answer even though temperature is not 0.
+    pub force: bool,
 }
 
 impl Default for RequestContext {
@@ -77,6 +106,7 @@ impl Default for RequestContext {
             cancel: CancellationToken::new(),
             api_key: None,
             key_id: None,
+            cache: CacheControl::default(),
         }
     }
 }
@@ -233,7 +263,11 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
     ) -> Result<ChatStream> {
         (**self).complete_stream(req, ctx).await
     }
-    async fn embed(&self, req: &EmbeddingRequest, ctx: &RequestContext) -> Result<EmbeddingResponse> {
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
         (**self).embed(req, ctx).await
     }
     fn models(&self) -> Vec<ModelInfo> {

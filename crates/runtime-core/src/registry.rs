@@ -511,9 +511,7 @@ fn check_kind(spec: &SettingSpec, v: &Value) -> std::result::Result<(), String> 
         SettingKind::Integer => v.is_u64(),
         SettingKind::Bool => v.is_boolean(),
         SettingKind::Duration => return parse_duration_value(v).map(|_| ()),
-        SettingKind::StringList => v
-            .as_array()
-            .is_some_and(|a| a.iter().all(Value::is_string)),
+        SettingKind::StringList => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
         SettingKind::Map => v
             .as_object()
             .is_some_and(|m| m.values().all(Value::is_string)),
@@ -593,8 +591,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.secret("api_key").unwrap().unwrap().expose(), "sk-env");
-        assert_eq!(c.string("base_url").unwrap().unwrap(), "https://example.test/v1");
-        assert_eq!(c.duration("timeout").unwrap(), Some(Duration::from_secs(60)));
+        assert_eq!(
+            c.string("base_url").unwrap().unwrap(),
+            "https://example.test/v1"
+        );
+        assert_eq!(
+            c.duration("timeout").unwrap(),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -608,9 +612,15 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration_str("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_duration_str("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_duration_str("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration_str("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration_str("1.5").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert!(parse_duration_str("soon").is_err());
     }
 }

@@ -79,6 +79,9 @@ mod tests {
     #[test]
     fn redact_replaces_every_occurrence() {
         let s = Secret::new("sk-abcdef");
-        assert_eq!(redact("bad key sk-abcdef (sk-abcdef)", &[&s]), "bad key *** (***)");
+        assert_eq!(
+            redact("bad key sk-abcdef (sk-abcdef)", &[&s]),
+            "bad key *** (***)"
+        );
     }
 }

@@ -80,7 +80,9 @@ impl HttpRequestSpec {
                 self.headers.insert(HeaderName::from_static(name), v);
             }
             Err(_) => {
-                self.invalid = Some(format!("credential for header `{name}` has invalid characters"))
+                self.invalid = Some(format!(
+                    "credential for header `{name}` has invalid characters"
+                ))
             }
         }
         self
@@ -267,7 +269,11 @@ impl HttpClient {
         with_limits(call, ctx, limit, phase, self.execute_inner(call, spec)).await
     }
 
-    async fn execute_inner(&self, call: &CallInfo, spec: HttpRequestSpec) -> Result<reqwest::Response> {
+    async fn execute_inner(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+    ) -> Result<reqwest::Response> {
         if let Some(reason) = spec.invalid {
             return Err(Error::InvalidConfig {
                 provider: call.provider.to_string(),
@@ -275,7 +281,10 @@ impl HttpClient {
                 reason,
             });
         }
-        let mut req = self.inner.request(spec.method, &spec.url).headers(spec.headers);
+        let mut req = self
+            .inner
+            .request(spec.method, &spec.url)
+            .headers(spec.headers);
         if let Some(body) = spec.body {
             req = req.body(body);
         }
@@ -286,7 +295,12 @@ impl HttpClient {
         }
         let headers = resp.headers().clone();
         let body = read_limited(resp, MAX_ERROR_BODY).await;
-        Err((call.map_error)(&call.error_context(), status.as_u16(), &headers, &body))
+        Err((call.map_error)(
+            &call.error_context(),
+            status.as_u16(),
+            &headers,
+            &body,
+        ))
     }
 
     /// Sends `spec` and reads the whole body (bounded by the call's timeout and the deadline).
@@ -399,10 +413,11 @@ fn byte_stream(call: &CallInfo, resp: reqwest::Response, ctx: &RequestContext) -
             if done {
                 return None;
             }
-            let (wait, phase) = match deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())) {
-                Some(rem) if rem < call.idle_timeout => (rem, TimeoutPhase::Deadline),
-                _ => (call.idle_timeout, TimeoutPhase::StreamIdle),
-            };
+            let (wait, phase) =
+                match deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())) {
+                    Some(rem) if rem < call.idle_timeout => (rem, TimeoutPhase::Deadline),
+                    _ => (call.idle_timeout, TimeoutPhase::StreamIdle),
+                };
             let next = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Some(Err(Error::Cancelled)),

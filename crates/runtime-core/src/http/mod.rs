@@ -6,7 +6,9 @@ pub mod ndjson;
 pub mod sse;
 pub mod status;
 
-pub use client::{ByteStream, CallInfo, ErrorMapper, HttpClient, HttpClientConfig, HttpRequestSpec};
+pub use client::{
+    ByteStream, CallInfo, ErrorMapper, HttpClient, HttpClientConfig, HttpRequestSpec,
+};
 pub use ndjson::{NdjsonDecoder, NdjsonStream};
 pub use sse::{SseDecoder, SseEvent, SseStream};
 pub use status::{

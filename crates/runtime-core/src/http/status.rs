@@ -69,13 +69,19 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
     out.message = match (obj.get("message"), json.get("error")) {
         (Some(m), _) => as_string(m).unwrap_or_else(|| m.to_string()),
         (None, Some(Value::String(s))) => s.clone(),
-        _ => json.get("detail").and_then(as_string).unwrap_or_else(|| text.trim().to_owned()),
+        _ => json
+            .get("detail")
+            .and_then(as_string)
+            .unwrap_or_else(|| text.trim().to_owned()),
     };
     out.error_type = obj
         .get("type")
         .and_then(as_string)
         .filter(|t| t != "error")
-        .or_else(|| obj.get("status").and_then(|s| s.as_str().map(str::to_owned)))
+        .or_else(|| {
+            obj.get("status")
+                .and_then(|s| s.as_str().map(str::to_owned))
+        })
         .or_else(|| json.get("error_type").and_then(as_string));
     out.code = obj.get("code").and_then(as_string);
     out.param = obj.get("param").and_then(as_string);
@@ -106,7 +112,10 @@ fn retry_after_in_message(msg: &str) -> Option<Duration> {
     let lower = msg.to_ascii_lowercase();
     let idx = lower.find("retry after ")?;
     let rest = &lower[idx + "retry after ".len()..];
-    let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let num: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let n: f64 = num.parse().ok()?;
     let unit = rest[num.len()..].trim_start();
     if unit.starts_with("second") || unit.starts_with('s') {
@@ -120,7 +129,9 @@ fn retry_after_in_message(msg: &str) -> Option<Duration> {
 
 /// Reads `retry-after-ms`, then `retry-after` (seconds or an HTTP date).
 pub fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+    if let Some(ms) =
+        header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
+    {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
         }
@@ -130,7 +141,10 @@ pub fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -251,9 +265,11 @@ pub fn classify(ctx: &ErrorContext<'_>, status: u16, headers: &HeaderMap, b: Err
     let model = ctx.model.to_owned();
     let secrets: Vec<&Secret> = ctx.secret.into_iter().collect();
     let message = truncate(&redact(&b.message, &secrets), 600);
-    let retry_after = retry_after_header(headers)
-        .or(b.retry_after)
-        .or_else(|| (status == 429).then(|| RateLimitInfo::from_headers(headers).exhausted_reset()).flatten());
+    let retry_after = retry_after_header(headers).or(b.retry_after).or_else(|| {
+        (status == 429)
+            .then(|| RateLimitInfo::from_headers(headers).exhausted_reset())
+            .flatten()
+    });
     let code = b.code.as_deref().unwrap_or("");
     let etype = b.error_type.as_deref().unwrap_or("");
     let should_retry = header_str(headers, "x-should-retry").and_then(|v| match v {
@@ -354,19 +370,51 @@ mod tests {
 
     #[test]
     fn shapes() {
-        let e = map(404, &[], r#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#);
+        let e = map(
+            404,
+            &[],
+            r#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#,
+        );
         assert!(matches!(e, Error::ModelNotFound { .. }), "{e:?}");
-        let e = map(529, &[], r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+        let e = map(
+            529,
+            &[],
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
         assert!(e.is_retryable());
         assert!(matches!(&e, Error::Api { error_type: Some(t), .. } if t == "overloaded_error"));
-        let e = map(429, &[], r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"34.4s"}]}}"#);
+        let e = map(
+            429,
+            &[],
+            r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"34.4s"}]}}"#,
+        );
         assert_eq!(e.retry_after(), Some(Duration::from_millis(34_400)));
-        let e = map(503, &[], r#"{"error":"Model x is currently loading","estimated_time":20.5}"#);
-        assert_eq!(e.retryability(), Retryability::Retry { after: Some(Duration::from_millis(20_500)) });
-        let e = map(422, &[], r#"{"error":"Input validation error","error_type":"validation"}"#);
+        let e = map(
+            503,
+            &[],
+            r#"{"error":"Model x is currently loading","estimated_time":20.5}"#,
+        );
+        assert_eq!(
+            e.retryability(),
+            Retryability::Retry {
+                after: Some(Duration::from_millis(20_500))
+            }
+        );
+        let e = map(
+            422,
+            &[],
+            r#"{"error":"Input validation error","error_type":"validation"}"#,
+        );
         assert!(matches!(e, Error::InvalidRequest { .. }));
-        let e = map(400, &[], r#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}"#);
-        assert!(matches!(e, Error::Authentication { status: 401, .. }), "{e:?}");
+        let e = map(
+            400,
+            &[],
+            r#"{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}"#,
+        );
+        assert!(
+            matches!(e, Error::Authentication { status: 401, .. }),
+            "{e:?}"
+        );
         let e = map(500, &[], "<html>oops</html>");
         assert!(matches!(&e, Error::Api { message, .. } if message == "<html>oops</html>"));
     }
@@ -377,15 +425,26 @@ mod tests {
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         let e = map(429, &[("retry-after-ms", "250")], "{}");
         assert_eq!(e.retry_after(), Some(Duration::from_millis(250)));
-        let e = map(429, &[], r#"{"error":{"code":"429","message":"Please retry after 86400 seconds."}}"#);
+        let e = map(
+            429,
+            &[],
+            r#"{"error":{"code":"429","message":"Please retry after 86400 seconds."}}"#,
+        );
         assert_eq!(e.retry_after(), Some(Duration::from_secs(86400)));
         let e = map(
             429,
-            &[("x-ratelimit-remaining-tokens", "0"), ("x-ratelimit-reset-tokens", "6m0s")],
+            &[
+                ("x-ratelimit-remaining-tokens", "0"),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+            ],
             "{}",
         );
         assert_eq!(e.retry_after(), Some(Duration::from_secs(360)));
-        let e = map(429, &[], r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota","message":"x"}}"#);
+        let e = map(
+            429,
+            &[],
+            r#"{"error":{"type":"insufficient_quota","code":"insufficient_quota","message":"x"}}"#,
+        );
         assert!(matches!(e, Error::QuotaExhausted { .. }));
         assert!(!e.is_retryable());
     }
@@ -409,8 +468,17 @@ mod tests {
     #[test]
     fn secrets_are_redacted() {
         let key = Secret::new("sk-verysecret");
-        let ctx = ErrorContext { provider: "p", model: "m", secret: Some(&key) };
-        let e = map_status(&ctx, 401, &HeaderMap::new(), br#"{"error":{"message":"Incorrect API key provided: sk-verysecret"}}"#);
+        let ctx = ErrorContext {
+            provider: "p",
+            model: "m",
+            secret: Some(&key),
+        };
+        let e = map_status(
+            &ctx,
+            401,
+            &HeaderMap::new(),
+            br#"{"error":{"message":"Incorrect API key provided: sk-verysecret"}}"#,
+        );
         assert!(!format!("{e} {e:?}").contains("sk-verysecret"));
     }
 }

@@ -400,7 +400,11 @@ pub struct ToolDefinition {
 
 impl ToolDefinition {
     /// A function tool.
-    pub fn function(name: impl Into<String>, description: impl Into<String>, parameters: Value) -> Self {
+    pub fn function(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: Value,
+    ) -> Self {
         Self {
             kind: function_type(),
             function: FunctionDefinition {
@@ -509,7 +513,11 @@ pub struct ToolCall {
 
 impl ToolCall {
     /// A function call.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: impl Into<String>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
         Self {
             id: id.into(),
             kind: function_type(),
@@ -733,7 +741,10 @@ mod tests {
             let f: FinishReason = serde_json::from_value(json!(s)).unwrap();
             assert_eq!(serde_json::to_value(&f).unwrap(), json!(s));
         }
-        assert_eq!(FinishReason::from_openai("function_call"), FinishReason::ToolCalls);
+        assert_eq!(
+            FinishReason::from_openai("function_call"),
+            FinishReason::ToolCalls
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod chat;
 pub mod completion;
 pub mod embedding;
 pub mod model;
+pub mod pricing;
 pub mod usage;
 
 pub(crate) mod serde_util;
@@ -12,4 +13,5 @@ pub use chat::*;
 pub use completion::*;
 pub use embedding::*;
 pub use model::*;
+pub use pricing::*;
 pub use usage::*;

@@ -133,7 +133,8 @@ mod tests {
 
     #[test]
     fn total_computed_when_absent() {
-        let u: Usage = serde_json::from_value(json!({"prompt_tokens": 2, "completion_tokens": 3})).unwrap();
+        let u: Usage =
+            serde_json::from_value(json!({"prompt_tokens": 2, "completion_tokens": 3})).unwrap();
         assert_eq!(u.total_tokens, 5);
     }
 }

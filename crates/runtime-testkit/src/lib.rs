@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod fake;
+pub mod fault;
+pub mod fixtures;
