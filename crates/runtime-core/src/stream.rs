@@ -14,7 +14,6 @@ use crate::types::{
 
 /// One event of a streamed chat answer, provider-neutral.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum StreamEvent {
     /// The answer's identity, sent first.
     Start {

@@ -1,0 +1,391 @@
+//! A complete provider for any API that speaks OpenAI's wire format. `OpenAiProvider` is one
+//! configuration of it; Azure OpenAI, local servers and TGI's Messages API are others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use runtime_core::http::{CallInfo, ErrorMapper, HttpClient, HttpRequestSpec, map_status};
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
+    EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, Result,
+    Secret, StreamEvent,
+};
+
+use crate::wire::{self, RequestOptions};
+
+/// The operations a compatible API serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `/chat/completions`.
+    Chat,
+    /// `/completions`.
+    Completion,
+    /// `/embeddings`.
+    Embeddings,
+    /// `/models`.
+    Models,
+}
+
+impl Operation {
+    /// The path under the base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat/completions",
+            Operation::Completion => "completions",
+            Operation::Embeddings => "embeddings",
+            Operation::Models => "models",
+        }
+    }
+}
+
+/// Builds the URL of an operation for a model (Azure puts the deployment in the path).
+pub type UrlBuilder = Arc<dyn Fn(Operation, &str) -> Result<String> + Send + Sync>;
+
+/// How the credential is sent.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// No credential (local servers).
+    None,
+    /// `Authorization: Bearer <key>`.
+    Bearer(Secret),
+    /// A named header, e.g. Azure's `api-key`.
+    Header(&'static str, Secret),
+}
+
+/// Everything that makes one OpenAI-compatible API different from another.
+#[derive(Clone)]
+pub struct CompatConfig {
+    /// Provider instance name.
+    pub name: Arc<str>,
+    /// Builds operation URLs.
+    pub url: UrlBuilder,
+    /// Credential.
+    pub auth: Auth,
+    /// Extra headers (organization, project…), not secret.
+    pub headers: Vec<(&'static str, String)>,
+    /// Whole-request timeout (and wait for stream headers).
+    pub timeout: Duration,
+    /// Longest silence inside a stream.
+    pub stream_idle_timeout: Duration,
+    /// Request mapping options.
+    pub request: RequestOptions,
+    /// Ask for embeddings as base64.
+    pub embeddings_base64: bool,
+    /// Status mapping.
+    pub map_error: ErrorMapper,
+    /// What it can do.
+    pub capabilities: Capabilities,
+    /// Static model catalog.
+    pub catalog: Vec<ModelInfo>,
+    /// Whether `complete` uses `/completions` (else it is served over chat).
+    pub native_completions: bool,
+}
+
+impl std::fmt::Debug for CompatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompatConfig")
+            .field("name", &self.name)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompatConfig {
+    /// A config for `base_url` (`…/v1`), standard paths, bearer auth when a key is given.
+    pub fn new(name: &str, base_url: &str, key: Option<Secret>) -> Self {
+        Self {
+            name: Arc::from(name),
+            url: standard_urls(base_url),
+            auth: key.map_or(Auth::None, Auth::Bearer),
+            headers: Vec::new(),
+            timeout: Duration::from_secs(600),
+            stream_idle_timeout: Duration::from_secs(300),
+            request: RequestOptions {
+                max_tokens_field: wire::MaxTokensField::MaxTokens,
+                stream_usage: true,
+            },
+            embeddings_base64: true,
+            map_error: map_status,
+            capabilities: Capabilities::default(),
+            catalog: Vec::new(),
+            native_completions: true,
+        }
+    }
+}
+
+/// URLs `<base>/<path>`.
+pub fn standard_urls(base_url: &str) -> UrlBuilder {
+    let base = base_url.trim_end_matches('/').to_owned();
+    Arc::new(move |op, _model| Ok(format!("{base}/{}", op.path())))
+}
+
+/// A provider over an OpenAI-compatible API.
+#[derive(Debug, Clone)]
+pub struct CompatProvider {
+    cfg: Arc<CompatConfig>,
+    http: HttpClient,
+}
+
+impl CompatProvider {
+    /// A provider with this config and the shared client.
+    pub fn new(cfg: CompatConfig, http: HttpClient) -> Self {
+        Self {
+            cfg: Arc::new(cfg),
+            http,
+        }
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &CompatConfig {
+        &self.cfg
+    }
+
+    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
+        let secret = ctx.api_key.clone().or_else(|| match &self.cfg.auth {
+            Auth::None => None,
+            Auth::Bearer(s) | Auth::Header(_, s) => Some(s.clone()),
+        });
+        let mut c = CallInfo::new(self.cfg.name.clone(), model, secret, self.cfg.timeout);
+        c.idle_timeout = self.cfg.stream_idle_timeout;
+        c.map_error = self.cfg.map_error;
+        c
+    }
+
+    /// Adds credentials and headers to a request spec.
+    pub fn authorize(&self, mut spec: HttpRequestSpec, ctx: &RequestContext) -> HttpRequestSpec {
+        let key = ctx.api_key.as_ref();
+        spec = match (&self.cfg.auth, key) {
+            (Auth::Header(name, _), Some(k)) => spec.secret_header(name, "", k),
+            (Auth::Header(name, s), None) => spec.secret_header(name, "", s),
+            (_, Some(k)) => spec.bearer(k),
+            (Auth::Bearer(s), None) => spec.bearer(s),
+            (Auth::None, None) => spec,
+        };
+        for (name, value) in &self.cfg.headers {
+            spec = spec.header(name, value);
+        }
+        spec
+    }
+
+    /// The request spec of a chat call (pure apart from reading the config).
+    pub fn chat_spec(
+        &self,
+        req: &ChatRequest,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let url = (self.cfg.url)(Operation::Chat, &req.model)?;
+        let body = wire::chat_request(req, &req.model, stream, self.cfg.request);
+        let mut spec = HttpRequestSpec::post_json(url, &body);
+        if stream {
+            spec = spec.header("accept", "text/event-stream");
+        }
+        Ok(self.authorize(spec, ctx))
+    }
+
+    fn check_request(&self, req: &ChatRequest) -> Result<()> {
+        let caps = self.cfg.capabilities;
+        if !caps.tools && !req.tools.is_empty() {
+            return Err(Error::unsupported(&self.cfg.name, "tools"));
+        }
+        if !caps.vision
+            && req.messages.iter().any(|m| match m {
+                runtime_core::Message::User { content, .. } => content.has_image(),
+                _ => false,
+            })
+        {
+            return Err(Error::unsupported(&self.cfg.name, "image input"));
+        }
+        Ok(())
+    }
+
+    async fn sse_events(
+        &self,
+        spec: HttpRequestSpec,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let call = self.call(model, ctx);
+        let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
+        let decoder = wire::ChunkDecoder::new(&self.cfg.name, model);
+        Ok(
+            decode_sse(sse, decoder).with_meta(runtime_core::ResponseMeta {
+                provider: Some(self.cfg.name.to_string()),
+                ..Default::default()
+            }),
+        )
+    }
+}
+
+/// Turns an SSE stream of OpenAI chunks into a [`ChatStream`]: events decoded before an error
+/// are delivered first, then the error, then the stream ends.
+pub fn decode_sse<S>(sse: S, decoder: wire::ChunkDecoder) -> ChatStream
+where
+    S: futures::Stream<Item = Result<runtime_core::http::SseEvent>> + Send + Unpin + 'static,
+{
+    struct State<S> {
+        sse: S,
+        dec: wire::ChunkDecoder,
+        queue: std::collections::VecDeque<StreamEvent>,
+        error: Option<Error>,
+        ended: bool,
+    }
+    let state = State {
+        sse,
+        dec: decoder,
+        queue: Default::default(),
+        error: None,
+        ended: false,
+    };
+    let s = futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if let Some(e) = st.error.take() {
+                return Some((Err(e), st));
+            }
+            if st.ended || st.dec.is_done() {
+                return None;
+            }
+            let mut out: Vec<StreamEvent> = Vec::new();
+            let step = match st.sse.next().await {
+                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
+                Some(Err(e)) => Err(e),
+                None => {
+                    st.ended = true;
+                    st.dec.end(&mut out)
+                }
+            };
+            st.queue.extend(out);
+            if let Err(e) = step {
+                st.ended = true;
+                st.error = Some(e);
+            }
+        }
+    });
+    ChatStream::new(s)
+}
+
+#[async_trait]
+impl Provider for CompatProvider {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.cfg.capabilities
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        self.check_request(req)?;
+        let spec = self.chat_spec(req, false, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (body, _h): (wire::ChatCompletion, _) =
+            self.http.json(&call, spec, ctx, "chat completion").await?;
+        wire::parse_chat(body, &self.cfg.name, &req.model)
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        if !self.cfg.capabilities.streaming {
+            return Err(Error::unsupported(&self.cfg.name, "streaming"));
+        }
+        self.check_request(req)?;
+        let spec = self.chat_spec(req, true, ctx)?;
+        self.sse_events(spec, &req.model, ctx).await
+    }
+
+    async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        if !self.cfg.native_completions {
+            if req.suffix.is_some() {
+                return Err(Error::invalid_request(
+                    &self.cfg.name,
+                    &req.model,
+                    Some("suffix"),
+                    "suffix needs a native completion endpoint",
+                ));
+            }
+            return Ok(self.chat(&req.to_chat(), ctx).await?.into());
+        }
+        let url = (self.cfg.url)(Operation::Completion, &req.model)?;
+        let body = wire::completion_request(req, &req.model, false, self.cfg.request);
+        let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
+        let call = self.call(&req.model, ctx);
+        let (body, _h): (wire::TextCompletion, _) =
+            self.http.json(&call, spec, ctx, "completion").await?;
+        wire::parse_completion(body, &self.cfg.name, &req.model)
+    }
+
+    async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        if !self.cfg.native_completions {
+            if req.suffix.is_some() {
+                return Err(Error::invalid_request(
+                    &self.cfg.name,
+                    &req.model,
+                    Some("suffix"),
+                    "suffix needs a native completion endpoint",
+                ));
+            }
+            return self.chat_stream(&req.to_chat(), ctx).await;
+        }
+        let url = (self.cfg.url)(Operation::Completion, &req.model)?;
+        let body = wire::completion_request(req, &req.model, true, self.cfg.request);
+        let spec = self
+            .authorize(HttpRequestSpec::post_json(url, &body), ctx)
+            .header("accept", "text/event-stream");
+        self.sse_events(spec, &req.model, ctx).await
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        if !self.cfg.capabilities.embeddings {
+            return Err(Error::unsupported(&self.cfg.name, "embeddings"));
+        }
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                &self.cfg.name,
+                &req.model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        let url = (self.cfg.url)(Operation::Embeddings, &req.model)?;
+        let body = wire::embedding_request(req, &req.model, self.cfg.embeddings_base64);
+        let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
+        let call = self.call(&req.model, ctx);
+        let (body, _h): (wire::EmbeddingList, _) =
+            self.http.json(&call, spec, ctx, "embeddings").await?;
+        wire::parse_embeddings(body, req.input.len(), &self.cfg.name, &req.model)
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.cfg.catalog.clone()
+    }
+
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        if !self.cfg.capabilities.list_models {
+            return Ok(self.models());
+        }
+        let url = (self.cfg.url)(Operation::Models, "")?;
+        let spec = self.authorize(HttpRequestSpec::get(url), ctx);
+        let call = self.call("", ctx);
+        let (body, _h): (wire::ModelList, _) =
+            self.http.json(&call, spec, ctx, "model list").await?;
+        Ok(wire::parse_models(body, &self.cfg.name, &self.cfg.catalog))
+    }
+}
