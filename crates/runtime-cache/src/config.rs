@@ -1,0 +1,174 @@
+//! The `[cache]` section of the runtime's TOML file.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Which backend stores entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// In-process (moka): the default, one cache per replica.
+    #[default]
+    Memory,
+    /// Redis, shared by replicas (needs the `redis` feature).
+    Redis,
+}
+
+/// The `[cache]` section.
+///
+/// ```toml
+/// [cache]
+/// enabled = true
+/// backend = "memory"        # memory | redis
+/// redis_url = "redis://127.0.0.1:6379/"
+/// redis_timeout = "50ms"
+/// default_ttl = "1h"
+/// max_entries = 10000
+/// max_bytes = 104857600
+/// namespace = "modelrt"     # key prefix
+/// [cache.embedding_batch]
+/// enabled = true
+/// max_batch = 128
+/// max_wait = "5ms"
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Whether answers are cached at all (the batcher has its own switch).
+    pub enabled: bool,
+    /// Where entries live.
+    pub backend: BackendKind,
+    /// The Redis server (backend `redis`).
+    pub redis_url: String,
+    /// Longest wait for one Redis operation; slower means a miss.
+    #[serde(deserialize_with = "de_duration")]
+    pub redis_timeout: Duration,
+    /// Time to live of an entry when the request does not say.
+    #[serde(deserialize_with = "de_duration")]
+    pub default_ttl: Duration,
+    /// Most entries the memory backend holds.
+    pub max_entries: u64,
+    /// Most bytes the memory backend holds.
+    pub max_bytes: u64,
+    /// Prefix of every key (`<namespace>:<kind>:<sha256>`).
+    pub namespace: String,
+    /// The embedding batcher.
+    pub embedding_batch: BatchConfig,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            backend: BackendKind::Memory,
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            redis_timeout: Duration::from_millis(50),
+            default_ttl: Duration::from_secs(3600),
+            max_entries: 10_000,
+            max_bytes: 100 * 1024 * 1024,
+            namespace: "modelrt".into(),
+            embedding_batch: BatchConfig::default(),
+        }
+    }
+}
+
+/// The `[cache.embedding_batch]` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Whether concurrent embedding requests are coalesced.
+    pub enabled: bool,
+    /// Most inputs in one upstream call (the provider's own limit applies too).
+    pub max_batch: usize,
+    /// How long the first request of a batch waits for others.
+    #[serde(deserialize_with = "de_duration")]
+    pub max_wait: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_batch: 128,
+            max_wait: Duration::from_millis(5),
+        }
+    }
+}
+
+/// Accepts `"30s"`, `"500ms"`, `"2m"`, `"1h"` or a number of seconds.
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Secs(f64),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Text(s) => {
+            runtime_core::registry::parse_duration_str(&s).map_err(serde::de::Error::custom)
+        }
+        Raw::Secs(f) if f.is_finite() && f >= 0.0 => Ok(Duration::from_secs_f64(f)),
+        Raw::Secs(f) => Err(serde::de::Error::custom(format!(
+            "expected a non-negative duration, got {f}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct File {
+        cache: CacheConfig,
+    }
+
+    #[test]
+    fn parses_the_documented_section() {
+        let f: File = toml::from_str(
+            r#"
+[cache]
+enabled = true
+backend = "redis"
+redis_url = "redis://127.0.0.1:6380/"
+redis_timeout = "20ms"
+default_ttl = "2h"
+max_entries = 5
+max_bytes = 1000
+namespace = "t"
+[cache.embedding_batch]
+enabled = false
+max_batch = 64
+max_wait = "3ms"
+"#,
+        )
+        .unwrap();
+        let c = f.cache;
+        assert_eq!(c.backend, BackendKind::Redis);
+        assert_eq!(c.redis_url, "redis://127.0.0.1:6380/");
+        assert_eq!(c.redis_timeout, Duration::from_millis(20));
+        assert_eq!(c.default_ttl, Duration::from_secs(7200));
+        assert_eq!((c.max_entries, c.max_bytes), (5, 1000));
+        assert_eq!(c.namespace, "t");
+        assert_eq!(
+            c.embedding_batch,
+            BatchConfig {
+                enabled: false,
+                max_batch: 64,
+                max_wait: Duration::from_millis(3)
+            }
+        );
+    }
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let f: File = toml::from_str("[cache]\n").unwrap();
+        assert_eq!(f.cache, CacheConfig::default());
+        assert!(toml::from_str::<File>("[cache]\nttl = \"1h\"\n").is_err());
+        assert!(toml::from_str::<File>("[cache]\nbackend = \"disk\"\n").is_err());
+        assert!(toml::from_str::<File>("[cache]\ndefault_ttl = \"soon\"\n").is_err());
+        let f: File = toml::from_str("[cache]\ndefault_ttl = 60\n").unwrap();
+        assert_eq!(f.cache.default_ttl, Duration::from_secs(60));
+    }
+}

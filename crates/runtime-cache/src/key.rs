@@ -1,0 +1,595 @@
+//! Cache keys: SHA-256 over a canonical encoding of everything that changes the answer.
+//!
+//! A request is serialized through serde into JSON, the fields that do not change the answer
+//! are removed, and the rest is written in a canonical form: object keys sorted (recursively,
+//! so two JSON schemas that differ only in key order match), numbers with an integral value
+//! written as integers (`1.0` and `1` are the same number), no whitespace. The hash input is
+//! the canonical encoding of `["modelrt-cache/1", kind, provider, body]`, so the provider
+//! instance (or the router's name) and the kind of call are part of every key.
+//!
+//! Fields left out of the key (they never change the answer):
+//! - `user`, `stream`, `stream_options` (typed fields of chat and completion requests);
+//! - `encoding_format` of embedding requests (vectors are stored as `f32` either way);
+//! - any `extra` (provider-specific) key in [`IGNORED_EXTRA_KEYS`].
+//!
+//! Every other `extra` key is part of the key: an unknown provider parameter is assumed to
+//! change the answer.
+
+use std::io::Write;
+
+use runtime_core::{ChatRequest, CompletionRequest, EmbeddingRequest};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Provider-specific (`extra`) request fields that do not change the answer and are left out
+/// of cache keys.
+pub const IGNORED_EXTRA_KEYS: &[&str] = &[
+    "metadata",
+    "user",
+    "request_id",
+    "stream",
+    "stream_options",
+    "store",
+    "safety_identifier",
+    "prompt_cache_key",
+    "encoding_format",
+];
+
+/// The version tag hashed into every key; bump it to invalidate all stored entries.
+const KEY_VERSION: &str = "modelrt-cache/1";
+
+/// What kind of call a key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// A chat answer (streamed or not).
+    Chat,
+    /// A text completion (streamed or not).
+    Completion,
+    /// One embedding vector.
+    Embedding,
+}
+
+impl KeyKind {
+    /// The short name used in storage keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Chat => "chat",
+            KeyKind::Completion => "cmpl",
+            KeyKind::Embedding => "emb",
+        }
+    }
+}
+
+/// A cache key: the kind of call and the SHA-256 of its canonical encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    /// The kind of call.
+    pub kind: KeyKind,
+    /// SHA-256 of the canonical encoding.
+    pub digest: [u8; 32],
+}
+
+impl CacheKey {
+    /// The key as stored: `<namespace>:<kind>:<hex digest>`.
+    pub fn storage_key(&self, namespace: &str) -> String {
+        let mut s = String::with_capacity(namespace.len() + 6 + 64);
+        s.push_str(namespace);
+        s.push(':');
+        s.push_str(self.kind.as_str());
+        s.push(':');
+        s.push_str(&hex::encode(self.digest));
+        s
+    }
+
+    /// The digest in hex.
+    pub fn hex(&self) -> String {
+        hex::encode(self.digest)
+    }
+}
+
+/// Error while building a key (a request that serde cannot serialize to JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(pub String);
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot build cache key: {}", self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `v` canonically: sorted object keys, integral numbers as integers, no whitespace.
+pub fn write_canonical<W: Write>(out: &mut W, v: &Value) -> std::io::Result<()> {
+    match v {
+        Value::Null => out.write_all(b"null"),
+        Value::Bool(true) => out.write_all(b"true"),
+        Value::Bool(false) => out.write_all(b"false"),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                write!(out, "{i}")
+            } else if let Some(u) = n.as_u64() {
+                write!(out, "{u}")
+            } else {
+                let f = n.as_f64().unwrap_or(0.0);
+                // Integral floats within the exactly representable range are integers.
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    write!(out, "{}", f as i64)
+                } else {
+                    // Rust's float Display is the shortest text that round-trips.
+                    write!(out, "{f}")
+                }
+            }
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Array(a) => {
+            out.write_all(b"[")?;
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_canonical(out, item)?;
+            }
+            out.write_all(b"]")
+        }
+        Value::Object(m) => write_object(out, m, &[]),
+    }
+}
+
+fn write_str<W: Write>(out: &mut W, s: &str) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, s).map_err(std::io::Error::other)
+}
+
+fn write_object<W: Write>(
+    out: &mut W,
+    m: &Map<String, Value>,
+    skip: &[&str],
+) -> std::io::Result<()> {
+    let mut keys: Vec<&String> = m.keys().filter(|k| !skip.contains(&k.as_str())).collect();
+    keys.sort_unstable();
+    out.write_all(b"{")?;
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write_str(out, k)?;
+        out.write_all(b":")?;
+        if let Some(v) = m.get(k) {
+            write_canonical(out, v)?;
+        }
+    }
+    out.write_all(b"}")
+}
+
+/// The canonical encoding of a JSON value, as bytes (for tests and debugging).
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_canonical(&mut out, v);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn start(kind: KeyKind, provider: &str) -> Sha256 {
+    let mut h = Sha256::new();
+    h.update(b"[");
+    let mut w = HashWriter(&mut h);
+    let _ = write_str(&mut w, KEY_VERSION);
+    h.update(b",");
+    let mut w = HashWriter(&mut h);
+    let _ = write_str(&mut w, kind.as_str());
+    h.update(b",");
+    let mut w = HashWriter(&mut h);
+    let _ = write_str(&mut w, provider);
+    h.update(b",");
+    h
+}
+
+fn body_key<T: Serialize>(
+    kind: KeyKind,
+    provider: &str,
+    req: &T,
+    typed_skip: &[&str],
+) -> Result<CacheKey, KeyError> {
+    let v = serde_json::to_value(req).map_err(|e| KeyError(e.to_string()))?;
+    let Value::Object(m) = v else {
+        return Err(KeyError("request is not a JSON object".into()));
+    };
+    let mut skip: Vec<&str> = Vec::with_capacity(typed_skip.len() + IGNORED_EXTRA_KEYS.len());
+    skip.extend_from_slice(typed_skip);
+    skip.extend_from_slice(IGNORED_EXTRA_KEYS);
+    let mut h = start(kind, provider);
+    write_object(&mut HashWriter(&mut h), &m, &skip).map_err(|e| KeyError(e.to_string()))?;
+    h.update(b"]");
+    Ok(CacheKey {
+        kind,
+        digest: h.finalize().into(),
+    })
+}
+
+/// The key of a chat request served by `provider` (the instance or router name).
+pub fn chat_key(provider: &str, req: &ChatRequest) -> Result<CacheKey, KeyError> {
+    body_key(
+        KeyKind::Chat,
+        provider,
+        req,
+        &["user", "stream", "stream_options"],
+    )
+}
+
+/// The key of a text completion request served by `provider`.
+pub fn completion_key(provider: &str, req: &CompletionRequest) -> Result<CacheKey, KeyError> {
+    body_key(
+        KeyKind::Completion,
+        provider,
+        req,
+        &["user", "stream", "stream_options"],
+    )
+}
+
+/// Builds one key per input text of an embedding request: the common part (provider, model,
+/// dimensions, answer-changing `extra` fields) is hashed once and each text appended.
+#[derive(Clone)]
+pub struct EmbeddingKeys {
+    prefix: Sha256,
+}
+
+impl std::fmt::Debug for EmbeddingKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingKeys").finish_non_exhaustive()
+    }
+}
+
+impl EmbeddingKeys {
+    /// The key builder for `req` (its `input` is ignored) served by `provider`.
+    pub fn new(provider: &str, req: &EmbeddingRequest) -> Result<Self, KeyError> {
+        let mut common = Map::new();
+        common.insert("model".into(), Value::String(req.model.clone()));
+        if let Some(d) = req.dimensions {
+            common.insert("dimensions".into(), Value::from(d));
+        }
+        let mut extra = Map::new();
+        for (k, v) in &req.extra {
+            if !IGNORED_EXTRA_KEYS.contains(&k.as_str()) {
+                extra.insert(k.clone(), v.clone());
+            }
+        }
+        common.insert("extra".into(), Value::Object(extra));
+        let mut h = start(KeyKind::Embedding, provider);
+        write_object(&mut HashWriter(&mut h), &common, &[]).map_err(|e| KeyError(e.to_string()))?;
+        h.update(b",");
+        Ok(Self { prefix: h })
+    }
+
+    /// The key of one text.
+    pub fn key(&self, text: &str) -> CacheKey {
+        let mut h = self.prefix.clone();
+        let _ = write_str(&mut HashWriter(&mut h), text);
+        h.update(b"]");
+        CacheKey {
+            kind: KeyKind::Embedding,
+            digest: h.finalize().into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime_core::{ContentPart, Message, ResponseFormat, ToolDefinition};
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "what is this"},
+                    {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}
+                ]}
+            ],
+            "tools": [{"type": "function", "function": {"name": "f", "description": "d",
+                "parameters": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["a"]}}}],
+            "tool_choice": "auto",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": "object", "properties": {"x": {"type": "number"}}}}},
+            "temperature": 0,
+            "top_p": 1,
+            "max_tokens": 100,
+            "stop": ["END"],
+            "seed": 7,
+            "frequency_penalty": 0.5,
+            "presence_penalty": 0.25,
+            "top_k": 5
+        })
+    }
+
+    fn key_of(v: &Value) -> CacheKey {
+        let req: ChatRequest = serde_json::from_value(v.clone()).unwrap();
+        chat_key("openai", &req).unwrap()
+    }
+
+    fn reorder(v: &Value) -> Value {
+        // Rebuild every object with its keys in reverse order (as text, so a map that keeps
+        // insertion order would see the difference).
+        fn text(v: &Value) -> String {
+            match v {
+                Value::Object(m) => {
+                    let mut parts: Vec<String> = m
+                        .iter()
+                        .map(|(k, v)| format!("{}:{}", json!(k), text(v)))
+                        .collect();
+                    parts.reverse();
+                    format!("{{{}}}", parts.join(","))
+                }
+                Value::Array(a) => {
+                    format!("[{}]", a.iter().map(text).collect::<Vec<_>>().join(","))
+                }
+                other => other.to_string(),
+            }
+        }
+        serde_json::from_str(&text(v)).unwrap()
+    }
+
+    #[test]
+    fn key_order_does_not_matter() {
+        let v = base();
+        let r = reorder(&v);
+        assert_eq!(key_of(&v), key_of(&r));
+        // The canonical text is the same too, even for the tool schema.
+        assert_eq!(canonical_json(&v), canonical_json(&r));
+    }
+
+    #[test]
+    fn integral_floats_match_integers() {
+        let mut a = base();
+        a["temperature"] = json!(0.0);
+        a["top_k"] = json!(5.0);
+        assert_eq!(key_of(&a), key_of(&base()));
+    }
+
+    #[test]
+    fn every_answer_changing_field_changes_the_key() {
+        let b = key_of(&base());
+        type Change = Box<dyn Fn(&mut Value)>;
+        let changes: Vec<(&str, Change)> = vec![
+            ("model", Box::new(|v| v["model"] = json!("gpt-4o-mini"))),
+            (
+                "system text",
+                Box::new(|v| v["messages"][0]["content"] = json!("be long")),
+            ),
+            (
+                "role",
+                Box::new(|v| v["messages"][0]["role"] = json!("user")),
+            ),
+            (
+                "part text",
+                Box::new(|v| v["messages"][1]["content"][0]["text"] = json!("what is that")),
+            ),
+            (
+                "image url",
+                Box::new(|v| {
+                    v["messages"][1]["content"][1]["image_url"]["url"] = json!("https://x/z.png")
+                }),
+            ),
+            (
+                "image detail",
+                Box::new(|v| v["messages"][1]["content"][1]["image_url"]["detail"] = json!("high")),
+            ),
+            (
+                "message name",
+                Box::new(|v| v["messages"][0]["name"] = json!("bob")),
+            ),
+            (
+                "extra message",
+                Box::new(|v| {
+                    v["messages"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!({"role": "user", "content": "more"}))
+                }),
+            ),
+            (
+                "tool name",
+                Box::new(|v| v["tools"][0]["function"]["name"] = json!("g")),
+            ),
+            (
+                "tool description",
+                Box::new(|v| v["tools"][0]["function"]["description"] = json!("e")),
+            ),
+            (
+                "tool schema",
+                Box::new(|v| v["tools"][0]["function"]["parameters"]["required"] = json!(["b"])),
+            ),
+            (
+                "tool strict",
+                Box::new(|v| v["tools"][0]["function"]["strict"] = json!(true)),
+            ),
+            (
+                "tool_choice",
+                Box::new(|v| v["tool_choice"] = json!("required")),
+            ),
+            (
+                "parallel_tool_calls",
+                Box::new(|v| v["parallel_tool_calls"] = json!(false)),
+            ),
+            (
+                "response_format",
+                Box::new(|v| v["response_format"] = json!({"type": "json_object"})),
+            ),
+            (
+                "response schema",
+                Box::new(|v| {
+                    v["response_format"]["json_schema"]["schema"]["properties"]["x"]["type"] =
+                        json!("string")
+                }),
+            ),
+            ("temperature", Box::new(|v| v["temperature"] = json!(0.1))),
+            ("top_p", Box::new(|v| v["top_p"] = json!(0.9))),
+            ("max_tokens", Box::new(|v| v["max_tokens"] = json!(101))),
+            ("stop", Box::new(|v| v["stop"] = json!(["STOP"]))),
+            (
+                "stop added",
+                Box::new(|v| v["stop"] = json!(["END", "STOP"])),
+            ),
+            ("seed", Box::new(|v| v["seed"] = json!(8))),
+            (
+                "frequency_penalty",
+                Box::new(|v| v["frequency_penalty"] = json!(0.6)),
+            ),
+            (
+                "presence_penalty",
+                Box::new(|v| v["presence_penalty"] = json!(0.3)),
+            ),
+            ("extra top_k", Box::new(|v| v["top_k"] = json!(6))),
+            (
+                "extra new",
+                Box::new(|v| v["reasoning_effort"] = json!("high")),
+            ),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(b);
+        for (what, change) in changes {
+            let mut v = base();
+            change(&mut v);
+            let k = key_of(&v);
+            assert_ne!(k, b, "changing {what} must change the key");
+            assert!(seen.insert(k), "{what} collides with another change");
+        }
+    }
+
+    #[test]
+    fn non_answer_fields_are_ignored() {
+        let b = key_of(&base());
+        let mut v = base();
+        v["user"] = json!("alice");
+        v["stream"] = json!(true);
+        v["stream_options"] = json!({"include_usage": true});
+        v["metadata"] = json!({"trace": "abc"});
+        v["request_id"] = json!("req_1");
+        v["store"] = json!(true);
+        assert_eq!(key_of(&v), b);
+    }
+
+    #[test]
+    fn provider_and_kind_are_part_of_the_key() {
+        let req: ChatRequest = serde_json::from_value(base()).unwrap();
+        let a = chat_key("openai", &req).unwrap();
+        let b = chat_key("azure", &req).unwrap();
+        assert_ne!(a, b);
+        let c = CompletionRequest {
+            model: "m".into(),
+            prompt: "p".into(),
+            ..Default::default()
+        };
+        let chat = ChatRequest::new("m", vec![Message::user("p")]);
+        assert_ne!(
+            completion_key("x", &c).unwrap().digest,
+            chat_key("x", &chat).unwrap().digest
+        );
+        assert_eq!(
+            a.storage_key("ns"),
+            format!("ns:chat:{}", hex::encode(a.digest))
+        );
+    }
+
+    #[test]
+    fn typed_requests_build_keys() {
+        let mut req = ChatRequest::new(
+            "m",
+            vec![Message::User {
+                content: runtime_core::Content::Parts(vec![
+                    ContentPart::Text { text: "a".into() },
+                    ContentPart::image_url("https://i"),
+                ]),
+                name: None,
+            }],
+        );
+        req.tools = vec![ToolDefinition::function(
+            "f",
+            "d",
+            json!({"type": "object"}),
+        )];
+        req.response_format = Some(ResponseFormat::JsonObject);
+        let k1 = chat_key("p", &req).unwrap();
+        req.user = Some("u".into());
+        assert_eq!(chat_key("p", &req).unwrap(), k1);
+    }
+
+    #[test]
+    fn completion_key_fields() {
+        let base = CompletionRequest {
+            model: "m".into(),
+            prompt: "p".into(),
+            temperature: Some(0.0),
+            ..Default::default()
+        };
+        let k = completion_key("x", &base).unwrap();
+        let mut u = base.clone();
+        u.user = Some("bob".into());
+        u.stream = Some(true);
+        assert_eq!(completion_key("x", &u).unwrap(), k);
+        for change in [
+            |r: &mut CompletionRequest| r.prompt = "q".into(),
+            |r: &mut CompletionRequest| r.suffix = Some("s".into()),
+            |r: &mut CompletionRequest| r.max_tokens = Some(3),
+            |r: &mut CompletionRequest| r.stop = vec!["x".into()],
+            |r: &mut CompletionRequest| r.seed = Some(1),
+        ] {
+            let mut r = base.clone();
+            change(&mut r);
+            assert_ne!(completion_key("x", &r).unwrap(), k);
+        }
+    }
+
+    #[test]
+    fn embedding_keys() {
+        let req = EmbeddingRequest::new("e", vec![]);
+        let keys = EmbeddingKeys::new("p", &req).unwrap();
+        assert_eq!(keys.key("a"), keys.key("a"));
+        assert_ne!(keys.key("a"), keys.key("b"));
+        let mut other = req.clone();
+        other.dimensions = Some(256);
+        assert_ne!(
+            EmbeddingKeys::new("p", &other).unwrap().key("a"),
+            keys.key("a")
+        );
+        let mut user = req.clone();
+        user.user = Some("u".into());
+        user.encoding_format = Some(runtime_core::EncodingFormat::Base64);
+        user.extra.insert("metadata".into(), json!({"a": 1}));
+        assert_eq!(
+            EmbeddingKeys::new("p", &user).unwrap().key("a"),
+            keys.key("a")
+        );
+        let mut task = req.clone();
+        task.extra
+            .insert("task_type".into(), json!("RETRIEVAL_QUERY"));
+        assert_ne!(
+            EmbeddingKeys::new("p", &task).unwrap().key("a"),
+            keys.key("a")
+        );
+        assert_ne!(
+            EmbeddingKeys::new("q", &req).unwrap().key("a"),
+            keys.key("a")
+        );
+        let mut model = req;
+        model.model = "f".into();
+        assert_ne!(
+            EmbeddingKeys::new("p", &model).unwrap().key("a"),
+            keys.key("a")
+        );
+    }
+}

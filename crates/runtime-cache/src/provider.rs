@@ -1,0 +1,591 @@
+//! `CachedProvider`: the response cache and the embedding batcher as a `Provider` decorator.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::StreamExt;
+use runtime_core::{
+    AssistantMessage, CacheMode, Capabilities, ChatRequest, ChatResponse, ChatStream,
+    CompletionRequest, CompletionResponse, Content, Embedding, EmbeddingRequest, EmbeddingResponse,
+    FinishReason, HealthStatus, ModelInfo, Provider, RequestContext, ResponseMeta, Result,
+    StreamAccumulator, Usage,
+};
+
+use crate::batch::{EmbeddingBatcher, batch_limit, embed_in_chunks};
+use crate::cache::ResponseCache;
+use crate::config::{BatchConfig, CacheConfig};
+use crate::control::{reads, writes};
+use crate::key::{CacheKey, EmbeddingKeys, chat_key, completion_key};
+use crate::stats::CacheStats;
+
+/// The annotation (in [`ResponseMeta::annotations`]) that says how many inputs of an
+/// embedding request were served from the cache.
+pub const CACHED_INPUTS_ANNOTATION: &str = "cache_hit_inputs";
+
+/// Wraps any provider (a single adapter or the router) with the response cache and the
+/// embedding batcher.
+///
+/// - Chat and text completion are cached when the answer is deterministic: `temperature` is
+///   exactly 0, or the request sets [`CacheControl::force`](runtime_core::CacheControl).
+///   Streamed and non-streamed calls share entries: a cached answer asked for as a stream
+///   is replayed as events; a stream that completes is stored, one that fails or is
+///   dropped is not.
+/// - Embeddings are cached per input text; only the missing texts go upstream (through the
+///   batcher when enabled), and the answer keeps the request's order.
+/// - Only successful answers are stored: never an error, and never an answer whose finish
+///   reason is `content_filter` or that ended incomplete.
+/// - [`ResponseMeta::cache_hit`] is `Some(true)` on a hit, `Some(false)` when the cache was
+///   consulted or written and missed, `None` when it did not apply (mode `off`, sampling not
+///   deterministic, cache disabled).
+pub struct CachedProvider<P> {
+    inner: Arc<P>,
+    as_dyn: Arc<dyn Provider>,
+    cache: Option<ResponseCache>,
+    batcher: Option<EmbeddingBatcher>,
+    stats: Arc<CacheStats>,
+}
+
+impl<P> std::fmt::Debug for CachedProvider<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedProvider")
+            .field("inner", &self.as_dyn.name())
+            .field("cache", &self.cache)
+            .field("batcher", &self.batcher)
+            .finish()
+    }
+}
+
+impl<P: Provider> CachedProvider<P> {
+    /// `inner` behind `cache`, without batching.
+    pub fn new(inner: P, cache: ResponseCache) -> Self {
+        Self::from_parts(Arc::new(inner), Some(cache))
+    }
+
+    /// `inner` (shared) behind `cache` (`None`: no caching, only batching and splitting).
+    pub fn from_parts(inner: Arc<P>, cache: Option<ResponseCache>) -> Self {
+        let stats = cache
+            .as_ref()
+            .map(|c| c.stats().clone())
+            .unwrap_or_default();
+        let as_dyn: Arc<dyn Provider> = inner.clone();
+        Self {
+            inner,
+            as_dyn,
+            cache,
+            batcher: None,
+            stats,
+        }
+    }
+
+    /// Adds the embedding batcher (it counts into this provider's [`CacheStats`]).
+    pub fn with_batching(mut self, config: BatchConfig) -> Self {
+        self.batcher = Some(EmbeddingBatcher::with_stats(config, self.stats.clone()));
+        self
+    }
+
+    /// Uses an existing batcher (shared between several cached providers).
+    pub fn with_batcher(mut self, batcher: EmbeddingBatcher) -> Self {
+        self.batcher = Some(batcher);
+        self
+    }
+
+    /// Everything the `[cache]` section says: the backend (`enabled = false`: none), the
+    /// default TTL and namespace, and the batcher (`embedding_batch.enabled`).
+    pub fn from_config(inner: P, config: &CacheConfig) -> Result<Self> {
+        let cache = if config.enabled {
+            Some(ResponseCache::from_config(config)?)
+        } else {
+            None
+        };
+        let mut me = Self::from_parts(Arc::new(inner), cache);
+        if config.embedding_batch.enabled {
+            me = me.with_batching(config.embedding_batch);
+        }
+        Ok(me)
+    }
+
+    /// The counters (hits, misses, stores, errors, latency saved, batches).
+    pub fn stats(&self) -> &Arc<CacheStats> {
+        &self.stats
+    }
+
+    /// The cache, when caching is on.
+    pub fn cache(&self) -> Option<&ResponseCache> {
+        self.cache.as_ref()
+    }
+
+    /// The batcher, when batching is on.
+    pub fn batcher(&self) -> Option<&EmbeddingBatcher> {
+        self.batcher.as_ref()
+    }
+
+    /// The wrapped provider.
+    pub fn inner(&self) -> &Arc<P> {
+        &self.inner
+    }
+
+    /// The cache if this request may use it at all.
+    fn active(&self, ctx: &RequestContext) -> Option<&ResponseCache> {
+        let cache = self.cache.as_ref()?;
+        if ctx.cache.mode == CacheMode::Off {
+            self.stats.bypass();
+            return None;
+        }
+        Some(cache)
+    }
+
+    /// The cache and key of a chat/completion request that may be cached.
+    fn plan(
+        &self,
+        ctx: &RequestContext,
+        temperature: Option<f64>,
+        key: impl FnOnce() -> Option<CacheKey>,
+    ) -> Option<(&ResponseCache, CacheKey)> {
+        let cache = self.active(ctx)?;
+        if !(ctx.cache.force || temperature == Some(0.0)) {
+            self.stats.bypass();
+            return None;
+        }
+        match key() {
+            Some(k) => Some((cache, k)),
+            None => {
+                self.stats.bypass();
+                None
+            }
+        }
+    }
+
+    async fn lookup<T: serde::de::DeserializeOwned>(
+        cache: &ResponseCache,
+        key: &CacheKey,
+        ctx: &RequestContext,
+    ) -> Option<T> {
+        if !reads(ctx.cache.mode) {
+            return None;
+        }
+        let entry = cache.get(key, ctx.cache.max_age).await?;
+        match serde_json::from_slice(&entry.value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable cache entry removed");
+                cache.remove(key).await;
+                None
+            }
+        }
+    }
+
+    async fn send_embeddings(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        match &self.batcher {
+            Some(b) => b.embed(&self.as_dyn, req, ctx).await,
+            None => {
+                let limit = batch_limit(self.inner.as_ref(), usize::MAX);
+                embed_in_chunks(self.inner.as_ref(), req, ctx, limit).await
+            }
+        }
+    }
+}
+
+fn storable(reason: &FinishReason) -> bool {
+    match reason {
+        FinishReason::ContentFilter => false,
+        FinishReason::Other(r) => r != "incomplete",
+        _ => true,
+    }
+}
+
+fn serialize<T: serde::Serialize>(v: &T) -> Option<Bytes> {
+    serde_json::to_vec(v).ok().map(Bytes::from)
+}
+
+/// What a stream that completes is stored as.
+#[derive(Clone, Copy)]
+enum StoreAs {
+    Chat,
+    Completion,
+}
+
+/// Passes a stream through and stores the folded answer when (and only when) it ends
+/// without error.
+fn store_on_complete(
+    stream: ChatStream,
+    cache: ResponseCache,
+    key: CacheKey,
+    ttl: Option<Duration>,
+    started: Instant,
+    store_as: StoreAs,
+) -> ChatStream {
+    let meta = stream.meta().clone();
+    struct State {
+        inner: ChatStream,
+        acc: Option<StreamAccumulator>,
+        cache: ResponseCache,
+        key: CacheKey,
+        ttl: Option<Duration>,
+        started: Instant,
+        store_as: StoreAs,
+        meta: ResponseMeta,
+    }
+    let state = State {
+        inner: stream,
+        acc: Some(StreamAccumulator::default()),
+        cache,
+        key,
+        ttl,
+        started,
+        store_as,
+        meta: meta.clone(),
+    };
+    let s = futures::stream::unfold(state, |mut st| async move {
+        match st.inner.next().await {
+            Some(Ok(ev)) => {
+                if let Some(acc) = st.acc.as_mut() {
+                    acc.push(ev.clone());
+                }
+                Some((Ok(ev), st))
+            }
+            Some(Err(e)) => {
+                // A failed stream is never stored, even if it goes on.
+                st.acc = None;
+                Some((Err(e), st))
+            }
+            None => {
+                if let Some(acc) = st.acc.take() {
+                    let mut resp = acc.finish();
+                    resp.meta = st.meta.clone();
+                    resp.meta.cache_hit = None;
+                    if storable(&resp.finish_reason) {
+                        let bytes = match st.store_as {
+                            StoreAs::Chat => serialize(&resp),
+                            StoreAs::Completion => serialize(&CompletionResponse::from(resp)),
+                        };
+                        if let Some(bytes) = bytes {
+                            st.cache
+                                .put(&st.key, bytes, st.ttl, st.started.elapsed())
+                                .await;
+                        }
+                    }
+                }
+                None
+            }
+        }
+    })
+    .fuse();
+    let mut out_meta = meta;
+    out_meta.cache_hit = Some(false);
+    ChatStream::new(s).with_meta(out_meta)
+}
+
+fn completion_as_chat(c: CompletionResponse) -> ChatResponse {
+    ChatResponse {
+        id: c.id,
+        model: c.model,
+        created: c.created,
+        message: AssistantMessage {
+            content: Some(Content::Text(c.text)),
+            ..AssistantMessage::default()
+        },
+        finish_reason: c.finish_reason,
+        usage: c.usage,
+        meta: c.meta,
+    }
+}
+
+fn replay(resp: &ChatResponse) -> ChatStream {
+    let mut meta = resp.meta.clone();
+    meta.cache_hit = Some(true);
+    ChatStream::from_events(resp.to_events()).with_meta(meta)
+}
+
+/// A cached vector: the model name (length-prefixed) and the `f32`s little-endian.
+fn encode_vector(model: &str, v: &[f32]) -> Bytes {
+    let model = &model.as_bytes()[..model.len().min(u16::MAX as usize)];
+    let mut b = BytesMut::with_capacity(2 + model.len() + 4 * v.len());
+    b.put_u16(model.len() as u16);
+    b.put_slice(model);
+    for x in v {
+        b.put_f32_le(*x);
+    }
+    b.freeze()
+}
+
+fn decode_vector(raw: &[u8]) -> Option<(String, Vec<f32>)> {
+    let len = usize::from(u16::from_be_bytes([*raw.first()?, *raw.get(1)?]));
+    let model = std::str::from_utf8(raw.get(2..2 + len)?).ok()?.to_owned();
+    let rest = raw.get(2 + len..)?;
+    if rest.len() % 4 != 0 {
+        return None;
+    }
+    let v = rest
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some((model, v))
+}
+
+#[async_trait]
+impl<P: Provider> Provider for CachedProvider<P> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let Some((cache, key)) = self.plan(ctx, req.temperature, || {
+            chat_key(self.inner.name(), req).ok()
+        }) else {
+            return self.inner.chat(req, ctx).await;
+        };
+        if let Some(mut hit) = Self::lookup::<ChatResponse>(cache, &key, ctx).await {
+            hit.meta.cache_hit = Some(true);
+            return Ok(hit);
+        }
+        let started = Instant::now();
+        let mut resp = self.inner.chat(req, ctx).await?;
+        if writes(ctx.cache.mode) && storable(&resp.finish_reason) {
+            resp.meta.cache_hit = None;
+            if let Some(bytes) = serialize(&resp) {
+                cache
+                    .put(&key, bytes, ctx.cache.ttl, started.elapsed())
+                    .await;
+            }
+        }
+        resp.meta.cache_hit = Some(false);
+        Ok(resp)
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let Some((cache, key)) = self.plan(ctx, req.temperature, || {
+            chat_key(self.inner.name(), req).ok()
+        }) else {
+            return self.inner.chat_stream(req, ctx).await;
+        };
+        if let Some(hit) = Self::lookup::<ChatResponse>(cache, &key, ctx).await {
+            return Ok(replay(&hit));
+        }
+        let started = Instant::now();
+        let stream = self.inner.chat_stream(req, ctx).await?;
+        if !writes(ctx.cache.mode) {
+            let mut stream = stream;
+            stream.meta_mut().cache_hit = Some(false);
+            return Ok(stream);
+        }
+        Ok(store_on_complete(
+            stream,
+            cache.clone(),
+            key,
+            ctx.cache.ttl,
+            started,
+            StoreAs::Chat,
+        ))
+    }
+
+    async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        let Some((cache, key)) = self.plan(ctx, req.temperature, || {
+            completion_key(self.inner.name(), req).ok()
+        }) else {
+            return self.inner.complete(req, ctx).await;
+        };
+        if let Some(mut hit) = Self::lookup::<CompletionResponse>(cache, &key, ctx).await {
+            hit.meta.cache_hit = Some(true);
+            return Ok(hit);
+        }
+        let started = Instant::now();
+        let mut resp = self.inner.complete(req, ctx).await?;
+        if writes(ctx.cache.mode) && storable(&resp.finish_reason) {
+            resp.meta.cache_hit = None;
+            if let Some(bytes) = serialize(&resp) {
+                cache
+                    .put(&key, bytes, ctx.cache.ttl, started.elapsed())
+                    .await;
+            }
+        }
+        resp.meta.cache_hit = Some(false);
+        Ok(resp)
+    }
+
+    async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let Some((cache, key)) = self.plan(ctx, req.temperature, || {
+            completion_key(self.inner.name(), req).ok()
+        }) else {
+            return self.inner.complete_stream(req, ctx).await;
+        };
+        if let Some(hit) = Self::lookup::<CompletionResponse>(cache, &key, ctx).await {
+            return Ok(replay(&completion_as_chat(hit)));
+        }
+        let started = Instant::now();
+        let stream = self.inner.complete_stream(req, ctx).await?;
+        if !writes(ctx.cache.mode) {
+            let mut stream = stream;
+            stream.meta_mut().cache_hit = Some(false);
+            return Ok(stream);
+        }
+        Ok(store_on_complete(
+            stream,
+            cache.clone(),
+            key,
+            ctx.cache.ttl,
+            started,
+            StoreAs::Completion,
+        ))
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let Some(cache) = self.active(ctx) else {
+            return self.send_embeddings(req, ctx).await;
+        };
+        let Ok(keys) = EmbeddingKeys::new(self.inner.name(), req) else {
+            self.stats.bypass();
+            return self.send_embeddings(req, ctx).await;
+        };
+        let keys: Vec<CacheKey> = req.input.iter().map(|t| keys.key(t)).collect();
+        let mut found: Vec<Option<(String, Vec<f32>)>> = if reads(ctx.cache.mode) {
+            cache
+                .get_many(&keys, ctx.cache.max_age)
+                .await
+                .into_iter()
+                .map(|e| e.and_then(|e| decode_vector(&e.value)))
+                .collect()
+        } else {
+            vec![None; keys.len()]
+        };
+        let cached_inputs = found.iter().filter(|f| f.is_some()).count();
+
+        // The distinct texts still missing, in first-seen order.
+        let mut missing: Vec<String> = Vec::new();
+        let mut missing_keys: Vec<CacheKey> = Vec::new();
+        let mut slot: HashMap<[u8; 32], usize> = HashMap::new();
+        let mut wanted: Vec<Option<usize>> = Vec::with_capacity(keys.len());
+        for (i, f) in found.iter().enumerate() {
+            if f.is_some() {
+                wanted.push(None);
+                continue;
+            }
+            let idx = *slot.entry(keys[i].digest).or_insert_with(|| {
+                missing.push(req.input[i].clone());
+                missing_keys.push(keys[i]);
+                missing.len() - 1
+            });
+            wanted.push(Some(idx));
+        }
+
+        let mut meta = ResponseMeta {
+            provider: Some(self.inner.name().to_owned()),
+            ..ResponseMeta::default()
+        };
+        let mut usage = Some(Usage::default());
+        let mut model = None;
+        let mut fetched: Vec<Vec<f32>> = Vec::new();
+        if !missing.is_empty() {
+            let sub = EmbeddingRequest {
+                input: missing,
+                ..req.clone()
+            };
+            let started = Instant::now();
+            let mut resp = self.send_embeddings(&sub, ctx).await?;
+            let elapsed = started.elapsed();
+            resp.data.sort_by_key(|e| e.index);
+            if resp.data.len() != sub.input.len() {
+                return Err(runtime_core::Error::decode(
+                    self.inner.name(),
+                    &req.model,
+                    "embeddings",
+                    format!(
+                        "expected {} vectors, got {}",
+                        sub.input.len(),
+                        resp.data.len()
+                    ),
+                    "",
+                ));
+            }
+            fetched = resp.data.into_iter().map(|e| e.embedding).collect();
+            if writes(ctx.cache.mode) {
+                let per_text = elapsed / u32::try_from(fetched.len()).unwrap_or(u32::MAX).max(1);
+                let items = missing_keys
+                    .iter()
+                    .zip(&fetched)
+                    .map(|(k, v)| (*k, encode_vector(&resp.model, v)))
+                    .collect();
+                cache.put_many(items, ctx.cache.ttl, per_text).await;
+            }
+            usage = resp.usage;
+            meta = resp.meta;
+            model = Some(resp.model);
+        }
+        let model = model
+            .or_else(|| found.iter().flatten().next().map(|(m, _)| m.clone()))
+            .unwrap_or_else(|| req.model.clone());
+        let data = wanted
+            .into_iter()
+            .enumerate()
+            .map(|(index, w)| Embedding {
+                index,
+                embedding: match w {
+                    Some(j) => fetched.get(j).cloned().unwrap_or_default(),
+                    None => found[index].take().map(|(_, v)| v).unwrap_or_default(),
+                },
+            })
+            .collect();
+        meta.cache_hit = Some(cached_inputs == req.input.len() && !req.input.is_empty());
+        meta.annotations.insert(
+            CACHED_INPUTS_ANNOTATION.into(),
+            serde_json::Value::from(cached_inputs),
+        );
+        Ok(EmbeddingResponse {
+            model,
+            data,
+            usage,
+            meta,
+        })
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.inner.models()
+    }
+
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        self.inner.list_models(ctx).await
+    }
+
+    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
+        self.inner.health(ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vector_round_trip() {
+        let v = vec![1.5f32, -0.0, f32::MIN_POSITIVE, 3.25e10];
+        let b = encode_vector("text-embedding-3-small", &v);
+        assert_eq!(
+            decode_vector(&b),
+            Some(("text-embedding-3-small".to_owned(), v))
+        );
+        assert_eq!(decode_vector(&b[..b.len() - 1]), None);
+        assert_eq!(decode_vector(&[]), None);
+    }
+}
