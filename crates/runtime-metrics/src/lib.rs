@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+pub mod histogram;
+mod keybuf;
+pub mod meter;
+pub mod pricing;
+pub mod provider;
+pub mod record;
+
+pub use config::{MetricsConfig, PriceConfig, PricingConfig, StorageConfig};
+pub use histogram::{Quantiles, WindowedHistogram};
+pub use meter::{Metrics, Observation, Operation, SeriesSnapshot, SharedRecorder};
+pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing};
+pub use provider::{Meter, MeteredProvider};
+pub use record::{Status, UsageRecord, UsageSink};

@@ -1,0 +1,647 @@
+//! Per-series metrics: counters and histograms through the `metrics` facade into a Prometheus
+//! recorder, plus bounded windowed histograms for p50/p95/p99.
+//!
+//! A series is one (provider, deployment, model, operation). Its handles are registered once,
+//! at first sight; recording afterwards is a lookup in a sharded map and relaxed atomic adds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use runtime_core::Usage;
+use tokio::time::Instant;
+
+use crate::config::MetricsConfig;
+use crate::histogram::{Quantiles, WindowedHistogram};
+use crate::keybuf::{join, with_key};
+use crate::pricing::Cost;
+
+/// Metric and label names (Prometheus conventions; OpenTelemetry GenAI names where they fit).
+pub mod names {
+    /// Counter: requests started.
+    pub const REQUESTS: &str = "gen_ai_client_requests_total";
+    /// Counter: requests that succeeded.
+    pub const SUCCESSES: &str = "gen_ai_client_request_successes_total";
+    /// Counter: requests that failed, by `error_type`.
+    pub const ERRORS: &str = "gen_ai_client_request_errors_total";
+    /// Histogram: whole-operation duration (OTel `gen_ai.client.operation.duration`).
+    pub const DURATION: &str = "gen_ai_client_operation_duration_seconds";
+    /// Histogram: time to the first content event of a stream (OTel
+    /// `gen_ai.server.time_to_first_token`, measured at the client).
+    pub const TTFT: &str = "gen_ai_client_time_to_first_token_seconds";
+    /// Histogram: output tokens per second of generation.
+    pub const OUTPUT_TPS: &str = "gen_ai_client_output_tokens_per_second";
+    /// Counter: tokens, by `gen_ai_token_type` (OTel `gen_ai.client.token.usage`).
+    pub const TOKENS: &str = "gen_ai_client_token_usage_tokens_total";
+    /// Counter: provider cost in US dollars, in nano-dollars (Prometheus counters are integers).
+    pub const COST: &str = "gen_ai_client_cost_nanodollars_total";
+    /// Counter: cost avoided by answers served from our cache, in nano-dollars.
+    pub const SAVED: &str = "gen_ai_client_cache_savings_nanodollars_total";
+    /// Counter: requests with usage but no known price.
+    pub const UNPRICED: &str = "gen_ai_client_unpriced_requests_total";
+    /// Counter: requests answered from our response cache.
+    pub const CACHE_HITS: &str = "gen_ai_client_cache_hits_total";
+    /// Gauge: windowed latency percentiles, by `quantile`.
+    pub const DURATION_WINDOW: &str = "gen_ai_client_operation_duration_window_seconds";
+    /// Gauge: windowed time-to-first-token percentiles, by `quantile`.
+    pub const TTFT_WINDOW: &str = "gen_ai_client_time_to_first_token_window_seconds";
+
+    /// Label: the provider instance.
+    pub const PROVIDER: &str = "gen_ai_provider_name";
+    /// Label: the router deployment (empty when none).
+    pub const DEPLOYMENT: &str = "deployment";
+    /// Label: the model the client asked for.
+    pub const MODEL: &str = "gen_ai_request_model";
+    /// Label: chat, chat_stream, completion, completion_stream or embedding.
+    pub const OPERATION: &str = "gen_ai_operation_name";
+    /// Label: the error kind (`runtime_core::Error::kind`).
+    pub const ERROR_TYPE: &str = "error_type";
+    /// Label: input, output, cached_input, cache_write or reasoning.
+    pub const TOKEN_TYPE: &str = "gen_ai_token_type";
+}
+
+/// The model label used for new models once `max_series` series exist.
+pub const OVERFLOW_MODEL: &str = "__other__";
+
+static META: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+];
+const TPS_BUCKETS: &[f64] = &[
+    1.0, 5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0, 2000.0,
+];
+const QUANTILES: [(&str, usize); 3] = [("0.5", 0), ("0.95", 1), ("0.99", 2)];
+
+/// What one call is: the operation label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `chat`.
+    Chat,
+    /// `chat_stream`.
+    ChatStream,
+    /// `complete`.
+    Completion,
+    /// `complete_stream`.
+    CompletionStream,
+    /// `embed`.
+    Embedding,
+}
+
+impl Operation {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::ChatStream => "chat_stream",
+            Operation::Completion => "completion",
+            Operation::CompletionStream => "completion_stream",
+            Operation::Embedding => "embedding",
+        }
+    }
+
+    /// Parses a label value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "chat" => Operation::Chat,
+            "chat_stream" => Operation::ChatStream,
+            "completion" => Operation::Completion,
+            "completion_stream" => Operation::CompletionStream,
+            "embedding" => Operation::Embedding,
+            _ => return None,
+        })
+    }
+
+    /// Whether it streams.
+    pub fn is_stream(self) -> bool {
+        matches!(self, Operation::ChatStream | Operation::CompletionStream)
+    }
+}
+
+/// One finished call, as the metrics see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// Provider instance.
+    pub provider: &'a str,
+    /// Router deployment, if any.
+    pub deployment: Option<&'a str>,
+    /// The model the client asked for.
+    pub model: &'a str,
+    /// Which call.
+    pub operation: Operation,
+    /// From the call to its end (for streams: to the last event, error or drop).
+    pub latency: Duration,
+    /// For streams: from the call to the first content event.
+    pub ttft: Option<Duration>,
+    /// Token counts, when known.
+    pub usage: Option<&'a Usage>,
+    /// Cost and saving.
+    pub cost: Cost,
+    /// `None` for success, else the error kind.
+    pub error_kind: Option<&'static str>,
+    /// Served from our response cache.
+    pub cache_hit: bool,
+}
+
+#[derive(Default)]
+struct Totals {
+    requests: AtomicU64,
+    successes: AtomicU64,
+    errors: AtomicU64,
+    prompt: AtomicU64,
+    completion: AtomicU64,
+    cached: AtomicU64,
+    cache_write: AtomicU64,
+    reasoning: AtomicU64,
+    cost_nanos: AtomicU64,
+    saved_nanos: AtomicU64,
+    unpriced: AtomicU64,
+    cache_hits: AtomicU64,
+}
+
+struct Series {
+    provider: String,
+    deployment: String,
+    model: String,
+    operation: Operation,
+    labels: Vec<Label>,
+    requests: Counter,
+    successes: Counter,
+    errors: DashMap<&'static str, (Counter, AtomicU64)>,
+    duration: Histogram,
+    ttft: Histogram,
+    tps: Histogram,
+    tokens: [Counter; 5],
+    cost: Counter,
+    saved: Counter,
+    unpriced: Counter,
+    cache_hits: Counter,
+    duration_window: WindowedHistogram,
+    ttft_window: Option<WindowedHistogram>,
+    tps_window: WindowedHistogram,
+    duration_gauges: [Gauge; 3],
+    ttft_gauges: Option<[Gauge; 3]>,
+    totals: Totals,
+}
+
+/// Windowed and total figures of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSnapshot {
+    /// Provider instance.
+    pub provider: String,
+    /// Deployment (empty when none).
+    pub deployment: String,
+    /// Requested model (or [`OVERFLOW_MODEL`]).
+    pub model: String,
+    /// Operation.
+    pub operation: Operation,
+    /// Requests since start.
+    pub requests: u64,
+    /// Successes since start.
+    pub successes: u64,
+    /// Errors since start.
+    pub errors: u64,
+    /// Errors by kind since start.
+    pub errors_by_kind: Vec<(&'static str, u64)>,
+    /// Token totals since start.
+    pub usage: Usage,
+    /// Provider cost since start, in US dollars (priced requests only).
+    pub cost_usd: f64,
+    /// Saved by our cache since start, in US dollars.
+    pub saved_usd: f64,
+    /// Requests with usage but no price.
+    pub unpriced_requests: u64,
+    /// Requests served from our cache.
+    pub cache_hits: u64,
+    /// Latency over the window, in seconds.
+    pub latency: Quantiles,
+    /// Time to first token over the window, in seconds (streams).
+    pub ttft: Option<Quantiles>,
+    /// Output tokens per second over the window.
+    pub output_tokens_per_second: Quantiles,
+}
+
+fn to_nanos(usd: f64) -> u64 {
+    if usd.is_finite() && usd > 0.0 {
+        (usd * 1e9).round() as u64
+    } else {
+        0
+    }
+}
+
+fn scaled(q: Quantiles, div: f64) -> Quantiles {
+    Quantiles {
+        count: q.count,
+        mean: q.mean / div,
+        p50: q.p50 / div,
+        p95: q.p95 / div,
+        p99: q.p99 / div,
+    }
+}
+
+/// The metrics of every series and the Prometheus recorder they are exported through.
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+    series: DashMap<Box<str>, Arc<Series>>,
+    window: Duration,
+    slots: usize,
+    max_series: usize,
+    origin: Instant,
+    recorded: AtomicU64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("series", &self.series.len())
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Drain the exporter's histogram sample queues every this many records, so memory stays
+/// bounded even when `/metrics` is never scraped.
+const UPKEEP_EVERY: u64 = 1024;
+
+impl Metrics {
+    /// Metrics with their own Prometheus recorder (nothing global is touched).
+    pub fn new(config: &MetricsConfig) -> Self {
+        let mut builder = PrometheusBuilder::new();
+        for (name, buckets) in [
+            (names::DURATION, LATENCY_BUCKETS),
+            (names::TTFT, LATENCY_BUCKETS),
+            (names::OUTPUT_TPS, TPS_BUCKETS),
+        ] {
+            builder = match builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)
+            {
+                Ok(b) => b,
+                // Unreachable: the bucket lists are not empty. Keep the builder as it was.
+                Err(_) => PrometheusBuilder::new(),
+            };
+        }
+        let recorder = Arc::new(builder.build_recorder());
+        let handle = recorder.handle();
+        describe(&recorder);
+        Self {
+            recorder,
+            handle,
+            series: DashMap::new(),
+            window: config.window.max(Duration::from_millis(1)),
+            slots: config.window_slots.max(1),
+            max_series: config.max_series.max(1),
+            origin: Instant::now(),
+            recorded: AtomicU64::new(0),
+        }
+    }
+
+    /// The Prometheus handle (render, upkeep).
+    pub fn prometheus_handle(&self) -> &PrometheusHandle {
+        &self.handle
+    }
+
+    /// Installs this registry's recorder as the process-wide `metrics` recorder, so the
+    /// `metrics::counter!`-style macros of other crates appear in [`Metrics::render`] too.
+    /// Fails if a global recorder is already installed.
+    pub fn install_global(&self) -> Result<(), metrics::SetRecorderError<SharedRecorder>> {
+        metrics::set_global_recorder(SharedRecorder(self.recorder.clone()))
+    }
+
+    /// The Prometheus text exposition of all metrics (for `GET /metrics`), with the windowed
+    /// percentile gauges refreshed first.
+    pub fn render(&self) -> String {
+        let now = self.now_ms();
+        for s in self.series.iter() {
+            let q = s.duration_window.quantiles(now);
+            set_quantile_gauges(&s.duration_gauges, q, 1e6);
+            if let (Some(w), Some(g)) = (&s.ttft_window, &s.ttft_gauges) {
+                set_quantile_gauges(g, w.quantiles(now), 1e6);
+            }
+        }
+        self.handle.render()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn series_for(
+        &self,
+        provider: &str,
+        deployment: &str,
+        model: &str,
+        op: Operation,
+    ) -> Arc<Series> {
+        let parts = [provider, deployment, model, op.as_str()];
+        if let Some(s) = with_key(&parts, |k| self.series.get(k).map(|s| s.value().clone())) {
+            return s;
+        }
+        let model = if self.series.len() >= self.max_series {
+            OVERFLOW_MODEL
+        } else {
+            model
+        };
+        let parts = [provider, deployment, model, op.as_str()];
+        self.series
+            .entry(join(&parts).into())
+            .or_insert_with(|| Arc::new(self.new_series(provider, deployment, model, op)))
+            .value()
+            .clone()
+    }
+
+    fn new_series(&self, provider: &str, deployment: &str, model: &str, op: Operation) -> Series {
+        let labels = vec![
+            Label::new(names::PROVIDER, provider.to_owned()),
+            Label::new(names::DEPLOYMENT, deployment.to_owned()),
+            Label::new(names::MODEL, model.to_owned()),
+            Label::new(names::OPERATION, op.as_str()),
+        ];
+        let key = |name: &'static str, extra: Option<(&'static str, &'static str)>| {
+            let mut l = labels.clone();
+            if let Some((k, v)) = extra {
+                l.push(Label::new(k, v));
+            }
+            Key::from_parts(name, l)
+        };
+        let counter = |name, extra| self.recorder.register_counter(&key(name, extra), &META);
+        let gauges = |name| {
+            QUANTILES.map(|(q, _)| {
+                self.recorder
+                    .register_gauge(&key(name, Some(("quantile", q))), &META)
+            })
+        };
+        let token = |t| counter(names::TOKENS, Some((names::TOKEN_TYPE, t)));
+        Series {
+            provider: provider.to_owned(),
+            deployment: deployment.to_owned(),
+            model: model.to_owned(),
+            operation: op,
+            requests: counter(names::REQUESTS, None),
+            successes: counter(names::SUCCESSES, None),
+            errors: DashMap::new(),
+            duration: self
+                .recorder
+                .register_histogram(&key(names::DURATION, None), &META),
+            ttft: self
+                .recorder
+                .register_histogram(&key(names::TTFT, None), &META),
+            tps: self
+                .recorder
+                .register_histogram(&key(names::OUTPUT_TPS, None), &META),
+            tokens: [
+                token("input"),
+                token("output"),
+                token("cached_input"),
+                token("cache_write"),
+                token("reasoning"),
+            ],
+            cost: counter(names::COST, None),
+            saved: counter(names::SAVED, None),
+            unpriced: counter(names::UNPRICED, None),
+            cache_hits: counter(names::CACHE_HITS, None),
+            duration_window: WindowedHistogram::new(self.window, self.slots),
+            ttft_window: op
+                .is_stream()
+                .then(|| WindowedHistogram::new(self.window, self.slots)),
+            tps_window: WindowedHistogram::new(self.window, self.slots),
+            duration_gauges: gauges(names::DURATION_WINDOW),
+            ttft_gauges: op.is_stream().then(|| gauges(names::TTFT_WINDOW)),
+            labels,
+            totals: Totals::default(),
+        }
+    }
+
+    /// Records one finished call. Lock-free after the series' first call.
+    pub fn record(&self, o: &Observation<'_>) {
+        let s = self.series_for(o.provider, o.deployment.unwrap_or(""), o.model, o.operation);
+        let now = self.now_ms();
+        let t = &s.totals;
+        s.requests.increment(1);
+        t.requests.fetch_add(1, Ordering::Relaxed);
+        match o.error_kind {
+            None => {
+                s.successes.increment(1);
+                t.successes.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(kind) => {
+                t.errors.fetch_add(1, Ordering::Relaxed);
+                self.record_error(&s, kind);
+            }
+        }
+        s.duration.record(o.latency.as_secs_f64());
+        s.duration_window.record(o.latency.as_micros() as u64, now);
+        if let (Some(ttft), Some(w)) = (o.ttft, &s.ttft_window) {
+            s.ttft.record(ttft.as_secs_f64());
+            w.record(ttft.as_micros() as u64, now);
+        }
+        if let Some(u) = o.usage {
+            let counts = [
+                (u.prompt_tokens, &t.prompt),
+                (u.completion_tokens, &t.completion),
+                (u.cached_prompt_tokens, &t.cached),
+                (u.cache_creation_tokens, &t.cache_write),
+                (u.reasoning_tokens, &t.reasoning),
+            ];
+            for (i, (n, total)) in counts.into_iter().enumerate() {
+                if n > 0 {
+                    s.tokens[i].increment(n);
+                    total.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            // Generation time: after the first token for streams, the whole call otherwise.
+            let gen_time = o.latency.saturating_sub(o.ttft.unwrap_or_default());
+            if u.completion_tokens > 0 && !gen_time.is_zero() && o.error_kind.is_none() {
+                let tps = u.completion_tokens as f64 / gen_time.as_secs_f64();
+                s.tps.record(tps);
+                s.tps_window.record((tps * 1000.0) as u64, now);
+            }
+            if o.cost.cost_usd.is_none() && !o.cache_hit {
+                s.unpriced.increment(1);
+                t.unpriced.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if let Some(c) = o.cost.cost_usd {
+            let n = to_nanos(c);
+            s.cost.increment(n);
+            t.cost_nanos.fetch_add(n, Ordering::Relaxed);
+        }
+        if let Some(c) = o.cost.saved_usd {
+            let n = to_nanos(c);
+            s.saved.increment(n);
+            t.saved_nanos.fetch_add(n, Ordering::Relaxed);
+        }
+        if o.cache_hit {
+            s.cache_hits.increment(1);
+            t.cache_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.recorded.fetch_add(1, Ordering::Relaxed) % UPKEEP_EVERY == UPKEEP_EVERY - 1 {
+            self.handle.run_upkeep();
+        }
+    }
+
+    fn record_error(&self, s: &Series, kind: &'static str) {
+        if let Some(e) = s.errors.get(kind) {
+            e.0.increment(1);
+            e.1.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut labels = s.labels.clone();
+        labels.push(Label::new(names::ERROR_TYPE, kind));
+        let e = s.errors.entry(kind).or_insert_with(|| {
+            let c = self
+                .recorder
+                .register_counter(&Key::from_parts(names::ERRORS, labels), &META);
+            (c, AtomicU64::new(0))
+        });
+        e.0.increment(1);
+        e.1.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every series with its totals and windowed percentiles (latency and TTFT in seconds).
+    pub fn snapshot(&self) -> Vec<SeriesSnapshot> {
+        let now = self.now_ms();
+        let mut out: Vec<SeriesSnapshot> = self
+            .series
+            .iter()
+            .map(|s| {
+                let t = &s.totals;
+                let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                let prompt = get(&t.prompt);
+                let completion = get(&t.completion);
+                let mut errors_by_kind: Vec<(&'static str, u64)> = s
+                    .errors
+                    .iter()
+                    .map(|e| (*e.key(), e.value().1.load(Ordering::Relaxed)))
+                    .collect();
+                errors_by_kind.sort();
+                SeriesSnapshot {
+                    provider: s.provider.clone(),
+                    deployment: s.deployment.clone(),
+                    model: s.model.clone(),
+                    operation: s.operation,
+                    requests: get(&t.requests),
+                    successes: get(&t.successes),
+                    errors: get(&t.errors),
+                    errors_by_kind,
+                    usage: Usage {
+                        prompt_tokens: prompt,
+                        completion_tokens: completion,
+                        total_tokens: prompt + completion,
+                        cached_prompt_tokens: get(&t.cached),
+                        cache_creation_tokens: get(&t.cache_write),
+                        reasoning_tokens: get(&t.reasoning),
+                    },
+                    cost_usd: get(&t.cost_nanos) as f64 / 1e9,
+                    saved_usd: get(&t.saved_nanos) as f64 / 1e9,
+                    unpriced_requests: get(&t.unpriced),
+                    cache_hits: get(&t.cache_hits),
+                    latency: scaled(s.duration_window.quantiles(now), 1e6),
+                    ttft: s
+                        .ttft_window
+                        .as_ref()
+                        .map(|w| scaled(w.quantiles(now), 1e6)),
+                    output_tokens_per_second: scaled(s.tps_window.quantiles(now), 1e3),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.provider, &a.deployment, &a.model, a.operation.as_str()).cmp(&(
+                &b.provider,
+                &b.deployment,
+                &b.model,
+                b.operation.as_str(),
+            ))
+        });
+        out
+    }
+}
+
+fn set_quantile_gauges(gauges: &[Gauge; 3], q: Quantiles, div: f64) {
+    let values = [q.p50, q.p95, q.p99];
+    for (_, i) in QUANTILES {
+        gauges[i].set(values[i] / div);
+    }
+}
+
+fn describe(r: &PrometheusRecorder) {
+    let counters = [
+        (names::REQUESTS, "Requests made to a provider."),
+        (names::SUCCESSES, "Requests that succeeded."),
+        (names::ERRORS, "Requests that failed, by error type."),
+        (names::TOKENS, "Tokens used, by token type."),
+        (
+            names::COST,
+            "Provider cost in nano-dollars (USD * 1e9), priced requests only.",
+        ),
+        (
+            names::SAVED,
+            "Provider cost avoided by answers from the response cache, in nano-dollars.",
+        ),
+        (
+            names::UNPRICED,
+            "Requests with token usage but no known price.",
+        ),
+        (
+            names::CACHE_HITS,
+            "Requests answered from the response cache.",
+        ),
+    ];
+    for (name, help) in counters {
+        r.describe_counter(KeyName::from_const_str(name), None, help.into());
+    }
+    let histograms = [
+        (names::DURATION, "Duration of a provider operation."),
+        (
+            names::TTFT,
+            "Time from the request to the first streamed content.",
+        ),
+        (names::OUTPUT_TPS, "Output tokens per second of generation."),
+    ];
+    for (name, help) in histograms {
+        r.describe_histogram(KeyName::from_const_str(name), None, help.into());
+    }
+    let gauges = [
+        (
+            names::DURATION_WINDOW,
+            "Operation duration percentiles over the sliding window.",
+        ),
+        (
+            names::TTFT_WINDOW,
+            "Time-to-first-token percentiles over the sliding window.",
+        ),
+    ];
+    for (name, help) in gauges {
+        r.describe_gauge(KeyName::from_const_str(name), None, help.into());
+    }
+}
+
+/// A `metrics` recorder that forwards to a shared Prometheus recorder (installed globally by
+/// [`Metrics::install_global`] while the [`Metrics`] keeps rendering it).
+#[derive(Debug, Clone)]
+pub struct SharedRecorder(Arc<PrometheusRecorder>);
+
+impl Recorder for SharedRecorder {
+    fn describe_counter(&self, k: KeyName, u: Option<metrics::Unit>, d: metrics::SharedString) {
+        self.0.describe_counter(k, u, d)
+    }
+    fn describe_gauge(&self, k: KeyName, u: Option<metrics::Unit>, d: metrics::SharedString) {
+        self.0.describe_gauge(k, u, d)
+    }
+    fn describe_histogram(&self, k: KeyName, u: Option<metrics::Unit>, d: metrics::SharedString) {
+        self.0.describe_histogram(k, u, d)
+    }
+    fn register_counter(&self, key: &Key, m: &Metadata<'_>) -> Counter {
+        self.0.register_counter(key, m)
+    }
+    fn register_gauge(&self, key: &Key, m: &Metadata<'_>) -> Gauge {
+        self.0.register_gauge(key, m)
+    }
+    fn register_histogram(&self, key: &Key, m: &Metadata<'_>) -> Histogram {
+        self.0.register_histogram(key, m)
+    }
+}

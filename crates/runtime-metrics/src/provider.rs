@@ -1,0 +1,434 @@
+//! `MeteredProvider`: a `Provider` decorator that times each call and records metrics, cost
+//! and a usage record.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures::Stream;
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
+    EmbeddingRequest, EmbeddingResponse, HealthStatus, ModelInfo, Provider, RequestContext,
+    ResponseMeta, Result, StreamEvent, Usage,
+};
+use tokio::time::Instant;
+
+use crate::meter::{Metrics, Observation, Operation};
+use crate::pricing::Pricing;
+use crate::record::{Status, UsageRecord, UsageSink};
+
+/// What the decorator records into: metrics, prices and (optionally) the usage sink.
+#[derive(Clone)]
+pub struct Meter {
+    metrics: Arc<Metrics>,
+    pricing: Arc<Pricing>,
+    sink: Option<Arc<dyn UsageSink>>,
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter")
+            .field("metrics", &self.metrics)
+            .field("usage_records", &self.sink.is_some())
+            .finish()
+    }
+}
+
+/// One call under way.
+struct Call {
+    request_id: String,
+    key_id: Option<String>,
+    time_ms: i64,
+    started: Instant,
+    operation: Operation,
+    logical_model: String,
+}
+
+impl Call {
+    fn start(ctx: &RequestContext, operation: Operation, model: &str) -> Self {
+        let time_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Self {
+            request_id: ctx.request_id.clone(),
+            key_id: ctx.key_id.clone(),
+            time_ms,
+            started: Instant::now(),
+            operation,
+            logical_model: model.to_owned(),
+        }
+    }
+}
+
+/// How a call ended, with what is known about it.
+struct Outcome<'a> {
+    meta: Option<&'a ResponseMeta>,
+    provider_model: Option<&'a str>,
+    usage: Option<Usage>,
+    ttft: Option<Duration>,
+    status: Status,
+    error_kind: Option<&'static str>,
+}
+
+impl Meter {
+    /// A meter over `metrics` and `pricing`, without usage records.
+    pub fn new(metrics: Arc<Metrics>, pricing: Arc<Pricing>) -> Self {
+        Self {
+            metrics,
+            pricing,
+            sink: None,
+        }
+    }
+
+    /// Also hands a usage record of every call to `sink`.
+    pub fn with_sink(mut self, sink: Arc<dyn UsageSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The prices.
+    pub fn pricing(&self) -> &Arc<Pricing> {
+        &self.pricing
+    }
+
+    fn finish(&self, call: &Call, fallback_provider: &str, o: Outcome<'_>) {
+        let latency = call.started.elapsed();
+        let meta = o.meta;
+        let provider = meta
+            .and_then(|m| m.provider.as_deref())
+            .unwrap_or(fallback_provider);
+        let deployment = meta.and_then(|m| m.deployment.as_deref());
+        let cache_hit = meta.and_then(|m| m.cache_hit).unwrap_or(false);
+        let attempts = meta.and_then(|m| m.attempts).unwrap_or(1);
+        let price_model = o
+            .provider_model
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&call.logical_model);
+        let cost = match &o.usage {
+            Some(u) => self
+                .pricing
+                .cost(provider, deployment, price_model, u, cache_hit),
+            None => crate::pricing::Cost::default(),
+        };
+        self.metrics.record(&Observation {
+            provider,
+            deployment,
+            model: &call.logical_model,
+            operation: call.operation,
+            latency,
+            ttft: o.ttft,
+            usage: o.usage.as_ref(),
+            cost,
+            error_kind: o.error_kind,
+            cache_hit,
+        });
+        if let Some(sink) = &self.sink {
+            let u = o.usage.unwrap_or_default();
+            sink.submit(UsageRecord {
+                request_id: call.request_id.clone(),
+                time_ms: call.time_ms,
+                key_id: call.key_id.clone(),
+                provider: provider.to_owned(),
+                deployment: deployment.map(str::to_owned),
+                operation: call.operation.as_str().to_owned(),
+                logical_model: call.logical_model.clone(),
+                provider_model: o.provider_model.map(str::to_owned),
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+                cached_tokens: u.cached_prompt_tokens,
+                cache_write_tokens: u.cache_creation_tokens,
+                reasoning_tokens: u.reasoning_tokens,
+                total_tokens: u.total_tokens,
+                cost_usd: cost.cost_usd,
+                saved_usd: cost.saved_usd,
+                latency_ms: latency.as_secs_f64() * 1e3,
+                ttft_ms: o.ttft.map(|t| t.as_secs_f64() * 1e3),
+                status: o.status,
+                error_kind: o.error_kind.map(str::to_owned),
+                cache_hit,
+                attempts,
+            });
+        }
+    }
+
+    fn finish_ok(
+        &self,
+        call: &Call,
+        fallback: &str,
+        meta: &ResponseMeta,
+        model: &str,
+        usage: Option<Usage>,
+    ) {
+        self.finish(
+            call,
+            fallback,
+            Outcome {
+                meta: Some(meta),
+                provider_model: Some(model),
+                usage,
+                ttft: None,
+                status: Status::Ok,
+                error_kind: None,
+            },
+        );
+    }
+
+    fn finish_err(&self, call: &Call, fallback: &str, e: &runtime_core::Error) {
+        self.finish(
+            call,
+            fallback,
+            Outcome {
+                meta: None,
+                provider_model: None,
+                usage: None,
+                ttft: None,
+                status: Status::Error,
+                error_kind: Some(e.kind()),
+            },
+        );
+    }
+}
+
+/// Wraps any provider: each call is timed and recorded (metrics, cost, usage record).
+///
+/// Labels come from the answer's [`ResponseMeta`] (provider, deployment, cache hit), falling
+/// back to the inner provider's name. Streams are recorded when they end, fail, or are
+/// dropped by the client (what was produced until then is recorded, status `aborted`).
+pub struct MeteredProvider<P = Arc<dyn Provider>> {
+    inner: P,
+    meter: Meter,
+}
+
+impl<P: Provider> std::fmt::Debug for MeteredProvider<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeteredProvider")
+            .field("inner", &self.inner.name())
+            .field("meter", &self.meter)
+            .finish()
+    }
+}
+
+impl<P: Provider> MeteredProvider<P> {
+    /// Wraps `inner`, recording into `meter`.
+    pub fn new(inner: P, meter: Meter) -> Self {
+        Self { inner, meter }
+    }
+
+    /// The meter.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    fn wrap_stream(&self, call: Call, stream: ChatStream) -> ChatStream {
+        let meta = stream.meta().clone();
+        let state = StreamState {
+            meter: self.meter.clone(),
+            call,
+            fallback: self.inner.name().to_owned(),
+            meta: meta.clone(),
+            provider_model: None,
+            usage: None,
+            ttft: None,
+            finish_seen: false,
+        };
+        ChatStream::new(MeteredStream {
+            inner: stream,
+            state: Some(state),
+        })
+        .with_meta(meta)
+    }
+}
+
+#[async_trait]
+impl<P: Provider> Provider for MeteredProvider<P> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let call = Call::start(ctx, Operation::Chat, &req.model);
+        match self.inner.chat(req, ctx).await {
+            Ok(r) => {
+                self.meter
+                    .finish_ok(&call, self.inner.name(), &r.meta, &r.model, r.usage);
+                Ok(r)
+            }
+            Err(e) => {
+                self.meter.finish_err(&call, self.inner.name(), &e);
+                Err(e)
+            }
+        }
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let call = Call::start(ctx, Operation::ChatStream, &req.model);
+        match self.inner.chat_stream(req, ctx).await {
+            Ok(s) => Ok(self.wrap_stream(call, s)),
+            Err(e) => {
+                self.meter.finish_err(&call, self.inner.name(), &e);
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        let call = Call::start(ctx, Operation::Completion, &req.model);
+        match self.inner.complete(req, ctx).await {
+            Ok(r) => {
+                self.meter
+                    .finish_ok(&call, self.inner.name(), &r.meta, &r.model, r.usage);
+                Ok(r)
+            }
+            Err(e) => {
+                self.meter.finish_err(&call, self.inner.name(), &e);
+                Err(e)
+            }
+        }
+    }
+
+    async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let call = Call::start(ctx, Operation::CompletionStream, &req.model);
+        match self.inner.complete_stream(req, ctx).await {
+            Ok(s) => Ok(self.wrap_stream(call, s)),
+            Err(e) => {
+                self.meter.finish_err(&call, self.inner.name(), &e);
+                Err(e)
+            }
+        }
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let call = Call::start(ctx, Operation::Embedding, &req.model);
+        match self.inner.embed(req, ctx).await {
+            Ok(r) => {
+                self.meter
+                    .finish_ok(&call, self.inner.name(), &r.meta, &r.model, r.usage);
+                Ok(r)
+            }
+            Err(e) => {
+                self.meter.finish_err(&call, self.inner.name(), &e);
+                Err(e)
+            }
+        }
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.inner.models()
+    }
+
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        self.inner.list_models(ctx).await
+    }
+
+    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
+        self.inner.health(ctx).await
+    }
+}
+
+struct StreamState {
+    meter: Meter,
+    call: Call,
+    fallback: String,
+    meta: ResponseMeta,
+    provider_model: Option<String>,
+    usage: Option<Usage>,
+    ttft: Option<Duration>,
+    finish_seen: bool,
+}
+
+impl StreamState {
+    fn finish(self, status: Status, error_kind: Option<&'static str>) {
+        self.meter.finish(
+            &self.call,
+            &self.fallback,
+            Outcome {
+                meta: Some(&self.meta),
+                provider_model: self.provider_model.as_deref(),
+                usage: self.usage,
+                ttft: self.ttft,
+                status,
+                error_kind,
+            },
+        );
+    }
+}
+
+/// The inner stream plus what has been seen of it; records once, at its end or drop.
+struct MeteredStream {
+    inner: ChatStream,
+    state: Option<StreamState>,
+}
+
+impl Stream for MeteredStream {
+    type Item = Result<StreamEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let item = match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(item) => item,
+        };
+        match &item {
+            Some(Ok(ev)) => {
+                if let Some(st) = this.state.as_mut() {
+                    if st.ttft.is_none() && ev.is_content() {
+                        st.ttft = Some(st.call.started.elapsed());
+                    }
+                    match ev {
+                        StreamEvent::Start { model, .. } => st.provider_model = Some(model.clone()),
+                        StreamEvent::Usage(u) => st.usage = Some(*u),
+                        StreamEvent::Finish { .. } => st.finish_seen = true,
+                        _ => {}
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                if let Some(st) = this.state.take() {
+                    st.finish(Status::Error, Some(e.kind()));
+                }
+            }
+            None => {
+                if let Some(st) = this.state.take() {
+                    st.finish(Status::Ok, None);
+                }
+            }
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl Drop for MeteredStream {
+    fn drop(&mut self) {
+        if let Some(st) = self.state.take() {
+            if st.finish_seen {
+                st.finish(Status::Ok, None);
+            } else {
+                st.finish(Status::Aborted, Some("cancelled"));
+            }
+        }
+    }
+}
