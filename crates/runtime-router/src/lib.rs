@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+// `runtime_core::Error` is the one error type of the project; it is large by design.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+mod deployment;
+mod health;
+#[cfg(feature = "redis")]
+pub mod redis_store;
+mod router;
+pub mod state;
+mod strategy;
+mod stream;
+
+pub use config::{
+    DeploymentConfig, ModelConfig, ModelType, RequestKind, RouterConfig, RouterDefaults, Strategy,
+};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
+pub use router::{Attempt, DeploymentStatus, Resolver, RouteError, Routed, Router, RouterBuilder};
+pub use state::{Acquire, MemoryStore, RateLimits, StateStore, WindowUsage};
