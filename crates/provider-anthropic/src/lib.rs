@@ -1,0 +1,428 @@
+#![doc = include_str!("../README.md")]
+
+pub mod wire;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use http::HeaderMap;
+
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, SseEvent};
+use runtime_core::{
+    BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, Error, ModelInfo, Provider,
+    ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingKind,
+    SettingSpec, StreamEvent,
+};
+
+use crate::wire::{EventDecoder, RequestOptions};
+
+/// Anthropic's public API (without `/v1`).
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+
+/// The `anthropic-version` header sent by default.
+pub const DEFAULT_VERSION: &str = "2023-06-01";
+
+/// `max_tokens` sent when a request has none.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// Most pages of `GET /v1/models` read by one listing.
+const MAX_MODEL_PAGES: usize = 50;
+
+static SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "api_key",
+        kind: SettingKind::Secret,
+        required: true,
+        env: Some("ANTHROPIC_API_KEY"),
+        default: None,
+        help: "Anthropic API key, sent as x-api-key",
+    },
+    SettingSpec {
+        key: "base_url",
+        kind: SettingKind::Url,
+        required: false,
+        env: Some("ANTHROPIC_BASE_URL"),
+        default: Some(DEFAULT_BASE_URL),
+        help: "API base URL (with or without a trailing /v1)",
+    },
+    SettingSpec {
+        key: "anthropic_version",
+        kind: SettingKind::String,
+        required: false,
+        env: None,
+        default: Some(DEFAULT_VERSION),
+        help: "sent as the anthropic-version header",
+    },
+    SettingSpec {
+        key: "default_max_tokens",
+        kind: SettingKind::Integer,
+        required: false,
+        env: None,
+        default: Some("4096"),
+        help: "max_tokens sent when a request sets none (Anthropic requires it)",
+    },
+    SettingSpec {
+        key: "beta",
+        kind: SettingKind::StringList,
+        required: false,
+        env: None,
+        default: None,
+        help: "beta features, sent comma-separated as the anthropic-beta header",
+    },
+    SettingSpec {
+        key: "timeout",
+        kind: SettingKind::Duration,
+        required: false,
+        env: None,
+        default: Some("600s"),
+        help: "longest wait for a whole answer, or for a stream to start",
+    },
+    SettingSpec {
+        key: "stream_idle_timeout",
+        kind: SettingKind::Duration,
+        required: false,
+        env: None,
+        default: Some("120s"),
+        help: "longest silence between two streamed chunks",
+    },
+];
+
+/// The registry entry of the Anthropic provider.
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "anthropic",
+    display_name: "Anthropic",
+    description: "Anthropic Messages API: Claude chat (tools, images, thinking), streaming, models",
+    crate_name: env!("CARGO_PKG_NAME"),
+    crate_version: env!("CARGO_PKG_VERSION"),
+    settings: SETTINGS,
+    build,
+};
+
+runtime_core::register_provider!(FACTORY);
+
+fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
+    let key = cfg.secret("api_key")?.ok_or_else(|| Error::InvalidConfig {
+        provider: cfg.instance().to_owned(),
+        field: "api_key".into(),
+        reason: "is required (set `api_key` or ANTHROPIC_API_KEY)".into(),
+    })?;
+    let mut s = AnthropicSettings::new(cfg.instance(), key);
+    if let Some(base) = cfg.string("base_url")? {
+        s.base_url = base;
+    }
+    if let Some(v) = cfg.string("anthropic_version")? {
+        s.anthropic_version = v;
+    }
+    if let Some(n) = cfg.integer("default_max_tokens")? {
+        s.default_max_tokens =
+            u32::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::InvalidConfig {
+                    provider: cfg.instance().to_owned(),
+                    field: "default_max_tokens".into(),
+                    reason: format!("{n} is not between 1 and {}", u32::MAX),
+                })?;
+    }
+    s.beta = cfg.string_list("beta")?;
+    if let Some(t) = cfg.duration("timeout")? {
+        s.timeout = t;
+    }
+    if let Some(t) = cfg.duration("stream_idle_timeout")? {
+        s.stream_idle_timeout = t;
+    }
+    Ok(Arc::new(s.build(ctx.http.clone())))
+}
+
+/// Anthropic settings for building the provider in code.
+#[derive(Debug, Clone)]
+pub struct AnthropicSettings {
+    /// Instance name.
+    pub name: String,
+    /// API key (`x-api-key`); `RequestContext::api_key` overrides it per request.
+    pub api_key: Secret,
+    /// Base URL, e.g. `https://api.anthropic.com` (a trailing `/v1` is accepted).
+    pub base_url: String,
+    /// `anthropic-version`.
+    pub anthropic_version: String,
+    /// `max_tokens` when a request has none.
+    pub default_max_tokens: u32,
+    /// `anthropic-beta` features.
+    pub beta: Vec<String>,
+    /// Whole-request timeout (and wait for stream headers).
+    pub timeout: Duration,
+    /// Longest silence inside a stream.
+    pub stream_idle_timeout: Duration,
+}
+
+impl AnthropicSettings {
+    /// Settings with defaults.
+    pub fn new(name: &str, api_key: Secret) -> Self {
+        Self {
+            name: name.to_owned(),
+            api_key,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            anthropic_version: DEFAULT_VERSION.to_owned(),
+            default_max_tokens: DEFAULT_MAX_TOKENS,
+            beta: Vec::new(),
+            timeout: Duration::from_secs(600),
+            stream_idle_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// The provider, sharing `http`'s connection pool.
+    pub fn build(self, http: HttpClient) -> AnthropicProvider {
+        let base = self.base_url.trim_end_matches('/');
+        let api_base = if base.ends_with("/v1") {
+            base.to_owned()
+        } else {
+            format!("{base}/v1")
+        };
+        let catalog = catalog(&self.name);
+        AnthropicProvider {
+            inner: Arc::new(Inner {
+                name: Arc::from(self.name.as_str()),
+                api_base,
+                settings: self,
+                catalog,
+            }),
+            http,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: Arc<str>,
+    api_base: String,
+    settings: AnthropicSettings,
+    catalog: Vec<ModelInfo>,
+}
+
+/// The Anthropic Messages API provider.
+#[derive(Debug, Clone)]
+pub struct AnthropicProvider {
+    inner: Arc<Inner>,
+    http: HttpClient,
+}
+
+impl AnthropicProvider {
+    /// Its settings.
+    pub fn settings(&self) -> &AnthropicSettings {
+        &self.inner.settings
+    }
+
+    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
+        let secret = ctx
+            .api_key
+            .clone()
+            .unwrap_or_else(|| self.inner.settings.api_key.clone());
+        let mut c = CallInfo::new(
+            self.inner.name.clone(),
+            model,
+            Some(secret),
+            self.inner.settings.timeout,
+        );
+        c.idle_timeout = self.inner.settings.stream_idle_timeout;
+        c.map_error = wire::map_error;
+        c
+    }
+
+    /// Adds the key (`x-api-key`, marked sensitive), `anthropic-version` and `anthropic-beta`.
+    pub fn authorize(&self, spec: HttpRequestSpec, ctx: &RequestContext) -> HttpRequestSpec {
+        let s = &self.inner.settings;
+        let key = ctx.api_key.as_ref().unwrap_or(&s.api_key);
+        let mut spec = spec
+            .secret_header("x-api-key", "", key)
+            .header("anthropic-version", &s.anthropic_version);
+        if !s.beta.is_empty() {
+            spec = spec.header("anthropic-beta", &s.beta.join(","));
+        }
+        spec
+    }
+
+    /// The request spec of a Messages call (pure apart from reading the settings).
+    pub fn messages_spec(
+        &self,
+        req: &ChatRequest,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let opts = RequestOptions {
+            default_max_tokens: self.inner.settings.default_max_tokens,
+        };
+        let body = wire::messages_request(req, &self.inner.name, opts, stream)?;
+        let mut spec =
+            HttpRequestSpec::post_json(format!("{}/messages", self.inner.api_base), &body);
+        if stream {
+            spec = spec.header("accept", "text/event-stream");
+        }
+        Ok(self.authorize(spec, ctx))
+    }
+
+    fn meta(&self, headers: &HeaderMap) -> ResponseMeta {
+        ResponseMeta {
+            provider: Some(self.inner.name.to_string()),
+            upstream_request_id: headers
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            ..ResponseMeta::default()
+        }
+    }
+}
+
+/// Turns an SSE stream of Messages events into a [`ChatStream`]: events decoded before an error
+/// are delivered first, then the error, then the stream ends. Reading stops at `message_stop`.
+pub fn decode_sse<S>(sse: S, decoder: EventDecoder) -> ChatStream
+where
+    S: futures::Stream<Item = Result<SseEvent>> + Send + Unpin + 'static,
+{
+    struct State<S> {
+        sse: S,
+        dec: EventDecoder,
+        queue: VecDeque<StreamEvent>,
+        error: Option<Error>,
+        ended: bool,
+    }
+    let state = State {
+        sse,
+        dec: decoder,
+        queue: VecDeque::new(),
+        error: None,
+        ended: false,
+    };
+    let s = futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if let Some(e) = st.error.take() {
+                return Some((Err(e), st));
+            }
+            if st.ended || st.dec.is_done() {
+                return None;
+            }
+            let mut out = Vec::new();
+            let step = match st.sse.next().await {
+                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
+                Some(Err(e)) => Err(e),
+                None => {
+                    st.ended = true;
+                    st.dec.end(&mut out)
+                }
+            };
+            st.queue.extend(out);
+            if let Err(e) = step {
+                st.ended = true;
+                st.error = Some(e);
+            }
+        }
+    });
+    ChatStream::new(s)
+}
+
+#[async_trait]
+impl Provider for AnthropicProvider {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            chat: true,
+            streaming: true,
+            tools: true,
+            vision: true,
+            json_schema: false,
+            completion: true,
+            embeddings: false,
+            list_models: true,
+            max_embedding_inputs: None,
+        }
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let spec = self.messages_spec(req, false, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (body, headers): (wire::MessagesResponse, _) =
+            self.http.json(&call, spec, ctx, "message").await?;
+        let mut resp = wire::parse_response(body, &self.inner.name, &req.model);
+        resp.meta.upstream_request_id = self.meta(&headers).upstream_request_id;
+        Ok(resp)
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let spec = self.messages_spec(req, true, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (sse, headers) = self.http.sse(&call, spec, ctx).await?;
+        let decoder = EventDecoder::new(&self.inner.name, &req.model);
+        Ok(decode_sse(sse, decoder).with_meta(self.meta(&headers)))
+    }
+
+    async fn embed(
+        &self,
+        _req: &runtime_core::EmbeddingRequest,
+        _ctx: &RequestContext,
+    ) -> Result<runtime_core::EmbeddingResponse> {
+        Err(Error::unsupported(
+            &self.inner.name,
+            "embeddings (Anthropic has no embedding API)",
+        ))
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.inner.catalog.clone()
+    }
+
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_MODEL_PAGES {
+            let mut url = format!("{}/models?limit=1000", self.inner.api_base);
+            if let Some(a) = &after {
+                url.push_str("&after_id=");
+                url.push_str(a);
+            }
+            let spec = self.authorize(HttpRequestSpec::get(url), ctx);
+            let call = self.call("", ctx);
+            let (page, _h): (wire::ModelPage, _) =
+                self.http.json(&call, spec, ctx, "model list").await?;
+            all.extend(page.data);
+            match page.last_id {
+                Some(last) if page.has_more && after.as_deref() != Some(last.as_str()) => {
+                    after = Some(last);
+                }
+                _ => break,
+            }
+        }
+        Ok(wire::parse_models(
+            all,
+            &self.inner.name,
+            &self.inner.catalog,
+        ))
+    }
+}
+
+/// Current Claude models (context window, max output tokens). All take images, tools and
+/// extended thinking; none is marked JSON-schema capable because this crate refuses
+/// `response_format` (see the crate docs).
+pub fn catalog(provider: &str) -> Vec<ModelInfo> {
+    let chat = |id: &str, ctx: u32, out: u32| {
+        ModelInfo::chat(provider, id, ctx, out).with_vision_and_schema(true, false)
+    };
+    vec![
+        chat("claude-opus-4-5", 200_000, 64_000),
+        chat("claude-opus-4-1", 200_000, 32_000),
+        chat("claude-opus-4-0", 200_000, 32_000),
+        chat("claude-sonnet-4-5", 200_000, 64_000),
+        chat("claude-sonnet-4-0", 200_000, 64_000),
+        chat("claude-haiku-4-5", 200_000, 64_000),
+        chat("claude-3-7-sonnet-latest", 200_000, 64_000),
+        chat("claude-3-5-haiku-latest", 200_000, 8_192),
+        chat("claude-3-haiku-20240307", 200_000, 4_096),
+    ]
+}
