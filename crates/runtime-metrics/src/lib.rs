@@ -14,3 +14,9 @@ pub use meter::{Metrics, Observation, Operation, SeriesSnapshot, SharedRecorder}
 pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing};
 pub use provider::{Meter, MeteredProvider};
 pub use record::{Status, UsageRecord, UsageSink};
+pub mod spill;
+pub mod store;
+pub mod writer;
+
+pub use store::{BatchStore, GroupBy, StoreError, SummaryRow, UsageStore};
+pub use writer::{UsageWriter, WriterStats};

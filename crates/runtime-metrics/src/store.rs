@@ -1,0 +1,657 @@
+//! The usage store: SQLite or PostgreSQL through sqlx, with embedded migrations, idempotent
+//! batch inserts, hourly rollups maintained in the same transaction, and cost queries.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, QueryBuilder, Row, SqlitePool};
+
+use crate::record::{Status, UsageRecord};
+
+const HOUR_MS: i64 = 3_600_000;
+/// Records per INSERT statement (22 binds each; under every backend's bind limit).
+const INSERT_CHUNK: usize = 500;
+
+/// Migrations: (version, name, SQLite SQL, Postgres SQL).
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "usage records and hourly rollups",
+    include_str!("../migrations/sqlite/0001_usage.sql"),
+    include_str!("../migrations/postgres/0001_usage.sql"),
+)];
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no, or could not be reached.
+    #[error("usage database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database_url `{0}`: use sqlite://file or postgres://…")]
+    UnsupportedUrl(String),
+    /// A spill-file failure.
+    #[error("spill file error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where batches of records go. [`UsageStore`] is the real one; tests may inject faults.
+#[async_trait]
+pub trait BatchStore: Send + Sync + 'static {
+    /// Makes the store ready (runs migrations); called before the first write and again
+    /// after a failure until it succeeds.
+    async fn prepare(&self) -> Result<(), StoreError>;
+    /// Writes records (idempotent on request id). Returns how many were new.
+    async fn write(&self, records: &[UsageRecord]) -> Result<u64, StoreError>;
+}
+
+/// A grouping column of a cost query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupBy {
+    /// Provider instance.
+    Provider,
+    /// Requested (logical) model.
+    Model,
+    /// Router deployment.
+    Deployment,
+    /// Gateway key.
+    Key,
+}
+
+impl GroupBy {
+    fn rollup_column(self) -> &'static str {
+        match self {
+            GroupBy::Provider => "provider",
+            GroupBy::Model => "model",
+            GroupBy::Deployment => "deployment",
+            GroupBy::Key => "key_id",
+        }
+    }
+
+    fn record_column(self) -> &'static str {
+        match self {
+            GroupBy::Provider => "provider",
+            GroupBy::Model => "logical_model",
+            GroupBy::Deployment => "COALESCE(deployment, '')",
+            GroupBy::Key => "COALESCE(key_id, '')",
+        }
+    }
+}
+
+/// One row of a cost query: the group's values (for the grouped columns) and its totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SummaryRow {
+    /// Provider, when grouped by it.
+    pub provider: Option<String>,
+    /// Model, when grouped by it.
+    pub model: Option<String>,
+    /// Deployment, when grouped by it (empty: none).
+    pub deployment: Option<String>,
+    /// Gateway key id, when grouped by it (empty: none).
+    pub key_id: Option<String>,
+    /// Requests.
+    pub requests: u64,
+    /// Requests that did not end `ok`.
+    pub errors: u64,
+    /// Requests served from our cache.
+    pub cache_hits: u64,
+    /// Requests with tokens but no known price (their cost is not in `cost_usd`).
+    pub unpriced_requests: u64,
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Output tokens.
+    pub completion_tokens: u64,
+    /// Cached input tokens.
+    pub cached_tokens: u64,
+    /// Cache-write tokens.
+    pub cache_write_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Provider cost of the priced requests, USD.
+    pub cost_usd: f64,
+    /// Saved by our cache, USD.
+    pub saved_usd: f64,
+    /// Sum of latencies, ms (divide by `requests` for the mean).
+    pub latency_ms_sum: f64,
+}
+
+impl SummaryRow {
+    fn add(&mut self, o: &SummaryRow) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.cache_hits += o.cache_hits;
+        self.unpriced_requests += o.unpriced_requests;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.cache_write_tokens += o.cache_write_tokens;
+        self.reasoning_tokens += o.reasoning_tokens;
+        self.cost_usd += o.cost_usd;
+        self.saved_usd += o.saved_usd;
+        self.latency_ms_sum += o.latency_ms_sum;
+    }
+
+    fn group_key(&self) -> [Option<String>; 4] {
+        [
+            self.provider.clone(),
+            self.model.clone(),
+            self.deployment.clone(),
+            self.key_id.clone(),
+        ]
+    }
+}
+
+/// The rollup key and increments of one record.
+#[derive(Debug, Default)]
+struct Rollup {
+    row: SummaryRow,
+}
+
+fn rollup_key(r: &UsageRecord) -> (i64, String, String, String, String) {
+    (
+        r.time_ms - r.time_ms.rem_euclid(HOUR_MS),
+        r.provider.clone(),
+        r.logical_model.clone(),
+        r.deployment.clone().unwrap_or_default(),
+        r.key_id.clone().unwrap_or_default(),
+    )
+}
+
+type RollupKey = (i64, String, String, String, String);
+
+fn aggregate<'a>(records: impl Iterator<Item = &'a UsageRecord>) -> BTreeMap<RollupKey, Rollup> {
+    let mut out: BTreeMap<RollupKey, Rollup> = BTreeMap::new();
+    for r in records {
+        let e = out.entry(rollup_key(r)).or_default();
+        e.row.add(&SummaryRow {
+            requests: 1,
+            errors: u64::from(r.status != Status::Ok),
+            cache_hits: u64::from(r.cache_hit),
+            unpriced_requests: u64::from(r.cost_usd.is_none() && r.total_tokens > 0),
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            cached_tokens: r.cached_tokens,
+            cache_write_tokens: r.cache_write_tokens,
+            reasoning_tokens: r.reasoning_tokens,
+            cost_usd: r.cost_usd.unwrap_or(0.0),
+            saved_usd: r.saved_usd.unwrap_or(0.0),
+            latency_ms_sum: r.latency_ms,
+            ..SummaryRow::default()
+        });
+    }
+    out
+}
+
+fn i(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn u(n: Option<i64>) -> u64 {
+    n.unwrap_or(0).max(0) as u64
+}
+
+const RECORD_COLUMNS: &str = "request_id, time_ms, key_id, provider, deployment, operation, \
+    logical_model, provider_model, prompt_tokens, completion_tokens, cached_tokens, \
+    cache_write_tokens, reasoning_tokens, total_tokens, cost_usd, saved_usd, latency_ms, \
+    ttft_ms, status, error_kind, cache_hit, attempts";
+
+const ROLLUP_INSERT: &str = "INSERT INTO usage_rollup_hourly (hour_ms, provider, model, \
+    deployment, key_id, requests, errors, cache_hits, unpriced_requests, prompt_tokens, \
+    completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_usd, saved_usd, \
+    latency_ms_sum) ";
+
+const ROLLUP_CONFLICT: &str = " ON CONFLICT (hour_ms, provider, model, deployment, key_id) DO UPDATE SET \
+    requests = usage_rollup_hourly.requests + excluded.requests, \
+    errors = usage_rollup_hourly.errors + excluded.errors, \
+    cache_hits = usage_rollup_hourly.cache_hits + excluded.cache_hits, \
+    unpriced_requests = usage_rollup_hourly.unpriced_requests + excluded.unpriced_requests, \
+    prompt_tokens = usage_rollup_hourly.prompt_tokens + excluded.prompt_tokens, \
+    completion_tokens = usage_rollup_hourly.completion_tokens + excluded.completion_tokens, \
+    cached_tokens = usage_rollup_hourly.cached_tokens + excluded.cached_tokens, \
+    cache_write_tokens = usage_rollup_hourly.cache_write_tokens + excluded.cache_write_tokens, \
+    reasoning_tokens = usage_rollup_hourly.reasoning_tokens + excluded.reasoning_tokens, \
+    cost_usd = usage_rollup_hourly.cost_usd + excluded.cost_usd, \
+    saved_usd = usage_rollup_hourly.saved_usd + excluded.saved_usd, \
+    latency_ms_sum = usage_rollup_hourly.latency_ms_sum + excluded.latency_ms_sum";
+
+/// Totals selected by both summary queries, in [`SummaryRow`] order.
+const SUM_ROLLUP: &str = "CAST(SUM(requests) AS BIGINT), CAST(SUM(errors) AS BIGINT), \
+    CAST(SUM(cache_hits) AS BIGINT), CAST(SUM(unpriced_requests) AS BIGINT), \
+    CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), \
+    CAST(SUM(cached_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
+    CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(cost_usd) AS DOUBLE PRECISION), \
+    CAST(SUM(saved_usd) AS DOUBLE PRECISION), CAST(SUM(latency_ms_sum) AS DOUBLE PRECISION)";
+
+const SUM_RECORDS: &str = "CAST(COUNT(*) AS BIGINT), \
+    CAST(SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS BIGINT), \
+    CAST(SUM(CASE WHEN cache_hit THEN 1 ELSE 0 END) AS BIGINT), \
+    CAST(SUM(CASE WHEN cost_usd IS NULL AND total_tokens > 0 THEN 1 ELSE 0 END) AS BIGINT), \
+    CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), \
+    CAST(SUM(cached_tokens) AS BIGINT), CAST(SUM(cache_write_tokens) AS BIGINT), \
+    CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(COALESCE(cost_usd, 0)) AS DOUBLE PRECISION), \
+    CAST(SUM(COALESCE(saved_usd, 0)) AS DOUBLE PRECISION), \
+    CAST(SUM(latency_ms) AS DOUBLE PRECISION)";
+
+/// Builds a grouped summary query over the rollups (`rollup`) or the raw records.
+fn summary_sql(group_by: &[GroupBy], rollup: bool) -> String {
+    let cols: Vec<&str> = group_by
+        .iter()
+        .map(|g| {
+            if rollup {
+                g.rollup_column()
+            } else {
+                g.record_column()
+            }
+        })
+        .collect();
+    let (table, time, sums) = if rollup {
+        ("usage_rollup_hourly", "hour_ms", SUM_ROLLUP)
+    } else {
+        ("usage_records", "time_ms", SUM_RECORDS)
+    };
+    let mut sql = String::from("SELECT ");
+    for c in &cols {
+        sql.push_str(c);
+        sql.push_str(", ");
+    }
+    sql.push_str(sums);
+    sql.push_str(&format!(" FROM {table} WHERE {time} >= "));
+    sql
+}
+
+macro_rules! backend {
+    ($modname:ident, $db:ty, $pool:ty, $pg:expr) => {
+        mod $modname {
+            use super::*;
+
+            pub(super) async fn migrate(pool: &$pool) -> Result<(), StoreError> {
+                // One transaction; on Postgres, replicas starting together serialise on an
+                // advisory lock (CREATE TABLE IF NOT EXISTS alone races there).
+                let mut tx = pool.begin().await?;
+                if $pg {
+                    sqlx::query("SELECT pg_advisory_xact_lock(726373001)")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::Executor::execute(
+                    &mut *tx,
+                    "CREATE TABLE IF NOT EXISTS modelrt_migrations (version BIGINT PRIMARY KEY, \
+                     name TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+                )
+                .await?;
+                for &(version, name, sqlite_sql, pg_sql) in MIGRATIONS {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT COUNT(*) FROM modelrt_migrations WHERE version = ",
+                    );
+                    q.push_bind(version);
+                    let done: i64 = q.build().fetch_one(&mut *tx).await?.try_get(0)?;
+                    if done > 0 {
+                        continue;
+                    }
+                    let sql = if $pg { pg_sql } else { sqlite_sql };
+                    sqlx::Executor::execute(&mut *tx, sql).await?;
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as i64)
+                        .unwrap_or(0);
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO modelrt_migrations (version, name, applied_ms) VALUES (",
+                    );
+                    q.push_bind(version)
+                        .push(", ")
+                        .push_bind(name)
+                        .push(", ")
+                        .push_bind(now)
+                        .push(")");
+                    q.build().execute(&mut *tx).await?;
+                    tracing::info!(version, name, "usage database migrated");
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub(super) async fn write(
+                pool: &$pool,
+                records: &[UsageRecord],
+            ) -> Result<u64, StoreError> {
+                // One delivery per id within the batch; the database rejects earlier ones.
+                let mut seen = HashSet::new();
+                let unique: Vec<&UsageRecord> = records
+                    .iter()
+                    .filter(|r| seen.insert(r.request_id.as_str()))
+                    .collect();
+                let mut tx = pool.begin().await?;
+                let mut inserted: HashSet<String> = HashSet::new();
+                for chunk in unique.chunks(INSERT_CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(format!(
+                        "INSERT INTO usage_records ({RECORD_COLUMNS}) "
+                    ));
+                    q.push_values(chunk.iter(), |mut b, r| {
+                        b.push_bind(r.request_id.as_str())
+                            .push_bind(r.time_ms)
+                            .push_bind(r.key_id.as_deref())
+                            .push_bind(r.provider.as_str())
+                            .push_bind(r.deployment.as_deref())
+                            .push_bind(r.operation.as_str())
+                            .push_bind(r.logical_model.as_str())
+                            .push_bind(r.provider_model.as_deref())
+                            .push_bind(i(r.prompt_tokens))
+                            .push_bind(i(r.completion_tokens))
+                            .push_bind(i(r.cached_tokens))
+                            .push_bind(i(r.cache_write_tokens))
+                            .push_bind(i(r.reasoning_tokens))
+                            .push_bind(i(r.total_tokens))
+                            .push_bind(r.cost_usd)
+                            .push_bind(r.saved_usd)
+                            .push_bind(r.latency_ms)
+                            .push_bind(r.ttft_ms)
+                            .push_bind(r.status.as_str())
+                            .push_bind(r.error_kind.as_deref())
+                            .push_bind(r.cache_hit)
+                            .push_bind(i64::from(r.attempts));
+                    });
+                    q.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        inserted.insert(row.try_get::<String, _>(0)?);
+                    }
+                }
+                let rollups = aggregate(
+                    unique
+                        .iter()
+                        .copied()
+                        .filter(|r| inserted.contains(&r.request_id)),
+                );
+                let rollups: Vec<_> = rollups.into_iter().collect();
+                for chunk in rollups.chunks(INSERT_CHUNK) {
+                    let mut q = QueryBuilder::<$db>::new(ROLLUP_INSERT);
+                    q.push_values(chunk.iter(), |mut b, ((hour, p, m, d, k), r)| {
+                        let r = &r.row;
+                        b.push_bind(*hour)
+                            .push_bind(p.as_str())
+                            .push_bind(m.as_str())
+                            .push_bind(d.as_str())
+                            .push_bind(k.as_str())
+                            .push_bind(i(r.requests))
+                            .push_bind(i(r.errors))
+                            .push_bind(i(r.cache_hits))
+                            .push_bind(i(r.unpriced_requests))
+                            .push_bind(i(r.prompt_tokens))
+                            .push_bind(i(r.completion_tokens))
+                            .push_bind(i(r.cached_tokens))
+                            .push_bind(i(r.cache_write_tokens))
+                            .push_bind(i(r.reasoning_tokens))
+                            .push_bind(r.cost_usd)
+                            .push_bind(r.saved_usd)
+                            .push_bind(r.latency_ms_sum);
+                    });
+                    q.push(ROLLUP_CONFLICT);
+                    q.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(inserted.len() as u64)
+            }
+
+            pub(super) async fn summary(
+                pool: &$pool,
+                group_by: &[GroupBy],
+                rollup: bool,
+                from: i64,
+                to: i64,
+            ) -> Result<Vec<SummaryRow>, StoreError> {
+                let mut q = QueryBuilder::<$db>::new(summary_sql(group_by, rollup));
+                let time = if rollup { "hour_ms" } else { "time_ms" };
+                q.push_bind(from)
+                    .push(format!(" AND {time} < "))
+                    .push_bind(to);
+                if !group_by.is_empty() {
+                    q.push(" GROUP BY ");
+                    let mut sep = q.separated(", ");
+                    for g in group_by {
+                        sep.push(if rollup {
+                            g.rollup_column()
+                        } else {
+                            g.record_column()
+                        });
+                    }
+                }
+                let rows = q.build().fetch_all(pool).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut s = SummaryRow::default();
+                    for (idx, g) in group_by.iter().enumerate() {
+                        let v: Option<String> = row.try_get(idx)?;
+                        let v = Some(v.unwrap_or_default());
+                        match g {
+                            GroupBy::Provider => s.provider = v,
+                            GroupBy::Model => s.model = v,
+                            GroupBy::Deployment => s.deployment = v,
+                            GroupBy::Key => s.key_id = v,
+                        }
+                    }
+                    let n = group_by.len();
+                    s.requests = u(row.try_get(n)?);
+                    if s.requests == 0 {
+                        continue; // an aggregate over no rows
+                    }
+                    s.errors = u(row.try_get(n + 1)?);
+                    s.cache_hits = u(row.try_get(n + 2)?);
+                    s.unpriced_requests = u(row.try_get(n + 3)?);
+                    s.prompt_tokens = u(row.try_get(n + 4)?);
+                    s.completion_tokens = u(row.try_get(n + 5)?);
+                    s.cached_tokens = u(row.try_get(n + 6)?);
+                    s.cache_write_tokens = u(row.try_get(n + 7)?);
+                    s.reasoning_tokens = u(row.try_get(n + 8)?);
+                    s.cost_usd = row.try_get::<Option<f64>, _>(n + 9)?.unwrap_or(0.0);
+                    s.saved_usd = row.try_get::<Option<f64>, _>(n + 10)?.unwrap_or(0.0);
+                    s.latency_ms_sum = row.try_get::<Option<f64>, _>(n + 11)?.unwrap_or(0.0);
+                    out.push(s);
+                }
+                Ok(out)
+            }
+
+            pub(super) async fn count(pool: &$pool) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query("SELECT COUNT(*) FROM usage_records")
+                    .fetch_one(pool)
+                    .await?
+                    .try_get(0)?;
+                Ok(n.max(0) as u64)
+            }
+
+            pub(super) async fn ids(pool: &$pool) -> Result<Vec<String>, StoreError> {
+                let rows = sqlx::query("SELECT request_id FROM usage_records ORDER BY request_id")
+                    .fetch_all(pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+                    .collect()
+            }
+        }
+    };
+}
+
+backend!(sqlite_backend, sqlx::Sqlite, SqlitePool, false);
+backend!(pg_backend, sqlx::Postgres, PgPool, true);
+
+/// The usage database.
+#[derive(Debug, Clone)]
+pub enum UsageStore {
+    /// A SQLite file.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database.
+    Postgres(PgPool),
+}
+
+impl UsageStore {
+    /// Opens `url` (`sqlite://path` — created if missing — or `postgres://…`) without
+    /// connecting yet: connections are made on first use, each waiting at most
+    /// `acquire_timeout`, so an unreachable database does not stop the caller.
+    pub fn open(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let max = max_connections.max(1);
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire_timeout)
+                .connect_lazy_with(opts);
+            Ok(UsageStore::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire_timeout)
+                .connect_lazy_with(opts);
+            Ok(UsageStore::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(
+                url.split('@').next_back().unwrap_or("").to_owned(),
+            ))
+        }
+    }
+
+    /// Opens and migrates.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let s = Self::open(url, 4, Duration::from_secs(5))?;
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    /// Runs the embedded migrations not yet applied (recorded in `modelrt_migrations`).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            UsageStore::Sqlite(p) => sqlite_backend::migrate(p).await,
+            UsageStore::Postgres(p) => pg_backend::migrate(p).await,
+        }
+    }
+
+    /// Inserts records, ignoring request ids already stored, and adds the new ones to the
+    /// hourly rollups in the same transaction. Returns how many were new.
+    pub async fn insert_batch(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        match self {
+            UsageStore::Sqlite(p) => sqlite_backend::write(p, records).await,
+            UsageStore::Postgres(p) => pg_backend::write(p, records).await,
+        }
+    }
+
+    /// Records stored.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        match self {
+            UsageStore::Sqlite(p) => sqlite_backend::count(p).await,
+            UsageStore::Postgres(p) => pg_backend::count(p).await,
+        }
+    }
+
+    /// Every stored request id, sorted (for audits and tests).
+    pub async fn request_ids(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            UsageStore::Sqlite(p) => sqlite_backend::ids(p).await,
+            UsageStore::Postgres(p) => pg_backend::ids(p).await,
+        }
+    }
+
+    async fn summary_part(
+        &self,
+        group_by: &[GroupBy],
+        rollup: bool,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        match self {
+            UsageStore::Sqlite(p) => sqlite_backend::summary(p, group_by, rollup, from, to).await,
+            UsageStore::Postgres(p) => pg_backend::summary(p, group_by, rollup, from, to).await,
+        }
+    }
+
+    /// Totals over `[from_ms, to_ms)` (Unix ms), grouped by `group_by` (empty: one total).
+    ///
+    /// Whole hours are read from the hourly rollups; only the partial hours at the two edges
+    /// are aggregated from the records (by the database, over the time index), so the cost
+    /// stays flat however many records there are.
+    pub async fn usage_summary(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        group_by: &[GroupBy],
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        let mut groups: Vec<GroupBy> = group_by.to_vec();
+        groups.sort();
+        groups.dedup();
+        let first_full = from_ms.div_euclid(HOUR_MS) * HOUR_MS
+            + if from_ms.rem_euclid(HOUR_MS) == 0 {
+                0
+            } else {
+                HOUR_MS
+            };
+        let end_full = to_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        let mut parts = Vec::new();
+        if first_full < end_full {
+            parts.extend(
+                self.summary_part(&groups, true, first_full, end_full)
+                    .await?,
+            );
+            parts.extend(
+                self.summary_part(&groups, false, from_ms, first_full)
+                    .await?,
+            );
+            parts.extend(self.summary_part(&groups, false, end_full, to_ms).await?);
+        } else {
+            parts.extend(self.summary_part(&groups, false, from_ms, to_ms).await?);
+        }
+        let mut merged: BTreeMap<[Option<String>; 4], SummaryRow> = BTreeMap::new();
+        for p in parts {
+            merged
+                .entry(p.group_key())
+                .or_insert_with(|| SummaryRow {
+                    provider: p.provider.clone(),
+                    model: p.model.clone(),
+                    deployment: p.deployment.clone(),
+                    key_id: p.key_id.clone(),
+                    ..SummaryRow::default()
+                })
+                .add(&p);
+        }
+        let mut rows: Vec<SummaryRow> = merged.into_values().collect();
+        rows.sort_by(|a, b| {
+            b.cost_usd
+                .partial_cmp(&a.cost_usd)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.group_key().cmp(&b.group_key()))
+        });
+        Ok(rows)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        match self {
+            UsageStore::Sqlite(p) => p.close().await,
+            UsageStore::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+#[async_trait]
+impl BatchStore for UsageStore {
+    async fn prepare(&self) -> Result<(), StoreError> {
+        self.migrate().await
+    }
+
+    async fn write(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
+        self.insert_batch(records).await
+    }
+}

@@ -1,0 +1,410 @@
+//! The asynchronous, batching usage writer.
+//!
+//! Request path: [`UsageWriter::submit`] is a `try_send` into a bounded channel; when the
+//! channel is full (or the writer is shut down) the record is appended to the spill file right
+//! there, so it is never dropped and the caller never waits for the database.
+//!
+//! Writer task: collects records into batches (every `batch_size` records or `flush_interval`)
+//! and writes each batch in one transaction. When the database fails, records stay in memory
+//! up to `buffer_max_records`, then go to the spill file; the database is retried with
+//! exponential backoff, and once it answers, the spill file is replayed in batches and removed.
+//! Writes are idempotent on request id, so a replay after a crash never double-counts.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::StorageConfig;
+use crate::record::{UsageRecord, UsageSink};
+use crate::spill::Spill;
+use crate::store::{BatchStore, StoreError, UsageStore};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Default)]
+struct Counters {
+    written: AtomicU64,
+    duplicates: AtomicU64,
+    spilled: AtomicU64,
+    overflowed: AtomicU64,
+    replayed: AtomicU64,
+    db_errors: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// What the writer has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// New records stored (replayed ones included).
+    pub written: u64,
+    /// Records ignored because their request id was already stored.
+    pub duplicates: u64,
+    /// Records the writer moved from memory to the spill file (database down).
+    pub spilled: u64,
+    /// Records the request path wrote to the spill file (channel full or writer stopped).
+    pub overflowed: u64,
+    /// Records stored from the spill file.
+    pub replayed: u64,
+    /// Failed database attempts.
+    pub db_errors: u64,
+    /// Records lost because neither the database nor the spill file took them.
+    pub dropped: u64,
+}
+
+struct Inner {
+    tx: mpsc::Sender<UsageRecord>,
+    flush_tx: mpsc::Sender<oneshot::Sender<()>>,
+    spill: Arc<Spill>,
+    stop: CancellationToken,
+    task: Mutex<Option<JoinHandle<()>>>,
+    counters: Arc<Counters>,
+}
+
+/// Handle to the writer task; cheap to clone. Call [`UsageWriter::shutdown`] before exit.
+#[derive(Clone)]
+pub struct UsageWriter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for UsageWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageWriter")
+            .field("spill", &self.inner.spill.path())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Options {
+    batch_size: usize,
+    flush_interval: Duration,
+    buffer_max: usize,
+}
+
+impl UsageWriter {
+    /// Opens the configured database (lazily: an unreachable database does not fail this)
+    /// and starts the writer task on the current Tokio runtime. Migrations run before the
+    /// first write.
+    pub fn start(config: &StorageConfig) -> Result<Self, StoreError> {
+        let store = UsageStore::open(
+            &config.database_url,
+            config.max_connections,
+            config.connect_timeout,
+        )?;
+        Ok(Self::with_store(Arc::new(store), config))
+    }
+
+    /// Starts a writer over any [`BatchStore`] (the real store, or a test double).
+    pub fn with_store(store: Arc<dyn BatchStore>, config: &StorageConfig) -> Self {
+        let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
+        let (flush_tx, flush_rx) = mpsc::channel(16);
+        let spill = Arc::new(Spill::new(config.spill_path.clone()));
+        let stop = CancellationToken::new();
+        let counters = Arc::new(Counters::default());
+        let worker = Worker {
+            store,
+            spill: spill.clone(),
+            counters: counters.clone(),
+            opts: Options {
+                batch_size: config.batch_size.max(1),
+                flush_interval: config.flush_interval.max(Duration::from_millis(1)),
+                buffer_max: config.buffer_max_records.max(1),
+            },
+            pending: VecDeque::new(),
+            prepared: false,
+            retry_at: None,
+            backoff: FIRST_BACKOFF,
+        };
+        let task = tokio::spawn(worker.run(rx, flush_rx, stop.clone()));
+        Self {
+            inner: Arc::new(Inner {
+                tx,
+                flush_tx,
+                spill,
+                stop,
+                task: Mutex::new(Some(task)),
+                counters,
+            }),
+        }
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.inner.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        WriterStats {
+            written: g(&c.written),
+            duplicates: g(&c.duplicates),
+            spilled: g(&c.spilled),
+            overflowed: g(&c.overflowed),
+            replayed: g(&c.replayed),
+            db_errors: g(&c.db_errors),
+            dropped: g(&c.dropped),
+        }
+    }
+
+    /// Records waiting in the spill file(s).
+    pub fn spilled_pending(&self) -> std::io::Result<u64> {
+        self.inner.spill.pending_lines()
+    }
+
+    /// Asks the writer to write everything queued now (and replay the spill file if the
+    /// database answers); returns when that attempt is over.
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.inner.flush_tx.send(ack).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Stops the writer: everything queued is written to the database, or to the spill file
+    /// if the database does not take it. Records submitted afterwards go to the spill file.
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        let task = self.inner.task.lock().take();
+        if let Some(task) = task {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "usage writer task failed");
+            }
+        }
+    }
+}
+
+impl UsageSink for UsageWriter {
+    fn submit(&self, record: UsageRecord) {
+        let record = match self.inner.tx.try_send(record) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) => r,
+        };
+        self.inner
+            .counters
+            .overflowed
+            .fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.inner.spill.append(std::slice::from_ref(&record)) {
+            self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, request_id = %record.request_id,
+                "usage record lost: writer queue full and spill file not writable");
+        }
+    }
+}
+
+struct Worker {
+    store: Arc<dyn BatchStore>,
+    spill: Arc<Spill>,
+    counters: Arc<Counters>,
+    opts: Options,
+    pending: VecDeque<UsageRecord>,
+    prepared: bool,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Worker {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<UsageRecord>,
+        mut flush_rx: mpsc::Receiver<oneshot::Sender<()>>,
+        stop: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(self.opts.flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break,
+                Some(ack) = flush_rx.recv() => {
+                    while let Ok(r) = rx.try_recv() {
+                        self.pending.push_back(r);
+                    }
+                    self.flush(true).await;
+                    let _ = ack.send(());
+                }
+                r = rx.recv() => match r {
+                    Some(r) => {
+                        self.pending.push_back(r);
+                        if self.pending.len() >= self.opts.batch_size {
+                            self.flush(false).await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => self.flush(false).await,
+            }
+        }
+        rx.close();
+        while let Some(r) = rx.recv().await {
+            self.pending.push_back(r);
+        }
+        // One last attempt at the database, then the spill file.
+        self.retry_at = None;
+        self.write_pending().await;
+        if !self.pending.is_empty() {
+            self.spill_pending().await;
+        }
+        while let Ok(ack) = flush_rx.try_recv() {
+            let _ = ack.send(());
+        }
+    }
+
+    fn failed(&mut self, e: &StoreError) {
+        let first = self.retry_at.is_none();
+        self.counters.db_errors.fetch_add(1, Ordering::Relaxed);
+        if first {
+            tracing::warn!(error = %e, "usage database unavailable; buffering records");
+        }
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    fn succeeded(&mut self) {
+        if self.retry_at.take().is_some() {
+            tracing::info!("usage database reachable again");
+        }
+        self.backoff = FIRST_BACKOFF;
+    }
+
+    /// Writes `pending` in batches; stops at the first failure. Returns whether all went.
+    async fn write_pending(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        if !self.prepared {
+            match self.store.prepare().await {
+                Ok(()) => self.prepared = true,
+                Err(e) => {
+                    self.failed(&e);
+                    return false;
+                }
+            }
+        }
+        while !self.pending.is_empty() {
+            let n = self.opts.batch_size.min(self.pending.len());
+            let result = {
+                let all = self.pending.make_contiguous();
+                self.store.write(&all[..n]).await
+            };
+            match result {
+                Ok(new) => {
+                    self.counters.written.fetch_add(new, Ordering::Relaxed);
+                    self.counters
+                        .duplicates
+                        .fetch_add((n as u64).saturating_sub(new), Ordering::Relaxed);
+                    self.pending.drain(..n);
+                    self.succeeded();
+                }
+                Err(e) => {
+                    self.failed(&e);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    async fn flush(&mut self, force: bool) {
+        let waiting = matches!(self.retry_at, Some(t) if Instant::now() < t);
+        if waiting && !force {
+            self.bound_memory().await;
+            return;
+        }
+        if self.write_pending().await {
+            self.replay().await;
+        } else {
+            self.bound_memory().await;
+        }
+    }
+
+    async fn bound_memory(&mut self) {
+        if self.pending.len() > self.opts.buffer_max {
+            self.spill_pending().await;
+        }
+    }
+
+    async fn spill_pending(&mut self) {
+        let records: Vec<UsageRecord> = self.pending.drain(..).collect();
+        let n = records.len() as u64;
+        let spill = self.spill.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let r = spill.append(&records);
+            (r, records)
+        })
+        .await;
+        match result {
+            Ok((Ok(()), _)) => {
+                self.counters.spilled.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok((Err(e), records)) => {
+                // Keep them in memory, but never more than twice the buffer.
+                tracing::error!(error = %e, "cannot write the usage spill file");
+                self.pending.extend(records);
+                let excess = self.pending.len().saturating_sub(2 * self.opts.buffer_max);
+                if excess > 0 {
+                    self.pending.drain(..excess);
+                    self.counters
+                        .dropped
+                        .fetch_add(excess as u64, Ordering::Relaxed);
+                    tracing::error!(
+                        lost = excess,
+                        "usage records lost: database and spill file both failing"
+                    );
+                }
+            }
+            Err(e) => {
+                self.counters.dropped.fetch_add(n, Ordering::Relaxed);
+                tracing::error!(error = %e, lost = n, "usage spill task failed");
+            }
+        }
+    }
+
+    /// Replays the spill file into the database, batch by batch. Stops at the first failure
+    /// (the file is kept and replayed again later: writes are idempotent).
+    async fn replay(&mut self) {
+        let mut replay = match self.spill.begin_replay() {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the usage spill file for replay");
+                return;
+            }
+        };
+        loop {
+            let batch = match replay.next_batch(self.opts.batch_size) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the usage spill file");
+                    return;
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            match self.store.write(&batch).await {
+                Ok(new) => {
+                    self.counters.replayed.fetch_add(new, Ordering::Relaxed);
+                    self.counters.written.fetch_add(new, Ordering::Relaxed);
+                    self.counters
+                        .duplicates
+                        .fetch_add((batch.len() as u64).saturating_sub(new), Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.failed(&e);
+                    return;
+                }
+            }
+        }
+        if let Err(e) = replay.finish() {
+            tracing::error!(error = %e, "cannot remove the replayed usage spill file");
+        } else {
+            tracing::info!("usage spill file replayed");
+        }
+    }
+}
