@@ -1,0 +1,319 @@
+//! The Gemini provider: HTTP calls over the shared client.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use http::HeaderMap;
+
+use runtime_core::http::{
+    CallInfo, ErrorContext, HttpClient, HttpRequestSpec, SseEvent, map_status,
+};
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret, StreamEvent,
+};
+
+use crate::wire::{self, BatchEmbedContentsResponse, EmbedContentResponse, ModelsPage};
+
+/// Most pages of `GET /models` followed (a guard against a server that never stops).
+const MAX_MODEL_PAGES: usize = 100;
+
+/// Maps a failed call: Google RPC envelopes go through the shared [`map_status`] (400
+/// `API_KEY_INVALID` → authentication, 429 `RetryInfo.retryDelay` → `retry_after`, 404
+/// `NOT_FOUND` → model not found); an error body framed as an SSE event (a failed `alt=sse`
+/// call) is unframed first.
+pub fn map_google_error(
+    ctx: &ErrorContext<'_>,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Error {
+    map_status(ctx, status, headers, &wire::unframe_error_body(body))
+}
+
+/// Everything the provider needs; build it with [`crate::GoogleSettings`].
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    /// Instance name.
+    pub name: Arc<str>,
+    /// Base URL (`…/v1beta`), without a trailing slash.
+    pub base_url: String,
+    /// API key (sent as `x-goog-api-key`).
+    pub api_key: Option<Secret>,
+    /// Whole-request timeout (and wait for stream headers).
+    pub timeout: Duration,
+    /// Longest silence inside a stream.
+    pub stream_idle_timeout: Duration,
+    /// Static catalog.
+    pub catalog: Vec<ModelInfo>,
+}
+
+/// The Gemini (Generative Language API) provider.
+#[derive(Debug, Clone)]
+pub struct GoogleProvider {
+    cfg: Arc<GoogleConfig>,
+    http: HttpClient,
+}
+
+impl GoogleProvider {
+    /// A provider with this config and the shared client.
+    pub fn new(cfg: GoogleConfig, http: HttpClient) -> Self {
+        Self {
+            cfg: Arc::new(cfg),
+            http,
+        }
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &GoogleConfig {
+        &self.cfg
+    }
+
+    fn key<'a>(&'a self, ctx: &'a RequestContext) -> Option<&'a Secret> {
+        ctx.api_key
+            .as_ref()
+            .or(self.cfg.api_key.as_ref())
+            .filter(|k| !k.is_empty())
+    }
+
+    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
+        let mut c = CallInfo::new(
+            self.cfg.name.clone(),
+            model,
+            self.key(ctx).cloned(),
+            self.cfg.timeout,
+        );
+        c.idle_timeout = self.cfg.stream_idle_timeout;
+        c.map_error = map_google_error;
+        c
+    }
+
+    /// Adds the `x-goog-api-key` header (marked sensitive; the key never goes in the URL).
+    pub fn authorize(&self, spec: HttpRequestSpec, ctx: &RequestContext) -> HttpRequestSpec {
+        match self.key(ctx) {
+            Some(k) => spec.secret_header("x-goog-api-key", "", k),
+            None => spec,
+        }
+    }
+
+    fn method_url(&self, model: &str, method: &str) -> Result<String> {
+        let path = wire::model_path(model, &self.cfg.name)?;
+        Ok(format!("{}/{path}:{method}", self.cfg.base_url))
+    }
+
+    /// The request spec of a chat call (pure apart from reading the config).
+    pub fn chat_spec(
+        &self,
+        req: &ChatRequest,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = wire::generate_request(req, &self.cfg.name)?;
+        let spec = if stream {
+            let url = self.method_url(&req.model, "streamGenerateContent")?;
+            HttpRequestSpec::post_json(format!("{url}?alt=sse"), &body)
+                .header("accept", "text/event-stream")
+        } else {
+            HttpRequestSpec::post_json(self.method_url(&req.model, "generateContent")?, &body)
+        };
+        Ok(self.authorize(spec, ctx))
+    }
+
+    async fn embed_batch(
+        &self,
+        req: &EmbeddingRequest,
+        texts: &[String],
+        ctx: &RequestContext,
+    ) -> Result<BatchEmbedContentsResponse> {
+        let call = self.call(&req.model, ctx);
+        if let [one] = texts {
+            let body = wire::embed_content_request(req, one, &self.cfg.name)?;
+            let url = self.method_url(&req.model, "embedContent")?;
+            let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
+            let (r, _h): (EmbedContentResponse, _) = self
+                .http
+                .json(&call, spec, ctx, "embedContent response")
+                .await?;
+            return Ok(r.into());
+        }
+        let path = wire::model_path(&req.model, &self.cfg.name)?;
+        let body = wire::batch_embed_request(req, texts, &path, &self.cfg.name)?;
+        let url = self.method_url(&req.model, "batchEmbedContents")?;
+        let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
+        let (r, _h): (BatchEmbedContentsResponse, _) = self
+            .http
+            .json(&call, spec, ctx, "batchEmbedContents response")
+            .await?;
+        Ok(r)
+    }
+}
+
+/// Turns an SSE stream of Gemini chunks into a [`ChatStream`]: events decoded before an error
+/// are delivered first, then the error, then the stream ends.
+pub fn decode_sse<S>(sse: S, decoder: wire::StreamDecoder) -> ChatStream
+where
+    S: futures::Stream<Item = Result<SseEvent>> + Send + Unpin + 'static,
+{
+    struct State<S> {
+        sse: S,
+        dec: wire::StreamDecoder,
+        queue: VecDeque<StreamEvent>,
+        error: Option<Error>,
+        ended: bool,
+    }
+    let state = State {
+        sse,
+        dec: decoder,
+        queue: VecDeque::new(),
+        error: None,
+        ended: false,
+    };
+    let s = futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if let Some(e) = st.error.take() {
+                return Some((Err(e), st));
+            }
+            if st.ended {
+                return None;
+            }
+            let mut out = Vec::new();
+            let step = match st.sse.next().await {
+                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
+                Some(Err(e)) => Err(e),
+                None => {
+                    st.ended = true;
+                    st.dec.end(&mut out)
+                }
+            };
+            st.queue.extend(out);
+            if let Err(e) = step {
+                st.ended = true;
+                st.error = Some(e);
+            }
+        }
+    });
+    ChatStream::new(s)
+}
+
+#[async_trait]
+impl Provider for GoogleProvider {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            chat: true,
+            streaming: true,
+            tools: true,
+            vision: true,
+            json_schema: true,
+            completion: true,
+            embeddings: true,
+            list_models: true,
+            max_embedding_inputs: Some(wire::MAX_BATCH),
+        }
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, false, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (body, _h): (wire::GenerateContentResponse, _) = self
+            .http
+            .json(&call, spec, ctx, "generateContent response")
+            .await?;
+        wire::parse_generate(body, &self.cfg.name, &req.model)
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, true, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
+        let decoder = wire::StreamDecoder::new(&self.cfg.name, &req.model);
+        Ok(decode_sse(sse, decoder).with_meta(ResponseMeta {
+            provider: Some(self.cfg.name.to_string()),
+            ..ResponseMeta::default()
+        }))
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                &self.cfg.name,
+                &req.model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        let mut parts = Vec::new();
+        for chunk in req.input.chunks(wire::MAX_BATCH) {
+            parts.push(self.embed_batch(req, chunk, ctx).await?);
+        }
+        wire::parse_embeddings(parts, req.input.len(), &self.cfg.name, &req.model)
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.cfg.catalog.clone()
+    }
+
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        let call = self.call("", ctx);
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_MODEL_PAGES {
+            let mut url = format!("{}/models?pageSize=1000", self.cfg.base_url);
+            if let Some(t) = &token {
+                url.push_str("&pageToken=");
+                url.push_str(&encode_query(t));
+            }
+            let spec = self.authorize(HttpRequestSpec::get(url), ctx);
+            let (page, _h): (ModelsPage, _) =
+                self.http.json(&call, spec, ctx, "model list").await?;
+            all.extend(page.models);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
+                _ => return Ok(wire::parse_models(all, &self.cfg.name, &self.cfg.catalog)),
+            }
+        }
+        Err(Error::decode(
+            &self.cfg.name,
+            "",
+            "model list",
+            format!("more than {MAX_MODEL_PAGES} pages"),
+            "",
+        ))
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(encode_query("a b/c=="), "a%20b%2Fc%3D%3D");
+    }
+}
