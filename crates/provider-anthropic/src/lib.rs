@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// `runtime_core::Error` is the one error type of the project; its size is a core decision.
+#![allow(clippy::result_large_err)]
 
 pub mod wire;
 
@@ -277,6 +279,9 @@ impl AnthropicProvider {
 
 /// Turns an SSE stream of Messages events into a [`ChatStream`]: events decoded before an error
 /// are delivered first, then the error, then the stream ends. Reading stops at `message_stop`.
+///
+/// An event that cannot be parsed is a decode error, unless it is the last thing the connection
+/// sent: a stream cut inside an event is a transient [`Error::Stream`].
 pub fn decode_sse<S>(sse: S, decoder: EventDecoder) -> ChatStream
 where
     S: futures::Stream<Item = Result<SseEvent>> + Send + Unpin + 'static,
@@ -286,6 +291,7 @@ where
         dec: EventDecoder,
         queue: VecDeque<StreamEvent>,
         error: Option<Error>,
+        deferred: Option<Error>,
         ended: bool,
     }
     let state = State {
@@ -293,6 +299,7 @@ where
         dec: decoder,
         queue: VecDeque::new(),
         error: None,
+        deferred: None,
         ended: false,
     };
     let s = futures::stream::unfold(state, |mut st| async move {
@@ -306,8 +313,17 @@ where
             if st.ended || st.dec.is_done() {
                 return None;
             }
+            let next = st.sse.next().await;
+            if let Some(decode_error) = st.deferred.take() {
+                st.ended = true;
+                st.error = Some(match next {
+                    None => st.dec.truncated(),
+                    Some(_) => decode_error,
+                });
+                continue;
+            }
             let mut out = Vec::new();
-            let step = match st.sse.next().await {
+            let step = match next {
                 Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
                 Some(Err(e)) => Err(e),
                 None => {
@@ -316,9 +332,13 @@ where
                 }
             };
             st.queue.extend(out);
-            if let Err(e) = step {
-                st.ended = true;
-                st.error = Some(e);
+            match step {
+                Ok(()) => {}
+                Err(e @ Error::Decode { .. }) if !st.ended => st.deferred = Some(e),
+                Err(e) => {
+                    st.ended = true;
+                    st.error = Some(e);
+                }
             }
         }
     });

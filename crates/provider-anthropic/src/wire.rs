@@ -1127,6 +1127,19 @@ impl EventDecoder {
         out.push(StreamEvent::Finish { reason });
     }
 
+    /// The error for a byte stream that ended inside an event (the connection was cut): the
+    /// unparsable tail is not the provider's answer, so it is a transient stream error.
+    pub fn truncated(&self) -> Error {
+        Error::Stream {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            error_type: None,
+            message: "the stream was cut inside an event".into(),
+            transient: true,
+            content_sent: self.content_sent,
+        }
+    }
+
     /// Called when the byte stream ends: a stream that ended before its stop reason is an error.
     pub fn end(&mut self, _out: &mut Vec<StreamEvent>) -> Result<(), Error> {
         if self.finished {
