@@ -1,5 +1,10 @@
 //! The pure mapping functions against the recorded fixtures.
-#![allow(clippy::result_large_err)]
+#![allow(
+    clippy::result_large_err,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod common;
 

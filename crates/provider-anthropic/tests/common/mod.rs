@@ -1,5 +1,11 @@
 //! Shared by this crate's integration tests.
-#![allow(dead_code, clippy::result_large_err)]
+#![allow(
+    dead_code,
+    clippy::result_large_err,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
