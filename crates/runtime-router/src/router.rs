@@ -655,6 +655,28 @@ impl Router {
         Ok(out)
     }
 
+    /// Runs the routing decision alone, as a request of `kind` for `model` would: the
+    /// deployment it returns counts the request against its rate limit (when it has one)
+    /// and, when half-open, holds its trial. For diagnostics and benchmarks.
+    pub async fn choose(&self, model: &str, kind: RequestKind) -> Result<String> {
+        let m = self.inner.model(model)?;
+        let strategy = m.strategy_for(kind);
+        match self
+            .inner
+            .select(&m, kind, strategy, &[], &[], (0, 0))
+            .await
+        {
+            Pick::Got(c) => Ok(m.deployments[c.idx].name.to_string()),
+            Pick::Limited(ra) => Err(Error::RateLimited {
+                provider: self.inner.name.clone(),
+                model: m.name.clone(),
+                retry_after: Some(ra),
+                message: "every deployment is at its rate limit".into(),
+            }),
+            Pick::Unavailable(reason, _) => Err(self.inner.no_healthy(&m, reason)),
+        }
+    }
+
     /// A chat answer with the attempts it took.
     pub async fn chat_routed(
         &self,
