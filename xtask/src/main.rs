@@ -1,1 +1,73 @@
-fn main() {}
+//! `cargo xtask <command>`:
+//!
+//! - `test`: everything CI checks — services up, fmt, clippy, the whole test suite (debug, plus
+//!   the link-registration test in release), the conformance table.
+//! - `conformance [--provider NAME]`: every linked provider's conformance suite, as a table.
+//! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod conformance;
+mod services;
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("conformance") => conformance::run(&args[1..]),
+        Some("services") => services::ensure(),
+        _ => {
+            eprintln!("usage: cargo xtask <test | conformance [--provider NAME] | services>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command, streaming its output; an error names it.
+pub fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed with {status}"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn test() -> Result<(), String> {
+    services::ensure()?;
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    run(cargo().args([
+        "test",
+        "--release",
+        "-p",
+        "model-runtime-e2e",
+        "--test",
+        "link_registration",
+    ]))?;
+    conformance::run(&[])
+}

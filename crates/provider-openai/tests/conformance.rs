@@ -298,7 +298,13 @@ fn scenarios() -> Vec<Scenario> {
         Scenario::new(
             "error-404-embeddings-model",
             vec![Category::Extra],
-            Call::Embed(EmbeddingRequest::new("nonexistent", vec!["x".into()])),
+            Call::Embed(
+                serde_json::from_value::<EmbeddingRequest>(fixtures::json(
+                    "openai",
+                    "error-404-embeddings-model.request.json",
+                ))
+                .unwrap(),
+            ),
             MockReply {
                 status: 404,
                 ..MockReply::json(body("error-404-embeddings-model.response.json"))

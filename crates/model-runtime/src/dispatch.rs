@@ -1,0 +1,197 @@
+//! The provider at the top of the stack: sends `provider/model` to that provider instance (and
+//! logical models to the router, when there is one).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
+    EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, ProviderRegistry,
+    RequestContext, Result,
+};
+
+/// Resolves a model name to the provider that serves it and the model to send.
+pub struct Dispatcher {
+    registry: Arc<ProviderRegistry>,
+    /// Configured instance name → provider type (for lazy builds from the environment).
+    logical: Option<Arc<dyn Provider>>,
+    logical_names: Vec<String>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("logical_names", &self.logical_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher over the registry's instances and, optionally, a router that serves the
+    /// named logical models.
+    pub fn new(
+        registry: Arc<ProviderRegistry>,
+        logical: Option<Arc<dyn Provider>>,
+        logical_names: Vec<String>,
+    ) -> Self {
+        Self {
+            registry,
+            logical,
+            logical_names,
+        }
+    }
+
+    /// The provider and the model to send for `model`.
+    pub fn resolve(&self, model: &str) -> Result<(Arc<dyn Provider>, Option<String>)> {
+        if let Some(router) = &self.logical {
+            if self.logical_names.iter().any(|n| n == model) {
+                return Ok((router.clone(), None));
+            }
+        }
+        let Some((instance, rest)) = model.split_once('/') else {
+            return Err(self.not_found(model));
+        };
+        if let Some(p) = self.registry.get(instance) {
+            return Ok((p, Some(rest.to_owned())));
+        }
+        // A linked provider type that is not configured: build it from the environment, so
+        // the error says exactly what to set.
+        if self.registry.factory(instance).is_ok() {
+            let p = self
+                .registry
+                .build(instance, instance, &serde_json::Map::new())?;
+            return Ok((p, Some(rest.to_owned())));
+        }
+        Err(self.not_found(model))
+    }
+
+    fn not_found(&self, model: &str) -> Error {
+        let mut known = self.registry.instances();
+        known.extend(self.logical_names.iter().cloned());
+        Error::ModelNotFound {
+            provider: "model-runtime".into(),
+            model: model.to_owned(),
+            message: format!(
+                "use `<provider>/<model>` with a configured provider ({}) or a logical model{}",
+                self.registry.instances().join(", "),
+                if self.logical_names.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", self.logical_names.join(", "))
+                }
+            ),
+        }
+    }
+}
+
+fn with_model<T: Clone>(
+    req: &T,
+    model: Option<String>,
+    set: impl FnOnce(&mut T, String),
+) -> std::borrow::Cow<'_, T> {
+    match model {
+        None => std::borrow::Cow::Borrowed(req),
+        Some(m) => {
+            let mut r = req.clone();
+            set(&mut r, m);
+            std::borrow::Cow::Owned(r)
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Dispatcher {
+    fn name(&self) -> &str {
+        "model-runtime"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            vision: true,
+            json_schema: true,
+            embeddings: true,
+            list_models: true,
+            ..Capabilities::default()
+        }
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let (p, m) = self.resolve(&req.model)?;
+        p.chat(&with_model(req, m, |r, m| r.model = m), ctx).await
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let (p, m) = self.resolve(&req.model)?;
+        p.chat_stream(&with_model(req, m, |r, m| r.model = m), ctx)
+            .await
+    }
+
+    async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        let (p, m) = self.resolve(&req.model)?;
+        p.complete(&with_model(req, m, |r, m| r.model = m), ctx)
+            .await
+    }
+
+    async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let (p, m) = self.resolve(&req.model)?;
+        p.complete_stream(&with_model(req, m, |r, m| r.model = m), ctx)
+            .await
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let (p, m) = self.resolve(&req.model)?;
+        p.embed(&with_model(req, m, |r, m| r.model = m), ctx).await
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.logical {
+            out.extend(r.models());
+        }
+        for name in self.registry.instances() {
+            if let Some(p) = self.registry.get(&name) {
+                out.extend(p.models().into_iter().map(|mut m| {
+                    m.id = format!("{name}/{}", m.id);
+                    m
+                }));
+            }
+        }
+        out
+    }
+
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.logical {
+            out.extend(r.list_models(ctx).await?);
+        }
+        for name in self.registry.instances() {
+            if let Some(p) = self.registry.get(&name) {
+                // One provider failing to list must not hide the others.
+                let models = match p.list_models(ctx).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(provider = %name, error = %e, "model listing failed; using the static catalog");
+                        p.models()
+                    }
+                };
+                out.extend(models.into_iter().map(|mut m| {
+                    m.id = format!("{name}/{}", m.id);
+                    m
+                }));
+            }
+        }
+        Ok(out)
+    }
+}

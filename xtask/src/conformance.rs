@@ -1,0 +1,136 @@
+//! `cargo xtask conformance`: runs each linked provider's conformance test and prints the
+//! provider × check table.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let only = match args {
+        [] => None,
+        [flag, name] if flag == "--provider" => Some(name.clone()),
+        _ => return Err("usage: cargo xtask conformance [--provider NAME]".into()),
+    };
+    let registry = model_runtime::registry().map_err(|e| e.to_string())?;
+    let mut crates: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for f in registry.factories() {
+        if only.as_deref().is_none_or(|o| o == f.name) {
+            crates.entry(f.crate_name).or_default().push(f.name);
+        }
+    }
+    if crates.is_empty() {
+        return Err(format!(
+            "no linked provider named {:?}; linked: {}",
+            only.unwrap_or_default(),
+            registry.names().join(", ")
+        ));
+    }
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/conformance");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut failed_runs = Vec::new();
+    for krate in crates.keys() {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "test",
+                "-q",
+                "-p",
+                krate,
+                "--test",
+                "conformance",
+                "--",
+                "--test-threads=1",
+            ])
+            .env("MODELRT_CONFORMANCE_OUT", &out)
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            failed_runs.push(krate.to_string());
+        }
+    }
+    let mut reports: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
+    let mut checks: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&out)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let text = std::fs::read_to_string(&p).map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+        let provider = v["provider"].as_str().unwrap_or("?").to_owned();
+        let mut row = BTreeMap::new();
+        for r in v["results"].as_array().into_iter().flatten() {
+            let check = r["check"].as_str().unwrap_or("?").to_owned();
+            let status = r["outcome"]["status"].as_str().unwrap_or("?").to_owned();
+            let detail = r["outcome"]["detail"].as_str().unwrap_or("").to_owned();
+            if seen.insert(check.clone()) {
+                checks.push(check.clone());
+            }
+            row.insert(check, (status, detail));
+        }
+        reports.insert(provider, row);
+    }
+    // Every linked provider type must have produced a report.
+    for names in crates.values() {
+        for n in names {
+            if !reports.contains_key(*n) {
+                failed_runs.push(format!("{n} (no report)"));
+            }
+        }
+    }
+    print_table(&reports, &checks);
+    let failures: usize = reports
+        .values()
+        .flat_map(|r| r.values())
+        .filter(|(s, _)| s == "fail")
+        .count();
+    if failures > 0 || !failed_runs.is_empty() {
+        return Err(format!(
+            "conformance: {failures} failed check(s); failed runs: {}",
+            failed_runs.join(", ")
+        ));
+    }
+    println!("conformance: every linked provider passed every applicable check");
+    Ok(())
+}
+
+fn print_table(reports: &BTreeMap<String, BTreeMap<String, (String, String)>>, checks: &[String]) {
+    let providers: Vec<&String> = reports.keys().collect();
+    let w = checks.iter().map(String::len).max().unwrap_or(5).max(5);
+    let mut header = format!("| {:w$} |", "check");
+    let mut rule = format!("|{}|", "-".repeat(w + 2));
+    for p in &providers {
+        let cw = p.len().max(11);
+        header.push_str(&format!(" {p:cw$} |"));
+        rule.push_str(&format!("{}|", "-".repeat(cw + 2)));
+    }
+    println!("{header}\n{rule}");
+    for c in checks {
+        let mut line = format!("| {c:w$} |");
+        for p in &providers {
+            let cw = p.len().max(11);
+            let cell = match reports[*p].get(c).map(|(s, _)| s.as_str()) {
+                Some("pass") => "pass",
+                Some("fail") => "FAIL",
+                Some("unsupported") => "unsupported",
+                Some("not_applicable") => "n/a",
+                Some(_) => "?",
+                None => "-",
+            };
+            line.push_str(&format!(" {cell:cw$} |"));
+        }
+        println!("{line}");
+    }
+    for (p, rows) in reports {
+        for (c, (s, d)) in rows {
+            if s == "fail" {
+                println!("FAIL {p}: {c}: {d}");
+            }
+        }
+    }
+}
