@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use provider_anthropic::wire::{EventDecoder, StreamWireEvent};
 use provider_anthropic::{AnthropicProvider, AnthropicSettings};
-use runtime_core::http::{HttpClient, SseDecoder};
+use runtime_core::http::{HttpClient, HttpClientConfig, SseDecoder};
 use runtime_core::{
     AssistantMessage, ChatRequest, ChatResponse, Content, ContentPart, Error, FunctionDefinition,
     Message, Provider, ReasoningBlock, Secret, StreamAccumulator, ToolCall, ToolChoice,
@@ -24,12 +24,18 @@ use serde_json::{Map, Value};
 
 pub const DIR: &str = "anthropic";
 
+/// A client of its own per test: wiremock reuses server ports across tests, and a pooled
+/// connection of the process-wide client would belong to a finished test's runtime.
+pub fn http() -> HttpClient {
+    HttpClient::new(&HttpClientConfig::default()).unwrap()
+}
+
 pub fn provider(base: &str, key: &str, timeout: Duration) -> AnthropicProvider {
     let mut s = AnthropicSettings::new("anthropic", Secret::new(key));
     s.base_url = base.to_owned();
     s.timeout = timeout;
     s.stream_idle_timeout = timeout;
-    s.build(HttpClient::shared().unwrap())
+    s.build(http())
 }
 
 pub fn dyn_provider(
