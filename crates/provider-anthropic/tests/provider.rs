@@ -15,7 +15,6 @@ use common::{DIR, anthropic_to_core, provider};
 use futures::StreamExt;
 use provider_anthropic::wire::{RequestOptions, messages_request};
 use provider_anthropic::{AnthropicSettings, FACTORY};
-use runtime_core::http::HttpClient;
 use runtime_core::registry::validate_with;
 use runtime_core::{
     BuildContext, ChatRequest, CompletionRequest, EmbeddingRequest, Error, FinishReason, Message,
