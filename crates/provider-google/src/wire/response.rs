@@ -130,8 +130,29 @@ impl StreamDecoder {
         if data.is_empty() {
             return Ok(());
         }
-        let chunk: GenerateContentResponse = serde_json::from_str(data)
-            .map_err(|e| Error::decode(&self.provider, &self.model, "stream chunk", e, data))?;
+        let chunk: GenerateContentResponse = match serde_json::from_str(data) {
+            Ok(c) => c,
+            // The connection ended inside an event: a cut stream, not a bad one.
+            Err(e) if e.is_eof() => {
+                return Err(Error::Stream {
+                    provider: self.provider.clone(),
+                    model: self.model.clone(),
+                    error_type: None,
+                    message: format!("the stream was cut inside an event: {e}"),
+                    transient: true,
+                    content_sent: self.content_sent,
+                });
+            }
+            Err(e) => {
+                return Err(Error::decode(
+                    &self.provider,
+                    &self.model,
+                    "stream chunk",
+                    e,
+                    data,
+                ));
+            }
+        };
         self.push(chunk, out)
     }
 
