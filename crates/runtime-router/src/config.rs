@@ -124,6 +124,11 @@ pub struct RouterDefaults {
     pub stream_holdback_events: usize,
     /// Most stream bytes (text of held events) held back before committing.
     pub stream_holdback_bytes: usize,
+    /// Keep limiter, cooldown and health state in this Redis (feature `redis`; build with
+    /// [`RouterBuilder::build_async`](crate::RouterBuilder::build_async)). Unset: in memory.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key the router writes.
+    pub redis_prefix: String,
 }
 
 impl Default for RouterDefaults {
@@ -143,6 +148,8 @@ impl Default for RouterDefaults {
             dead_key_recheck: Duration::from_secs(300),
             stream_holdback_events: 8,
             stream_holdback_bytes: 4096,
+            redis_url: None,
+            redis_prefix: "modelrt:router".into(),
         }
     }
 }
@@ -497,6 +504,8 @@ queue_max_len = 1000
 queue_max_wait = "30s"
 health_check_interval = "30s"
 dead_key_recheck = "5m"
+redis_url = "redis://127.0.0.1:6379/"
+redis_prefix = "fleet-a"
 
 [[models]]
 name = "chat-default"
@@ -531,6 +540,7 @@ model = "text-embedding-3-small"
         let cfg: RouterConfig = toml::from_str(text).unwrap();
         assert_eq!(cfg.router.dead_key_recheck, Duration::from_secs(300));
         assert_eq!(cfg.router.backoff_base, Duration::from_millis(200));
+        assert_eq!(cfg.router.redis_prefix, "fleet-a");
         let m = &cfg.models[0];
         assert_eq!(m.strategy, Some(Strategy::Weighted));
         assert_eq!(

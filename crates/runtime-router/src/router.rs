@@ -249,6 +249,17 @@ impl RouterBuilder {
         self
     }
 
+    /// Like [`RouterBuilder::build`], first connecting to `router.redis_url` when it is set
+    /// and no store was given.
+    pub async fn build_async(mut self) -> Result<Router> {
+        if self.store.is_none() {
+            if let Some(url) = self.config.router.redis_url.clone() {
+                self.store = Some(connect_redis(&url, &self.config.router.redis_prefix).await?);
+            }
+        }
+        self.build()
+    }
+
     /// Validates the configuration, resolves the providers and starts the active health
     /// checks (which needs a tokio runtime when any deployment enables them).
     pub fn build(self) -> Result<Router> {
@@ -258,6 +269,12 @@ impl RouterBuilder {
             field,
             reason,
         };
+        if self.store.is_none() && d.redis_url.is_some() {
+            return Err(cfg_err(
+                "router.redis_url".into(),
+                "connecting to Redis is async: build with `build_async` (or pass a store)".into(),
+            ));
+        }
         if d.max_attempts == 0 {
             return Err(cfg_err(
                 "router.max_attempts".into(),
@@ -455,6 +472,22 @@ impl RouterBuilder {
     }
 }
 
+#[cfg(feature = "redis")]
+async fn connect_redis(url: &str, prefix: &str) -> Result<Arc<dyn StateStore>> {
+    Ok(Arc::new(
+        crate::redis_store::RedisStore::connect(url, prefix).await?,
+    ))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn connect_redis(_url: &str, _prefix: &str) -> Result<Arc<dyn StateStore>> {
+    Err(Error::InvalidConfig {
+        provider: "router".into(),
+        field: "router.redis_url".into(),
+        reason: "this build has no Redis support (enable the `redis` feature)".into(),
+    })
+}
+
 /// One call being routed.
 #[derive(Clone, Copy)]
 enum Call<'a> {
@@ -592,12 +625,17 @@ impl Router {
         }
     }
 
-    /// A router from the config file sections, resolving provider instances with `resolver`.
-    pub fn from_config(
+    /// A router from the config file sections, resolving provider instances with `resolver`
+    /// (and connecting to `router.redis_url` when set).
+    pub async fn from_config(
         config: RouterConfig,
         resolver: impl Fn(&str) -> Result<Arc<dyn Provider>> + Send + Sync + 'static,
     ) -> Result<Router> {
-        Router::builder().config(config).resolver(resolver).build()
+        Router::builder()
+            .config(config)
+            .resolver(resolver)
+            .build_async()
+            .await
     }
 
     /// The logical model names, in config order.

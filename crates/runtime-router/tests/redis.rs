@@ -256,3 +256,47 @@ async fn one_health_probe_per_interval_for_the_fleet() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn from_config_connects_to_redis_url() {
+    let p = prefix("cfg");
+    let text = format!(
+        r#"
+[router]
+redis_url = "{}"
+redis_prefix = "{p}"
+queue_max_len = 0
+[[models]]
+name = "chat"
+[[models.deployments]]
+name = "shared"
+provider = "fake"
+model = "m"
+rpm = 2
+"#,
+        url()
+    );
+    let cfg: runtime_router::RouterConfig = toml::from_str(&text).unwrap();
+    let fake = Arc::new(FakeProvider::new("fake"));
+    let f2 = fake.clone();
+    away_from_window_edge().await;
+    let r = Router::from_config(
+        cfg.clone(),
+        move |_name| Ok(f2.clone() as Arc<dyn Provider>),
+    )
+    .await
+    .unwrap();
+    let f3 = fake.clone();
+    let r2 = Router::from_config(cfg, move |_name| Ok(f3.clone() as Arc<dyn Provider>))
+        .await
+        .unwrap();
+    r.chat(&req(), &RequestContext::new()).await.unwrap();
+    r2.chat(&req(), &RequestContext::new()).await.unwrap();
+    assert!(matches!(
+        r.chat(&req(), &RequestContext::new()).await,
+        Err(Error::RateLimited { .. })
+    ));
+    // The keys are under the configured prefix.
+    let s = store(&p).await;
+    assert_eq!(s.usage("rate:shared").await.unwrap().requests, 2);
+}

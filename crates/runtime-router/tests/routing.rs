@@ -908,3 +908,169 @@ async fn config_errors_are_reported() {
         .unwrap_err();
     assert!(matches!(resolved, Error::ProviderNotFound { .. }));
 }
+
+#[tokio::test(start_paused = true)]
+async fn paid_probe_marks_down_then_up_and_stops_on_shutdown() {
+    let f = fakes(&["a", "b"]);
+    f[0].set_default(Step::fail(server_error()));
+    let m = ModelConfig::new("chat")
+        .deployment(
+            DeploymentConfig::new("a", "x")
+                .health_check(None)
+                .health_check_paid(true),
+        )
+        .deployment(DeploymentConfig::new("b", "y"));
+    let r = router(
+        m,
+        &f,
+        RouterDefaults {
+            health_check_interval: Duration::from_secs(10),
+            ..defaults()
+        },
+    );
+    assert_eq!(r.health_tasks_running(), 1);
+    // The first probe runs at once.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(!r.status("chat").await.unwrap()[0].healthy);
+    let probe = &f[0].requests()[0];
+    assert_eq!(
+        probe.max_tokens,
+        Some(1),
+        "the paid probe asks for one token"
+    );
+    for _ in 0..4 {
+        let resp = r.chat(&req("chat"), &RequestContext::new()).await.unwrap();
+        assert_eq!(resp.meta.deployment.as_deref(), Some("b/y"));
+    }
+    assert_eq!(f[0].calls(), 1, "a deployment that is down gets no traffic");
+    f[0].set_default(Step::text("fine"));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(r.status("chat").await.unwrap()[0].healthy);
+    r.shutdown().await;
+    assert_eq!(r.health_tasks_running(), 0);
+    let calls = f[0].calls();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(f[0].calls(), calls, "no probe after shutdown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_deployments_down_is_a_typed_error_naming_the_model() {
+    struct Down;
+    #[async_trait::async_trait]
+    impl Provider for Down {
+        fn name(&self) -> &str {
+            "down"
+        }
+        fn capabilities(&self) -> runtime_core::Capabilities {
+            runtime_core::Capabilities::default()
+        }
+        async fn chat(
+            &self,
+            _r: &ChatRequest,
+            _c: &RequestContext,
+        ) -> runtime_core::Result<runtime_core::ChatResponse> {
+            Err(server_error())
+        }
+        async fn chat_stream(
+            &self,
+            _r: &ChatRequest,
+            _c: &RequestContext,
+        ) -> runtime_core::Result<runtime_core::ChatStream> {
+            Err(server_error())
+        }
+        async fn list_models(
+            &self,
+            _c: &RequestContext,
+        ) -> runtime_core::Result<Vec<runtime_core::ModelInfo>> {
+            Err(Error::Connect {
+                provider: "down".into(),
+                model: String::new(),
+                message: "refused".into(),
+            })
+        }
+    }
+    let r = Router::builder()
+        .defaults(RouterDefaults {
+            health_check_interval: Duration::from_secs(10),
+            ..defaults()
+        })
+        .model(
+            ModelConfig::new("chat")
+                .deployment(DeploymentConfig::new("down", "x").health_check(None)),
+        )
+        .provider("down", Arc::new(Down))
+        .build()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let e = r
+        .chat(&req("chat"), &RequestContext::new())
+        .await
+        .unwrap_err();
+    match e {
+        Error::NoHealthyDeployment { model, reason } => {
+            assert_eq!(model, "chat");
+            assert!(reason.contains("1 unhealthy"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!r.health(&RequestContext::new()).await.unwrap().healthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stream_usage_corrects_the_token_estimate() {
+    let f = fakes(&["a"]);
+    let m = ModelConfig::new("chat").deployment(DeploymentConfig::new("a", "x").tpm(200));
+    let r = router(
+        m,
+        &f,
+        RouterDefaults {
+            queue_max_len: 0,
+            ..defaults()
+        },
+    );
+    let mut q = req("chat");
+    q.max_tokens = Some(98);
+    for _ in 0..7 {
+        let s = r.chat_stream(&q, &RequestContext::new()).await.unwrap();
+        s.collect_response().await.unwrap();
+        // The correction is written by a task spawned when the stream ends.
+        tokio::task::yield_now().await;
+    }
+    let e = r.chat_stream(&q, &RequestContext::new()).await.unwrap_err();
+    assert!(matches!(e, Error::RateLimited { .. }), "{e:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn complete_stream_routes_and_holds_back() {
+    let f = fakes(&["a"]);
+    let r = router(model("chat", Strategy::RoundRobin, &f), &f, defaults());
+    let s = r
+        .complete_stream(
+            &runtime_core::CompletionRequest {
+                model: "chat".into(),
+                prompt: "x".into(),
+                ..Default::default()
+            },
+            &RequestContext::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.meta().deployment.as_deref(), Some("a/a-model"));
+    let resp = s.collect_response().await.unwrap();
+    assert_eq!(resp.message.text().as_deref(), Some("ok"));
+}
+
+#[tokio::test]
+async fn redis_url_needs_build_async() {
+    let f = fakes(&["a"]);
+    let e = Router::builder()
+        .defaults(RouterDefaults {
+            redis_url: Some("redis://127.0.0.1:1/".into()),
+            ..RouterDefaults::default()
+        })
+        .model(ModelConfig::new("m").deployment(DeploymentConfig::new("a", "x")))
+        .provider("a", f[0].clone())
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("build_async"), "{e}");
+}
