@@ -15,8 +15,8 @@ pub use provider_openai;
 
 /// The provider factories compiled into this build, by feature. The registry merges them with
 /// what `inventory` found, so an enabled provider can never be dropped by the linker.
+#[allow(unused_mut, clippy::vec_init_then_push)]
 pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
-    #[allow(unused_mut)]
     let mut v: Vec<&'static ProviderFactory> = Vec::new();
     #[cfg(feature = "openai")]
     v.push(&provider_openai::FACTORY);

@@ -1,4 +1,5 @@
 //! SSE framing + OpenAI chunk parsing throughput on a recorded stream repeated to 1000 chunks.
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use provider_openai::wire::ChunkDecoder;

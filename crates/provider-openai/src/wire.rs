@@ -2,7 +2,7 @@
 //! core types to it and back. Azure OpenAI, local OpenAI-compatible servers and TGI's Messages
 //! API reuse this module.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -493,7 +493,7 @@ pub struct ChunkDecoder {
     started: bool,
     finished: bool,
     pending_finish: Option<String>,
-    calls: BTreeMap<usize, bool>,
+    calls: BTreeSet<usize>,
     content_sent: bool,
     done: bool,
 }
@@ -507,7 +507,7 @@ impl ChunkDecoder {
             started: false,
             finished: false,
             pending_finish: None,
-            calls: BTreeMap::new(),
+            calls: BTreeSet::new(),
             content_sent: false,
             done: false,
         }
@@ -568,8 +568,7 @@ impl ChunkDecoder {
             }
             for (pos, call) in d.tool_calls.unwrap_or_default().into_iter().enumerate() {
                 let index = call.index.unwrap_or(pos);
-                if !self.calls.contains_key(&index) {
-                    self.calls.insert(index, true);
+                if self.calls.insert(index) {
                     self.content_sent = true;
                     out.push(StreamEvent::ToolCallStart {
                         index,
@@ -608,7 +607,7 @@ impl ChunkDecoder {
             return;
         };
         self.finished = true;
-        for index in self.calls.keys() {
+        for index in &self.calls {
             out.push(StreamEvent::ToolCallEnd { index: *index });
         }
         out.push(StreamEvent::Finish {

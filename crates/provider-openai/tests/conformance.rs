@@ -1,4 +1,5 @@
 //! provider-openai against the shared conformance suite, with the recorded OpenAI fixtures.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -259,6 +259,9 @@ impl Scenario {
     }
 }
 
+/// The provider's error envelope for a status, its message containing the given text.
+pub type ErrorBodyFn = Arc<dyn Fn(u16, &str) -> String + Send + Sync>;
+
 /// Builds the provider under test against `base_url` with `key`, timeouts set to `timeout`.
 pub type Builder = Arc<dyn Fn(&str, &Secret, Duration) -> Result<Arc<dyn Provider>> + Send + Sync>;
 
@@ -280,7 +283,7 @@ pub struct Target {
     /// Regex of the completion path (or the chat path when served over chat).
     pub completion_path: String,
     /// The provider's error envelope for a status, its message containing `message`.
-    pub error_body: Arc<dyn Fn(u16, &str) -> String + Send + Sync>,
+    pub error_body: ErrorBodyFn,
     /// The header that carries the key and its expected value for [`TEST_KEY`].
     pub auth_header: (String, String),
     /// One complete streamed content event, framing included (for the stall and drop checks).

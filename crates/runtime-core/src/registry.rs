@@ -453,7 +453,7 @@ pub fn validate_with(
             Some(v) if !v.is_null() => Some(v.clone()),
             _ => spec
                 .env
-                .and_then(|var| env(var))
+                .and_then(env)
                 .filter(|s| !s.is_empty())
                 .map(|s| from_env_string(spec.kind, &s))
                 .or_else(|| spec.default.map(|d| from_env_string(spec.kind, d))),

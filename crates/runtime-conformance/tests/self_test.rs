@@ -1,0 +1,123 @@
+//! The suite must catch a bad provider: this one maps every error to a 500, leaks its key into
+//! errors, ignores timeouts' retryability and has no scenarios.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runtime_conformance::{Outcome, TEST_KEY, Target};
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, Error, Provider, RequestContext, Result,
+    Secret,
+};
+
+struct Bad {
+    base: String,
+    key: Secret,
+}
+
+#[async_trait]
+impl Provider for Bad {
+    fn name(&self) -> &str {
+        "bad"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            streaming: false,
+            ..Capabilities::default()
+        }
+    }
+    async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {
+        let status = reqwest_status(&self.base).await;
+        Err(Error::Api {
+            provider: "bad".into(),
+            model: "m".into(),
+            status: 500,
+            error_type: None,
+            code: None,
+            message: format!("failed with {status} using key {}", self.key.expose()),
+            retry_after: None,
+            should_retry: None,
+        })
+    }
+    async fn chat_stream(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatStream> {
+        Ok(ChatStream::from_events(Vec::new()))
+    }
+}
+
+async fn reqwest_status(base: &str) -> u16 {
+    let http = runtime_core::http::HttpClient::shared().unwrap();
+    match tokio::time::timeout(
+        Duration::from_secs(2),
+        http.reqwest().post(format!("{base}/chat")).send(),
+    )
+    .await
+    {
+        Ok(Ok(r)) => r.status().as_u16(),
+        _ => 0,
+    }
+}
+
+#[tokio::test]
+async fn a_bad_provider_fails_the_suite() {
+    let target = Target {
+        name: "bad".into(),
+        build: Arc::new(|base, key, _t| {
+            Ok(Arc::new(Bad {
+                base: base.to_owned(),
+                key: key.clone(),
+            }) as Arc<dyn Provider>)
+        }),
+        model: "m".into(),
+        chat_path: "/chat".into(),
+        stream_path: "/chat".into(),
+        embed_path: "/embed".into(),
+        completion_path: "/chat".into(),
+        error_body: Arc::new(|_, m| format!("{{\"error\":{{\"message\":\"{m}\"}}}}")),
+        auth_header: ("authorization".into(), format!("Bearer {TEST_KEY}")),
+        stream_event: b"data: {}\n\n".to_vec(),
+        stream_content_type: "text/event-stream".into(),
+        scenarios: Vec::new(),
+        not_applicable: Vec::new(),
+    };
+    let report = runtime_conformance::run(target).await;
+    let outcome = |check: &str| {
+        report
+            .results
+            .iter()
+            .find(|r| r.check == check)
+            .map(|r| r.outcome.clone())
+            .unwrap_or_else(|| panic!("no check {check}: {}", report.table()))
+    };
+    assert!(matches!(outcome("covers plain_chat"), Outcome::Fail(_)));
+    assert!(
+        matches!(outcome("covers streaming"), Outcome::Fail(_)),
+        "streaming is false but chat_stream did not return Unsupported"
+    );
+    assert!(matches!(
+        outcome("covers embeddings"),
+        Outcome::Unsupported(_)
+    ));
+    assert!(matches!(
+        outcome("status 401 -> authentication, not retryable"),
+        Outcome::Fail(_)
+    ));
+    assert!(matches!(
+        outcome("status 429 -> rate_limited + retry-after, retryable"),
+        Outcome::Fail(_)
+    ));
+    assert!(matches!(outcome("auth header sent"), Outcome::Fail(_)));
+    assert!(matches!(
+        outcome("malformed body is a decode error"),
+        Outcome::Fail(_)
+    ));
+    assert!(matches!(
+        outcome("api key never in errors"),
+        Outcome::Fail(_)
+    ));
+    assert!(matches!(
+        outcome("status 500 -> api error, retryable"),
+        Outcome::Pass
+    ));
+}
