@@ -24,6 +24,14 @@ pub(crate) enum HealthProbe {
     Paid,
 }
 
+/// Capabilities a request needs beyond its kind (tools, images, JSON-schema output).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub tools: bool,
+    pub vision: bool,
+    pub json_schema: bool,
+}
+
 /// Store keys of one deployment, built once.
 #[derive(Debug)]
 pub(crate) struct StateKeys {
@@ -68,14 +76,19 @@ impl std::fmt::Debug for Deployment {
 }
 
 impl Deployment {
-    /// Whether the provider can serve this kind of request.
-    pub fn supports(&self, kind: RequestKind) -> bool {
-        match kind {
-            RequestKind::Chat => self.caps.chat,
-            RequestKind::Stream => self.caps.streaming,
-            RequestKind::Completion => self.caps.completion || self.caps.chat,
-            RequestKind::Embedding => self.caps.embeddings,
-        }
+    /// Whether the provider can serve this kind of request with these needs.
+    pub fn supports(&self, kind: RequestKind, needs: Needs) -> bool {
+        let c = &self.caps;
+        let kind_ok = match kind {
+            RequestKind::Chat => c.chat,
+            RequestKind::Stream => c.streaming,
+            RequestKind::Completion => c.completion || c.chat,
+            RequestKind::Embedding => c.embeddings,
+        };
+        kind_ok
+            && (!needs.tools || c.tools)
+            && (!needs.vision || c.vision)
+            && (!needs.json_schema || c.json_schema)
     }
 
     /// Calls under way on this deployment (from this process).

@@ -11,8 +11,9 @@ use rand::Rng;
 use runtime_core::http::HttpClient;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, HealthStatus, ModelInfo, ModelKind, Provider,
-    RequestContext, ResponseMeta, Result, Retryability, Secret, TimeoutPhase, Usage,
+    EmbeddingRequest, EmbeddingResponse, Error, HealthStatus, Message, ModelInfo, ModelKind,
+    Provider, RequestContext, ResponseFormat, ResponseMeta, Result, Retryability, Secret,
+    TimeoutPhase, Usage,
 };
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -24,7 +25,7 @@ use crate::config::{
     expand_env,
 };
 use crate::deployment::{
-    Deployment, Ewma, HealthProbe, InFlight, estimate_chat_tokens, state_keys,
+    Deployment, Ewma, HealthProbe, InFlight, Needs, estimate_chat_tokens, state_keys,
 };
 use crate::health::HealthTasks;
 use crate::state::{Acquire, MemoryStore, RateLimits, StateStore, WindowUsage};
@@ -488,6 +489,13 @@ async fn connect_redis(_url: &str, _prefix: &str) -> Result<Arc<dyn StateStore>>
     })
 }
 
+/// What a request asks of a deployment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Want {
+    kind: RequestKind,
+    needs: Needs,
+}
+
 /// One call being routed.
 #[derive(Clone, Copy)]
 enum Call<'a> {
@@ -513,6 +521,23 @@ impl Call<'_> {
             Call::Chat(r) | Call::Stream(r) => &r.model,
             Call::Complete(r) | Call::CompleteStream(r) => &r.model,
             Call::Embed(r) => &r.model,
+        }
+    }
+
+    /// Capabilities the request needs beyond its kind.
+    fn needs(&self) -> Needs {
+        match self {
+            Call::Chat(r) | Call::Stream(r) => Needs {
+                tools: !r.tools.is_empty(),
+                vision: r.messages.iter().any(|m| match m {
+                    Message::User { content, .. } | Message::System { content, .. } => {
+                        content.has_image()
+                    }
+                    _ => false,
+                }),
+                json_schema: matches!(r.response_format, Some(ResponseFormat::JsonSchema { .. })),
+            },
+            _ => Needs::default(),
         }
     }
 
@@ -699,9 +724,13 @@ impl Router {
     pub async fn choose(&self, model: &str, kind: RequestKind) -> Result<String> {
         let m = self.inner.model(model)?;
         let strategy = m.strategy_for(kind);
+        let want = Want {
+            kind,
+            needs: Needs::default(),
+        };
         match self
             .inner
-            .select(&m, kind, strategy, &[], &[], (0, 0))
+            .select(&m, want, strategy, &[], &[], (0, 0))
             .await
         {
             Pick::Got(c) => Ok(m.deployments[c.idx].name.to_string()),
@@ -824,7 +853,7 @@ impl Inner {
     async fn select(
         &self,
         m: &LogicalModel,
-        kind: RequestKind,
+        want: Want,
         strategy: Strategy,
         avoid: &[usize],
         exclude: &[usize],
@@ -836,7 +865,7 @@ impl Inner {
         let (mut cooling, mut unhealthy, mut unsupported, mut failed) = (0, 0, 0, 0);
         let mut soonest: Option<Duration> = None;
         for (i, d) in m.deployments.iter().enumerate() {
-            if !d.supports(kind) {
+            if !d.supports(want.kind, want.needs) {
                 unsupported += 1;
             } else if exclude.contains(&i) {
                 failed += 1;
@@ -959,7 +988,10 @@ impl Inner {
             reason.push_str(&format!(", {dead} with every key dead"));
         }
         if unsupported > 0 {
-            reason.push_str(&format!(", {unsupported} cannot serve {}", kind.as_str()));
+            reason.push_str(&format!(
+                ", {unsupported} cannot serve this {} request",
+                want.kind.as_str()
+            ));
         }
         if let Some(s) = soonest {
             reason.push_str(&format!("; next cooldown ends in {:.3}s", s.as_secs_f64()));
@@ -994,7 +1026,7 @@ impl Inner {
     async fn select_or_wait(
         &self,
         m: &LogicalModel,
-        kind: RequestKind,
+        want: Want,
         strategy: Strategy,
         avoid: &[usize],
         exclude: &[usize],
@@ -1004,7 +1036,7 @@ impl Inner {
     ) -> Result<Chosen, NoPick> {
         let q = &m.queue;
         if q.waiting.load(Ordering::Acquire) == 0 {
-            match self.select(m, kind, strategy, avoid, exclude, tokens).await {
+            match self.select(m, want, strategy, avoid, exclude, tokens).await {
                 Pick::Got(c) => return Ok(c),
                 Pick::Unavailable(reason, soonest) => {
                     return Err(NoPick::Unavailable(self.no_healthy(m, reason), soonest));
@@ -1053,7 +1085,7 @@ impl Inner {
             let notified = q.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.select(m, kind, strategy, avoid, exclude, tokens).await {
+            match self.select(m, want, strategy, avoid, exclude, tokens).await {
                 Pick::Got(c) => return Ok(c),
                 Pick::Unavailable(reason, soonest) => {
                     return Err(NoPick::Unavailable(self.no_healthy(m, reason), soonest));
@@ -1168,6 +1200,10 @@ impl Inner {
         attempts: &mut Vec<Attempt>,
     ) -> Result<Out> {
         let kind = call.kind();
+        let want = Want {
+            kind,
+            needs: call.needs(),
+        };
         let strategy = m.strategy_for(kind);
         let tokens = call.tokens();
         let mut avoid: Vec<usize> = Vec::new();
@@ -1183,7 +1219,7 @@ impl Inner {
                 break;
             }
             let chosen = match self
-                .select_or_wait(m, kind, strategy, &avoid, &exclude, tokens, deadline, ctx)
+                .select_or_wait(m, want, strategy, &avoid, &exclude, tokens, deadline, ctx)
                 .await
             {
                 Ok(c) => c,
@@ -1312,14 +1348,18 @@ impl Inner {
         let start = Instant::now();
         let guard = InFlight::new(&d.in_flight);
         let fut = self.call_deployment(d, call, &actx, guard);
-        let res = match tokio::time::timeout_at(deadline, fut.instrument(span.clone())).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout {
-                provider: d.provider_name.clone(),
-                model: d.model.clone(),
-                phase: TimeoutPhase::Deadline,
-                after: left,
-            }),
+        let res = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => Err(Error::Cancelled),
+            r = tokio::time::timeout_at(deadline, fut.instrument(span.clone())) => match r {
+                Ok(r) => r,
+                Err(_) => Err(Error::Timeout {
+                    provider: d.provider_name.clone(),
+                    model: d.model.clone(),
+                    phase: TimeoutPhase::Deadline,
+                    after: left,
+                }),
+            },
         };
         let latency = start.elapsed();
         let outcome = match &res {

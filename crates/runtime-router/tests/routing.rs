@@ -1074,3 +1074,71 @@ async fn redis_url_needs_build_async() {
         .unwrap_err();
     assert!(e.to_string().contains("build_async"), "{e}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn requests_needing_tools_or_images_skip_deployments_without_them() {
+    let plain = Arc::new(FakeProvider::new("plain").with_capabilities(
+        runtime_core::Capabilities {
+            tools: false,
+            vision: false,
+            ..runtime_core::Capabilities::default()
+        },
+    ));
+    let rich = Arc::new(
+        FakeProvider::new("rich").with_capabilities(runtime_core::Capabilities {
+            tools: true,
+            vision: true,
+            ..runtime_core::Capabilities::default()
+        }),
+    );
+    let r = Router::builder()
+        .model(
+            ModelConfig::new("chat")
+                .deployment(DeploymentConfig::new("plain", "p"))
+                .deployment(DeploymentConfig::new("rich", "r")),
+        )
+        .provider("plain", plain.clone())
+        .provider("rich", rich.clone())
+        .build()
+        .unwrap();
+    let mut with_image = req("chat");
+    with_image.messages = vec![runtime_core::Message::User {
+        content: runtime_core::Content::Parts(vec![runtime_core::ContentPart::image_url(
+            "https://example.invalid/cat.png",
+        )]),
+        name: None,
+    }];
+    for _ in 0..4 {
+        let resp = r.chat(&with_image, &RequestContext::new()).await.unwrap();
+        assert_eq!(resp.meta.deployment.as_deref(), Some("rich/r"));
+    }
+    for _ in 0..4 {
+        r.chat(&req("chat"), &RequestContext::new()).await.unwrap();
+    }
+    assert_eq!(plain.calls(), 2, "plain requests still use both");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancellation_stops_the_attempt_and_the_queue() {
+    let f = fakes(&["a"]);
+    f[0].set_default(Step::Hang);
+    let r = Arc::new(router(
+        model("chat", Strategy::RoundRobin, &f),
+        &f,
+        defaults(),
+    ));
+    let ctx = RequestContext::new();
+    let cancel = ctx.cancel.clone();
+    let r2 = r.clone();
+    let t = tokio::spawn(async move { r2.chat(&req("chat"), &ctx).await });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    cancel.cancel();
+    assert!(matches!(t.await.unwrap(), Err(Error::Cancelled)));
+    // A cancelled request is not a deployment failure.
+    assert!(
+        r.status("chat").await.unwrap()[0]
+            .cooldown_remaining
+            .is_none()
+    );
+    assert_eq!(r.status("chat").await.unwrap()[0].in_flight, 0);
+}
