@@ -100,6 +100,7 @@ pub fn ensure() -> Result<(), String> {
         wait_port(5432, "postgresql")?;
     }
     ensure_pg_role()?;
+    ensure_python_sdk()?;
     eprintln!("xtask: services ready: redis 127.0.0.1:6379, postgresql 127.0.0.1:5432");
     Ok(())
 }
@@ -215,6 +216,18 @@ fn ensure_pg_role() -> Result<(), String> {
     }
     if psql("SELECT 1 FROM pg_database WHERE datname = 'modelrt_test'")? != "1" {
         psql("CREATE DATABASE modelrt_test OWNER modelrt")?;
+    }
+    Ok(())
+}
+
+/// The official `openai` Python SDK, which the gateway's end-to-end test drives.
+fn ensure_python_sdk() -> Result<(), String> {
+    let have_sdk = Command::new("python3")
+        .args(["-c", "import openai"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_sdk {
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "openai"]))?;
     }
     Ok(())
 }
