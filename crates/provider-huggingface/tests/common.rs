@@ -1,4 +1,5 @@
 //! Shared by this crate's integration tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use runtime_core::{ChatResponse, Provider, Secret, StreamAccumulator, StreamEven
 use runtime_testkit::fixtures;
 use serde_json::{Value, json};
 
+/// The fixture directory.
 pub const DIR: &str = "tgi";
 
 /// A provider against a mock server at `base` (the server root).
@@ -29,6 +31,7 @@ pub fn provider(base: &str, key: Option<&str>, api: Api, timeout: Duration) -> H
     s.build(HttpClient::shared().unwrap()).unwrap()
 }
 
+/// A Messages API provider for the conformance suite.
 pub fn dyn_messages(
     base: &str,
     key: &Secret,
@@ -42,6 +45,7 @@ pub fn dyn_messages(
     )))
 }
 
+/// A `/generate` API provider for the conformance suite.
 pub fn dyn_generate(
     base: &str,
     key: &Secret,
@@ -106,8 +110,11 @@ pub fn generate_stream_from_details(input_length: u64) -> Vec<u8> {
 /// What a transcript folds to: the response and the error that ended it, if any.
 #[derive(Debug, PartialEq)]
 pub struct Folded {
+    /// The fold of the events.
     pub response: ChatResponse,
+    /// The events.
     pub events: Vec<StreamEvent>,
+    /// The error that ended the stream (its `Debug`).
     pub error: Option<String>,
 }
 

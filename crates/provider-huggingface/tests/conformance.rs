@@ -1,5 +1,6 @@
 //! provider-huggingface against the shared conformance suite: once with the Messages API (the
 //! recorded TGI fixtures) and once with TGI's native `/generate` API.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -74,10 +75,13 @@ fn text_check(r: &runtime_core::ChatResponse) -> Result<(), String> {
     Ok(())
 }
 
+/// Name, inputs, answer body, expected vectors.
+type EmbedCase = (&'static str, Vec<&'static str>, &'static str, Vec<Vec<f32>>);
+
 fn embedding_scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
     // Synthetic bodies: no feature-extraction recording exists.
-    let cases: Vec<(&str, Vec<&str>, &str, Vec<Vec<f32>>)> = vec![
+    let cases: Vec<EmbedCase> = vec![
         (
             "one input, pooled [f32] (synthetic)",
             vec!["Hello"],

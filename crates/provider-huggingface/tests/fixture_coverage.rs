@@ -1,5 +1,6 @@
 //! Every file of the TGI fixture directory is used by some test of this crate: this test fails
 //! when a fixture is added and no test reads it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use runtime_testkit::fixtures;
 

@@ -1,5 +1,6 @@
 //! HTTP behaviour against wiremock: registration and config, credentials, error mapping and
 //! retry delays, streams that fail after HTTP 200, model listing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -251,7 +252,8 @@ async fn model_loading_503_is_retried_after_estimated_time() {
 #[tokio::test]
 async fn tgi_status_classes() {
     // Synthetic bodies in TGI's error shape.
-    let cases: [(u16, &str, &str, fn(&Error) -> bool, bool); 4] = [
+    type Case = (u16, &'static str, &'static str, fn(&Error) -> bool, bool);
+    let cases: [Case; 4] = [
         (
             422,
             "Input validation error: `temperature` must be strictly positive",

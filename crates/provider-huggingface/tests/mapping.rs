@@ -1,4 +1,5 @@
 //! What cannot be expressed is a typed error naming the field, never dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use provider_huggingface::embeddings::{self, Pooling};
 use provider_huggingface::wire::{self, GenerateInput};
