@@ -1,0 +1,537 @@
+#![doc = include_str!("../README.md")]
+// `runtime_core::Error` is core's one error type (144 bytes); boxing it is core's decision.
+#![allow(clippy::result_large_err)]
+
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use provider_openai::compat::{Auth, CompatConfig, CompatProvider, UrlBuilder};
+use provider_openai::wire::{MaxTokensField, RequestOptions};
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
+use runtime_core::{
+    BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, HealthStatus, ModelInfo,
+    ModelKind, Provider, ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result,
+    Secret, SettingKind, SettingSpec, StreamEvent,
+};
+
+pub use wire::{AzureChunkDecoder, Operation};
+
+/// The default (GA) data-plane API version.
+pub const DEFAULT_API_VERSION: &str = "2024-10-21";
+
+/// Most inputs one `/embeddings` call accepts.
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
+
+static SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "endpoint",
+        kind: SettingKind::Url,
+        required: true,
+        env: Some("AZURE_OPENAI_ENDPOINT"),
+        default: None,
+        help: "resource endpoint, https://{resource}.openai.azure.com",
+    },
+    SettingSpec {
+        key: "api_key",
+        kind: SettingKind::Secret,
+        required: false,
+        env: Some("AZURE_OPENAI_API_KEY"),
+        default: None,
+        help: "resource key, sent as the api-key header (set this or ad_token, not both)",
+    },
+    SettingSpec {
+        key: "ad_token",
+        kind: SettingKind::Secret,
+        required: false,
+        env: Some("AZURE_OPENAI_AD_TOKEN"),
+        default: None,
+        help: "Microsoft Entra ID token, sent as Authorization: Bearer (set this or api_key)",
+    },
+    SettingSpec {
+        key: "api_version",
+        kind: SettingKind::String,
+        required: false,
+        env: Some("OPENAI_API_VERSION"),
+        default: Some(DEFAULT_API_VERSION),
+        help: "data-plane api-version query parameter",
+    },
+    SettingSpec {
+        key: "deployments",
+        kind: SettingKind::Map,
+        required: false,
+        env: None,
+        default: None,
+        help: "model name -> deployment name; a model without an entry is used as the deployment name",
+    },
+    SettingSpec {
+        key: "max_tokens_field",
+        kind: SettingKind::String,
+        required: false,
+        env: None,
+        default: Some("max_tokens"),
+        help: "`max_tokens` or `max_completion_tokens` (reasoning deployments need the latter)",
+    },
+    SettingSpec {
+        key: "timeout",
+        kind: SettingKind::Duration,
+        required: false,
+        env: None,
+        default: Some("600s"),
+        help: "longest wait for a whole answer, or for a stream to start",
+    },
+    SettingSpec {
+        key: "stream_idle_timeout",
+        kind: SettingKind::Duration,
+        required: false,
+        env: None,
+        default: Some("120s"),
+        help: "longest silence between two streamed chunks",
+    },
+];
+
+/// The registry entry of the Azure OpenAI provider (type `azure-openai`).
+pub static FACTORY: ProviderFactory = ProviderFactory {
+    name: "azure-openai",
+    display_name: "Azure OpenAI",
+    description: "Azure OpenAI deployments: chat completions, completions, embeddings",
+    crate_name: env!("CARGO_PKG_NAME"),
+    crate_version: env!("CARGO_PKG_VERSION"),
+    settings: SETTINGS,
+    build,
+};
+
+runtime_core::register_provider!(FACTORY);
+
+fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
+    let endpoint = cfg.required_string("endpoint")?;
+    let credential = match (cfg.secret("api_key")?, cfg.secret("ad_token")?) {
+        (Some(k), None) => AzureCredential::ApiKey(k),
+        (None, Some(t)) => AzureCredential::AdToken(t),
+        (None, None) => {
+            return Err(Error::InvalidConfig {
+                provider: cfg.instance().to_owned(),
+                field: "api_key, ad_token".into(),
+                reason: "one of `api_key` (env AZURE_OPENAI_API_KEY) or `ad_token` \
+                         (env AZURE_OPENAI_AD_TOKEN) is required"
+                    .into(),
+            });
+        }
+        (Some(_), Some(_)) => {
+            return Err(Error::InvalidConfig {
+                provider: cfg.instance().to_owned(),
+                field: "api_key, ad_token".into(),
+                reason: "set exactly one of `api_key` and `ad_token` (check the environment \
+                         variables AZURE_OPENAI_API_KEY and AZURE_OPENAI_AD_TOKEN too)"
+                    .into(),
+            });
+        }
+    };
+    let mut s = AzureOpenAiSettings::new(cfg.instance(), &endpoint, credential);
+    if let Some(v) = cfg.string("api_version")? {
+        s.api_version = v;
+    }
+    s.deployments = cfg.string_map("deployments")?;
+    if let Some(f) = cfg.string("max_tokens_field")? {
+        s.max_tokens_field = parse_max_tokens_field(&f).ok_or_else(|| Error::InvalidConfig {
+            provider: cfg.instance().to_owned(),
+            field: "max_tokens_field".into(),
+            reason: format!("`{f}`: expected `max_tokens` or `max_completion_tokens`"),
+        })?;
+    }
+    if let Some(t) = cfg.duration("timeout")? {
+        s.timeout = t;
+    }
+    if let Some(t) = cfg.duration("stream_idle_timeout")? {
+        s.stream_idle_timeout = t;
+    }
+    Ok(Arc::new(s.build(ctx.http.clone())?))
+}
+
+/// Parses `max_tokens` / `max_completion_tokens`.
+pub fn parse_max_tokens_field(s: &str) -> Option<MaxTokensField> {
+    match s {
+        "max_tokens" => Some(MaxTokensField::MaxTokens),
+        "max_completion_tokens" => Some(MaxTokensField::MaxCompletionTokens),
+        _ => None,
+    }
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone)]
+pub enum AzureCredential {
+    /// A resource key, sent as `api-key: <key>`.
+    ApiKey(Secret),
+    /// A Microsoft Entra ID token, sent as `Authorization: Bearer <token>`.
+    AdToken(Secret),
+}
+
+/// Azure OpenAI settings for building the provider in code.
+#[derive(Debug, Clone)]
+pub struct AzureOpenAiSettings {
+    /// Instance name.
+    pub name: String,
+    /// `https://{resource}.openai.azure.com`.
+    pub endpoint: String,
+    /// Key or token.
+    pub credential: AzureCredential,
+    /// `api-version` query parameter.
+    pub api_version: String,
+    /// Model name → deployment name.
+    pub deployments: BTreeMap<String, String>,
+    /// Where `max_tokens` goes.
+    pub max_tokens_field: MaxTokensField,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Stream silence timeout.
+    pub stream_idle_timeout: Duration,
+}
+
+impl AzureOpenAiSettings {
+    /// Settings with defaults.
+    pub fn new(name: &str, endpoint: &str, credential: AzureCredential) -> Self {
+        Self {
+            name: name.to_owned(),
+            endpoint: endpoint.to_owned(),
+            credential,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            deployments: BTreeMap::new(),
+            max_tokens_field: MaxTokensField::MaxTokens,
+            timeout: Duration::from_secs(600),
+            stream_idle_timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// Maps `model` to `deployment`.
+    pub fn deployment(mut self, model: &str, deployment: &str) -> Self {
+        self.deployments
+            .insert(model.to_owned(), deployment.to_owned());
+        self
+    }
+
+    fn invalid(&self, field: &str, reason: String) -> Error {
+        Error::InvalidConfig {
+            provider: self.name.clone(),
+            field: field.to_owned(),
+            reason,
+        }
+    }
+
+    /// The provider. Fails on an endpoint that is not an `http(s)` URL, a malformed
+    /// `api_version` or a deployment name Azure would reject.
+    pub fn build(self, http: HttpClient) -> Result<AzureOpenAiProvider> {
+        let endpoint = wire::normalize_endpoint(&self.endpoint);
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            return Err(self.invalid("endpoint", format!("`{endpoint}` is not an http(s) URL")));
+        }
+        if self.api_version.is_empty()
+            || !self
+                .api_version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(self.invalid(
+                "api_version",
+                format!("`{}` is not an API version", self.api_version),
+            ));
+        }
+        for (model, dep) in &self.deployments {
+            wire::operation_url(&endpoint, &self.api_version, Operation::Chat, dep)
+                .map_err(|e| self.invalid(&format!("deployments.{model}"), e))?;
+        }
+        let deployments = Arc::new(self.deployments.clone());
+        let url: UrlBuilder = {
+            let endpoint = endpoint.clone();
+            let version = self.api_version.clone();
+            let deployments = deployments.clone();
+            let name = self.name.clone();
+            Arc::new(move |op, model| {
+                let dep = deployments.get(model).map_or(model, String::as_str);
+                wire::operation_url(&endpoint, &version, op, dep)
+                    .map_err(|e| Error::invalid_request(&name, model, Some("model"), e))
+            })
+        };
+        let mut c = CompatConfig::new(&self.name, &endpoint, None);
+        c.url = url;
+        c.auth = match &self.credential {
+            AzureCredential::ApiKey(k) => Auth::Header("api-key", k.clone()),
+            AzureCredential::AdToken(t) => Auth::Bearer(t.clone()),
+        };
+        c.timeout = self.timeout;
+        c.stream_idle_timeout = self.stream_idle_timeout;
+        c.request = RequestOptions {
+            max_tokens_field: self.max_tokens_field,
+            stream_usage: true,
+        };
+        c.embeddings_base64 = true;
+        c.map_error = wire::map_error;
+        c.capabilities = CAPABILITIES;
+        c.catalog = catalog(&self.name, &self.deployments);
+        c.native_completions = true;
+        Ok(AzureOpenAiProvider {
+            compat: CompatProvider::new(c, http.clone()),
+            http,
+            name: Arc::from(self.name.as_str()),
+            models_url: wire::operation_url(&endpoint, &self.api_version, Operation::Models, "")
+                .map_err(|e| self.invalid("endpoint", e))?,
+        })
+    }
+}
+
+const CAPABILITIES: Capabilities = Capabilities {
+    chat: true,
+    streaming: true,
+    tools: true,
+    vision: true,
+    json_schema: true,
+    completion: true,
+    embeddings: true,
+    // The model list is the configured deployments (see `list_models`), not a live listing.
+    list_models: false,
+    max_embedding_inputs: Some(MAX_EMBEDDING_INPUTS),
+};
+
+/// The static catalog: one entry per configured model, with OpenAI's limits where the model
+/// name is one OpenAI lists.
+pub fn catalog(provider: &str, deployments: &BTreeMap<String, String>) -> Vec<ModelInfo> {
+    let known = provider_openai::catalog(provider);
+    deployments
+        .keys()
+        .map(|model| {
+            known
+                .iter()
+                .find(|m| m.id == *model)
+                .cloned()
+                .unwrap_or_else(|| {
+                    let kind = provider_openai::wire::guess_kind(model);
+                    ModelInfo {
+                        id: model.clone(),
+                        provider: provider.to_owned(),
+                        kind,
+                        supports_streaming: kind == ModelKind::Chat,
+                        supports_tools: kind == ModelKind::Chat,
+                        ..ModelInfo::default()
+                    }
+                })
+        })
+        .collect()
+}
+
+/// The Azure OpenAI provider.
+#[derive(Debug, Clone)]
+pub struct AzureOpenAiProvider {
+    compat: CompatProvider,
+    http: HttpClient,
+    name: Arc<str>,
+    models_url: String,
+}
+
+fn upstream_request_id(headers: &http::HeaderMap) -> Option<String> {
+    ["apim-request-id", "x-request-id", "x-ms-request-id"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .map(str::to_owned)
+}
+
+impl AzureOpenAiProvider {
+    /// The underlying OpenAI-compatible provider (URLs, auth, mapping).
+    pub fn compat(&self) -> &CompatProvider {
+        &self.compat
+    }
+
+    /// The request spec of a chat call.
+    pub fn chat_spec(
+        &self,
+        req: &ChatRequest,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        wire::check_chat_request(req, &self.name)?;
+        self.compat.chat_spec(req, stream, ctx)
+    }
+
+    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
+        let cfg = self.compat.config();
+        let secret = ctx.api_key.clone().or_else(|| match &cfg.auth {
+            Auth::None => None,
+            Auth::Bearer(s) | Auth::Header(_, s) => Some(s.clone()),
+        });
+        let mut c = CallInfo::new(self.name.clone(), model, secret, cfg.timeout);
+        c.idle_timeout = cfg.stream_idle_timeout;
+        c.map_error = cfg.map_error;
+        c
+    }
+}
+
+/// Turns a stream of SSE events into a [`ChatStream`] through an [`AzureChunkDecoder`]: events
+/// decoded before an error are delivered first, then the error, then the stream ends. `queued`
+/// are events already decoded (the peeked first event).
+fn decode_stream<S>(sse: S, dec: AzureChunkDecoder, queued: Vec<StreamEvent>) -> ChatStream
+where
+    S: futures::Stream<Item = Result<runtime_core::http::SseEvent>> + Send + Unpin + 'static,
+{
+    struct State<S> {
+        sse: S,
+        dec: AzureChunkDecoder,
+        queue: std::collections::VecDeque<StreamEvent>,
+        error: Option<Error>,
+        ended: bool,
+    }
+    let state = State {
+        sse,
+        dec,
+        queue: queued.into(),
+        error: None,
+        ended: false,
+    };
+    ChatStream::new(futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if let Some(e) = st.error.take() {
+                return Some((Err(e), st));
+            }
+            if st.ended || st.dec.is_done() {
+                return None;
+            }
+            let mut out = Vec::new();
+            let step = match st.sse.next().await {
+                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
+                Some(Err(e)) => Err(e),
+                None => {
+                    st.ended = true;
+                    st.dec.end(&mut out)
+                }
+            };
+            st.queue.extend(out);
+            if let Err(e) = step {
+                st.ended = true;
+                st.error = Some(e);
+            }
+        }
+    }))
+}
+
+#[async_trait]
+impl Provider for AzureOpenAiProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, false, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (body, headers) = self.http.bytes(&call, spec, ctx).await?;
+        let mut resp = wire::parse_chat_body(&body, &self.name, &req.model)?;
+        resp.meta.upstream_request_id = upstream_request_id(&headers);
+        Ok(resp)
+    }
+
+    /// Streams a chat answer. Azure sends its prompt-filter results as the first event, so
+    /// the first event is read before returning: its `prompt_filter_results` are in the
+    /// stream's [`ChatStream::meta`] annotations.
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, true, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (mut sse, headers) = self.http.sse(&call, spec, ctx).await?;
+        let mut dec = AzureChunkDecoder::new(&self.name, &req.model);
+        let mut queued = Vec::new();
+        let mut first_error = None;
+        match sse.next().await {
+            Some(Ok(ev)) => {
+                if let Err(e) = dec.decode(&ev.data, &mut queued) {
+                    first_error = Some(e);
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None => {
+                if let Err(e) = dec.end(&mut queued) {
+                    first_error = Some(e);
+                }
+            }
+        }
+        let meta = ResponseMeta {
+            provider: Some(self.name.to_string()),
+            upstream_request_id: upstream_request_id(&headers),
+            annotations: dec.annotations().clone(),
+            ..ResponseMeta::default()
+        };
+        let stream = match first_error {
+            // Before any event reached the caller: classify like a non-streaming error.
+            Some(e) if queued.is_empty() => return Err(e),
+            Some(e) => ChatStream::new(futures::stream::iter(
+                queued.into_iter().map(Ok).chain(std::iter::once(Err(e))),
+            )),
+            None => decode_stream(sse, dec, queued),
+        };
+        Ok(stream.with_meta(meta))
+    }
+
+    async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        self.compat.complete(req, ctx).await
+    }
+
+    async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        self.compat.complete_stream(req, ctx).await
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        self.compat.embed(req, ctx).await
+    }
+
+    /// The configured deployments' models.
+    fn models(&self) -> Vec<ModelInfo> {
+        self.compat.models()
+    }
+
+    /// The configured deployments' models. Azure's `GET /openai/models` lists every model the
+    /// resource could deploy, not the deployments a request can name, so it is not used here
+    /// (it serves as the health probe).
+    async fn list_models(&self, _ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        Ok(self.models())
+    }
+
+    /// Probes `GET {endpoint}/openai/models?api-version=…` (checks endpoint, credentials and
+    /// API version; spends no tokens).
+    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
+        let start = Instant::now();
+        let spec = self
+            .compat
+            .authorize(HttpRequestSpec::get(self.models_url.clone()), ctx);
+        let call = self.call("", ctx);
+        let (body, _h): (serde_json::Value, _) =
+            self.http.json(&call, spec, ctx, "model list").await?;
+        let n = body
+            .get("data")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len);
+        Ok(HealthStatus {
+            healthy: true,
+            latency: start.elapsed(),
+            detail: format!("{n} models available to the resource"),
+        })
+    }
+}
