@@ -61,7 +61,11 @@ pub(crate) fn pick(strategy: Strategy, inp: &PickInput<'_>) -> usize {
                 d.latency.get().unwrap_or(0.0) * (d.in_flight() as f64 + 1.0)
             };
             let (la, lb) = (load(a), load(b));
-            if la < lb || (la == lb && rng.random_bool(0.5)) {
+            // Loads within 5% of each other are a tie: latency noise is not a reason to
+            // prefer one deployment every time.
+            if (la - lb).abs() <= 0.05 * la.max(lb) {
+                if rng.random_bool(0.5) { a } else { b }
+            } else if la < lb {
                 a
             } else {
                 b

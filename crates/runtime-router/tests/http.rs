@@ -87,8 +87,8 @@ async fn weighted_three_to_one_over_4000_calls() {
     }
     let (ha, hb) = (hits(&a).await, hits(&b).await);
     assert_eq!(ha + hb, 4000);
-    // Expect 3000 : 1000; binomial sd is ~27, allow about 4 sd.
-    assert!((2890..=3110).contains(&ha), "a got {ha}, b got {hb}");
+    // Expect 3000 : 1000; the binomial sd is ~27: allow 5 sd.
+    assert!((2860..=3140).contains(&ha), "a got {ha}, b got {hb}");
 }
 
 #[tokio::test]

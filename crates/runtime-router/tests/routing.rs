@@ -1142,3 +1142,139 @@ async fn cancellation_stops_the_attempt_and_the_queue() {
     );
     assert_eq!(r.status("chat").await.unwrap()[0].in_flight, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn live_keys_rotate() {
+    let f = fakes(&["a"]);
+    let r = router(
+        ModelConfig::new("chat")
+            .deployment(DeploymentConfig::new("a", "x").api_keys(["k0", "k1", "k2"])),
+        &f,
+        defaults(),
+    );
+    let mut used = Vec::new();
+    for _ in 0..6 {
+        let routed = r
+            .chat_routed(&req("chat"), &RequestContext::new())
+            .await
+            .unwrap();
+        used.push(routed.attempts[0].key_index.unwrap());
+    }
+    assert_eq!(used, [0, 1, 2, 0, 1, 2]);
+}
+
+/// A store that always fails: the router routes on without shared state (fail open).
+struct BrokenStore;
+
+#[async_trait::async_trait]
+impl runtime_router::StateStore for BrokenStore {
+    async fn set_flag(&self, _k: &str, _t: Duration) -> runtime_core::Result<()> {
+        Err(broken())
+    }
+    async fn clear_flags(&self, _k: &[&str]) -> runtime_core::Result<()> {
+        Err(broken())
+    }
+    async fn flags(&self, _k: &[&str]) -> runtime_core::Result<Vec<Option<Duration>>> {
+        Err(broken())
+    }
+    async fn try_lock(&self, _k: &str, _t: Duration) -> runtime_core::Result<bool> {
+        Err(broken())
+    }
+    async fn record_failure(&self, _k: &str, _w: Duration) -> runtime_core::Result<u64> {
+        Err(broken())
+    }
+    async fn acquire(
+        &self,
+        _k: &str,
+        _l: runtime_router::RateLimits,
+        _t: u64,
+    ) -> runtime_core::Result<runtime_router::Acquire> {
+        Err(broken())
+    }
+    async fn adjust_tokens(&self, _k: &str, _w: u64, _d: i64) -> runtime_core::Result<()> {
+        Err(broken())
+    }
+    async fn usage(&self, _k: &str) -> runtime_core::Result<runtime_router::WindowUsage> {
+        Err(broken())
+    }
+}
+
+fn broken() -> Error {
+    Error::Connect {
+        provider: "redis".into(),
+        model: String::new(),
+        message: "connection refused".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_store_does_not_stop_routing() {
+    let f = fakes(&["a", "b"]);
+    f[0].push(Step::fail(server_error()));
+    let r = Router::builder()
+        .defaults(defaults())
+        .model(
+            ModelConfig::new("chat")
+                .strategy(Strategy::UsageBased)
+                .deployment(DeploymentConfig::new("a", "x").rpm(1).api_keys(["k"]))
+                .deployment(DeploymentConfig::new("b", "y").rpm(1)),
+        )
+        .provider("a", f[0].clone())
+        .provider("b", f[1].clone())
+        .store(Arc::new(BrokenStore))
+        .build()
+        .unwrap();
+    for _ in 0..4 {
+        r.chat(&req("chat"), &RequestContext::new()).await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_attempt_has_a_tracing_span_with_its_outcome() {
+    use std::io::Write;
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let out = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || out.clone())
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .finish();
+    let _g = tracing::subscriber::set_default(sub);
+
+    let f = fakes(&["a", "b"]);
+    f[0].push(Step::fail(server_error()));
+    let r = router(model("chat", Strategy::RoundRobin, &f), &f, defaults());
+    r.chat(&req("chat"), &RequestContext::new()).await.unwrap();
+    drop(_g);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let closes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("router.attempt") && l.contains("close"))
+        .collect();
+    assert_eq!(closes.len(), 2, "{text}");
+    assert!(
+        closes[0].contains("deployment=a/a-model") && closes[0].contains("outcome=\"api_error\""),
+        "{}",
+        closes[0]
+    );
+    assert!(
+        closes[1].contains("deployment=b/b-model")
+            && closes[1].contains("strategy=\"round_robin\"")
+            && closes[1].contains("outcome=\"ok\""),
+        "{}",
+        closes[1]
+    );
+}
