@@ -1,5 +1,10 @@
 //! Shared by this crate's integration tests.
-#![allow(dead_code, clippy::result_large_err)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::result_large_err
+)]
 
 use std::sync::Arc;
 use std::time::Duration;
