@@ -4,6 +4,7 @@ pub mod config;
 pub mod histogram;
 mod keybuf;
 pub mod meter;
+pub mod metering;
 pub mod pricing;
 pub mod provider;
 pub mod record;
@@ -18,5 +19,6 @@ pub mod spill;
 pub mod store;
 pub mod writer;
 
+pub use metering::{Metering, MeteringConfig};
 pub use store::{BatchStore, GroupBy, StoreError, SummaryRow, UsageStore};
 pub use writer::{UsageWriter, WriterStats};

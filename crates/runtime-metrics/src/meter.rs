@@ -189,6 +189,33 @@ struct Series {
     totals: Totals,
 }
 
+impl Series {
+    /// Copies the hot-path totals into the exported counters (done at render time, so
+    /// recording touches each total once).
+    fn sync_counters(&self) {
+        let t = &self.totals;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        self.requests.absolute(g(&t.requests));
+        self.successes.absolute(g(&t.successes));
+        for (c, total) in self.tokens.iter().zip([
+            &t.prompt,
+            &t.completion,
+            &t.cached,
+            &t.cache_write,
+            &t.reasoning,
+        ]) {
+            c.absolute(g(total));
+        }
+        self.cost.absolute(g(&t.cost_nanos));
+        self.saved.absolute(g(&t.saved_nanos));
+        self.unpriced.absolute(g(&t.unpriced));
+        self.cache_hits.absolute(g(&t.cache_hits));
+        for e in self.errors.iter() {
+            e.value().0.absolute(e.value().1.load(Ordering::Relaxed));
+        }
+    }
+}
+
 /// Windowed and total figures of one series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesSnapshot {
@@ -317,6 +344,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let now = self.now_ms();
         for s in self.series.iter() {
+            s.sync_counters();
             let q = s.duration_window.quantiles(now);
             set_quantile_gauges(&s.duration_gauges, q, 1e6);
             if let (Some(w), Some(g)) = (&s.ttft_window, &s.ttft_gauges) {
@@ -324,6 +352,12 @@ impl Metrics {
             }
         }
         self.handle.render()
+    }
+
+    /// A label-less counter on this registry's recorder (for the writer's counters).
+    pub(crate) fn plain_counter(&self, name: &'static str) -> Counter {
+        self.recorder
+            .register_counter(&Key::from_static_name(name), &META)
     }
 
     fn now_ms(&self) -> u64 {
@@ -421,11 +455,9 @@ impl Metrics {
         let s = self.series_for(o.provider, o.deployment.unwrap_or(""), o.model, o.operation);
         let now = self.now_ms();
         let t = &s.totals;
-        s.requests.increment(1);
         t.requests.fetch_add(1, Ordering::Relaxed);
         match o.error_kind {
             None => {
-                s.successes.increment(1);
                 t.successes.fetch_add(1, Ordering::Relaxed);
             }
             Some(kind) => {
@@ -447,9 +479,8 @@ impl Metrics {
                 (u.cache_creation_tokens, &t.cache_write),
                 (u.reasoning_tokens, &t.reasoning),
             ];
-            for (i, (n, total)) in counts.into_iter().enumerate() {
+            for (n, total) in counts {
                 if n > 0 {
-                    s.tokens[i].increment(n);
                     total.fetch_add(n, Ordering::Relaxed);
                 }
             }
@@ -461,22 +492,18 @@ impl Metrics {
                 s.tps_window.record((tps * 1000.0) as u64, now);
             }
             if o.cost.cost_usd.is_none() && !o.cache_hit {
-                s.unpriced.increment(1);
                 t.unpriced.fetch_add(1, Ordering::Relaxed);
             }
         }
         if let Some(c) = o.cost.cost_usd {
             let n = to_nanos(c);
-            s.cost.increment(n);
             t.cost_nanos.fetch_add(n, Ordering::Relaxed);
         }
         if let Some(c) = o.cost.saved_usd {
             let n = to_nanos(c);
-            s.saved.increment(n);
             t.saved_nanos.fetch_add(n, Ordering::Relaxed);
         }
         if o.cache_hit {
-            s.cache_hits.increment(1);
             t.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
         if self.recorded.fetch_add(1, Ordering::Relaxed) % UPKEEP_EVERY == UPKEEP_EVERY - 1 {
@@ -486,7 +513,6 @@ impl Metrics {
 
     fn record_error(&self, s: &Series, kind: &'static str) {
         if let Some(e) = s.errors.get(kind) {
-            e.0.increment(1);
             e.1.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -498,7 +524,6 @@ impl Metrics {
                 .register_counter(&Key::from_parts(names::ERRORS, labels), &META);
             (c, AtomicU64::new(0))
         });
-        e.0.increment(1);
         e.1.fetch_add(1, Ordering::Relaxed);
     }
 

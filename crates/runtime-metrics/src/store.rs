@@ -33,6 +33,9 @@ pub enum StoreError {
     /// The URL is neither `sqlite:` nor `postgres:`.
     #[error("unsupported database_url `{0}`: use sqlite://file or postgres://…")]
     UnsupportedUrl(String),
+    /// Usage storage is disabled in the config.
+    #[error("usage storage is disabled ([storage] enabled = false)")]
+    Disabled,
     /// A spill-file failure.
     #[error("spill file error: {0}")]
     Io(#[from] std::io::Error),

@@ -1,0 +1,235 @@
+//! `Metering`: everything this crate runs, built from one config, for the facade to wire in.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::config::{MetricsConfig, PricingConfig, StorageConfig};
+use crate::meter::Metrics;
+use crate::pricing::Pricing;
+use crate::provider::Meter;
+use crate::store::{GroupBy, StoreError, SummaryRow, UsageStore};
+use crate::writer::UsageWriter;
+
+/// The `[metrics]`, `[storage]` and `[pricing]` sections together.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeteringConfig {
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
+    /// `[storage]`.
+    pub storage: StorageConfig,
+    /// `[pricing]`.
+    pub pricing: PricingConfig,
+}
+
+/// Metrics, prices, and (when storage is enabled) the usage writer and store.
+#[derive(Debug)]
+pub struct Metering {
+    metrics: Arc<Metrics>,
+    pricing: Arc<Pricing>,
+    enabled: bool,
+    storage: Option<(UsageWriter, UsageStore)>,
+}
+
+/// Counters of the usage writer, exported with the other metrics.
+mod writer_names {
+    pub const WRITTEN: &str = "modelrt_usage_records_written_total";
+    pub const DUPLICATES: &str = "modelrt_usage_records_duplicate_total";
+    pub const SPILLED: &str = "modelrt_usage_records_spilled_total";
+    pub const OVERFLOWED: &str = "modelrt_usage_records_overflowed_total";
+    pub const REPLAYED: &str = "modelrt_usage_records_replayed_total";
+    pub const DROPPED: &str = "modelrt_usage_records_dropped_total";
+    pub const DB_ERRORS: &str = "modelrt_usage_database_errors_total";
+}
+
+impl Metering {
+    /// Builds everything from `config`: prices from the shipped catalog with its overrides.
+    /// With storage enabled, the database is opened lazily and the writer task is spawned on
+    /// the current Tokio runtime.
+    pub fn start(config: &MeteringConfig) -> Result<Self, StoreError> {
+        Self::start_with_pricing(config, Pricing::new(&config.pricing))
+    }
+
+    /// Like [`Metering::start`] with prices built by the caller (e.g. after
+    /// [`Pricing::with_provider_type`] for each configured provider instance).
+    pub fn start_with_pricing(
+        config: &MeteringConfig,
+        pricing: Pricing,
+    ) -> Result<Self, StoreError> {
+        let metrics = Arc::new(Metrics::new(&config.metrics));
+        let storage = if config.storage.enabled {
+            let store = UsageStore::open(
+                &config.storage.database_url,
+                config.storage.max_connections,
+                config.storage.connect_timeout,
+            )?;
+            let writer = UsageWriter::with_store(Arc::new(store.clone()), &config.storage);
+            Some((writer, store))
+        } else {
+            None
+        };
+        Ok(Self {
+            metrics,
+            pricing: Arc::new(pricing),
+            enabled: config.metrics.enabled,
+            storage,
+        })
+    }
+
+    /// Whether requests should be metered at all (`[metrics] enabled`); the facade skips the
+    /// `MeteredProvider` layer when false.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The meter to hand to [`crate::MeteredProvider::new`] (records usage when storage is on).
+    pub fn meter(&self) -> Meter {
+        let meter = Meter::new(self.metrics.clone(), self.pricing.clone());
+        match &self.storage {
+            Some((writer, _)) => meter.with_sink(Arc::new(writer.clone())),
+            None => meter,
+        }
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The prices.
+    pub fn pricing(&self) -> &Arc<Pricing> {
+        &self.pricing
+    }
+
+    /// The usage writer, when storage is enabled.
+    pub fn writer(&self) -> Option<&UsageWriter> {
+        self.storage.as_ref().map(|(w, _)| w)
+    }
+
+    /// The usage store, when storage is enabled.
+    pub fn store(&self) -> Option<&UsageStore> {
+        self.storage.as_ref().map(|(_, s)| s)
+    }
+
+    /// The Prometheus text for `GET /metrics` (request metrics and the writer's counters).
+    pub fn render(&self) -> String {
+        if let Some((w, _)) = &self.storage {
+            let s = w.stats();
+            for (name, v) in [
+                (writer_names::WRITTEN, s.written),
+                (writer_names::DUPLICATES, s.duplicates),
+                (writer_names::SPILLED, s.spilled),
+                (writer_names::OVERFLOWED, s.overflowed),
+                (writer_names::REPLAYED, s.replayed),
+                (writer_names::DROPPED, s.dropped),
+                (writer_names::DB_ERRORS, s.db_errors),
+            ] {
+                self.metrics.plain_counter(name).absolute(v);
+            }
+        }
+        self.metrics.render()
+    }
+
+    /// Cost and token totals over `[from_ms, to_ms)` grouped by `group_by` (see
+    /// [`UsageStore::usage_summary`]).
+    pub async fn usage_summary(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        group_by: &[GroupBy],
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        match &self.storage {
+            Some((_, store)) => store.usage_summary(from_ms, to_ms, group_by).await,
+            None => Err(StoreError::Disabled),
+        }
+    }
+
+    /// Flushes and stops the writer (records go to the database or the spill file).
+    pub async fn shutdown(&self) {
+        if let Some((w, store)) = &self.storage {
+            w.shutdown().await;
+            store.close().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_sections() {
+        let c: MeteringConfig = toml::from_str(
+            r#"
+[metrics]
+enabled = true
+window = "5m"
+[storage]
+enabled = false
+[pricing.overrides."openai/gpt-4o-mini"]
+input_per_mtok = 0.15
+output_per_mtok = 0.6
+"#,
+        )
+        .unwrap();
+        assert!(!c.storage.enabled);
+        assert!(toml::from_str::<MeteringConfig>("[metric]\nenabled = true").is_err());
+    }
+
+    #[tokio::test]
+    async fn storage_disabled_means_no_records_and_no_queries() {
+        let mut c = MeteringConfig::default();
+        c.storage.enabled = false;
+        let m = Metering::start(&c).unwrap();
+        assert!(m.enabled());
+        assert!(m.writer().is_none());
+        assert!(matches!(
+            m.usage_summary(0, 1, &[]).await,
+            Err(StoreError::Disabled)
+        ));
+        assert!(!m.render().contains("modelrt_usage"));
+        m.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_metering_end_to_end() {
+        use runtime_core::{ChatRequest, Message, Provider, RequestContext};
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = MeteringConfig::default();
+        c.storage.database_url = format!("sqlite://{}", dir.path().join("u.sqlite").display());
+        c.storage.spill_path = dir.path().join("spill.jsonl");
+        let m = Metering::start_with_pricing(
+            &c,
+            Pricing::new(&c.pricing).with_provider_type("fake", "openai"),
+        )
+        .unwrap();
+        let p = crate::MeteredProvider::new(
+            runtime_testkit::fake::FakeProvider::new("fake"),
+            m.meter(),
+        );
+        for i in 0..5 {
+            let ctx = RequestContext::new().with_request_id(format!("e2e-{i}"));
+            p.chat(&ChatRequest::new("gpt-4o", vec![Message::user("hi")]), &ctx)
+                .await
+                .unwrap();
+        }
+        m.writer().unwrap().flush().await;
+        let rows = m
+            .usage_summary(0, i64::MAX / 2, &[GroupBy::Provider, GroupBy::Model])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].requests, 5);
+        assert_eq!(rows[0].provider.as_deref(), Some("fake"));
+        // FakeProvider answers 10 prompt + 5 completion tokens; gpt-4o is 2.5 / 10 per MTok.
+        let want = 5.0 * (10.0 * 2.5 + 5.0 * 10.0) / 1e6;
+        assert!((rows[0].cost_usd - want).abs() < 1e-12, "{rows:?}");
+        let text = m.render();
+        assert!(
+            text.contains("modelrt_usage_records_written_total 5"),
+            "{text}"
+        );
+        m.shutdown().await;
+    }
+}
