@@ -52,14 +52,14 @@ pub struct GenerateInput<'a> {
     pub extra: &'a Map<String, Value>,
 }
 
-/// The `parameters` of `/generate` a request may pass through its extra fields.
+/// The `parameters` of `/generate` a request may pass through its extra fields. (`top_n_tokens`
+/// is not among them: the alternatives it adds to the answer have no place in a chat response.)
 pub const EXTRA_PARAMETERS: &[&str] = &[
     "top_k",
     "repetition_penalty",
     "typical_p",
     "truncate",
     "watermark",
-    "top_n_tokens",
     "decoder_input_details",
     "adapter_id",
     "do_sample",
