@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BatchConfig;
-use crate::key::write_canonical;
+use crate::key::canonical_object_into;
 use crate::stats::CacheStats;
 
 /// Upstream calls one over-limit request may have in flight at once.
@@ -432,9 +432,13 @@ fn group_key(
     ctx: &RequestContext,
 ) -> GroupKey {
     let mut h = Sha256::new();
-    let template = serde_json::to_value(without_input(req)).unwrap_or_default();
+    // Everything but the texts: model, dimensions, encoding, user and every `extra` field.
     let mut buf = Vec::with_capacity(128);
-    let _ = write_canonical(&mut buf, &template);
+    let _ = serde_json::to_writer(
+        &mut buf,
+        &(&req.model, req.dimensions, req.encoding_format, &req.user),
+    );
+    canonical_object_into(&mut buf, &req.extra, &[]);
     h.update(&buf);
     h.update([0u8]);
     if let Some(k) = &ctx.api_key {

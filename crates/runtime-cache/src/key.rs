@@ -1,11 +1,12 @@
 //! Cache keys: SHA-256 over a canonical encoding of everything that changes the answer.
 //!
-//! A request is serialized through serde into JSON, the fields that do not change the answer
-//! are removed, and the rest is written in a canonical form: object keys sorted (recursively,
-//! so two JSON schemas that differ only in key order match), numbers with an integral value
-//! written as integers (`1.0` and `1` are the same number), no whitespace. The hash input is
-//! the canonical encoding of `["modelrt-cache/1", kind, provider, body]`, so the provider
-//! instance (or the router's name) and the kind of call are part of every key.
+//! The answer-changing fields of a request are serialized (borrowed, through serde) into
+//! JSON. Typed fields always come out in the same order; every free-form part (tool
+//! parameter schemas, response schemas, provider-specific `extra` fields) is written in a
+//! canonical form: object keys sorted (recursively, so two JSON schemas that differ only in
+//! key order match) and numbers with an integral value written as integers (`1.0` and `1`
+//! are the same number). The hash input is `["modelrt-cache/1", kind, provider, body]`, so
+//! the provider instance (or the router's name) and the kind of call are part of every key.
 //!
 //! Fields left out of the key (they never change the answer):
 //! - `user`, `stream`, `stream_options` (typed fields of chat and completion requests);
@@ -17,8 +18,11 @@
 
 use std::io::Write;
 
-use runtime_core::{ChatRequest, CompletionRequest, EmbeddingRequest};
+use runtime_core::{
+    ChatRequest, CompletionRequest, EmbeddingRequest, Message, ResponseFormat, ToolChoice,
+};
 use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -100,143 +104,241 @@ impl std::fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-struct HashWriter<'a>(&'a mut Sha256);
+/// A JSON value serialized canonically: object keys sorted (recursively), integral numbers
+/// as integers. Used for every free-form part of a request (tool and response schemas,
+/// provider-specific fields), whatever map type `serde_json` was built with.
+pub struct Canon<'a>(pub &'a Value);
 
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+impl Serialize for Canon<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(m) => CanonMap { map: m, skip: &[] }.serialize(s),
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(&Canon(v))?;
+                }
+                seq.end()
+            }
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    s.serialize_i64(i)
+                } else if let Some(u) = n.as_u64() {
+                    s.serialize_u64(u)
+                } else {
+                    let f = n.as_f64().unwrap_or(0.0);
+                    // Integral floats within the exactly representable range are integers.
+                    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                        s.serialize_i64(f as i64)
+                    } else {
+                        s.serialize_f64(f)
+                    }
+                }
+            }
+            other => other.serialize(s),
+        }
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+}
+
+/// An object with sorted keys, some left out, values canonical.
+struct CanonMap<'a> {
+    map: &'a Map<String, Value>,
+    skip: &'a [&'a str],
+}
+
+impl Serialize for CanonMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<(&String, &Value)> = self
+            .map
+            .iter()
+            .filter(|(k, _)| !self.skip.contains(&k.as_str()))
+            .collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut m = s.serialize_map(Some(entries.len()))?;
+        for (k, v) in entries {
+            m.serialize_entry(k, &Canon(v))?;
+        }
+        m.end()
     }
 }
 
 /// Writes `v` canonically: sorted object keys, integral numbers as integers, no whitespace.
 pub fn write_canonical<W: Write>(out: &mut W, v: &Value) -> std::io::Result<()> {
-    match v {
-        Value::Null => out.write_all(b"null"),
-        Value::Bool(true) => out.write_all(b"true"),
-        Value::Bool(false) => out.write_all(b"false"),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                write!(out, "{i}")
-            } else if let Some(u) = n.as_u64() {
-                write!(out, "{u}")
-            } else {
-                let f = n.as_f64().unwrap_or(0.0);
-                // Integral floats within the exactly representable range are integers.
-                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-                    write!(out, "{}", f as i64)
-                } else {
-                    // Rust's float Display is the shortest text that round-trips.
-                    write!(out, "{f}")
-                }
-            }
-        }
-        Value::String(s) => write_str(out, s),
-        Value::Array(a) => {
-            out.write_all(b"[")?;
-            for (i, item) in a.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                write_canonical(out, item)?;
-            }
-            out.write_all(b"]")
-        }
-        Value::Object(m) => write_object(out, m, &[]),
-    }
+    serde_json::to_writer(out, &Canon(v)).map_err(std::io::Error::other)
 }
 
-fn write_str<W: Write>(out: &mut W, s: &str) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, s).map_err(std::io::Error::other)
-}
-
-fn write_object<W: Write>(
-    out: &mut W,
-    m: &Map<String, Value>,
-    skip: &[&str],
-) -> std::io::Result<()> {
-    let mut keys: Vec<&String> = m.keys().filter(|k| !skip.contains(&k.as_str())).collect();
-    keys.sort_unstable();
-    out.write_all(b"{")?;
-    for (i, k) in keys.into_iter().enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
-        }
-        write_str(out, k)?;
-        out.write_all(b":")?;
-        if let Some(v) = m.get(k) {
-            write_canonical(out, v)?;
-        }
-    }
-    out.write_all(b"}")
-}
-
-/// The canonical encoding of a JSON value, as bytes (for tests and debugging).
+/// The canonical encoding of a JSON value (for tests and debugging).
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = write_canonical(&mut out, v);
-    String::from_utf8_lossy(&out).into_owned()
+    serde_json::to_string(&Canon(v)).unwrap_or_default()
 }
 
-fn start(kind: KeyKind, provider: &str) -> Sha256 {
-    let mut h = Sha256::new();
-    h.update(b"[");
-    let mut w = HashWriter(&mut h);
-    let _ = write_str(&mut w, KEY_VERSION);
-    h.update(b",");
-    let mut w = HashWriter(&mut h);
-    let _ = write_str(&mut w, kind.as_str());
-    h.update(b",");
-    let mut w = HashWriter(&mut h);
-    let _ = write_str(&mut w, provider);
-    h.update(b",");
-    h
+/// The canonical text of an object without some keys (`skip`).
+pub(crate) fn canonical_object_into(out: &mut Vec<u8>, m: &Map<String, Value>, skip: &[&str]) {
+    let _ = serde_json::to_writer(out, &CanonMap { map: m, skip });
 }
 
-fn body_key<T: Serialize>(
+#[derive(Serialize)]
+struct FunctionView<'a> {
+    name: &'a str,
+    description: &'a Option<String>,
+    parameters: Option<Canon<'a>>,
+    strict: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct ToolView<'a> {
+    kind: &'a str,
+    function: FunctionView<'a>,
+}
+
+#[derive(Serialize)]
+struct SchemaView<'a> {
+    name: &'a str,
+    description: &'a Option<String>,
+    schema: Option<Canon<'a>>,
+    strict: Option<bool>,
+}
+
+#[derive(Serialize)]
+enum FormatView<'a> {
+    JsonSchema(SchemaView<'a>),
+    Other(&'a ResponseFormat),
+}
+
+/// Everything in a chat request that changes the answer, borrowed.
+#[derive(Serialize)]
+struct ChatView<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+    tools: Vec<ToolView<'a>>,
+    tool_choice: &'a Option<ToolChoice>,
+    parallel_tool_calls: Option<bool>,
+    response_format: Option<FormatView<'a>>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    max_tokens: Option<u32>,
+    stop: &'a [String],
+    seed: Option<i64>,
+    frequency_penalty: Option<f64>,
+    presence_penalty: Option<f64>,
+    extra: CanonMap<'a>,
+}
+
+/// Everything in a completion request that changes the answer, borrowed.
+#[derive(Serialize)]
+struct CompletionView<'a> {
+    model: &'a str,
+    prompt: &'a str,
+    suffix: &'a Option<String>,
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    stop: &'a [String],
+    seed: Option<i64>,
+    frequency_penalty: Option<f64>,
+    presence_penalty: Option<f64>,
+    extra: CanonMap<'a>,
+}
+
+/// The embedding parameters shared by all texts of a request.
+#[derive(Serialize)]
+struct EmbeddingView<'a> {
+    model: &'a str,
+    dimensions: Option<u32>,
+    extra: CanonMap<'a>,
+}
+
+fn prefix(buf: &mut Vec<u8>, kind: KeyKind, provider: &str) -> Result<(), KeyError> {
+    buf.push(b'[');
+    for part in [KEY_VERSION, kind.as_str(), provider] {
+        serde_json::to_writer(&mut *buf, part).map_err(|e| KeyError(e.to_string()))?;
+        buf.push(b',');
+    }
+    Ok(())
+}
+
+fn hash_view<T: Serialize>(
     kind: KeyKind,
     provider: &str,
-    req: &T,
-    typed_skip: &[&str],
+    view: &T,
+    size_hint: usize,
 ) -> Result<CacheKey, KeyError> {
-    let v = serde_json::to_value(req).map_err(|e| KeyError(e.to_string()))?;
-    let Value::Object(m) = v else {
-        return Err(KeyError("request is not a JSON object".into()));
-    };
-    let mut skip: Vec<&str> = Vec::with_capacity(typed_skip.len() + IGNORED_EXTRA_KEYS.len());
-    skip.extend_from_slice(typed_skip);
-    skip.extend_from_slice(IGNORED_EXTRA_KEYS);
-    let mut h = start(kind, provider);
-    write_object(&mut HashWriter(&mut h), &m, &skip).map_err(|e| KeyError(e.to_string()))?;
-    h.update(b"]");
+    let mut buf = Vec::with_capacity(size_hint + 64 + provider.len());
+    prefix(&mut buf, kind, provider)?;
+    serde_json::to_writer(&mut buf, view).map_err(|e| KeyError(e.to_string()))?;
+    buf.push(b']');
     Ok(CacheKey {
         kind,
-        digest: h.finalize().into(),
+        digest: Sha256::digest(&buf).into(),
     })
 }
 
 /// The key of a chat request served by `provider` (the instance or router name).
 pub fn chat_key(provider: &str, req: &ChatRequest) -> Result<CacheKey, KeyError> {
-    body_key(
-        KeyKind::Chat,
-        provider,
-        req,
-        &["user", "stream", "stream_options"],
-    )
+    let tools = req
+        .tools
+        .iter()
+        .map(|t| ToolView {
+            kind: &t.kind,
+            function: FunctionView {
+                name: &t.function.name,
+                description: &t.function.description,
+                parameters: t.function.parameters.as_ref().map(Canon),
+                strict: t.function.strict,
+            },
+        })
+        .collect();
+    let response_format = req.response_format.as_ref().map(|f| match f {
+        ResponseFormat::JsonSchema { json_schema } => FormatView::JsonSchema(SchemaView {
+            name: &json_schema.name,
+            description: &json_schema.description,
+            schema: json_schema.schema.as_ref().map(Canon),
+            strict: json_schema.strict,
+        }),
+        other => FormatView::Other(other),
+    });
+    let hint = 512 + 256 * req.messages.len();
+    let view = ChatView {
+        model: &req.model,
+        messages: &req.messages,
+        tools,
+        tool_choice: &req.tool_choice,
+        parallel_tool_calls: req.parallel_tool_calls,
+        response_format,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        max_tokens: req.max_tokens,
+        stop: &req.stop,
+        seed: req.seed,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
+        extra: CanonMap {
+            map: &req.extra,
+            skip: IGNORED_EXTRA_KEYS,
+        },
+    };
+    hash_view(KeyKind::Chat, provider, &view, hint)
 }
 
 /// The key of a text completion request served by `provider`.
 pub fn completion_key(provider: &str, req: &CompletionRequest) -> Result<CacheKey, KeyError> {
-    body_key(
-        KeyKind::Completion,
-        provider,
-        req,
-        &["user", "stream", "stream_options"],
-    )
+    let view = CompletionView {
+        model: &req.model,
+        prompt: &req.prompt,
+        suffix: &req.suffix,
+        max_tokens: req.max_tokens,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        stop: &req.stop,
+        seed: req.seed,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
+        extra: CanonMap {
+            map: &req.extra,
+            skip: IGNORED_EXTRA_KEYS,
+        },
+    };
+    hash_view(KeyKind::Completion, provider, &view, req.prompt.len() + 256)
 }
 
 /// Builds one key per input text of an embedding request: the common part (provider, model,
@@ -255,29 +357,30 @@ impl std::fmt::Debug for EmbeddingKeys {
 impl EmbeddingKeys {
     /// The key builder for `req` (its `input` is ignored) served by `provider`.
     pub fn new(provider: &str, req: &EmbeddingRequest) -> Result<Self, KeyError> {
-        let mut common = Map::new();
-        common.insert("model".into(), Value::String(req.model.clone()));
-        if let Some(d) = req.dimensions {
-            common.insert("dimensions".into(), Value::from(d));
-        }
-        let mut extra = Map::new();
-        for (k, v) in &req.extra {
-            if !IGNORED_EXTRA_KEYS.contains(&k.as_str()) {
-                extra.insert(k.clone(), v.clone());
-            }
-        }
-        common.insert("extra".into(), Value::Object(extra));
-        let mut h = start(KeyKind::Embedding, provider);
-        write_object(&mut HashWriter(&mut h), &common, &[]).map_err(|e| KeyError(e.to_string()))?;
-        h.update(b",");
+        let mut buf = Vec::with_capacity(256);
+        prefix(&mut buf, KeyKind::Embedding, provider)?;
+        let view = EmbeddingView {
+            model: &req.model,
+            dimensions: req.dimensions,
+            extra: CanonMap {
+                map: &req.extra,
+                skip: IGNORED_EXTRA_KEYS,
+            },
+        };
+        serde_json::to_writer(&mut buf, &view).map_err(|e| KeyError(e.to_string()))?;
+        buf.push(b',');
+        let mut h = Sha256::new();
+        h.update(&buf);
         Ok(Self { prefix: h })
     }
 
     /// The key of one text.
     pub fn key(&self, text: &str) -> CacheKey {
         let mut h = self.prefix.clone();
-        let _ = write_str(&mut HashWriter(&mut h), text);
-        h.update(b"]");
+        let mut buf = Vec::with_capacity(text.len() + 8);
+        let _ = serde_json::to_writer(&mut buf, text);
+        buf.push(b']');
+        h.update(&buf);
         CacheKey {
             kind: KeyKind::Embedding,
             digest: h.finalize().into(),
