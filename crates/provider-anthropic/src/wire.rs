@@ -476,8 +476,18 @@ pub fn messages_request(
         }
         body.insert("tools".into(), Value::Array(tools));
     }
-    let mut choice = req.tool_choice.as_ref().map(tool_choice_value);
-    if req.parallel_tool_calls == Some(false) && req.tool_choice != Some(ToolChoice::None) {
+    // Without tools, `auto` / `none` and a parallelism limit say nothing (and Anthropic rejects
+    // a tool_choice without tools); `required` / a named tool still go out, to fail upstream.
+    let choice_without_tools = matches!(req.tool_choice, Some(ToolChoice::Auto | ToolChoice::None));
+    let mut choice = req
+        .tool_choice
+        .as_ref()
+        .filter(|_| !(req.tools.is_empty() && choice_without_tools))
+        .map(tool_choice_value);
+    if req.parallel_tool_calls == Some(false)
+        && !req.tools.is_empty()
+        && req.tool_choice != Some(ToolChoice::None)
+    {
         let c = choice.get_or_insert_with(|| json!({"type": "auto"}));
         if let Some(obj) = c.as_object_mut() {
             obj.insert("disable_parallel_tool_use".into(), Value::Bool(true));
@@ -1039,19 +1049,23 @@ impl EventDecoder {
                     }
                 }
                 BlockDelta::InputJsonDelta { partial_json } => {
-                    let Some(BlockState::Tool {
-                        index: tool_index,
-                        args_sent,
-                        ..
-                    }) = self.blocks.get_mut(&index)
-                    else {
-                        return Err(Error::decode(
-                            &self.provider,
-                            &self.model,
-                            "stream event",
-                            format!("input_json_delta for block {index}, which is not a tool_use"),
-                            &partial_json,
-                        ));
+                    let (tool_index, args_sent) = match self.blocks.get_mut(&index) {
+                        Some(BlockState::Tool {
+                            index: tool_index,
+                            args_sent,
+                            ..
+                        }) => (tool_index, args_sent),
+                        // Server-tool blocks (`server_tool_use`) have no core equivalent.
+                        Some(_) => return Ok(()),
+                        None => {
+                            return Err(Error::decode(
+                                &self.provider,
+                                &self.model,
+                                "stream event",
+                                format!("input_json_delta for block {index}, which never started"),
+                                &partial_json,
+                            ));
+                        }
                     };
                     if !partial_json.is_empty() {
                         *args_sent = true;

@@ -223,6 +223,19 @@ fn tool_choice_forms() {
         req.tool_choice = Some(choice);
         assert_eq!(build(&req).unwrap()["tool_choice"], want);
     }
+    let mut no_tools = req.clone();
+    no_tools.tools.clear();
+    for c in [ToolChoice::Auto, ToolChoice::None] {
+        no_tools.tool_choice = Some(c);
+        no_tools.parallel_tool_calls = Some(false);
+        assert!(build(&no_tools).unwrap().get("tool_choice").is_none());
+    }
+    no_tools.tool_choice = Some(ToolChoice::Required);
+    assert_eq!(
+        build(&no_tools).unwrap()["tool_choice"],
+        json!({"type": "any"}),
+        "a forced tool without tools is the caller's error, reported upstream"
+    );
     req.tool_choice = None;
     req.parallel_tool_calls = Some(false);
     assert_eq!(
@@ -912,6 +925,16 @@ fn truncated_stream_is_an_error_and_events_are_typed() {
     .unwrap();
     d.decode(r#"{"type":"some_future_event"}"#, &mut out)
         .unwrap();
+    d.decode(
+        r#"{"type":"content_block_start","index":2,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}"#,
+        &mut out,
+    )
+    .unwrap();
+    d.decode(
+        r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"query\": \"x\"}"}}"#,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(
         out,
         vec![StreamEvent::RedactedReasoning { data: "ENC".into() }]
