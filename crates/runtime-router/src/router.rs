@@ -1550,12 +1550,10 @@ impl Inner {
             self.release_trial(d, trial).await;
             return;
         }
-        if let Error::RateLimited {
-            retry_after: Some(ra),
-            ..
-        } = e
-        {
-            let _ = store.set_flag(&d.skeys.cool, *ra).await;
+        if let Some(ra) = e.retry_after() {
+            // The upstream said when to come back (429, 503 with Retry-After): every router
+            // sharing the store skips this deployment until then.
+            let _ = store.set_flag(&d.skeys.cool, ra).await;
         }
         let cooldown = self.defaults.cooldown;
         let count = if trial {
