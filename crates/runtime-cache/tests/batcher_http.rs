@@ -24,7 +24,7 @@ async fn a_thousand_single_text_calls_become_ten_upstream_requests() {
         .mount(&server)
         .await;
     let provider = CachedProvider::from_parts(
-        Arc::new(HttpEmbedder::new(&server.uri(), Some(2048))),
+        Arc::new(HttpEmbedder::new(&server.uri(), Some(2048)).unwrap()),
         Some(ResponseCache::memory(100_000, 1 << 26)),
     )
     .with_batching(BatchConfig {
@@ -122,8 +122,10 @@ async fn over_limit_requests_are_split_over_http() {
         .respond_with(EmbeddingsResponder)
         .mount(&server)
         .await;
-    let provider =
-        CachedProvider::from_parts(Arc::new(HttpEmbedder::new(&server.uri(), Some(16))), None);
+    let provider = CachedProvider::from_parts(
+        Arc::new(HttpEmbedder::new(&server.uri(), Some(16)).unwrap()),
+        None,
+    );
     let input: Vec<String> = (0..50).map(|i| format!("doc {i}")).collect();
     let resp = provider
         .embed(

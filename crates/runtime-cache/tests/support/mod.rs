@@ -63,13 +63,13 @@ pub struct HttpEmbedder {
 }
 
 impl HttpEmbedder {
-    pub fn new(base_url: &str, max_inputs: Option<usize>) -> Self {
-        Self {
+    pub fn new(base_url: &str, max_inputs: Option<usize>) -> Result<Self> {
+        Ok(Self {
             name: Arc::from("http-embedder"),
             base_url: base_url.trim_end_matches('/').to_owned(),
-            client: HttpClient::shared().unwrap(),
+            client: HttpClient::shared()?,
             max_inputs,
-        }
+        })
     }
 }
 
