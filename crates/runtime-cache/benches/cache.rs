@@ -1,7 +1,8 @@
 //! Cache hit latency and key hashing throughput.
 
 // criterion_group! generates an undocumented function.
-#![allow(missing_docs)]
+// Benchmarks are test code: failing loudly on setup errors is what we want.
+#![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
 
 use std::sync::Arc;
 
