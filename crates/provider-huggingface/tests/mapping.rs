@@ -206,3 +206,21 @@ fn embeddings_reject_what_they_cannot_express() {
     .unwrap();
     assert_eq!(r.data[0].embedding, vec![3.0, 4.0]);
 }
+
+#[test]
+fn tool_call_arguments_as_an_object_are_json_text() {
+    // Synthetic: TGI's server writes `function.arguments` as a JSON object (the recorded
+    // fixture has the string its test client re-serialized).
+    let mut body = runtime_testkit::fixtures::json("tgi", "chat-tool-call-nostream.response.json");
+    body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] =
+        json!({"location": "Brooklyn, NY", "format": "fahrenheit"});
+    let body: provider_openai::wire::ChatCompletion = serde_json::from_value(body).unwrap();
+    let r = provider_openai::wire::parse_chat(body, "hf", "m").unwrap();
+    let args: serde_json::Value =
+        serde_json::from_str(&r.message.tool_calls[0].function.arguments).unwrap();
+    assert_eq!(
+        args,
+        json!({"location": "Brooklyn, NY", "format": "fahrenheit"})
+    );
+    assert_eq!(r.finish_reason, runtime_core::FinishReason::ToolCalls);
+}

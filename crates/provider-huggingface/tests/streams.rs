@@ -175,3 +175,28 @@ async fn decode_sse_delivers_events_then_the_error() {
     assert!(matches!(&got[2], Err(m) if m.contains("Incomplete generation")));
     assert_eq!(got.len(), 3);
 }
+
+#[test]
+fn tool_call_stream_with_stop_finish_reports_tool_calls_once() {
+    // Recorded fragments plus a synthetic last chunk as TGI versions that do send a finish
+    // reason write it: `finish_reason: "stop"` for a tool call.
+    let recorded = String::from_utf8(tgi_sse("chat-stream-tool-call.chunks.json", false)).unwrap();
+    let last = serde_json::json!({
+        "choices": [{"delta": {"content": null, "role": "assistant", "tool_calls": [
+            {"function": {"arguments": "", "name": null}, "id": "0", "index": 0, "type": "function"}
+        ]}, "finish_reason": "stop", "index": 0, "logprobs": null}],
+        "created": 1741688515, "id": "", "model": MODEL, "object": "chat.completion.chunk",
+        "system_fingerprint": "3.1.2-dev0-native", "usage": null
+    });
+    let body = format!("{recorded}data:{last}\n\ndata:[DONE]\n\n");
+    let f = messages(body.as_bytes());
+    assert_eq!(f.error, None);
+    assert_eq!(f.response.finish_reason, FinishReason::ToolCalls);
+    let finishes = f
+        .events
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::Finish { .. }))
+        .count();
+    assert_eq!(finishes, 1);
+    assert_eq!(f.response.message.tool_calls.len(), 1);
+}
