@@ -1546,7 +1546,9 @@ impl Inner {
             self.release_trial(d, trial).await;
             return;
         }
-        if !counts_as_failure(e) {
+        // A half-open trial that runs into the deadline failed its trial too.
+        let trial_timeout = trial && matches!(e, Error::Timeout { .. });
+        if !counts_as_failure(e) && !trial_timeout {
             self.release_trial(d, trial).await;
             return;
         }

@@ -1278,3 +1278,28 @@ async fn every_attempt_has_a_tracing_span_with_its_outcome() {
         closes[1]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_trial_that_hangs_to_the_deadline_reopens_the_circuit() {
+    let f = fakes(&["only"]);
+    f[0].set_default(Step::fail(server_error()));
+    let d = RouterDefaults {
+        cooldown_failures: 1,
+        max_attempts: 1,
+        ..defaults()
+    };
+    let m = model("chat", Strategy::RoundRobin, &f).timeout(Duration::from_secs(5));
+    let r = router(m, &f, d);
+    r.chat(&req("chat"), &RequestContext::new())
+        .await
+        .unwrap_err();
+    tokio::time::advance(Duration::from_secs(30)).await;
+    f[0].set_default(Step::Hang);
+    let e = r
+        .chat(&req("chat"), &RequestContext::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    let st = &r.status("chat").await.unwrap()[0];
+    assert!(st.cooldown_remaining.is_some(), "{st:?}");
+}
