@@ -1,6 +1,4 @@
 #![doc = include_str!("../README.md")]
-// `runtime_core::Error` is the one error type of the project; its size is core's decision.
-#![allow(clippy::result_large_err)]
 
 pub mod embeddings;
 pub mod wire;
