@@ -357,7 +357,7 @@ impl Provider for AnthropicProvider {
             streaming: true,
             tools: true,
             vision: true,
-            json_schema: false,
+            json_schema: true,
             completion: true,
             embeddings: false,
             list_models: true,
@@ -370,7 +370,12 @@ impl Provider for AnthropicProvider {
         let call = self.call(&req.model, ctx);
         let (body, headers): (wire::MessagesResponse, _) =
             self.http.json(&call, spec, ctx, "message").await?;
-        let mut resp = wire::parse_response(body, &self.inner.name, &req.model);
+        let mut resp = wire::parse_response(
+            body,
+            &self.inner.name,
+            &req.model,
+            wire::structured_output_tool(req),
+        );
         resp.meta.upstream_request_id = self.meta(&headers).upstream_request_id;
         Ok(resp)
     }
@@ -379,7 +384,8 @@ impl Provider for AnthropicProvider {
         let spec = self.messages_spec(req, true, ctx)?;
         let call = self.call(&req.model, ctx);
         let (sse, headers) = self.http.sse(&call, spec, ctx).await?;
-        let decoder = EventDecoder::new(&self.inner.name, &req.model);
+        let decoder = EventDecoder::new(&self.inner.name, &req.model)
+            .with_structured_output(wire::structured_output_tool(req));
         Ok(decode_sse(sse, decoder).with_meta(self.meta(&headers)))
     }
 
@@ -428,11 +434,11 @@ impl Provider for AnthropicProvider {
 }
 
 /// Current Claude models (context window, max output tokens). All take images, tools and
-/// extended thinking; none is marked JSON-schema capable because this crate refuses
-/// `response_format` (see the crate docs).
+/// extended thinking, and follow a JSON schema through the forced-tool technique (see the crate
+/// docs).
 pub fn catalog(provider: &str) -> Vec<ModelInfo> {
     let chat = |id: &str, ctx: u32, out: u32| {
-        ModelInfo::chat(provider, id, ctx, out).with_vision_and_schema(true, false)
+        ModelInfo::chat(provider, id, ctx, out).with_vision_and_schema(true, true)
     };
     vec![
         chat("claude-opus-4-5", 200_000, 64_000),

@@ -310,6 +310,94 @@ fn tool_choice_value(choice: &ToolChoice) -> Value {
     }
 }
 
+/// The name of the tool that carries a structured (`response_format`) answer, if the request
+/// asks for one: the `json_schema` name, or `json_object` for JSON mode.
+pub fn structured_output_tool(req: &ChatRequest) -> Option<&str> {
+    match &req.response_format {
+        Some(ResponseFormat::JsonSchema { json_schema }) => Some(&json_schema.name),
+        Some(ResponseFormat::JsonObject) => Some(JSON_OBJECT_TOOL),
+        None | Some(ResponseFormat::Text) => None,
+    }
+}
+
+/// The tool name used for `response_format: json_object`.
+pub const JSON_OBJECT_TOOL: &str = "json_object";
+
+struct StructuredOutput<'a> {
+    name: &'a str,
+    tool: Value,
+}
+
+/// `response_format` over the Messages API, by the documented technique: one tool whose input
+/// schema is the requested schema, forced with `tool_choice`; its input is the answer.
+fn structured_output<'a>(
+    req: &'a ChatRequest,
+    provider: &str,
+) -> Result<Option<StructuredOutput<'a>>, Error> {
+    let model = req.model.as_str();
+    let Some(name) = structured_output_tool(req) else {
+        return Ok(None);
+    };
+    let fail = |why: &str| {
+        invalid(
+            provider,
+            model,
+            "response_format",
+            format!("structured output is a forced tool call on Anthropic; {why}"),
+        )
+    };
+    if !req.tools.is_empty() {
+        return Err(fail("it cannot be combined with tools"));
+    }
+    if matches!(
+        req.tool_choice,
+        Some(ToolChoice::Required | ToolChoice::Function(_))
+    ) {
+        return Err(fail("it cannot be combined with a forced tool_choice"));
+    }
+    if req
+        .extra
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+        == Some("enabled")
+    {
+        return Err(fail(
+            "Anthropic does not allow a forced tool with extended thinking",
+        ));
+    }
+    let mut tool = Map::new();
+    tool.insert("name".into(), Value::String(name.to_owned()));
+    let (description, schema, strict) = match &req.response_format {
+        Some(ResponseFormat::JsonSchema { json_schema }) => (
+            json_schema.description.clone(),
+            json_schema
+                .schema
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object"})),
+            json_schema.strict,
+        ),
+        _ => (None, json!({"type": "object"}), None),
+    };
+    if schema.get("type").and_then(Value::as_str) != Some("object") {
+        return Err(fail("the schema's root must be an object"));
+    }
+    tool.insert(
+        "description".into(),
+        Value::String(
+            description.unwrap_or_else(|| "Respond with the answer as this tool's input.".into()),
+        ),
+    );
+    tool.insert("input_schema".into(), schema);
+    if let Some(strict) = strict {
+        tool.insert("strict".into(), Value::Bool(strict));
+    }
+    Ok(Some(StructuredOutput {
+        name,
+        tool: Value::Object(tool),
+    }))
+}
+
 /// Maps a core chat request to the body of `POST /v1/messages`.
 ///
 /// System messages (wherever they are) are lifted to the top-level `system`; consecutive
@@ -430,21 +518,7 @@ pub fn messages_request(
         }
     }
 
-    match &req.response_format {
-        None | Some(ResponseFormat::Text) => {}
-        Some(ResponseFormat::JsonObject) => {
-            return Err(Error::unsupported(
-                provider,
-                "response_format `json_object` (Anthropic Messages has no JSON mode)",
-            ));
-        }
-        Some(ResponseFormat::JsonSchema { .. }) => {
-            return Err(Error::unsupported(
-                provider,
-                "response_format `json_schema` (Anthropic Messages has no native structured output)",
-            ));
-        }
-    }
+    let structured = structured_output(req, provider)?;
 
     if !req.tools.is_empty() {
         let mut tools = Vec::with_capacity(req.tools.len());
@@ -495,6 +569,13 @@ pub fn messages_request(
     }
     if let Some(c) = choice {
         body.insert("tool_choice".into(), c);
+    }
+    if let Some(so) = structured {
+        body.insert("tools".into(), Value::Array(vec![so.tool]));
+        body.insert(
+            "tool_choice".into(),
+            json!({"type": "tool", "name": so.name, "disable_parallel_tool_use": true}),
+        );
     }
 
     let mut metadata = match req.extra.get("metadata") {
@@ -701,13 +782,20 @@ pub fn finish_reason(stop_reason: Option<&str>) -> FinishReason {
     }
 }
 
-/// Maps a Messages response to the core response.
+/// Maps a Messages response to the core response. `structured` is the request's
+/// [`structured_output_tool`]: that tool's input becomes the answer's text (JSON) and its
+/// `tool_use` stop a plain stop.
 ///
 /// Text blocks are joined; `tool_use` blocks become tool calls with their `toolu_…` ids;
 /// `thinking` / `redacted_thinking` blocks become reasoning blocks. Blocks without a core
 /// equivalent are kept in `meta.annotations["content_blocks"]`, the matched stop sequence in
 /// `meta.annotations["stop_sequence"]`.
-pub fn parse_response(body: MessagesResponse, provider: &str, model: &str) -> ChatResponse {
+pub fn parse_response(
+    body: MessagesResponse,
+    provider: &str,
+    model: &str,
+    structured: Option<&str>,
+) -> ChatResponse {
     let mut text = String::new();
     let mut reasoning = Vec::new();
     let mut tool_calls = Vec::new();
@@ -715,6 +803,11 @@ pub fn parse_response(body: MessagesResponse, provider: &str, model: &str) -> Ch
     for b in body.content {
         match b {
             Block::Known(KnownBlock::Text { text: t }) => text.push_str(&t),
+            Block::Known(KnownBlock::ToolUse { name, input, .. })
+                if structured == Some(name.as_str()) =>
+            {
+                text.push_str(&tool_input_text(&input));
+            }
             Block::Known(KnownBlock::ToolUse { id, name, input }) => {
                 tool_calls.push(ToolCall::new(id, name, tool_input_text(&input)));
             }
@@ -736,6 +829,10 @@ pub fn parse_response(body: MessagesResponse, provider: &str, model: &str) -> Ch
             Block::Other(v) => other.push(v),
         }
     }
+    let finish = structured_finish(
+        finish_reason(body.stop_reason.as_deref()),
+        structured.is_some() && tool_calls.is_empty(),
+    );
     let mut annotations = Map::new();
     if !other.is_empty() {
         annotations.insert("content_blocks".into(), Value::Array(other));
@@ -757,13 +854,21 @@ pub fn parse_response(body: MessagesResponse, provider: &str, model: &str) -> Ch
                 .filter(|s| !s.is_empty()),
             name: None,
         },
-        finish_reason: finish_reason(body.stop_reason.as_deref()),
+        finish_reason: finish,
         usage: body.usage.map(|u| u.to_core()),
         meta: ResponseMeta {
             provider: Some(provider.to_owned()),
             annotations,
             ..ResponseMeta::default()
         },
+    }
+}
+
+/// A structured answer ends with a `tool_use` stop; for the caller it is a plain stop.
+fn structured_finish(reason: FinishReason, structured_only: bool) -> FinishReason {
+    match reason {
+        FinishReason::ToolCalls if structured_only => FinishReason::Stop,
+        other => other,
     }
 }
 
@@ -912,6 +1017,11 @@ enum BlockState {
         initial: Value,
         closed: bool,
     },
+    Structured {
+        args_sent: bool,
+        initial: Value,
+        closed: bool,
+    },
     Other,
 }
 
@@ -926,6 +1036,7 @@ pub struct EventDecoder {
     finished: bool,
     done: bool,
     content_sent: bool,
+    structured: Option<String>,
 }
 
 impl EventDecoder {
@@ -940,7 +1051,15 @@ impl EventDecoder {
             finished: false,
             done: false,
             content_sent: false,
+            structured: None,
         }
+    }
+
+    /// Streams the input of the `response_format` tool (see [`structured_output_tool`]) as
+    /// answer text.
+    pub fn with_structured_output(mut self, tool: Option<&str>) -> Self {
+        self.structured = tool.map(str::to_owned);
+        self
     }
 
     /// True after `message_stop`.
@@ -1009,6 +1128,15 @@ impl EventDecoder {
                         self.content(out, StreamEvent::RedactedReasoning { data });
                         BlockState::Other
                     }
+                    Block::Known(KnownBlock::ToolUse { name, input, .. })
+                        if self.structured.as_deref() == Some(name.as_str()) =>
+                    {
+                        BlockState::Structured {
+                            args_sent: false,
+                            initial: input,
+                            closed: false,
+                        }
+                    }
                     Block::Known(KnownBlock::ToolUse { id, name, input }) => {
                         let tool_index = self.tools;
                         self.tools += 1;
@@ -1049,6 +1177,15 @@ impl EventDecoder {
                     }
                 }
                 BlockDelta::InputJsonDelta { partial_json } => {
+                    if let Some(BlockState::Structured { args_sent, .. }) =
+                        self.blocks.get_mut(&index)
+                    {
+                        if !partial_json.is_empty() {
+                            *args_sent = true;
+                            self.content(out, StreamEvent::TextDelta { text: partial_json });
+                        }
+                        return Ok(());
+                    }
                     let (tool_index, args_sent) = match self.blocks.get_mut(&index) {
                         Some(BlockState::Tool {
                             index: tool_index,
@@ -1099,7 +1236,11 @@ impl EventDecoder {
                     out.push(StreamEvent::Usage(self.usage.to_core()));
                 }
                 if let Some(reason) = delta.stop_reason {
-                    self.flush_finish(finish_reason(Some(&reason)), out);
+                    let reason = structured_finish(
+                        finish_reason(Some(&reason)),
+                        self.structured.is_some() && self.tools == 0,
+                    );
+                    self.flush_finish(reason, out);
                 }
             }
             StreamWireEvent::MessageStop => {
@@ -1173,6 +1314,23 @@ impl EventDecoder {
 /// Closes a tool block: a tool that streamed no argument fragment gets its start `input`
 /// (`{}` for a no-argument tool).
 fn close_tool(state: &mut BlockState, out: &mut Vec<StreamEvent>) {
+    if let BlockState::Structured {
+        args_sent,
+        initial,
+        closed,
+    } = state
+    {
+        if !*closed && !*args_sent {
+            out.push(StreamEvent::TextDelta {
+                text: match initial {
+                    Value::Object(m) if m.is_empty() => "{}".to_owned(),
+                    v => tool_input_text(v),
+                },
+            });
+        }
+        *closed = true;
+        return;
+    }
     if let BlockState::Tool {
         index,
         args_sent,
@@ -1336,6 +1494,7 @@ pub fn parse_models(
                 supports_streaming: true,
                 supports_tools: true,
                 supports_vision: true,
+                supports_json_schema: true,
                 ..ModelInfo::default()
             });
             info.id = m.id;

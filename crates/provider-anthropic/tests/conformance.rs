@@ -13,7 +13,8 @@ use std::sync::Arc;
 use common::{DIR, fixture_request, sse_bytes};
 use runtime_conformance::{Call, Category, MockReply, Scenario, TEST_KEY, Target};
 use runtime_core::{
-    ChatRequest, CompletionRequest, Content, ContentPart, Error, FinishReason, Message, Usage,
+    ChatRequest, CompletionRequest, Content, ContentPart, Error, FinishReason, JsonSchemaFormat,
+    Message, ResponseFormat, Usage,
 };
 use runtime_testkit::fixtures;
 use serde_json::json;
@@ -347,6 +348,49 @@ fn scenarios() -> Vec<Scenario> {
         )
         .expect_chat(|r| {
             if r.message.text().as_deref() != Some("Hello there!") {
+                return Err(format!("{r:?}"));
+            }
+            Ok(())
+        }),
+    );
+    // Synthetic request: structured output is a forced tool; the recorded forced-tool answer
+    // (`final_result`) comes back as JSON text.
+    let mut structured = ChatRequest::new(
+        "claude-sonnet-4-5",
+        vec![Message::user(
+            "What is the largest city in the user country?",
+        )],
+    );
+    structured.response_format = Some(ResponseFormat::JsonSchema {
+        json_schema: JsonSchemaFormat {
+            name: "final_result".into(),
+            description: Some("The final response which ends this conversation".into()),
+            schema: Some(json!({
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+                "required": ["city", "country"]
+            })),
+            strict: None,
+        },
+    });
+    v.push(
+        Scenario::new(
+            "json-schema via forced tool (synthetic request)",
+            vec![Category::Extra],
+            Call::Chat(structured),
+            MockReply::json(body("messages-tool-result-followup.response.json")),
+        )
+        .expect_body(json!({
+            "tool_choice": {"type": "tool", "name": "final_result", "disable_parallel_tool_use": true},
+            "tools": [{"name": "final_result"}]
+        }))
+        .expect_chat(|r| {
+            let text = r.message.text().ok_or("no text")?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            if v != json!({"city": "Mexico City", "country": "Mexico"})
+                || r.finish_reason != FinishReason::Stop
+                || !r.message.tool_calls.is_empty()
+            {
                 return Err(format!("{r:?}"));
             }
             Ok(())

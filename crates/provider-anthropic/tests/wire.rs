@@ -294,14 +294,31 @@ fn what_anthropic_cannot_express_is_an_error_naming_it() {
             strict: None,
         },
     });
-    let e = build(&r).unwrap_err();
-    assert!(
-        matches!(&e, Error::Unsupported { capability, .. } if capability.contains("response_format")),
-        "{e:?}"
+    r.tools = vec![ToolDefinition::function(
+        "f",
+        "d",
+        json!({"type": "object"}),
+    )];
+    assert_eq!(param_of(&build(&r).unwrap_err()), Some("response_format"));
+    r.tools.clear();
+    r.extra.insert(
+        "thinking".into(),
+        json!({"type": "enabled", "budget_tokens": 1024}),
     );
-    let mut r = base();
-    r.response_format = Some(ResponseFormat::JsonObject);
-    assert!(matches!(build(&r), Err(Error::Unsupported { .. })));
+    assert_eq!(param_of(&build(&r).unwrap_err()), Some("response_format"));
+    r.extra.clear();
+    r.tool_choice = Some(ToolChoice::Required);
+    assert_eq!(param_of(&build(&r).unwrap_err()), Some("response_format"));
+    r.tool_choice = None;
+    r.response_format = Some(ResponseFormat::JsonSchema {
+        json_schema: JsonSchemaFormat {
+            name: "x".into(),
+            description: None,
+            schema: Some(json!({"type": "array"})),
+            strict: None,
+        },
+    });
+    assert_eq!(param_of(&build(&r).unwrap_err()), Some("response_format"));
     let mut r = base();
     r.response_format = Some(ResponseFormat::Text);
     assert!(build(&r).is_ok());
@@ -424,7 +441,7 @@ fn empty_assistant_text_is_not_sent() {
 
 fn response(name: &str) -> runtime_core::ChatResponse {
     let body: MessagesResponse = serde_json::from_value(fixtures::json(DIR, name)).unwrap();
-    parse_response(body, "anthropic", "m")
+    parse_response(body, "anthropic", "m", None)
 }
 
 #[test]
@@ -509,7 +526,7 @@ fn thinking_and_unknown_blocks_in_a_response() {
         "usage": {"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": null}
     }))
     .unwrap();
-    let r = parse_response(body, "anthropic", "m");
+    let r = parse_response(body, "anthropic", "m", None);
     assert_eq!(r.message.text().as_deref(), Some("Hi there"));
     assert_eq!(r.message.reasoning.len(), 2);
     assert_eq!(r.message.reasoning[0].signature.as_deref(), Some("SIG"));
@@ -989,7 +1006,7 @@ fn catalog_has_current_models() {
     ] {
         let m = c.iter().find(|m| m.id == id).unwrap();
         assert_eq!(m.context_window, Some(200_000));
-        assert!(m.supports_vision && m.supports_tools && !m.supports_json_schema);
+        assert!(m.supports_vision && m.supports_tools && m.supports_json_schema);
     }
 }
 
@@ -997,4 +1014,102 @@ fn catalog_has_current_models() {
 fn tool_input_text() {
     assert_eq!(wire::tool_input_text(&Value::Null), "{}");
     assert_eq!(wire::tool_input_text(&json!({"a": 1})), r#"{"a":1}"#);
+}
+
+fn city_schema() -> ChatRequest {
+    let mut req = ChatRequest::new(
+        "claude-sonnet-4-5",
+        vec![Message::user("Largest city of Mexico?")],
+    );
+    req.response_format = Some(ResponseFormat::JsonSchema {
+        json_schema: JsonSchemaFormat {
+            name: "city_location".into(),
+            description: Some("A city and its country".into()),
+            schema: Some(json!({
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+                "required": ["city", "country"]
+            })),
+            strict: None,
+        },
+    });
+    req
+}
+
+#[test]
+fn json_schema_is_a_forced_tool_both_ways() {
+    let req = city_schema();
+    let body = build(&req).unwrap();
+    insta::assert_json_snapshot!("request__synthetic_json_schema", body);
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": "city_location", "disable_parallel_tool_use": true})
+    );
+    assert_eq!(
+        body["tools"][0]["input_schema"]["required"],
+        json!(["city", "country"])
+    );
+    assert_eq!(wire::structured_output_tool(&req), Some("city_location"));
+
+    // The recorded answer of a forced tool, read with the structured tool's name.
+    let recorded: MessagesResponse = serde_json::from_value(fixtures::json(
+        DIR,
+        "messages-tool-result-followup.response.json",
+    ))
+    .unwrap();
+    let r = parse_response(recorded.clone(), "anthropic", "m", Some("final_result"));
+    assert_eq!(r.finish_reason, FinishReason::Stop);
+    assert!(r.message.tool_calls.is_empty());
+    let answer: Value = serde_json::from_str(&r.message.text().unwrap()).unwrap();
+    assert_eq!(answer, json!({"city": "Mexico City", "country": "Mexico"}));
+    // Without the name it stays a tool call.
+    let r = parse_response(recorded, "anthropic", "m", None);
+    assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+
+    // Streamed: the forced tool's input deltas are the answer text.
+    let sse = fixtures::text(DIR, "stream-tool-use.sse");
+    let mut dec = EventDecoder::new("anthropic", "m").with_structured_output(Some("get_weather"));
+    let mut sse_dec = runtime_core::http::SseDecoder::new();
+    let mut events = Vec::new();
+    sse_dec.push(sse.as_bytes(), &mut events);
+    sse_dec.finish(&mut events);
+    let mut acc = runtime_core::StreamAccumulator::default();
+    let mut out = Vec::new();
+    for e in &events {
+        dec.decode(&e.data, &mut out).unwrap();
+    }
+    for ev in out {
+        acc.push(ev);
+    }
+    let r = acc.finish();
+    assert_eq!(r.finish_reason, FinishReason::Stop);
+    assert!(r.message.tool_calls.is_empty());
+    assert!(
+        r.message
+            .text()
+            .unwrap()
+            .ends_with(r#"{"location": "Paris"}"#)
+    );
+
+    // JSON mode: any object.
+    let mut req = ChatRequest::new("claude-haiku-4-5", vec![Message::user("json please")]);
+    req.response_format = Some(ResponseFormat::JsonObject);
+    let body = build(&req).unwrap();
+    assert_eq!(body["tools"][0]["name"], json!(wire::JSON_OBJECT_TOOL));
+    assert_eq!(body["tools"][0]["input_schema"], json!({"type": "object"}));
+
+    // A no-argument structured answer streams as `{}`.
+    let mut dec =
+        EventDecoder::new("anthropic", "m").with_structured_output(Some("updateIssueList"));
+    let mut out = Vec::new();
+    for line in fixtures::text(DIR, "stream-tool-no-args.chunks.jsonl").lines() {
+        dec.decode(line, &mut out).unwrap();
+    }
+    let mut acc = runtime_core::StreamAccumulator::default();
+    for ev in out {
+        acc.push(ev);
+    }
+    let r = acc.finish();
+    assert!(r.message.text().unwrap().ends_with("for you.{}"));
+    assert_eq!(r.finish_reason, FinishReason::Stop);
 }
