@@ -1,0 +1,394 @@
+//! The Redis backend against real `redis-server`s: the shared one (`MODELRT_TEST_REDIS_URL`,
+//! default `redis://127.0.0.1:6379/`) and private ones this test starts, pauses and kills.
+//! These tests fail (never skip) when Redis is missing.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime_cache::{
+    BackendKind, CacheBackend, CacheConfig, CachedProvider, ManualClock, RedisBackend,
+    ResponseCache,
+};
+use runtime_core::{
+    CacheControl, ChatRequest, EmbeddingRequest, Message, Provider, RequestContext,
+};
+use runtime_testkit::fake::{FakeProvider, Step};
+
+fn shared_url() -> String {
+    std::env::var("MODELRT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(url).unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("Redis at {url} did not answer"))
+    .unwrap_or_else(|e| panic!("Redis at {url} is required for this test: {e}"))
+}
+
+async fn ping(url: &str) {
+    let mut c = raw(url).await;
+    let pong: String = redis::cmd("PING").query_async(&mut c).await.unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+fn req(text: &str) -> ChatRequest {
+    let mut r = ChatRequest::new("m", vec![Message::user(text)]);
+    r.temperature = Some(0.0);
+    r
+}
+
+fn redis_cache(url: &str, namespace: &str, timeout: Duration) -> ResponseCache {
+    ResponseCache::new(Arc::new(RedisBackend::new(url, timeout).unwrap()))
+        .with_namespace(namespace)
+        .with_default_ttl(Duration::from_secs(60))
+}
+
+#[tokio::test]
+async fn shared_redis_serves_hits_across_replicas() {
+    let url = shared_url();
+    ping(&url).await;
+    let ns = unique("rt-cache-test");
+    let fake = Arc::new(FakeProvider::new("fake"));
+    fake.push(Step::text("from upstream"));
+    // Two replicas, one Redis.
+    let a = CachedProvider::from_parts(
+        fake.clone(),
+        Some(redis_cache(&url, &ns, Duration::from_millis(500))),
+    );
+    let b = CachedProvider::from_parts(
+        fake.clone(),
+        Some(redis_cache(&url, &ns, Duration::from_millis(500))),
+    );
+    let ctx = RequestContext::default();
+    let first = a.chat(&req("q"), &ctx).await.unwrap();
+    assert_eq!(first.meta.cache_hit, Some(false));
+    let second = b.chat(&req("q"), &ctx).await.unwrap();
+    assert_eq!(second.meta.cache_hit, Some(true));
+    assert_eq!(second.message, first.message);
+    assert_eq!(fake.calls(), 1);
+
+    // The entry is in Redis under the namespace with the default TTL as expiry.
+    let mut c = raw(&url).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{ns}:chat:*"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(&keys[0])
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 60_000, "pttl {pttl}");
+
+    // A per-request TTL sets the Redis expiry.
+    let short = RequestContext {
+        cache: CacheControl {
+            ttl: Some(Duration::from_secs(7)),
+            ..CacheControl::default()
+        },
+        ..RequestContext::default()
+    };
+    a.chat(&req("short"), &short).await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{ns}:chat:*"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut pttls = Vec::new();
+    for k in &keys {
+        let p: i64 = redis::cmd("PTTL").arg(k).query_async(&mut c).await.unwrap();
+        pttls.push(p);
+    }
+    pttls.sort_unstable();
+    assert!(pttls[0] > 0 && pttls[0] <= 7_000, "{pttls:?}");
+    for k in keys {
+        let _: () = redis::cmd("DEL").arg(k).query_async(&mut c).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn redis_entries_honour_ttl_and_max_age_by_their_stored_time() {
+    let url = shared_url();
+    ping(&url).await;
+    let ns = unique("rt-cache-age");
+    let clock = ManualClock::new(1_000_000);
+    let cache =
+        redis_cache(&url, &ns, Duration::from_millis(500)).with_clock(Arc::new(clock.clone()));
+    let fake = Arc::new(FakeProvider::new("fake"));
+    let p = CachedProvider::from_parts(fake.clone(), Some(cache));
+    let ctx = RequestContext::default();
+    p.chat(&req("q"), &ctx).await.unwrap();
+    clock.advance(Duration::from_secs(30));
+    let strict = RequestContext {
+        cache: CacheControl {
+            max_age: Some(Duration::from_secs(10)),
+            ..CacheControl::default()
+        },
+        ..RequestContext::default()
+    };
+    assert_eq!(
+        p.chat(&req("q"), &ctx).await.unwrap().meta.cache_hit,
+        Some(true)
+    );
+    // Too old for this reader: a miss, fetched and stored again.
+    assert_eq!(
+        p.chat(&req("q"), &strict).await.unwrap().meta.cache_hit,
+        Some(false)
+    );
+    assert_eq!(
+        p.chat(&req("q"), &strict).await.unwrap().meta.cache_hit,
+        Some(true)
+    );
+    // Past the 60 s TTL by the stored time: a miss even though Redis still holds it.
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        p.chat(&req("q"), &ctx).await.unwrap().meta.cache_hit,
+        Some(false)
+    );
+    assert_eq!(fake.calls(), 3);
+}
+
+#[tokio::test]
+async fn embeddings_per_text_in_redis() {
+    let url = shared_url();
+    ping(&url).await;
+    let ns = unique("rt-cache-emb");
+    let fake = Arc::new(FakeProvider::new("fake"));
+    let p = CachedProvider::from_parts(
+        fake.clone(),
+        Some(redis_cache(&url, &ns, Duration::from_millis(500))),
+    );
+    let ctx = RequestContext::default();
+    let first: Vec<String> = (0..20).map(|i| format!("text {i}")).collect();
+    p.embed(&EmbeddingRequest::new("e", first.clone()), &ctx)
+        .await
+        .unwrap();
+    let mut all = first.clone();
+    all.extend((20..25).map(|i| format!("text {i}")));
+    all.reverse();
+    let resp = p
+        .embed(&EmbeddingRequest::new("e", all.clone()), &ctx)
+        .await
+        .unwrap();
+    for (e, t) in resp.data.iter().zip(&all) {
+        assert_eq!(e.embedding, vec![t.len() as f32, t.as_bytes()[0] as f32]);
+    }
+    let sent = fake.embed_requests();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].input.len(), 5);
+    let st = p.stats().snapshot();
+    assert_eq!((st.hits, st.stores, st.errors), (20, 25, 0));
+}
+
+/// A `redis-server` of our own, on a free port, killed on drop.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    async fn start_on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test (apt-get install redis-server)");
+        let me = Self { child, port };
+        let url = me.url();
+        for _ in 0..200 {
+            if let Ok(client) = redis::Client::open(url.as_str()) {
+                if let Ok(Ok(mut c)) = tokio::time::timeout(
+                    Duration::from_millis(200),
+                    client.get_multiplexed_async_connection(),
+                )
+                .await
+                {
+                    let pong: redis::RedisResult<String> =
+                        redis::cmd("PING").query_async(&mut c).await;
+                    if pong.is_ok() {
+                        return me;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("private redis-server on port {port} did not start");
+    }
+
+    async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_mid_test_makes_misses_not_errors() {
+    let mut server = PrivateRedis::start().await;
+    let url = server.url();
+    let fake = Arc::new(FakeProvider::new("fake"));
+    let p = CachedProvider::from_parts(
+        fake.clone(),
+        Some(redis_cache(&url, "stop", Duration::from_millis(50))),
+    );
+    let ctx = RequestContext::default();
+    p.chat(&req("q"), &ctx).await.unwrap();
+    assert_eq!(
+        p.chat(&req("q"), &ctx).await.unwrap().meta.cache_hit,
+        Some(true)
+    );
+    p.embed(
+        &EmbeddingRequest::new("e", vec!["a".into(), "b".into()]),
+        &ctx,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.stats().snapshot().errors, 0);
+
+    server.stop();
+    // Every call still succeeds, served upstream.
+    for i in 0..5 {
+        let r = p.chat(&req("q"), &ctx).await.unwrap();
+        assert_eq!(r.meta.cache_hit, Some(false), "call {i}");
+        let mut s = p.chat_stream(&req("q"), &ctx).await.unwrap();
+        use futures::StreamExt;
+        while let Some(ev) = s.next().await {
+            ev.unwrap();
+        }
+        let e = p
+            .embed(
+                &EmbeddingRequest::new("e", vec!["a".into(), "b".into()]),
+                &ctx,
+            )
+            .await
+            .unwrap();
+        assert_eq!(e.data.len(), 2);
+        assert_eq!(e.meta.cache_hit, Some(false));
+    }
+    let st = p.stats().snapshot();
+    assert!(st.errors >= 10, "backend failures are counted: {st:?}");
+    let upstream_before = fake.calls();
+
+    // Redis comes back on the same port: the cache works again.
+    let _server = PrivateRedis::start_on(server.port).await;
+    let mut hit = false;
+    for _ in 0..100 {
+        p.chat(&req("again"), &ctx).await.unwrap();
+        if p.chat(&req("again"), &ctx).await.unwrap().meta.cache_hit == Some(true) {
+            hit = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hit, "the cache recovers once Redis is back");
+    assert!(fake.calls() > upstream_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_redis_is_a_miss() {
+    let server = PrivateRedis::start().await;
+    let url = server.url();
+    let fake = Arc::new(FakeProvider::new("fake"));
+    let p = CachedProvider::from_parts(
+        fake.clone(),
+        Some(redis_cache(&url, "slow", Duration::from_millis(50))),
+    );
+    let ctx = RequestContext::default();
+    p.chat(&req("q"), &ctx).await.unwrap();
+    assert_eq!(
+        p.chat(&req("q"), &ctx).await.unwrap().meta.cache_hit,
+        Some(true)
+    );
+    // Redis stops answering commands for two seconds.
+    let mut admin = raw(&url).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(2000)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let r = p.chat(&req("q"), &ctx).await.unwrap();
+    assert_eq!(r.meta.cache_hit, Some(false));
+    assert!(p.stats().snapshot().errors >= 1);
+    assert_eq!(fake.calls(), 2);
+}
+
+#[tokio::test]
+async fn redis_down_at_start_is_only_a_miss() {
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    let config = CacheConfig {
+        backend: BackendKind::Redis,
+        redis_url: url,
+        redis_timeout: Duration::from_millis(50),
+        ..CacheConfig::default()
+    };
+    let fake = FakeProvider::new("fake");
+    let p = CachedProvider::from_config(fake, &config).unwrap();
+    let ctx = RequestContext::default();
+    for _ in 0..3 {
+        let r = p.chat(&req("q"), &ctx).await.unwrap();
+        assert_eq!(r.meta.cache_hit, Some(false));
+    }
+    assert_eq!(p.inner().calls(), 3);
+    assert!(p.stats().snapshot().errors >= 3);
+    // A bad URL is a config error, not a runtime one.
+    assert!(RedisBackend::new("not a url", Duration::from_millis(50)).is_err());
+    let backend = RedisBackend::new("redis://127.0.0.1:1/", Duration::from_millis(50)).unwrap();
+    assert!(backend.get("k").await.is_err());
+}
