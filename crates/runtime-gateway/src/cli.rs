@@ -1,0 +1,448 @@
+//! The `modelrt` command line.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use futures::StreamExt;
+use model_runtime::{
+    ChatRequest, Config, ConfigError, EmbeddingRequest, EncodingFormat, Message, ModelInfo,
+    RequestContext, Runtime, StreamEvent,
+};
+
+use crate::config::GatewayConfig;
+use crate::server::{Gateway, serve, shutdown_signal};
+
+/// `modelrt`: an OpenAI-compatible LLM gateway and a CLI over the same providers.
+#[derive(Debug, Parser)]
+#[command(name = "modelrt", version, about, long_about = None)]
+pub struct Cli {
+    /// The configuration file (default: $MODELRT_CONFIG, else the embedded default: every
+    /// linked provider whose credentials are in the environment).
+    #[arg(long, short = 'c', global = true, env = "MODELRT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the OpenAI-compatible gateway.
+    Serve {
+        /// Address to listen on (default: `gateway.listen` of the config, else 127.0.0.1:4000).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Chat with a model, streaming the answer to the terminal.
+    Chat {
+        /// The model: `provider/model` or a logical model.
+        #[arg(short, long)]
+        model: String,
+        /// The prompt (read from stdin when omitted).
+        prompt: Option<String>,
+        /// A system message.
+        #[arg(long)]
+        system: Option<String>,
+        /// Most tokens to generate.
+        #[arg(long)]
+        max_tokens: Option<u32>,
+        /// Sampling temperature.
+        #[arg(long)]
+        temperature: Option<f64>,
+        /// Wait for the whole answer instead of streaming.
+        #[arg(long)]
+        no_stream: bool,
+    },
+    /// Embed texts and print the vectors as JSON.
+    Embed {
+        /// The embedding model.
+        #[arg(short, long)]
+        model: String,
+        /// Texts to embed (one line of stdin each when omitted).
+        input: Vec<String>,
+        /// Output dimensions, for models that can shorten vectors.
+        #[arg(long)]
+        dimensions: Option<u32>,
+    },
+    /// List logical models and the models of every configured provider.
+    Models {
+        /// Print the OpenAI JSON list instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every provider linked into this binary, with its config fields.
+    Providers,
+    /// Configuration tools.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Cost and tokens over a time range, as a table.
+    Usage {
+        /// How far back (`24h`, `7d`, `30m`…).
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Grouping column.
+        #[arg(long, value_enum, default_value_t = GroupColumn::Model)]
+        by: GroupColumn,
+    },
+}
+
+/// `modelrt config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file: TOML shape, `${ENV}` references, every provider, gateway keys.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// A usage grouping column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupColumn {
+    /// Provider instance.
+    Provider,
+    /// Requested model.
+    Model,
+    /// Router deployment.
+    Deployment,
+    /// Gateway key.
+    Key,
+}
+
+/// What a failed command prints and its exit code.
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+    code: u8,
+}
+
+impl CliError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        Self {
+            message: format!("configuration error: {e}"),
+            code: 2,
+        }
+    }
+}
+
+impl From<model_runtime::Error> for CliError {
+    fn from(e: model_runtime::Error) -> Self {
+        Self::new(e.to_string())
+    }
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// Loads `path`, or the embedded default when there is none.
+pub fn load_config(path: Option<&Path>) -> Result<Config, ConfigError> {
+    match path {
+        Some(p) => Config::from_file(p),
+        None => Ok(Config::default()),
+    }
+}
+
+async fn start(config: Config) -> Result<Runtime, CliError> {
+    Ok(Runtime::from_config(config)?)
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve { listen } => {
+            let config = load_config(cli.config.as_deref())?;
+            run_serve(config, listen).await
+        }
+        Command::Chat {
+            model,
+            prompt,
+            system,
+            max_tokens,
+            temperature,
+            no_stream,
+        } => {
+            let runtime = start(load_config(cli.config.as_deref())?).await?;
+            let prompt = match prompt {
+                Some(p) => p,
+                None => read_stdin()?,
+            };
+            let mut messages = Vec::new();
+            if let Some(s) = system {
+                messages.push(Message::system(s));
+            }
+            messages.push(Message::user(prompt));
+            let mut req = ChatRequest::new(model, messages);
+            req.max_tokens = max_tokens;
+            req.temperature = temperature;
+            run_chat(&runtime, &req, !no_stream).await
+        }
+        Command::Embed {
+            model,
+            input,
+            dimensions,
+        } => {
+            let runtime = start(load_config(cli.config.as_deref())?).await?;
+            let input = if input.is_empty() {
+                read_stdin()?.lines().map(str::to_owned).collect()
+            } else {
+                input
+            };
+            let mut req = EmbeddingRequest::new(model, input);
+            req.dimensions = dimensions;
+            let resp = runtime
+                .provider()
+                .embed(&req, &RequestContext::new())
+                .await?;
+            let json = crate::encode::embeddings(&resp, EncodingFormat::Float, &req.model);
+            let mut out = std::io::stdout().lock();
+            out.write_all(&json)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))
+        }
+        Command::Models { json } => {
+            let runtime = start(load_config(cli.config.as_deref())?).await?;
+            let models = runtime
+                .provider()
+                .list_models(&RequestContext::new())
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    String::from_utf8_lossy(&crate::encode::model_list(&models))
+                );
+            } else {
+                print!("{}", models_table(&models));
+            }
+            Ok(())
+        }
+        Command::Providers => {
+            let registry = model_runtime::registry()?;
+            print!("{}", providers_text(&registry));
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
+            let config = Config::from_file(&file)?;
+            let gateway = GatewayConfig::from_config(&config)?;
+            let providers = config.providers.len();
+            let models = config.models.len();
+            let runtime = start(config).await?;
+            drop(runtime);
+            println!(
+                "{}: ok ({providers} providers, {models} logical models, {} gateway keys{})",
+                file.display(),
+                gateway.keys.len(),
+                if gateway.master_key_hash.is_some() {
+                    ", master key set"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Command::Usage { since, by } => {
+            let _ = (since, by);
+            Err(CliError::new(
+                "usage reporting is not available in this build",
+            ))
+        }
+    }
+}
+
+fn read_stdin() -> Result<String, CliError> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
+    if s.trim().is_empty() {
+        return Err(CliError::new(
+            "no prompt: pass it as an argument or on stdin",
+        ));
+    }
+    Ok(s)
+}
+
+async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), CliError> {
+    let gateway = GatewayConfig::from_config(&config)?;
+    let listen = listen.unwrap_or(gateway.listen);
+    let runtime = start(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError::new(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::new(format!("cannot read the listen address: {e}")))?;
+    if !gateway.auth_enabled() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "no master key or gateway keys are configured: anyone who can reach this address can use the providers"
+        );
+    }
+    let gw = Gateway::new(runtime, gateway);
+    // Tests and scripts read the bound address (useful with port 0) from this line.
+    println!("modelrt listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, "gateway started");
+    serve(gw.clone(), listener, shutdown_signal())
+        .await
+        .map_err(|e| CliError::new(format!("server error: {e}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_chat(runtime: &Runtime, req: &ChatRequest, stream: bool) -> Result<(), CliError> {
+    let provider = runtime.provider();
+    let ctx = RequestContext::new();
+    let mut out = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| CliError::new(format!("cannot write to stdout: {e}"));
+    if !stream {
+        let resp = provider.chat(req, &ctx).await?;
+        if let Some(r) = resp.message.reasoning_text() {
+            eprintln!("{r}");
+        }
+        writeln!(out, "{}", resp.message.text().unwrap_or_default()).map_err(write_err)?;
+        return Ok(());
+    }
+    let mut s = provider.chat_stream(req, &ctx).await?;
+    let mut ended_with_newline = true;
+    while let Some(ev) = s.next().await {
+        match ev? {
+            StreamEvent::TextDelta { text } => {
+                out.write_all(text.as_bytes()).map_err(write_err)?;
+                out.flush().map_err(write_err)?;
+                ended_with_newline = text.ends_with('\n');
+            }
+            StreamEvent::ReasoningDelta { text } => eprint!("{text}"),
+            StreamEvent::RefusalDelta { text } => eprint!("{text}"),
+            StreamEvent::ToolCallStart { name, .. } => eprintln!("[tool call: {name}]"),
+            _ => {}
+        }
+    }
+    if !ended_with_newline {
+        writeln!(out).map_err(write_err)?;
+    }
+    Ok(())
+}
+
+/// The `modelrt models` table.
+pub fn models_table(models: &[ModelInfo]) -> String {
+    let mut rows = vec![[
+        "MODEL".to_owned(),
+        "KIND".to_owned(),
+        "PROVIDER".to_owned(),
+        "CONTEXT".to_owned(),
+    ]];
+    for m in models {
+        rows.push([
+            m.id.clone(),
+            format!("{:?}", m.kind).to_lowercase(),
+            m.provider.clone(),
+            m.context_window.map(|c| c.to_string()).unwrap_or_default(),
+        ]);
+    }
+    table(&rows)
+}
+
+/// Left-aligned columns separated by two spaces.
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, (c, w)) in r.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The `modelrt providers` text.
+pub fn providers_text(registry: &model_runtime::ProviderRegistry) -> String {
+    let mut out = String::new();
+    for f in registry.factories() {
+        out.push_str(&format!(
+            "{} — {} ({} {})\n  {}\n",
+            f.name, f.display_name, f.crate_name, f.crate_version, f.description
+        ));
+        let mut rows = vec![[
+            "  KEY".to_owned(),
+            "TYPE".to_owned(),
+            "REQUIRED".to_owned(),
+            "ENV".to_owned(),
+            "DEFAULT".to_owned(),
+            "HELP".to_owned(),
+        ]];
+        for s in f.settings {
+            rows.push([
+                format!("  {}", s.key),
+                format!("{:?}", s.kind).to_lowercase(),
+                if s.required { "yes" } else { "no" }.to_owned(),
+                s.env.unwrap_or("").to_owned(),
+                s.default.unwrap_or("").to_owned(),
+                s.help.to_owned(),
+            ]);
+        }
+        out.push_str(&table(&rows));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,361 @@
+//! The `[gateway]` section of the configuration file.
+//!
+//! ```toml
+//! [gateway]
+//! listen = "127.0.0.1:4000"
+//! master_key = "${MODELRT_MASTER_KEY}"     # hashed at load; the plain key is not kept
+//! max_body_bytes = 4194304
+//! request_timeout = "600s"
+//! shutdown_grace = "30s"
+//!
+//! [[gateway.keys]]
+//! id = "team-a"
+//! key_hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # sha256 hex
+//! models = ["openai/gpt-4o-mini", "fast"]     # empty or absent: every model
+//! rpm = 60
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use model_runtime::{Config, ConfigError};
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4000";
+/// The default request body limit (4 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The default time in-flight requests get to finish after SIGTERM/ctrl-c.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The default whole-request deadline (retries included).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A SHA-256 digest of a key.
+pub type KeyHash = [u8; 32];
+
+/// SHA-256 of a key, as stored and compared.
+pub fn hash_key(key: &str) -> KeyHash {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// The validated gateway settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where `serve` listens.
+    pub listen: SocketAddr,
+    /// SHA-256 of the master key (admin: every model, `/v1/usage`); `None`: not set.
+    pub master_key_hash: Option<KeyHash>,
+    /// Gateway keys.
+    pub keys: Vec<GatewayKey>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How long in-flight requests and streams may run after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Deadline of one request, retries included.
+    pub request_timeout: Duration,
+    /// Whether `/metrics` needs the master key.
+    pub metrics_require_auth: bool,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            master_key_hash: None,
+            keys: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            metrics_require_auth: false,
+        }
+    }
+}
+
+/// One gateway key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GatewayKey {
+    /// Its name in usage records and logs.
+    pub id: String,
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// Models it may use (exact names, or a prefix ending in `*`); empty: all.
+    pub models: Vec<String>,
+    /// Requests per minute it may make; `None`: unlimited.
+    pub rpm: Option<u32>,
+}
+
+impl std::fmt::Debug for GatewayKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayKey")
+            .field("id", &self.id)
+            .field("hash", &"***")
+            .field("models", &self.models)
+            .field("rpm", &self.rpm)
+            .finish()
+    }
+}
+
+impl GatewayKey {
+    /// Whether this key may use `model`.
+    pub fn allows(&self, model: &str) -> bool {
+        model_allowed(&self.models, model)
+    }
+}
+
+/// Whether `model` matches one of `patterns` (exact, or prefix before a trailing `*`); an
+/// empty list allows everything.
+pub fn model_allowed(patterns: &[String], model: &str) -> bool {
+    patterns.is_empty()
+        || patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => model.starts_with(prefix),
+            None => p == model,
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    master_key: Option<String>,
+    #[serde(default)]
+    master_key_hash: Option<String>,
+    #[serde(default)]
+    keys: Vec<RawKey>,
+    #[serde(default)]
+    max_body_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "duration")]
+    shutdown_grace: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    request_timeout: Option<Duration>,
+    #[serde(default)]
+    metrics_require_auth: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    id: String,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    key_hash: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    rpm: Option<u32>,
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d) {
+        Ok(Raw::Secs(s)) => Ok(Some(Duration::from_secs(s))),
+        Ok(Raw::Text(s)) => model_runtime::registry::parse_duration_str(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a duration such as \"30s\", \"500ms\" or a number of seconds",
+        )),
+    }
+}
+
+/// `prefix.a.0.b` from a serde path (the same style the facade uses for `${ENV}` errors).
+pub fn dotted_path(prefix: &str, path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = prefix.to_owned();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!(".{index}")),
+            Segment::Map { key } => {
+                out.push('.');
+                out.push_str(key);
+            }
+            Segment::Enum { variant } => {
+                out.push('.');
+                out.push_str(variant);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+fn parse_hash(s: &str) -> Result<KeyHash, String> {
+    let bytes = hex::decode(s.trim())
+        .map_err(|_| "expected the SHA-256 of the key as 64 hex digits".to_owned())?;
+    bytes
+        .try_into()
+        .map_err(|_| "expected the SHA-256 of the key as 64 hex digits".to_owned())
+}
+
+impl GatewayConfig {
+    /// Reads and validates `config.gateway` (defaults when absent). Errors name the file and
+    /// the key path (`gateway.keys.0.rpm`).
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let Some(table) = &config.gateway else {
+            return Ok(Self::default());
+        };
+        let raw: RawGateway = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| {
+            let key = dotted_path("gateway", e.path());
+            config.invalid(key, e.into_inner().to_string())
+        })?;
+        let mut out = Self::default();
+        if let Some(listen) = raw.listen {
+            out.listen = listen.parse().map_err(|_| {
+                config.invalid(
+                    "gateway.listen",
+                    format!("`{listen}` is not an address such as 127.0.0.1:4000"),
+                )
+            })?;
+        }
+        out.master_key_hash = match (raw.master_key, raw.master_key_hash) {
+            (Some(_), Some(_)) => {
+                return Err(config.invalid(
+                    "gateway.master_key",
+                    "set either master_key or master_key_hash, not both",
+                ));
+            }
+            (Some(k), None) if k.is_empty() => None,
+            (Some(k), None) => Some(hash_key(&k)),
+            (None, Some(h)) => {
+                Some(parse_hash(&h).map_err(|r| config.invalid("gateway.master_key_hash", r))?)
+            }
+            (None, None) => None,
+        };
+        for (i, k) in raw.keys.into_iter().enumerate() {
+            let at = |field: &str| format!("gateway.keys.{i}.{field}");
+            if k.id.trim().is_empty() {
+                return Err(config.invalid(at("id"), "must not be empty"));
+            }
+            if out.keys.iter().any(|o| o.id == k.id) {
+                return Err(config.invalid(at("id"), format!("duplicate key id `{}`", k.id)));
+            }
+            let hash = match (k.key, k.key_hash) {
+                (Some(plain), None) if !plain.is_empty() => hash_key(&plain),
+                (None, Some(h)) => parse_hash(&h).map_err(|r| config.invalid(at("key_hash"), r))?,
+                (Some(_), None) => return Err(config.invalid(at("key"), "must not be empty")),
+                _ => {
+                    return Err(config.invalid(
+                        at("key_hash"),
+                        "set exactly one of key_hash (sha256 hex of the key) or key",
+                    ));
+                }
+            };
+            if out.keys.iter().any(|o| o.hash == hash) || out.master_key_hash == Some(hash) {
+                return Err(config.invalid(at("key"), "the same key is configured twice"));
+            }
+            if k.rpm == Some(0) {
+                return Err(config.invalid(at("rpm"), "must be at least 1 (omit it for no limit)"));
+            }
+            out.keys.push(GatewayKey {
+                id: k.id,
+                hash,
+                models: k.models,
+                rpm: k.rpm,
+            });
+        }
+        if let Some(n) = raw.max_body_bytes {
+            if n == 0 {
+                return Err(config.invalid("gateway.max_body_bytes", "must be at least 1"));
+            }
+            out.max_body_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(d) = raw.shutdown_grace {
+            out.shutdown_grace = d;
+        }
+        if let Some(d) = raw.request_timeout {
+            if d.is_zero() {
+                return Err(config.invalid("gateway.request_timeout", "must be more than 0"));
+            }
+            out.request_timeout = d;
+        }
+        out.metrics_require_auth = raw.metrics_require_auth;
+        Ok(out)
+    }
+
+    /// Whether requests need a key (a master key or any gateway key is configured).
+    pub fn auth_enabled(&self) -> bool {
+        self.master_key_hash.is_some() || !self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<GatewayConfig, ConfigError> {
+        let env = |k: &str| (k == "TEAM_KEY").then(|| "sk-team".to_owned());
+        let cfg = Config::from_toml_str_with_env(text, "gw.toml", &env)?;
+        GatewayConfig::from_config(&cfg)
+    }
+
+    #[test]
+    fn full_section() {
+        let g = load(
+            r#"
+            [gateway]
+            listen = "0.0.0.0:8080"
+            master_key = "sk-master"
+            max_body_bytes = 1000
+            shutdown_grace = "5s"
+            request_timeout = 30
+            [[gateway.keys]]
+            id = "a"
+            key = "${TEAM_KEY}"
+            models = ["openai/*"]
+            rpm = 10
+            [[gateway.keys]]
+            id = "b"
+            key_hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(g.listen.port(), 8080);
+        assert_eq!(g.master_key_hash, Some(hash_key("sk-master")));
+        assert_eq!(g.keys[0].hash, hash_key("sk-team"));
+        assert_eq!(g.keys[1].hash, hash_key("test"));
+        assert!(g.keys[0].allows("openai/gpt-4o"));
+        assert!(!g.keys[0].allows("anthropic/claude"));
+        assert!(g.keys[1].allows("anything"));
+        assert_eq!(g.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(g.request_timeout, Duration::from_secs(30));
+        assert_eq!(g.max_body_bytes, 1000);
+        assert!(!format!("{g:?}").contains("sk-"));
+    }
+
+    #[test]
+    fn errors_name_file_and_key_path() {
+        for (text, key) in [
+            ("[gateway]\nlisten = \"nope\"", "gateway.listen"),
+            ("[gateway]\nlistn = \"x\"", "gateway"),
+            (
+                "[gateway]\nshutdown_grace = \"soon\"",
+                "gateway.shutdown_grace",
+            ),
+            (
+                "[[gateway.keys]]\nid = \"a\"\nkey = \"k\"\nrpm = \"many\"",
+                "gateway.keys.0.rpm",
+            ),
+            (
+                "[[gateway.keys]]\nid = \"a\"\nkey_hash = \"zz\"",
+                "gateway.keys.0.key_hash",
+            ),
+            ("[[gateway.keys]]\nid = \"a\"", "gateway.keys.0.key_hash"),
+            (
+                "[[gateway.keys]]\nid = \"a\"\nkey = \"k\"\n[[gateway.keys]]\nid = \"a\"\nkey = \"j\"",
+                "gateway.keys.1.id",
+            ),
+        ] {
+            let e = load(text).unwrap_err().to_string();
+            assert!(e.contains("gw.toml") && e.contains(key), "{text}: {e}");
+        }
+    }
+}

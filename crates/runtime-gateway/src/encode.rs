@@ -1,0 +1,741 @@
+//! The one place where core types become OpenAI JSON: chat and completion responses, SSE
+//! chunks re-encoded from [`StreamEvent`]s, embeddings and model lists.
+
+use model_runtime::provider_openai::wire::encode_base64_f32;
+use model_runtime::{
+    AssistantMessage, ChatResponse, CompletionResponse, EmbeddingResponse, EncodingFormat,
+    FinishReason, ModelInfo, ReasoningBlock, StreamEvent, Usage,
+};
+use serde::Serialize;
+
+/// Unix seconds now.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[derive(Serialize)]
+struct ChatMessageOut<'a> {
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(flatten)]
+    message: &'a AssistantMessage,
+}
+
+#[derive(Serialize)]
+struct ChatChoiceOut<'a> {
+    index: u32,
+    message: ChatMessageOut<'a>,
+    finish_reason: &'a FinishReason,
+    logprobs: Option<()>,
+}
+
+#[derive(Serialize)]
+struct ChatCompletionOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [ChatChoiceOut<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
+}
+
+fn or<'a>(s: &'a str, fallback: &'a str) -> &'a str {
+    if s.is_empty() { fallback } else { s }
+}
+
+/// A `chat.completion` object. `fallback_id`/`fallback_model` fill what the provider left empty.
+pub fn chat_completion(resp: &ChatResponse, fallback_id: &str, fallback_model: &str) -> Vec<u8> {
+    let out = ChatCompletionOut {
+        id: or(&resp.id, fallback_id),
+        object: "chat.completion",
+        created: if resp.created == 0 {
+            now_unix()
+        } else {
+            resp.created
+        },
+        model: or(&resp.model, fallback_model),
+        choices: [ChatChoiceOut {
+            index: 0,
+            message: ChatMessageOut {
+                role: "assistant",
+                reasoning_content: resp.message.reasoning_text(),
+                message: &resp.message,
+            },
+            finish_reason: &resp.finish_reason,
+            logprobs: None,
+        }],
+        usage: resp.usage.as_ref(),
+    };
+    serde_json::to_vec(&out).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct TextChoiceOut<'a> {
+    text: &'a str,
+    index: u32,
+    logprobs: Option<()>,
+    finish_reason: Option<&'a FinishReason>,
+}
+
+#[derive(Serialize)]
+struct TextCompletionOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: Vec<TextChoiceOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
+}
+
+/// A `text_completion` object.
+pub fn text_completion(
+    resp: &CompletionResponse,
+    fallback_id: &str,
+    fallback_model: &str,
+) -> Vec<u8> {
+    let out = TextCompletionOut {
+        id: or(&resp.id, fallback_id),
+        object: "text_completion",
+        created: if resp.created == 0 {
+            now_unix()
+        } else {
+            resp.created
+        },
+        model: or(&resp.model, fallback_model),
+        choices: vec![TextChoiceOut {
+            text: &resp.text,
+            index: 0,
+            logprobs: None,
+            finish_reason: Some(&resp.finish_reason),
+        }],
+        usage: resp.usage.as_ref(),
+    };
+    serde_json::to_vec(&out).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Vector<'a> {
+    Float(&'a [f32]),
+    Base64(String),
+}
+
+#[derive(Serialize)]
+struct EmbeddingOut<'a> {
+    object: &'static str,
+    index: usize,
+    embedding: Vector<'a>,
+}
+
+#[derive(Serialize)]
+struct EmbeddingUsageOut {
+    prompt_tokens: u64,
+    total_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct EmbeddingListOut<'a> {
+    object: &'static str,
+    data: Vec<EmbeddingOut<'a>>,
+    model: &'a str,
+    usage: EmbeddingUsageOut,
+}
+
+/// An embedding `list`, vectors as JSON floats or base64 of little-endian `f32`s.
+pub fn embeddings(
+    resp: &EmbeddingResponse,
+    format: EncodingFormat,
+    fallback_model: &str,
+) -> Vec<u8> {
+    let usage = resp.usage.unwrap_or_default();
+    let out = EmbeddingListOut {
+        object: "list",
+        data: resp
+            .data
+            .iter()
+            .map(|e| EmbeddingOut {
+                object: "embedding",
+                index: e.index,
+                embedding: match format {
+                    EncodingFormat::Float => Vector::Float(&e.embedding),
+                    EncodingFormat::Base64 => Vector::Base64(encode_base64_f32(&e.embedding)),
+                },
+            })
+            .collect(),
+        model: or(&resp.model, fallback_model),
+        usage: EmbeddingUsageOut {
+            prompt_tokens: usage.prompt_tokens,
+            total_tokens: usage.total_tokens.max(usage.prompt_tokens),
+        },
+    };
+    serde_json::to_vec(&out).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct ModelOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    owned_by: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    provider: &'a str,
+    kind: model_runtime::ModelKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_window: Option<u32>,
+}
+
+fn model_out(m: &ModelInfo) -> ModelOut<'_> {
+    ModelOut {
+        id: &m.id,
+        object: "model",
+        created: m.created.unwrap_or(0),
+        owned_by: m.owned_by.as_deref().unwrap_or(if m.provider.is_empty() {
+            "model-runtime"
+        } else {
+            &m.provider
+        }),
+        provider: &m.provider,
+        kind: m.kind,
+        context_window: m.context_window,
+    }
+}
+
+/// A model `list`.
+pub fn model_list(models: &[ModelInfo]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct List<'a> {
+        object: &'static str,
+        data: Vec<ModelOut<'a>>,
+    }
+    serde_json::to_vec(&List {
+        object: "list",
+        data: models.iter().map(model_out).collect(),
+    })
+    .unwrap_or_default()
+}
+
+/// One `model` object.
+pub fn model(m: &ModelInfo) -> Vec<u8> {
+    serde_json::to_vec(&model_out(m)).unwrap_or_default()
+}
+
+/// Which OpenAI stream shape to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkKind {
+    /// `chat.completion.chunk` (`/v1/chat/completions`).
+    Chat,
+    /// `text_completion` (`/v1/completions`).
+    Completion,
+}
+
+#[derive(Serialize)]
+struct ToolCallDeltaOut<'a> {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: FunctionDeltaOut<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionDeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
+}
+
+#[derive(Serialize, Default)]
+struct DeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking_blocks: Option<[ReasoningBlock; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCallDeltaOut<'a>; 1]>,
+}
+
+#[derive(Serialize)]
+struct ChunkChoiceOut<'a> {
+    index: u32,
+    delta: DeltaOut<'a>,
+    logprobs: Option<()>,
+    finish_reason: Option<&'a FinishReason>,
+}
+
+// A short-lived stack value per chunk: boxing the big variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ChoicesOut<'a> {
+    Chat([ChunkChoiceOut<'a>; 1]),
+    Text([TextChoiceOut<'a>; 1]),
+    None([(); 0]),
+}
+
+#[derive(Serialize)]
+struct ChunkOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: ChoicesOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Usage>,
+}
+
+/// Turns [`StreamEvent`]s into OpenAI SSE frames (`data: {…}\n\n`).
+///
+/// Every chunk carries the same `id`, `model` and `created` (the provider's when its `Start`
+/// event comes first, else the fallbacks). Chat streams open with a `role` delta; tool calls
+/// are sent by index with `id`, `type` and `name` on their first fragment; the finish reason
+/// gets its own chunk; a usage chunk with `choices: []` follows only when the client asked for
+/// `stream_options.include_usage`; `data: [DONE]` closes the stream.
+#[derive(Debug)]
+pub struct ChunkEncoder {
+    kind: ChunkKind,
+    id: String,
+    model: String,
+    created: i64,
+    include_usage: bool,
+    started: bool,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl ChunkEncoder {
+    /// An encoder; `id` and `model` are used unless the stream's `Start` event comes first.
+    pub fn new(kind: ChunkKind, id: String, model: String, include_usage: bool) -> Self {
+        Self {
+            kind,
+            id,
+            model,
+            created: now_unix(),
+            include_usage,
+            started: false,
+            usage: None,
+            done: false,
+        }
+    }
+
+    /// The usage seen so far.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    fn object(&self) -> &'static str {
+        match self.kind {
+            ChunkKind::Chat => "chat.completion.chunk",
+            ChunkKind::Completion => "text_completion",
+        }
+    }
+
+    fn write(&self, choices: ChoicesOut<'_>, usage: Option<&Usage>, out: &mut Vec<u8>) {
+        let chunk = ChunkOut {
+            id: &self.id,
+            object: self.object(),
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        };
+        out.extend_from_slice(b"data: ");
+        if serde_json::to_writer(&mut *out, &chunk).is_err() {
+            // Serialising these plain structs cannot fail; keep the frame well formed anyway.
+            out.extend_from_slice(b"{}");
+        }
+        out.extend_from_slice(b"\n\n");
+    }
+
+    fn delta(&mut self, mut delta: DeltaOut<'_>, text: &str, out: &mut Vec<u8>) {
+        let first = !self.started;
+        self.started = true;
+        let choices = match self.kind {
+            ChunkKind::Chat => {
+                if first {
+                    delta.role = Some("assistant");
+                }
+                ChoicesOut::Chat([ChunkChoiceOut {
+                    index: 0,
+                    delta,
+                    logprobs: None,
+                    finish_reason: None,
+                }])
+            }
+            ChunkKind::Completion => ChoicesOut::Text([TextChoiceOut {
+                text,
+                index: 0,
+                logprobs: None,
+                finish_reason: None,
+            }]),
+        };
+        self.write(choices, None, out);
+    }
+
+    /// Appends the frames for one event (possibly none).
+    pub fn event(&mut self, event: StreamEvent, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        match event {
+            StreamEvent::Start { id, model, created } => {
+                if self.started {
+                    return;
+                }
+                if !id.is_empty() {
+                    self.id = id;
+                }
+                if !model.is_empty() {
+                    self.model = model;
+                }
+                if created != 0 {
+                    self.created = created;
+                }
+                if self.kind == ChunkKind::Chat {
+                    self.delta(
+                        DeltaOut {
+                            content: Some(""),
+                            ..DeltaOut::default()
+                        },
+                        "",
+                        out,
+                    );
+                }
+            }
+            StreamEvent::TextDelta { text } => {
+                let d = DeltaOut {
+                    content: Some(&text),
+                    ..DeltaOut::default()
+                };
+                self.delta(d, &text, out);
+            }
+            StreamEvent::ReasoningDelta { text } if self.kind == ChunkKind::Chat => {
+                let d = DeltaOut {
+                    reasoning_content: Some(&text),
+                    ..DeltaOut::default()
+                };
+                self.delta(d, "", out);
+            }
+            StreamEvent::ReasoningSignature { signature } if self.kind == ChunkKind::Chat => {
+                let d = DeltaOut {
+                    thinking_blocks: Some([ReasoningBlock {
+                        text: Some(String::new()),
+                        signature: Some(signature),
+                        ..ReasoningBlock::default()
+                    }
+                    .with_kind("thinking")]),
+                    ..DeltaOut::default()
+                };
+                self.delta(d, "", out);
+            }
+            StreamEvent::RedactedReasoning { data } if self.kind == ChunkKind::Chat => {
+                let d = DeltaOut {
+                    thinking_blocks: Some([ReasoningBlock {
+                        data: Some(data),
+                        ..ReasoningBlock::default()
+                    }
+                    .with_kind("redacted_thinking")]),
+                    ..DeltaOut::default()
+                };
+                self.delta(d, "", out);
+            }
+            StreamEvent::RefusalDelta { text } if self.kind == ChunkKind::Chat => {
+                let d = DeltaOut {
+                    refusal: Some(&text),
+                    ..DeltaOut::default()
+                };
+                self.delta(d, "", out);
+            }
+            StreamEvent::ToolCallStart {
+                index, id, name, ..
+            } if self.kind == ChunkKind::Chat => {
+                let d = DeltaOut {
+                    tool_calls: Some([ToolCallDeltaOut {
+                        index,
+                        id: Some(&id),
+                        kind: Some("function"),
+                        function: FunctionDeltaOut {
+                            name: Some(&name),
+                            arguments: "",
+                        },
+                    }]),
+                    ..DeltaOut::default()
+                };
+                self.delta(d, "", out);
+            }
+            StreamEvent::ToolCallDelta { index, arguments } if self.kind == ChunkKind::Chat => {
+                let d = DeltaOut {
+                    tool_calls: Some([ToolCallDeltaOut {
+                        index,
+                        id: None,
+                        kind: None,
+                        function: FunctionDeltaOut {
+                            name: None,
+                            arguments: &arguments,
+                        },
+                    }]),
+                    ..DeltaOut::default()
+                };
+                self.delta(d, "", out);
+            }
+            StreamEvent::Usage(u) => self.usage = Some(u),
+            StreamEvent::Finish { reason } => {
+                self.started = true;
+                let choices = match self.kind {
+                    ChunkKind::Chat => ChoicesOut::Chat([ChunkChoiceOut {
+                        index: 0,
+                        delta: DeltaOut::default(),
+                        logprobs: None,
+                        finish_reason: Some(&reason),
+                    }]),
+                    ChunkKind::Completion => ChoicesOut::Text([TextChoiceOut {
+                        text: "",
+                        index: 0,
+                        logprobs: None,
+                        finish_reason: Some(&reason),
+                    }]),
+                };
+                self.write(choices, None, out);
+            }
+            // Tool-call ends carry nothing on OpenAI's wire; completions have no reasoning,
+            // refusal or tool calls.
+            _ => {}
+        }
+    }
+
+    /// Appends the usage chunk (when asked for) and `data: [DONE]`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if self.include_usage {
+            let usage = self.usage.unwrap_or_default();
+            self.write(ChoicesOut::None([]), Some(&usage), out);
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+
+    /// Appends an error frame and ends the stream (no `[DONE]`: the answer is incomplete).
+    pub fn fail(&mut self, err: &crate::error::ApiError, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        crate::error::sse_error_frame(err, out);
+    }
+
+    /// True after [`ChunkEncoder::finish`] or [`ChunkEncoder::fail`].
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+trait WithKind {
+    fn with_kind(self, kind: &str) -> Self;
+}
+
+impl WithKind for ReasoningBlock {
+    fn with_kind(mut self, kind: &str) -> Self {
+        kind.clone_into(&mut self.kind);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model_runtime::{Content, ToolCall};
+    use serde_json::{Value, json};
+
+    fn frames(bytes: &[u8]) -> Vec<Value> {
+        let s = std::str::from_utf8(bytes).unwrap();
+        s.split("\n\n")
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                let d = f.strip_prefix("data: ").unwrap();
+                if d == "[DONE]" {
+                    json!("[DONE]")
+                } else {
+                    serde_json::from_str(d).unwrap()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chat_stream_shape() {
+        let mut enc = ChunkEncoder::new(ChunkKind::Chat, "fallback".into(), "m0".into(), true);
+        let mut out = Vec::new();
+        for ev in [
+            StreamEvent::Start {
+                id: "chatcmpl-1".into(),
+                model: "gpt-x".into(),
+                created: 7,
+            },
+            StreamEvent::ReasoningDelta { text: "hm".into() },
+            StreamEvent::TextDelta { text: "Hi".into() },
+            StreamEvent::ToolCallStart {
+                index: 0,
+                id: "call_1".into(),
+                name: "f".into(),
+                thought_signature: None,
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                arguments: "{}".into(),
+            },
+            StreamEvent::ToolCallEnd { index: 0 },
+            StreamEvent::Finish {
+                reason: FinishReason::ToolCalls,
+            },
+            StreamEvent::Usage(Usage::new(3, 4)),
+        ] {
+            enc.event(ev, &mut out);
+        }
+        enc.finish(&mut out);
+        let f = frames(&out);
+        assert_eq!(f.len(), 8, "{f:#?}");
+        for c in &f[..7] {
+            assert_eq!(c["id"], "chatcmpl-1");
+            assert_eq!(c["model"], "gpt-x");
+            assert_eq!(c["created"], 7);
+            assert_eq!(c["object"], "chat.completion.chunk");
+        }
+        assert_eq!(
+            f[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": ""})
+        );
+        assert_eq!(
+            f[1]["choices"][0]["delta"],
+            json!({"reasoning_content": "hm"})
+        );
+        assert_eq!(f[2]["choices"][0]["delta"], json!({"content": "Hi"}));
+        assert_eq!(
+            f[3]["choices"][0]["delta"]["tool_calls"][0],
+            json!({"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}})
+        );
+        assert_eq!(
+            f[4]["choices"][0]["delta"]["tool_calls"][0],
+            json!({"index": 0, "function": {"arguments": "{}"}})
+        );
+        assert_eq!(f[5]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(f[6]["choices"], json!([]));
+        assert_eq!(f[6]["usage"]["prompt_tokens"], 3);
+        assert_eq!(f[6]["usage"]["total_tokens"], 7);
+        assert_eq!(f[7], json!("[DONE]"));
+    }
+
+    #[test]
+    fn no_usage_chunk_unless_asked_and_role_without_start() {
+        let mut enc = ChunkEncoder::new(ChunkKind::Chat, "id1".into(), "m".into(), false);
+        let mut out = Vec::new();
+        enc.event(StreamEvent::TextDelta { text: "a".into() }, &mut out);
+        enc.event(StreamEvent::Usage(Usage::new(1, 1)), &mut out);
+        enc.event(
+            StreamEvent::Finish {
+                reason: FinishReason::Stop,
+            },
+            &mut out,
+        );
+        enc.finish(&mut out);
+        let f = frames(&out);
+        assert_eq!(f.len(), 3);
+        assert_eq!(
+            f[0]["choices"][0]["delta"],
+            json!({"role": "assistant", "content": "a"})
+        );
+        assert_eq!(f[0]["id"], "id1");
+        assert!(f[1].get("usage").is_none());
+    }
+
+    #[test]
+    fn completion_chunks() {
+        let mut enc = ChunkEncoder::new(ChunkKind::Completion, "cmpl".into(), "m".into(), true);
+        let mut out = Vec::new();
+        enc.event(
+            StreamEvent::Start {
+                id: String::new(),
+                model: String::new(),
+                created: 0,
+            },
+            &mut out,
+        );
+        enc.event(StreamEvent::TextDelta { text: "x".into() }, &mut out);
+        enc.event(
+            StreamEvent::Finish {
+                reason: FinishReason::Length,
+            },
+            &mut out,
+        );
+        enc.finish(&mut out);
+        let f = frames(&out);
+        assert_eq!(f[0]["object"], "text_completion");
+        assert_eq!(f[0]["choices"][0]["text"], "x");
+        assert_eq!(f[1]["choices"][0]["finish_reason"], "length");
+        assert_eq!(f[2]["choices"], json!([]));
+    }
+
+    #[test]
+    fn chat_completion_has_reasoning_content_and_thinking_blocks() {
+        let resp = ChatResponse {
+            id: "r".into(),
+            model: "m".into(),
+            created: 1,
+            message: AssistantMessage {
+                content: Some(Content::Text("ok".into())),
+                reasoning: vec![ReasoningBlock::text("because")],
+                tool_calls: vec![ToolCall::new("c", "f", "{}")],
+                ..AssistantMessage::default()
+            },
+            finish_reason: FinishReason::ToolCalls,
+            usage: Some(Usage::new(1, 2)),
+            ..ChatResponse::default()
+        };
+        let v: Value = serde_json::from_slice(&chat_completion(&resp, "x", "y")).unwrap();
+        let m = &v["choices"][0]["message"];
+        assert_eq!(m["role"], "assistant");
+        assert_eq!(m["content"], "ok");
+        assert_eq!(m["reasoning_content"], "because");
+        assert_eq!(m["thinking_blocks"][0]["thinking"], "because");
+        assert_eq!(m["tool_calls"][0]["function"]["name"], "f");
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(v["usage"]["completion_tokens"], 2);
+        assert_eq!(v["object"], "chat.completion");
+    }
+
+    #[test]
+    fn embeddings_base64_round_trip() {
+        let resp = EmbeddingResponse {
+            model: "e".into(),
+            data: vec![model_runtime::Embedding {
+                index: 0,
+                embedding: vec![0.5, -1.0],
+            }],
+            usage: Some(Usage::new(2, 0)),
+            ..EmbeddingResponse::default()
+        };
+        let v: Value =
+            serde_json::from_slice(&embeddings(&resp, EncodingFormat::Base64, "x")).unwrap();
+        let b = v["data"][0]["embedding"].as_str().unwrap();
+        assert_eq!(
+            model_runtime::provider_openai::wire::decode_base64_f32(b).unwrap(),
+            vec![0.5, -1.0]
+        );
+        let v: Value =
+            serde_json::from_slice(&embeddings(&resp, EncodingFormat::Float, "x")).unwrap();
+        assert_eq!(v["data"][0]["embedding"], json!([0.5, -1.0]));
+        assert_eq!(v["usage"], json!({"prompt_tokens": 2, "total_tokens": 2}));
+    }
+}

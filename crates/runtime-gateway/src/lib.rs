@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod encode;
+pub mod error;
+pub mod server;
+
+pub use config::GatewayConfig;
+pub use error::ApiError;
+pub use server::{Gateway, router, serve, shutdown_signal};

@@ -1,0 +1,571 @@
+//! The HTTP server: routes, request decoding, the stack call, response encoding, shutdown.
+
+use std::convert::Infallible;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Extension, Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use model_runtime::{
+    ChatRequest, ChatStream, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo,
+    Provider, RequestContext, ResponseMeta, Runtime,
+};
+use serde::de::DeserializeOwned;
+use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
+use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
+use crate::auth::{Auth, Principal};
+use crate::config::GatewayConfig;
+use crate::encode::{self, ChunkEncoder, ChunkKind};
+use crate::error::ApiError;
+
+/// The request id of the request being served (the client's `x-request-id` or a new one).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub Arc<str>);
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_PROVIDER: HeaderName = HeaderName::from_static("x-modelrt-provider");
+static X_DEPLOYMENT: HeaderName = HeaderName::from_static("x-modelrt-deployment");
+static X_ATTEMPTS: HeaderName = HeaderName::from_static("x-modelrt-attempts");
+static X_CACHE: HeaderName = HeaderName::from_static("x-modelrt-cache");
+
+/// Everything a request handler needs, shared behind one `Arc` (never cloned per request).
+pub struct Gateway {
+    runtime: Runtime,
+    provider: Arc<dyn Provider>,
+    config: GatewayConfig,
+    auth: Auth,
+    tracker: TaskTracker,
+    hard_stop: CancellationToken,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A gateway serving `runtime`'s stack with these settings.
+    pub fn new(runtime: Runtime, config: GatewayConfig) -> Arc<Self> {
+        Arc::new(Self {
+            provider: runtime.provider(),
+            auth: Auth::new(&config),
+            runtime,
+            config,
+            tracker: TaskTracker::new(),
+            hard_stop: CancellationToken::new(),
+        })
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    fn context(&self, id: &RequestId, who: &Principal, headers: &HeaderMap) -> RequestContext {
+        let mut ctx = RequestContext::new()
+            .with_request_id(&*id.0)
+            .with_timeout(self.config.request_timeout);
+        ctx.key_id.clone_from(&who.key_id);
+        ctx.cache = cache_control(headers);
+        ctx
+    }
+}
+
+fn cache_control(_headers: &HeaderMap) -> model_runtime::CacheControl {
+    model_runtime::CacheControl::default()
+}
+
+/// The axum router of the gateway.
+pub fn router(gw: Arc<Gateway>) -> Router {
+    let v1 = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{*id}", get(model))
+        .route_layer(from_fn_with_state(gw.clone(), authenticate));
+    Router::new()
+        .merge(v1)
+        .route("/health", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(gw.clone(), per_request))
+        .with_state(gw)
+}
+
+fn valid_request_id(v: &HeaderValue) -> Option<&str> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then_some(s)
+}
+
+/// Request id in and out, in-flight tracking for shutdown.
+async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+    let id: Arc<str> = match req.headers().get(&X_REQUEST_ID).and_then(valid_request_id) {
+        Some(s) => Arc::from(s),
+        None => Arc::from(model_runtime::new_request_id()),
+    };
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let _inflight = gw.tracker.token();
+    let mut resp = tokio::select! {
+        resp = next.run(req) => resp,
+        () = gw.hard_stop.cancelled() => shutting_down().into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    resp
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "api_error",
+        "the gateway is shutting down",
+    )
+    .with_code("shutting_down")
+}
+
+async fn authenticate(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+    match gw.auth.authenticate(req.headers()) {
+        Ok(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "unknown route {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        format!(
+            "method {} is not allowed on {}",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+    .with_code("method_not_allowed")
+}
+
+async fn health() -> Response {
+    json_ok(br#"{"status":"ok"}"#.to_vec())
+}
+
+/// Reads the body up to `limit` bytes.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+        .with_code("request_too_large")
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Decodes a JSON body; errors name the offending field as `param`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "the request body is empty; expected a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let mut err = if inner.is_data() {
+            ApiError::bad_request(format!("invalid request: {inner}"))
+        } else {
+            ApiError::bad_request(format!("invalid JSON body: {inner}")).with_code("invalid_json")
+        };
+        if inner.is_data() && !path.is_empty() && path != "." {
+            err = err.with_param(path);
+        }
+        err
+    })?;
+    de.end().map_err(|e| {
+        ApiError::bad_request(format!("invalid JSON body: {e}")).with_code("invalid_json")
+    })?;
+    Ok(value)
+}
+
+fn require(value: &str, param: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        Err(ApiError::bad_request(format!("`{param}` is required")).with_param(param))
+    } else {
+        Ok(())
+    }
+}
+
+fn json_ok(body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn meta_headers(h: &mut HeaderMap, meta: &ResponseMeta) {
+    let mut set = |name: &HeaderName, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name.clone(), v);
+        }
+    };
+    if let Some(p) = &meta.provider {
+        set(&X_PROVIDER, p);
+    }
+    if let Some(d) = &meta.deployment {
+        set(&X_DEPLOYMENT, d);
+    }
+    set(&X_ATTEMPTS, &meta.attempts.unwrap_or(1).to_string());
+    set(
+        &X_CACHE,
+        if meta.cache_hit == Some(true) {
+            "hit"
+        } else {
+            "miss"
+        },
+    );
+}
+
+fn json_with_meta(body: Vec<u8>, meta: &ResponseMeta) -> Response {
+    let mut resp = json_ok(body);
+    meta_headers(resp.headers_mut(), meta);
+    resp
+}
+
+async fn chat(
+    State(gw): State<Arc<Gateway>>,
+    Extension(id): Extension<RequestId>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
+    let req: ChatRequest = parse_json(&bytes)?;
+    require(&req.model, "model")?;
+    if req.messages.is_empty() {
+        return Err(ApiError::bad_request("`messages` must not be empty").with_param("messages"));
+    }
+    who.check_model(&req.model)?;
+    let ctx = gw.context(&id, &who, &headers);
+    let fallback_id = format!("chatcmpl-{}", id.0);
+    if req.stream == Some(true) {
+        let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+        let stream = gw.provider.chat_stream(&req, &ctx).await?;
+        let enc = ChunkEncoder::new(ChunkKind::Chat, fallback_id, req.model, include_usage);
+        Ok(sse_response(&gw, stream, enc, ctx.cancel))
+    } else {
+        let resp = gw.provider.chat(&req, &ctx).await?;
+        Ok(json_with_meta(
+            encode::chat_completion(&resp, &fallback_id, &req.model),
+            &resp.meta,
+        ))
+    }
+}
+
+async fn completions(
+    State(gw): State<Arc<Gateway>>,
+    Extension(id): Extension<RequestId>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
+    let req: CompletionRequest = parse_json(&bytes)?;
+    require(&req.model, "model")?;
+    who.check_model(&req.model)?;
+    let ctx = gw.context(&id, &who, &headers);
+    let fallback_id = format!("cmpl-{}", id.0);
+    if req.stream == Some(true) {
+        let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+        let stream = gw.provider.complete_stream(&req, &ctx).await?;
+        let enc = ChunkEncoder::new(ChunkKind::Completion, fallback_id, req.model, include_usage);
+        Ok(sse_response(&gw, stream, enc, ctx.cancel))
+    } else {
+        let resp = gw.provider.complete(&req, &ctx).await?;
+        Ok(json_with_meta(
+            encode::text_completion(&resp, &fallback_id, &req.model),
+            &resp.meta,
+        ))
+    }
+}
+
+async fn embeddings(
+    State(gw): State<Arc<Gateway>>,
+    Extension(id): Extension<RequestId>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
+    let req: EmbeddingRequest = parse_json(&bytes)?;
+    require(&req.model, "model")?;
+    if req.input.is_empty() {
+        return Err(ApiError::bad_request("`input` must not be empty").with_param("input"));
+    }
+    who.check_model(&req.model)?;
+    let ctx = gw.context(&id, &who, &headers);
+    let format = req.encoding_format.unwrap_or(EncodingFormat::Float);
+    let resp = gw.provider.embed(&req, &ctx).await?;
+    Ok(json_with_meta(
+        encode::embeddings(&resp, format, &req.model),
+        &resp.meta,
+    ))
+}
+
+async fn visible_models(
+    gw: &Gateway,
+    id: &RequestId,
+    who: &Principal,
+    headers: &HeaderMap,
+) -> Result<Vec<ModelInfo>, ApiError> {
+    let ctx = gw.context(id, who, headers);
+    let mut models = gw.provider.list_models(&ctx).await?;
+    models.retain(|m| who.allows(&m.id));
+    Ok(models)
+}
+
+async fn models(
+    State(gw): State<Arc<Gateway>>,
+    Extension(id): Extension<RequestId>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let models = visible_models(&gw, &id, &who, &headers).await?;
+    Ok(json_ok(encode::model_list(&models)))
+}
+
+async fn model(
+    State(gw): State<Arc<Gateway>>,
+    Extension(id): Extension<RequestId>,
+    Extension(who): Extension<Principal>,
+    Path(model_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let models = visible_models(&gw, &id, &who, &headers).await?;
+    match models.iter().find(|m| m.id == model_id) {
+        Some(m) => Ok(json_ok(encode::model(m))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("model `{model_id}` does not exist or this key may not use it"),
+        )
+        .with_param("model")
+        .with_code("model_not_found")),
+    }
+}
+
+fn sse_response(
+    gw: &Gateway,
+    stream: ChatStream,
+    enc: ChunkEncoder,
+    cancel: CancellationToken,
+) -> Response {
+    let meta = stream.meta().clone();
+    let body = SseBody {
+        inner: Some(stream),
+        enc,
+        hard_stop: Box::pin(gw.hard_stop.clone().cancelled_owned()),
+        _inflight: gw.tracker.token(),
+        _cancel: cancel.drop_guard(),
+    };
+    let mut resp = Response::new(Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    meta_headers(h, &meta);
+    resp
+}
+
+/// Most bytes of ready events coalesced into one write.
+const COALESCE_BYTES: usize = 16 * 1024;
+
+/// The SSE body of a streamed answer. Dropping it (the client went away) drops the upstream
+/// [`ChatStream`], which cancels the upstream request; the metrics layer records the usage of
+/// what was produced. It also cancels the request's token.
+struct SseBody {
+    inner: Option<ChatStream>,
+    enc: ChunkEncoder,
+    hard_stop: Pin<Box<WaitForCancellationFutureOwned>>,
+    _inflight: TaskTrackerToken,
+    _cancel: DropGuard,
+}
+
+impl Stream for SseBody {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.enc.is_done() {
+            return Poll::Ready(None);
+        }
+        let mut out = Vec::new();
+        if this.hard_stop.as_mut().poll(cx).is_ready() {
+            this.inner = None;
+            this.enc.fail(&shutting_down(), &mut out);
+            return Poll::Ready(Some(Ok(Bytes::from(out))));
+        }
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            match inner.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(ev))) => {
+                    this.enc.event(ev, &mut out);
+                    if out.len() >= COALESCE_BYTES {
+                        break;
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.inner = None;
+                    this.enc.fail(&ApiError::from(&e), &mut out);
+                    break;
+                }
+                Poll::Ready(None) => {
+                    this.inner = None;
+                    this.enc.finish(&mut out);
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if out.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(Some(Ok(Bytes::from(out))))
+        }
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Serves until `signal` resolves, then shuts down gracefully: stops accepting, lets
+/// in-flight requests and streams finish for up to `shutdown_grace`, cancels what is left,
+/// and shuts the runtime down (flushing usage records).
+pub async fn serve(
+    gw: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Without it, Nagle and delayed ACKs add tens of ms to keep-alive requests.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    let stop = CancellationToken::new();
+    let server = axum::serve(listener, router(gw.clone()))
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .into_future();
+    let grace = gw.config.shutdown_grace;
+    let drain = async {
+        signal.await;
+        tracing::info!(
+            grace_secs = grace.as_secs_f64(),
+            "shutting down: no new connections; waiting for in-flight requests"
+        );
+        stop.cancel();
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        r = server => r?,
+        () = drain => tracing::warn!("shutdown grace period over; cancelling in-flight requests"),
+    }
+    gw.hard_stop.cancel();
+    gw.tracker.close();
+    let started = Instant::now();
+    if tokio::time::timeout(Duration::from_secs(5), gw.tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} requests still running after cancellation",
+            gw.tracker.len()
+        );
+    }
+    tracing::debug!(
+        took_ms = started.elapsed().as_millis() as u64,
+        "in-flight requests ended"
+    );
+    Ok(())
+}

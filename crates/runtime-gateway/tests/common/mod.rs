@@ -1,0 +1,321 @@
+//! Starts the real `modelrt` binary on a free port with a config file, and fake upstreams.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The upstream key the tests configure; it must never reach a client, a log or `/metrics`.
+pub const UPSTREAM_KEY: &str = "sk-upstream-secret-0123456789";
+
+/// A running gateway process.
+pub struct Gw {
+    pub child: Child,
+    pub url: String,
+    pub stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Environment variables that would make the default config reach real providers.
+const PROVIDER_ENV: &[&str] = &[
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_ENDPOINT",
+    "HF_TOKEN",
+    "MODELRT_CONFIG",
+];
+
+impl Gw {
+    /// Starts `modelrt serve` with this config text (None: no file, the embedded default).
+    pub async fn start(config: Option<&str>) -> Gw {
+        Self::start_with(config, &[]).await
+    }
+
+    /// Same, with extra environment variables.
+    pub async fn start_with(config: Option<&str>, env: &[(&str, &str)]) -> Gw {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modelrt"));
+        for k in PROVIDER_ENV {
+            cmd.env_remove(k);
+        }
+        // Keep the default config's state (usage file) inside the test's temp dir.
+        cmd.current_dir(dir.path());
+        cmd.env("HOME", dir.path());
+        cmd.env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0");
+        if let Some(text) = config {
+            let file = dir.path().join("modelrt.toml");
+            std::fs::write(&file, text).unwrap();
+            cmd.arg("--config").arg(&file);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn modelrt");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(err_pipe).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut s = sink.lock();
+                s.push_str(&l);
+                s.push('\n');
+            }
+        });
+        let out = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(out).lines();
+        let url = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(l)) = lines.next_line().await {
+                if let Some(u) = l.strip_prefix("modelrt listening on ") {
+                    return Some(u.to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(url) = url else {
+            let status = child.wait().await;
+            panic!(
+                "modelrt did not start ({status:?}); stderr:\n{}",
+                stderr.lock()
+            );
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Gw {
+            child,
+            url,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    pub fn at(&self, p: &str) -> String {
+        format!("{}{p}", self.url)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let st = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    pub fn logs(&self) -> String {
+        self.stderr.lock().clone()
+    }
+}
+
+/// A config with one OpenAI-type provider instance `mock` at `base`.
+pub fn mock_config(base: &str, extra: &str) -> String {
+    format!(
+        r#"
+[providers.mock]
+type = "openai"
+base_url = "{base}/v1"
+api_key = "{UPSTREAM_KEY}"
+
+{extra}
+"#
+    )
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+pub fn chat_body(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "Say hi"}]})
+}
+
+pub fn completion_json() -> Value {
+    json!({
+        "id": "chatcmpl-up1",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello there!"},
+            "finish_reason": "stop"
+        }],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+    })
+}
+
+/// An OpenAI SSE body: "Hel", "lo", finish, usage chunk, [DONE].
+pub fn sse_body() -> String {
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-up2", "object": "chat.completion.chunk", "created": 1700000001,
+               "model": "gpt-4o-mini-2024-07-18",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut s = String::new();
+    for v in [
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+        chunk(json!({"content": "Hel"}), Value::Null),
+        chunk(json!({"content": "lo"}), Value::Null),
+        chunk(json!({}), json!("stop")),
+        json!({"id": "chatcmpl-up2", "object": "chat.completion.chunk", "created": 1700000001,
+               "model": "gpt-4o-mini-2024-07-18", "choices": [],
+               "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}),
+    ] {
+        s.push_str(&format!("data: {v}\n\n"));
+    }
+    s.push_str("data: [DONE]\n\n");
+    s
+}
+
+pub fn text_completion_json() -> Value {
+    json!({
+        "id": "cmpl-up1", "object": "text_completion", "created": 1700000000,
+        "model": "gpt-3.5-turbo-instruct",
+        "choices": [{"text": "Hello there!", "index": 0, "logprobs": null, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
+    })
+}
+
+/// A legacy completion SSE body: "Hel", "lo", finish, [DONE].
+pub fn text_sse_body() -> String {
+    let mut s = String::new();
+    for (text, finish) in [
+        ("Hel", Value::Null),
+        ("lo", Value::Null),
+        ("", json!("stop")),
+    ] {
+        let v = json!({"id": "cmpl-up2", "object": "text_completion", "created": 1700000001,
+                       "model": "gpt-3.5-turbo-instruct",
+                       "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}]});
+        s.push_str(&format!("data: {v}\n\n"));
+    }
+    s.push_str("data: [DONE]\n\n");
+    s
+}
+
+pub fn embeddings_json(n: usize) -> Value {
+    let data: Vec<Value> = (0..n)
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.5, -0.25, i as f32]}))
+        .collect();
+    json!({"object": "list", "data": data, "model": "text-embedding-3-small",
+           "usage": {"prompt_tokens": 4, "total_tokens": 4}})
+}
+
+pub fn models_json() -> Value {
+    json!({"object": "list", "data": [
+        {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+        {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"}
+    ]})
+}
+
+/// A wiremock upstream that answers chat (plain or SSE by the `stream` field), embeddings and
+/// model listing like OpenAI.
+pub async fn openai_upstream() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"stream": true}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(sse_body()),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion_json()))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/completions"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"stream": true}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(text_sse_body()),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(text_completion_json()))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(move |req: &wiremock::Request| {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let n = match &body["input"] {
+                Value::Array(a) => a.len(),
+                _ => 1,
+            };
+            ResponseTemplate::new(200).set_body_json(embeddings_json(n))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(models_json()))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Splits an SSE body into `data:` payloads.
+pub fn sse_frames(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|f| f.trim().strip_prefix("data: ").map(str::to_owned))
+        .collect()
+}
+
+/// Asserts an OpenAI error envelope and returns it.
+pub async fn error_envelope(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status().as_u16(), status);
+    assert!(resp.headers().contains_key("x-request-id"));
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let v: Value = resp.json().await.unwrap();
+    let e = &v["error"];
+    assert!(e["message"].is_string(), "{v}");
+    assert!(e["type"].is_string(), "{v}");
+    assert!(e.get("param").is_some() && e.get("code").is_some(), "{v}");
+    v
+}
