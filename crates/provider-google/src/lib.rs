@@ -174,3 +174,35 @@ pub fn catalog(provider: &str) -> Vec<ModelInfo> {
     .map(owned)
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime_core::ModelKind;
+
+    #[test]
+    fn catalog_has_context_windows() {
+        let p = GoogleSettings::new("gem", Secret::new("k"))
+            .build(runtime_core::http::HttpClient::shared().unwrap());
+        let models = p.models();
+        let find = |id: &str| models.iter().find(|m| m.id == id).unwrap();
+        for id in [
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            "gemini-2.5-flash-lite",
+            "gemini-2.0-flash",
+        ] {
+            let m = find(id);
+            assert_eq!(m.kind, ModelKind::Chat);
+            assert_eq!(m.context_window, Some(1_048_576));
+            assert!(m.supports_tools && m.supports_vision && m.supports_json_schema);
+            assert_eq!(m.provider, "gem");
+        }
+        assert_eq!(find("gemini-2.5-pro").max_output_tokens, Some(65_536));
+        assert_eq!(find("gemini-2.0-flash").max_output_tokens, Some(8_192));
+        for id in ["text-embedding-004", "gemini-embedding-001"] {
+            assert_eq!(find(id).kind, ModelKind::Embedding);
+            assert_eq!(find(id).context_window, Some(2_048));
+        }
+    }
+}

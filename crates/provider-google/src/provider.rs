@@ -8,9 +8,11 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use http::HeaderMap;
 
+use runtime_core::error::truncate;
 use runtime_core::http::{
-    CallInfo, ErrorContext, HttpClient, HttpRequestSpec, SseEvent, map_status,
+    CallInfo, ErrorContext, HttpClient, HttpRequestSpec, SseEvent, classify, parse_error_body,
 };
+use runtime_core::secret::redact;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
     Error, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret, StreamEvent,
@@ -21,7 +23,7 @@ use crate::wire::{self, BatchEmbedContentsResponse, EmbedContentResponse, Models
 /// Most pages of `GET /models` followed (a guard against a server that never stops).
 const MAX_MODEL_PAGES: usize = 100;
 
-/// Maps a failed call: Google RPC envelopes go through the shared [`map_status`] (400
+/// Maps a failed call: Google RPC envelopes go through the shared classification (400
 /// `API_KEY_INVALID` → authentication, 429 `RetryInfo.retryDelay` → `retry_after`, 404
 /// `NOT_FOUND` → model not found); an error body framed as an SSE event (a failed `alt=sse`
 /// call) is unframed first.
@@ -31,7 +33,20 @@ pub fn map_google_error(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Error {
-    map_status(ctx, status, headers, &wire::unframe_error_body(body))
+    let body = wire::unframe_error_body(body);
+    let parsed = parse_error_body(&body);
+    // Google reports every unusable key (invalid, expired, blocked for this API) with an
+    // `ErrorInfo.reason` starting `API_KEY_`, usually under HTTP 400.
+    if parsed.reasons.iter().any(|r| r.starts_with("API_KEY_")) {
+        let secrets: Vec<&Secret> = ctx.secret.into_iter().collect();
+        return Error::Authentication {
+            provider: ctx.provider.to_owned(),
+            model: ctx.model.to_owned(),
+            status: if status == 400 { 401 } else { status },
+            message: truncate(&redact(&parsed.message, &secrets), 600),
+        };
+    }
+    classify(ctx, status, headers, parsed)
 }
 
 /// Everything the provider needs; build it with [`crate::GoogleSettings`].
@@ -311,6 +326,30 @@ fn encode_query(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_unusable_key_is_an_authentication_error() {
+        let key = Secret::new("AIzaSecretKey123");
+        let ctx = ErrorContext {
+            provider: "google",
+            model: "m",
+            secret: Some(&key),
+        };
+        let body = br#"{"error":{"code":400,"message":"API key expired. Please renew the API key AIzaSecretKey123.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_EXPIRED"}]}}"#;
+        let e = map_google_error(&ctx, 400, &HeaderMap::new(), body);
+        assert!(
+            matches!(e, Error::Authentication { status: 401, .. }),
+            "{e:?}"
+        );
+        assert!(!e.to_string().contains("AIzaSecretKey123"), "{e}");
+        let e = map_google_error(
+            &ctx,
+            400,
+            &HeaderMap::new(),
+            br#"{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}"#,
+        );
+        assert!(matches!(e, Error::InvalidRequest { .. }), "{e:?}");
+    }
 
     #[test]
     fn query_encoding() {
