@@ -2,6 +2,9 @@
 //! default `redis://127.0.0.1:6379/`) and private ones this test starts, pauses and kills.
 //! These tests fail (never skip) when Redis is missing.
 
+// Helpers outside `#[test]` functions fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
