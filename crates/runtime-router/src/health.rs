@@ -99,8 +99,11 @@ async fn run(inner: Arc<Inner>, d: Arc<Deployment>, cancel: CancellationToken) {
             }
             Err(e) => {
                 tracing::warn!(deployment = %d.name, error = %e, "health check failed; deployment marked down");
-                // Kept for three intervals so a vanished prober does not pin it down.
-                let _ = store.set_flag(&d.skeys.down, interval * 3).await;
+                // The next passing probe (by any router of the fleet) clears it; the expiry
+                // only matters when every prober is gone.
+                let _ = store
+                    .set_flag(&d.skeys.down, interval * 3 + Duration::from_secs(10))
+                    .await;
             }
         }
     }
