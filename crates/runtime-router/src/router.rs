@@ -878,15 +878,19 @@ impl Inner {
                 avail.push(i);
             }
         }
-        let fresh: Vec<usize> = avail
-            .iter()
-            .copied()
-            .filter(|i| !avoid.contains(i))
-            .collect();
-        let (mut pool, reused) = if fresh.is_empty() {
-            (avail, true)
+        let (mut pool, reused) = if avoid.is_empty() {
+            (avail, false)
         } else {
-            (fresh, false)
+            let fresh: Vec<usize> = avail
+                .iter()
+                .copied()
+                .filter(|i| !avoid.contains(i))
+                .collect();
+            if fresh.is_empty() {
+                (avail, true)
+            } else {
+                (fresh, false)
+            }
         };
         pool.sort_by_key(|i| m.deployments[*i].priority);
         let total = tokens.0 + tokens.1;
