@@ -61,7 +61,10 @@ pub(crate) struct Deployment {
     pub pricing: Option<ModelPricing>,
     pub caps: Capabilities,
     pub in_flight: Arc<AtomicUsize>,
+    /// Latency of whole answers (chat, completion, embeddings).
     pub latency: Ewma,
+    /// Time to first token of streams (until the router commits).
+    pub ttft: Ewma,
     pub skeys: StateKeys,
 }
 
@@ -89,6 +92,14 @@ impl Deployment {
             && (!needs.tools || c.tools)
             && (!needs.vision || c.vision)
             && (!needs.json_schema || c.json_schema)
+    }
+
+    /// The latency average that matters for this kind of request.
+    pub fn ewma(&self, kind: RequestKind) -> &Ewma {
+        match kind {
+            RequestKind::Stream => &self.ttft,
+            _ => &self.latency,
+        }
     }
 
     /// Calls under way on this deployment (from this process).

@@ -110,8 +110,10 @@ pub struct DeploymentStatus {
     pub in_flight: usize,
     /// Indices of keys currently marked dead.
     pub dead_keys: Vec<usize>,
-    /// Current latency average, in seconds.
+    /// Current latency average of whole answers, in seconds.
     pub latency_ewma: Option<f64>,
+    /// Current time-to-first-token average of streams, in seconds.
+    pub ttft_ewma: Option<f64>,
 }
 
 pub(crate) struct Queue {
@@ -469,6 +471,7 @@ impl RouterBuilder {
             pricing: dc.pricing,
             in_flight: Arc::new(AtomicUsize::new(0)),
             latency: Ewma::new(Duration::from_secs(10)),
+            ttft: Ewma::new(Duration::from_secs(10)),
         })
     }
 }
@@ -713,6 +716,7 @@ impl Router {
                 in_flight: d.in_flight(),
                 dead_keys,
                 latency_ewma: d.latency.get(),
+                ttft_ewma: d.ttft.get(),
             });
         }
         Ok(out)
@@ -926,6 +930,7 @@ impl Inner {
                         deployments: &m.deployments,
                         candidates: &tier,
                         rr: &m.rr,
+                        kind: want.kind,
                         cost_tokens: tokens,
                         usage: &usage,
                     },
@@ -1384,7 +1389,8 @@ impl Inner {
         };
         let res = match res {
             Ok(out) => {
-                self.on_success(d, c, latency).await;
+                d.ewma(call.kind()).observe(latency);
+                self.on_success(d, c).await;
                 if let Some(u) = out.usage() {
                     self.correct_tokens_chosen(m, d, c, &u).await;
                 }
@@ -1407,7 +1413,7 @@ impl Inner {
             Err(e) => {
                 tracing::info!(parent: &span, error = %e, "attempt failed");
                 if counts_as_failure(&e) {
-                    d.latency.observe(latency);
+                    d.ewma(call.kind()).observe(latency);
                 }
                 // A failed request keeps its token estimate charged: the upstream may have
                 // counted it.
@@ -1489,8 +1495,7 @@ impl Inner {
         }
     }
 
-    async fn on_success(&self, d: &Deployment, c: &Chosen, latency: Duration) {
-        d.latency.observe(latency);
+    async fn on_success(&self, d: &Deployment, c: &Chosen) {
         if c.trial {
             tracing::info!(deployment = %d.name, "half-open trial succeeded; circuit closed");
             let _ = self

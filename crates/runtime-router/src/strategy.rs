@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::Rng;
 
-use crate::config::Strategy;
+use crate::config::{RequestKind, Strategy};
 use crate::deployment::Deployment;
 use crate::state::WindowUsage;
 
@@ -15,6 +15,8 @@ pub(crate) struct PickInput<'a> {
     /// Indices into `deployments`; never empty.
     pub candidates: &'a [usize],
     pub rr: &'a AtomicUsize,
+    /// The request kind (streams compare time to first token, others whole latency).
+    pub kind: RequestKind,
     /// Estimated (prompt, completion) tokens, for `lowest_cost`.
     pub cost_tokens: (u64, u64),
     /// Window usage per candidate (same order), for `usage_based`.
@@ -58,7 +60,7 @@ pub(crate) fn pick(strategy: Strategy, inp: &PickInput<'_>) -> usize {
             }
             let load = |p: usize| {
                 let d = dep(p);
-                d.latency.get().unwrap_or(0.0) * (d.in_flight() as f64 + 1.0)
+                d.ewma(inp.kind).get().unwrap_or(0.0) * (d.in_flight() as f64 + 1.0)
             };
             let (la, lb) = (load(a), load(b));
             // Loads within 5% of each other are a tie: latency noise is not a reason to

@@ -1303,3 +1303,39 @@ async fn a_trial_that_hangs_to_the_deadline_reopens_the_circuit() {
     let st = &r.status("chat").await.unwrap()[0];
     assert!(st.cooldown_remaining.is_some(), "{st:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn streams_are_ranked_by_time_to_first_token() {
+    // "long" answers slowly but starts streaming at once; "laggy" is the reverse.
+    let f = fakes(&["long", "laggy"]);
+    let m = model("chat", Strategy::LowestLatency, &f);
+    let r = router(m, &f, defaults());
+    f[0].set_default(Step::Stream(
+        vec![
+            Ok(StreamEvent::TextDelta { text: "a".into() }),
+            Ok(StreamEvent::TextDelta { text: "b".into() }),
+        ],
+        Duration::from_secs(2),
+    ));
+    f[1].set_default(Step::Reply {
+        text: "x".into(),
+        usage: Usage::new(1, 1),
+        delay: Duration::from_millis(800),
+    });
+    for _ in 0..40 {
+        let s = r
+            .chat_stream(&req("chat"), &RequestContext::new())
+            .await
+            .unwrap();
+        s.collect_response().await.unwrap();
+    }
+    assert!(
+        f[0].calls() >= 36,
+        "long {} laggy {}",
+        f[0].calls(),
+        f[1].calls()
+    );
+    let st = r.status("chat").await.unwrap();
+    assert!(st[0].ttft_ewma.unwrap() < 0.01);
+    assert_eq!(st[0].latency_ewma, None);
+}
