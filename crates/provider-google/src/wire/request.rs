@@ -7,7 +7,7 @@ use runtime_core::{
     ResponseFormat, ToolChoice,
 };
 
-use super::schema::to_gemini_schema;
+use super::schema::{SchemaDialect, SchemaError, to_gemini_schema, to_openapi_schema};
 use super::types::{
     Blob, FileData, FunctionCallingConfig, FunctionDeclaration, GenerateContentRequest,
     GenerationConfig, ToolConfig, WireContent, WireFunctionCall, WireFunctionResponse, WirePart,
@@ -179,13 +179,17 @@ pub fn generate_request(
         Some(ResponseFormat::JsonSchema { json_schema }) => {
             gc.response_mime_type = Some("application/json".into());
             if let Some(schema) = &json_schema.schema {
-                let s = to_gemini_schema(schema).map_err(|e| {
-                    cx.invalid(
-                        "response_format.json_schema.schema",
-                        format!("{}: {}", e.path, e.message),
-                    )
-                })?;
-                gc.response_json_schema = Some(s);
+                let param = "response_format.json_schema.schema";
+                match SchemaDialect::for_model(&req.model) {
+                    SchemaDialect::JsonSchema => {
+                        gc.response_json_schema =
+                            Some(to_gemini_schema(schema).map_err(|e| schema_err(&cx, param, e))?);
+                    }
+                    SchemaDialect::OpenApi => {
+                        gc.response_schema =
+                            Some(to_openapi_schema(schema).map_err(|e| schema_err(&cx, param, e))?);
+                    }
+                }
             }
         }
     }
@@ -194,6 +198,10 @@ pub fn generate_request(
         body.generation_config = Some(gc);
     }
     Ok(body)
+}
+
+fn schema_err(cx: &Ctx<'_>, param: &str, e: SchemaError) -> Error {
+    cx.invalid(param, format!("{}: {}", e.path, e.message))
 }
 
 fn no_name(cx: &Ctx<'_>, path: &str, name: Option<&str>) -> Result<(), Error> {
@@ -392,23 +400,25 @@ fn tools(cx: &Ctx<'_>, req: &ChatRequest, body: &mut GenerateContentRequest) -> 
             ));
         }
         let f = &t.function;
-        let parameters_json_schema = f
-            .parameters
-            .as_ref()
-            .map(|p| {
-                to_gemini_schema(p).map_err(|e| {
-                    cx.invalid(
-                        &format!("tools[{j}].function.parameters"),
-                        format!("{}: {}", e.path, e.message),
-                    )
-                })
-            })
-            .transpose()?;
-        decls.push(FunctionDeclaration {
+        let param = format!("tools[{j}].function.parameters");
+        let mut decl = FunctionDeclaration {
             name: f.name.clone(),
             description: f.description.clone(),
-            parameters_json_schema,
-        });
+            ..FunctionDeclaration::default()
+        };
+        if let Some(p) = &f.parameters {
+            match SchemaDialect::for_model(&req.model) {
+                SchemaDialect::JsonSchema => {
+                    decl.parameters_json_schema =
+                        Some(to_gemini_schema(p).map_err(|e| schema_err(cx, &param, e))?);
+                }
+                SchemaDialect::OpenApi => {
+                    decl.parameters =
+                        Some(to_openapi_schema(p).map_err(|e| schema_err(cx, &param, e))?);
+                }
+            }
+        }
+        decls.push(decl);
     }
     let has_tools = !decls.is_empty();
     if has_tools {

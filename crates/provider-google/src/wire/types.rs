@@ -145,6 +145,9 @@ pub struct FunctionDeclaration {
     /// Description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Arguments in Gemini's OpenAPI schema subset (older models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
     /// JSON Schema of the arguments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters_json_schema: Option<Value>,
@@ -200,6 +203,9 @@ pub struct GenerationConfig {
     /// `application/json` for JSON output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_mime_type: Option<String>,
+    /// The output schema in Gemini's OpenAPI subset (older models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_schema: Option<Value>,
     /// JSON Schema the output must match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_json_schema: Option<Value>,

@@ -132,6 +132,15 @@ fn norm(v: &Value, verbatim_keys: bool) -> Value {
             Value::Object(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| norm(x, false)).collect()),
+        // OpenAPI-subset type names are upper case; recorders sent them in lower case.
+        Value::String(s)
+            if !verbatim_keys
+                && s.chars().all(|c| c.is_ascii_uppercase())
+                && ["STRING", "OBJECT", "INTEGER", "NUMBER", "BOOLEAN", "ARRAY"]
+                    .contains(&s.as_str()) =>
+        {
+            Value::String(s.to_ascii_lowercase())
+        }
         other => other.clone(),
     }
 }
