@@ -39,8 +39,10 @@ impl Spill {
         &self.path
     }
 
-    /// Appends records as JSON lines, synced to disk before returning.
-    pub fn append(&self, records: &[UsageRecord]) -> io::Result<()> {
+    /// Appends records as JSON lines in one write; with `sync`, also synced to disk before
+    /// returning (without, they are in the OS's hands: safe from a process crash, not from a
+    /// power cut).
+    pub fn append(&self, records: &[UsageRecord], sync: bool) -> io::Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -69,7 +71,7 @@ impl Spill {
             }
         }
         f.write_all(&buf)?;
-        f.sync_data()
+        if sync { f.sync_data() } else { Ok(()) }
     }
 
     /// Records waiting in the spill files (lines; a torn line counts too).
@@ -168,17 +170,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new(dir.path().join("s.jsonl"));
         assert!(spill.begin_replay().unwrap().is_none());
-        spill.append(&[rec("a"), rec("b")]).unwrap();
+        spill.append(&[rec("a"), rec("b")], true).unwrap();
         // A crash mid-write: half a line without its newline.
         {
             let mut f = OpenOptions::new().append(true).open(spill.path()).unwrap();
             f.write_all(b"{\"request_id\":\"tor").unwrap();
         }
-        spill.append(&[rec("c")]).unwrap();
+        spill.append(&[rec("c")], false).unwrap();
         assert_eq!(spill.pending_lines().unwrap(), 4);
         let mut r = spill.begin_replay().unwrap().unwrap();
         // Appends during the replay go to a fresh file.
-        spill.append(&[rec("d")]).unwrap();
+        spill.append(&[rec("d")], false).unwrap();
         let got: Vec<String> = r
             .next_batch(10)
             .unwrap()
@@ -196,10 +198,10 @@ mod tests {
     fn unfinished_replay_is_resumed_first() {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new(dir.path().join("s.jsonl"));
-        spill.append(&[rec("a")]).unwrap();
+        spill.append(&[rec("a")], false).unwrap();
         let r = spill.begin_replay().unwrap().unwrap();
         drop(r); // e.g. the database failed mid-replay
-        spill.append(&[rec("b")]).unwrap();
+        spill.append(&[rec("b")], false).unwrap();
         let mut r = spill.begin_replay().unwrap().unwrap();
         assert_eq!(r.next_batch(10).unwrap()[0].request_id, "a");
         r.finish().unwrap();

@@ -1,8 +1,10 @@
 //! The asynchronous, batching usage writer.
 //!
-//! Request path: [`UsageWriter::submit`] is a `try_send` into a bounded channel; when the
-//! channel is full (or the writer is shut down) the record is appended to the spill file right
-//! there, so it is never dropped and the caller never waits for the database.
+//! Request path: [`UsageWriter::submit`] is a `try_send` into a bounded channel. When the
+//! channel is full the record goes to a second bounded queue beside it (a short lock); when
+//! that is full too, the caller appends the whole queue to the spill file in one synced write.
+//! After shutdown, records go straight to the spill file. A record is never dropped and the
+//! caller never waits for the database.
 //!
 //! Writer task: collects records into batches (every `batch_size` records or `flush_interval`)
 //! and writes each batch in one transaction. When the database fails, records stay in memory
@@ -49,7 +51,8 @@ pub struct WriterStats {
     pub duplicates: u64,
     /// Records the writer moved from memory to the spill file (database down).
     pub spilled: u64,
-    /// Records the request path wrote to the spill file (channel full or writer stopped).
+    /// Records that found the channel full (queued beside it, or spilled by the request path
+    /// when that queue was full too) or the writer stopped (spilled).
     pub overflowed: u64,
     /// Records stored from the spill file.
     pub replayed: u64,
@@ -59,8 +62,19 @@ pub struct WriterStats {
     pub dropped: u64,
 }
 
+/// Records that found the channel full: a second bounded queue the writer drains, so a burst
+/// costs the request path a short lock, not a file write per record.
+#[derive(Default)]
+struct Overflow {
+    queue: Vec<UsageRecord>,
+    /// Set by the writer when it stops: later records go straight to the spill file.
+    closed: bool,
+}
+
 struct Inner {
     tx: mpsc::Sender<UsageRecord>,
+    overflow: Arc<Mutex<Overflow>>,
+    overflow_cap: usize,
     flush_tx: mpsc::Sender<oneshot::Sender<()>>,
     spill: Arc<Spill>,
     stop: CancellationToken,
@@ -110,8 +124,10 @@ impl UsageWriter {
         let spill = Arc::new(Spill::new(config.spill_path.clone()));
         let stop = CancellationToken::new();
         let counters = Arc::new(Counters::default());
+        let overflow = Arc::new(Mutex::new(Overflow::default()));
         let worker = Worker {
             store,
+            overflow: overflow.clone(),
             spill: spill.clone(),
             counters: counters.clone(),
             opts: Options {
@@ -128,6 +144,8 @@ impl UsageWriter {
         Self {
             inner: Arc::new(Inner {
                 tx,
+                overflow,
+                overflow_cap: config.channel_capacity.max(1),
                 flush_tx,
                 spill,
                 stop,
@@ -181,24 +199,40 @@ impl UsageWriter {
 
 impl UsageSink for UsageWriter {
     fn submit(&self, record: UsageRecord) {
-        let record = match self.inner.tx.try_send(record) {
+        let inner = &self.inner;
+        let record = match inner.tx.try_send(record) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) => r,
         };
-        self.inner
-            .counters
-            .overflowed
-            .fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.inner.spill.append(std::slice::from_ref(&record)) {
-            self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %e, request_id = %record.request_id,
-                "usage record lost: writer queue full and spill file not writable");
+        inner.counters.overflowed.fetch_add(1, Ordering::Relaxed);
+        // Channel full: queue it beside the channel; when that queue is full too, this caller
+        // writes the whole queue to the spill file (one synced write for many records).
+        let (batch, sync) = {
+            let mut o = inner.overflow.lock();
+            if o.closed {
+                (vec![record], false)
+            } else {
+                o.queue.push(record);
+                if o.queue.len() < inner.overflow_cap {
+                    return;
+                }
+                (std::mem::take(&mut o.queue), true)
+            }
+        };
+        if let Err(e) = inner.spill.append(&batch, sync) {
+            inner
+                .counters
+                .dropped
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            tracing::error!(error = %e, lost = batch.len(),
+                "usage records lost: writer queue full and spill file not writable");
         }
     }
 }
 
 struct Worker {
     store: Arc<dyn BatchStore>,
+    overflow: Arc<Mutex<Overflow>>,
     spill: Arc<Spill>,
     counters: Arc<Counters>,
     opts: Options,
@@ -243,6 +277,11 @@ impl Worker {
         rx.close();
         while let Some(r) = rx.recv().await {
             self.pending.push_back(r);
+        }
+        {
+            let mut o = self.overflow.lock();
+            o.closed = true;
+            self.pending.extend(o.queue.drain(..));
         }
         // One last attempt at the database, then the spill file.
         self.retry_at = None;
@@ -310,7 +349,15 @@ impl Worker {
         true
     }
 
+    fn take_overflow(&mut self) {
+        let mut o = self.overflow.lock();
+        if !o.queue.is_empty() {
+            self.pending.extend(o.queue.drain(..));
+        }
+    }
+
     async fn flush(&mut self, force: bool) {
+        self.take_overflow();
         let waiting = matches!(self.retry_at, Some(t) if Instant::now() < t);
         if waiting && !force {
             self.bound_memory().await;
@@ -334,7 +381,7 @@ impl Worker {
         let n = records.len() as u64;
         let spill = self.spill.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let r = spill.append(&records);
+            let r = spill.append(&records, true);
             (r, records)
         })
         .await;
