@@ -1,0 +1,263 @@
+//! Fuzz-style: thousands of malformed or hostile bodies, each answered with a 4xx OpenAI error
+//! envelope, and the gateway keeps serving.
+
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Values of the wrong type for `field` (every one is rejected when decoding).
+fn wrong_values(field: &str) -> Vec<Value> {
+    let structured = [json!([]), json!([1, 2]), json!({}), json!({"x": 1})];
+    let mut v: Vec<Value> = match field {
+        "model" | "prompt" => vec![json!(null), json!(true), json!(-1), json!(1.5)],
+        "messages" | "tools" | "input" => vec![
+            json!(null),
+            json!(true),
+            json!(7),
+            json!({"x": 1}),
+            json!([1, 2]),
+        ],
+        "temperature" | "top_p" => vec![json!(true), json!("warm"), json!([]), json!({})],
+        "max_tokens" | "dimensions" => vec![json!(true), json!(-1), json!(1.5), json!("many")],
+        "seed" => vec![json!(true), json!(1.5), json!("s")],
+        "stream" => vec![json!(1), json!("yes")],
+        "response_format" => vec![
+            json!(true),
+            json!(1),
+            json!("json"),
+            json!({"type": "yaml"}),
+        ],
+        "encoding_format" => vec![json!(true), json!(1), json!("int8")],
+        _ => vec![],
+    };
+    if !matches!(field, "messages" | "tools" | "input" | "response_format") {
+        v.extend(structured);
+    }
+    v
+}
+
+const HUGE: &[&str] = &[
+    "1e999",
+    "-1e999",
+    "18446744073709551616",
+    "99999999999999999999999999999999",
+    "-99999999999999999999",
+    "4294967296",
+];
+
+fn valid(endpoint: usize) -> Value {
+    match endpoint {
+        0 => json!({"model": "mock/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+        1 => json!({"model": "mock/gpt-4o-mini", "prompt": "hi"}),
+        _ => json!({"model": "mock/text-embedding-3-small", "input": ["a"]}),
+    }
+}
+
+/// Fields whose every wrong-typed value is a 400 (so the body never reaches the upstream).
+fn typed_fields(endpoint: usize) -> &'static [&'static str] {
+    match endpoint {
+        0 => &[
+            "model",
+            "messages",
+            "temperature",
+            "max_tokens",
+            "top_p",
+            "stream",
+            "seed",
+            "tools",
+            "response_format",
+        ],
+        1 => &["model", "prompt", "max_tokens", "temperature", "stream"],
+        _ => &["model", "input", "dimensions", "encoding_format"],
+    }
+}
+
+fn hostile(rng: &mut Rng, i: usize) -> (usize, Vec<u8>) {
+    let endpoint = rng.below(3);
+    let body = valid(endpoint);
+    let text = body.to_string();
+    let bytes = match i % 8 {
+        // A field of a wrong type.
+        0 => {
+            let field = *rng.pick(typed_fields(endpoint));
+            let mut v = body.clone();
+            v[field] = rng.pick(&wrong_values(field)).clone();
+            serde_json::to_vec(&v).unwrap()
+        }
+        // A number out of range where a number belongs.
+        1 => {
+            let field = match endpoint {
+                0 | 1 => *rng.pick(&["max_tokens", "temperature", "seed"]),
+                _ => "dimensions",
+            };
+            // 2^32 only overflows the u32 fields; the seed is an i64.
+            let n = if field == "seed" {
+                rng.pick(&HUGE[..5])
+            } else {
+                rng.pick(HUGE)
+            };
+            let mut v = body.clone();
+            v[field] = json!("PLACEHOLDER");
+            let s = v.to_string().replace("\"PLACEHOLDER\"", n);
+            // -1e999 etc. are out of range for f64; 2^64 and beyond are out of range for u32/i64.
+            if field == "temperature" && !n.contains('e') {
+                // Huge integers parse as f64 fine: make it an object instead.
+                s.replace(n, "{\"deep\": 1}").into_bytes()
+            } else {
+                s.into_bytes()
+            }
+        }
+        // Deep nesting.
+        2 => {
+            let depth = 200 + rng.below(5000);
+            let mut s = String::from("{\"model\": \"mock/gpt-4o-mini\", \"messages\": ");
+            s.push_str(&"[".repeat(depth));
+            s.push_str(&"]".repeat(depth));
+            s.push('}');
+            s.into_bytes()
+        }
+        // Invalid UTF-8 inside a string or raw.
+        3 => {
+            let mut b = text.into_bytes();
+            let pos = b.iter().position(|&c| c == b'h' || c == b'a').unwrap_or(1);
+            let bads: [&[u8]; 4] = [
+                &[0xff],
+                &[0xc3, 0x28],
+                &[0xed, 0xa0, 0x80],
+                &[0xf8, 0x88, 0x80, 0x80, 0x80],
+            ];
+            let bad = *rng.pick(&bads);
+            b.splice(pos..pos, bad.iter().copied());
+            b
+        }
+        // Truncated JSON.
+        4 => {
+            let cut = rng.below(text.len() - 1).max(1);
+            text.as_bytes()[..cut].to_vec()
+        }
+        // Not an object at all, or an empty body.
+        5 => {
+            let s: &str = *rng.pick(&[
+                "",
+                "null",
+                "[]",
+                "42",
+                "\"str\"",
+                "true",
+                "{",
+                "}",
+                "{}",
+                "{\"model\":}",
+                "{\"model\": \"mock/x\"} trailing",
+                "\u{feff}{}",
+                "NaN",
+                "{'model': 'x'}",
+            ]);
+            s.as_bytes().to_vec()
+        }
+        // Random bytes.
+        6 => (0..rng.below(300))
+            .map(|_| (rng.next() & 0xff) as u8)
+            .collect(),
+        // Hostile content inside an otherwise-invalid request: a wrong role / content part type.
+        _ => {
+            let mut v = valid(0);
+            v["messages"] = rng
+                .pick(&[
+                    json!([{"role": "wizard", "content": "x"}]),
+                    json!([{"role": "user"}]),
+                    json!([{"role": "user", "content": [{"type": "video", "url": "x"}]}]),
+                    json!([{"role": "tool", "content": "x"}]),
+                    json!([{"content": "no role"}]),
+                    json!([{"role": "user", "content": 5}]),
+                    json!([]),
+                ])
+                .clone();
+            return (0, serde_json::to_vec(&v).unwrap());
+        }
+    };
+    (endpoint, bytes)
+}
+
+#[tokio::test]
+async fn hostile_bodies_get_4xx_envelopes_and_the_server_keeps_serving() {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let c = client();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let cases: Vec<(usize, Vec<u8>)> = (0..3000).map(|i| hostile(&mut rng, i)).collect();
+    let paths = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"];
+    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
+        futures::stream::iter(cases.into_iter().enumerate())
+            .map(|(i, (endpoint, body))| {
+                let c = c.clone();
+                let url = gw.at(paths[endpoint]);
+                async move {
+                    let resp = c
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("case {i}: transport error {e}"));
+                    let status = resp.status().as_u16();
+                    let json = resp.json::<Value>().await.ok();
+                    (i, status, body, json)
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+    let mut failures = Vec::new();
+    for (i, status, body, json) in &results {
+        let ok_shape = json.as_ref().is_some_and(|v| {
+            v["error"]["message"].is_string()
+                && v["error"]["type"].is_string()
+                && v["error"].get("param").is_some()
+                && v["error"].get("code").is_some()
+        });
+        if !(400..500).contains(status) || !ok_shape {
+            failures.push(format!(
+                "case {i}: status {status}, body {:?} -> {json:?}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        results.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+    // None of it reached the upstream, and a valid request still works.
+    assert!(up.received_requests().await.unwrap().is_empty());
+    let resp = c
+        .post(gw.at("/v1/chat/completions"))
+        .json(&chat_body("mock/gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(c.get(gw.at("/health")).send().await.unwrap().status(), 200);
+}
