@@ -7,7 +7,7 @@ mod common;
 
 use common::{DIR, fold_pieces, jsonl_as_gemini_sse};
 use provider_google::wire;
-use runtime_core::{ChatResponse, Error, FinishReason, Usage};
+use runtime_core::{ChatRequest, ChatResponse, Error, FinishReason, Message, Usage};
 use runtime_testkit::fixtures;
 use serde_json::{Value, json};
 
@@ -291,5 +291,53 @@ fn thought_parts_stream_into_reasoning() {
             u.total_tokens
         ),
         (4, 4, 2, 3, 8)
+    );
+}
+
+#[test]
+fn usage_after_the_finish_replaces_the_earlier_one() {
+    let body = sse(&[
+        json!({"candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "STOP"}],
+               "usageMetadata": {"promptTokenCount": 3, "totalTokenCount": 3}}),
+        json!({"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4}}),
+    ]);
+    let r = fold_pieces(&[body], "m").unwrap();
+    assert_eq!(r.usage, Some(Usage::new(3, 1)));
+    assert_eq!(r.finish_reason, FinishReason::Stop);
+}
+
+#[test]
+fn signature_on_a_final_empty_part_matches_the_whole_answer() {
+    // Gemini 2.5 streams may put the signature on an empty text part of the last chunk.
+    let chunks = [
+        json!({"candidates": [{"content": {"parts": [{"text": "plan", "thought": true}], "role": "model"}}], "responseId": "r", "modelVersion": "gemini-2.5-flash"}),
+        json!({"candidates": [{"content": {"parts": [{"text": "Hello"}], "role": "model"}}], "responseId": "r", "modelVersion": "gemini-2.5-flash"}),
+        json!({"candidates": [{"content": {"parts": [{"text": "", "thoughtSignature": "c2ln"}], "role": "model"}, "finishReason": "STOP"}],
+               "usageMetadata": {"promptTokenCount": 2, "candidatesTokenCount": 1, "thoughtsTokenCount": 4, "totalTokenCount": 7},
+               "responseId": "r", "modelVersion": "gemini-2.5-flash"}),
+    ];
+    let streamed = fold_pieces(&[sse(&chunks)], "m").unwrap();
+    let whole: wire::GenerateContentResponse = serde_json::from_value(json!({
+        "candidates": [{"content": {"parts": [
+            {"text": "plan", "thought": true}, {"text": "Hello"}, {"text": "", "thoughtSignature": "c2ln"}
+        ], "role": "model"}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 2, "candidatesTokenCount": 1, "thoughtsTokenCount": 4, "totalTokenCount": 7},
+        "responseId": "r", "modelVersion": "gemini-2.5-flash"
+    }))
+    .unwrap();
+    let mut whole = wire::parse_generate(whole, "google", "m").unwrap();
+    whole.meta = Default::default();
+    assert_eq!(streamed, whole);
+    assert_eq!(
+        streamed.message.reasoning[0].signature.as_deref(),
+        Some("c2ln")
+    );
+    // Sent back, the signature rides on the answer text.
+    let mut next = ChatRequest::new("gemini-2.5-flash", vec![Message::user("q")]);
+    next.messages.push(Message::Assistant(streamed.message));
+    let b = common::body_of(&next);
+    assert_eq!(
+        b["contents"][1]["parts"],
+        json!([{"text": "plan", "thought": true}, {"text": "Hello", "thoughtSignature": "c2ln"}])
     );
 }
