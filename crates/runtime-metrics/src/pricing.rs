@@ -13,6 +13,9 @@ use serde::Deserialize;
 use crate::config::PricingConfig;
 use crate::keybuf::with_key;
 
+/// Most (provider, deployment, model) answers remembered.
+const MAX_RESOLVED: usize = 10_000;
+
 /// The catalog file shipped in the crate.
 pub const CATALOG_TOML: &str = include_str!("../pricing.toml");
 
@@ -257,6 +260,27 @@ impl Pricing {
         deployment: Option<&str>,
         model: &str,
     ) -> Option<(ModelPricing, PriceSource)> {
+        let found = self.resolve_quiet(provider, deployment, model);
+        if found.is_none() {
+            let ptype = self.type_of(provider);
+            tracing::warn!(
+                provider,
+                provider_type = ptype,
+                deployment = deployment.unwrap_or(""),
+                model,
+                "no price known for this model: its cost is recorded as unknown; add \
+                 [pricing.overrides.\"{ptype}/{model}\"] to the config"
+            );
+        }
+        found
+    }
+
+    fn resolve_quiet(
+        &self,
+        provider: &str,
+        deployment: Option<&str>,
+        model: &str,
+    ) -> Option<(ModelPricing, PriceSource)> {
         let ptype = self.type_of(provider);
         if let Some(p) = deployment.and_then(|d| self.overrides.get(d)) {
             return Some((*p, PriceSource::Override));
@@ -279,14 +303,6 @@ impl Pricing {
         if self.free.contains(provider) || self.free.contains(ptype) {
             return Some((ModelPricing::default(), PriceSource::Free));
         }
-        tracing::warn!(
-            provider,
-            provider_type = ptype,
-            deployment = deployment.unwrap_or(""),
-            model,
-            "no price known for this model: its cost is recorded as unknown; add \
-             [pricing.overrides.\"{ptype}/{model}\"] to the config"
-        );
         None
     }
 
@@ -303,6 +319,11 @@ impl Pricing {
             self.resolved.get(k).map(|r| *r.value())
         }) {
             return hit;
+        }
+        if self.resolved.len() >= MAX_RESOLVED {
+            // Model names can come from clients: past the cap, resolve without remembering
+            // (and without a warning per request).
+            return self.resolve_quiet(provider, deployment, model);
         }
         let key: Box<str> = crate::keybuf::join(&[provider, dep, model]).into();
         *self
@@ -453,6 +474,38 @@ mod tests {
         let c = pricing.cost("local", None, "llama3:8b", &u, true);
         assert_eq!(c.cost_usd, Some(0.0));
         assert_eq!(c.saved_usd, None);
+    }
+
+    #[test]
+    fn unknown_model_warns_once_per_model() {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let pricing = Pricing::default();
+            for _ in 0..3 {
+                assert!(pricing.price("local", None, "llama3").is_none());
+            }
+            assert!(pricing.price("local", None, "qwen").is_none());
+            assert!(pricing.price("openai", None, "gpt-4o").is_some());
+        });
+        let text = String::from_utf8(buf.0.lock().clone()).unwrap();
+        assert_eq!(text.matches("no price known").count(), 2, "{text}");
+        assert!(text.contains("llama3") && text.contains("qwen"));
     }
 
     #[test]

@@ -84,11 +84,8 @@ async fn postgres_ten_thousand_concurrent_records_exactly_once() {
     ten_thousand_concurrent(pg_schema_url().await, dir.path()).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_in_the_middle_of_a_burst_loses_none() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let cfg = storage(&url, dir.path());
+async fn shutdown_in_the_middle_of_a_burst(url: String, dir: &std::path::Path) {
+    let cfg = storage(&url, dir);
     let writer = UsageWriter::start(&cfg).unwrap();
     let n = 10_000u64;
     let submitted = Arc::new(AtomicU64::new(0));
@@ -132,6 +129,18 @@ async fn shutdown_in_the_middle_of_a_burst_loses_none() {
     w2.shutdown().await;
     assert_eq!(w2.spilled_pending().unwrap(), 0);
     check_exactly_once(&store, n).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_shutdown_in_the_middle_of_a_burst_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    shutdown_in_the_middle_of_a_burst(sqlite_url(dir.path()), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_shutdown_in_the_middle_of_a_burst_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    shutdown_in_the_middle_of_a_burst(pg_schema_url().await, dir.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
