@@ -57,6 +57,19 @@ fn bench(c: &mut Criterion) {
         b.iter(|| rt.block_on(cached.chat(&req, &ctx)).expect("hit"))
     });
 
+    // The parts of a hit, for reference.
+    let key = chat_key("fake", &req).expect("key");
+    let cache = cached.cache().expect("cache").clone();
+    let entry = rt.block_on(cache.get(&key, None)).expect("entry");
+    c.bench_function("hit_parts/backend_get", |b| {
+        b.iter(|| rt.block_on(cache.get(&key, None)).expect("entry"))
+    });
+    c.bench_function("hit_parts/decode_response", |b| {
+        b.iter(|| {
+            serde_json::from_slice::<runtime_core::ChatResponse>(&entry.value).expect("decode")
+        })
+    });
+
     let mut g = c.benchmark_group("key_hashing");
     g.throughput(Throughput::Bytes(size as u64));
     g.bench_function(format!("chat_key_{size}B"), |b| {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use runtime_core::{CacheControl, CacheMode};
+use runtime_core::{CacheControl, CacheMode, ResponseMeta};
 
 /// Whether a request in this mode may be answered from the cache.
 pub fn reads(mode: CacheMode) -> bool {
@@ -95,6 +95,12 @@ pub fn cache_control_from_headers(headers: &http::HeaderMap) -> CacheControl {
     )
 }
 
+/// The value of the `x-cache` response header the gateway may send: `HIT`, `MISS`, or none
+/// when the cache did not apply.
+pub fn cache_status(meta: &ResponseMeta) -> Option<&'static str> {
+    meta.cache_hit.map(|hit| if hit { "HIT" } else { "MISS" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +158,16 @@ mod tests {
             cache_control_from_headers(&http::HeaderMap::new()),
             CacheControl::default()
         );
+    }
+
+    #[test]
+    fn status_header() {
+        let mut m = ResponseMeta::default();
+        assert_eq!(cache_status(&m), None);
+        m.cache_hit = Some(true);
+        assert_eq!(cache_status(&m), Some("HIT"));
+        m.cache_hit = Some(false);
+        assert_eq!(cache_status(&m), Some("MISS"));
     }
 
     #[test]

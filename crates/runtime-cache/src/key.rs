@@ -22,7 +22,9 @@ use runtime_core::{
     ChatRequest, CompletionRequest, EmbeddingRequest, Message, ResponseFormat, ToolChoice,
 };
 use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{self, SerializeMap, SerializeSeq, Serializer};
+
+use crate::hashser::{HashSer, hash_into};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -248,28 +250,12 @@ struct EmbeddingView<'a> {
     extra: CanonMap<'a>,
 }
 
-fn prefix(buf: &mut Vec<u8>, kind: KeyKind, provider: &str) -> Result<(), KeyError> {
-    buf.push(b'[');
-    for part in [KEY_VERSION, kind.as_str(), provider] {
-        serde_json::to_writer(&mut *buf, part).map_err(|e| KeyError(e.to_string()))?;
-        buf.push(b',');
-    }
-    Ok(())
-}
-
-fn hash_view<T: Serialize>(
-    kind: KeyKind,
-    provider: &str,
-    view: &T,
-    size_hint: usize,
-) -> Result<CacheKey, KeyError> {
-    let mut buf = Vec::with_capacity(size_hint + 64 + provider.len());
-    prefix(&mut buf, kind, provider)?;
-    serde_json::to_writer(&mut buf, view).map_err(|e| KeyError(e.to_string()))?;
-    buf.push(b']');
+fn hash_view<T: Serialize>(kind: KeyKind, provider: &str, view: &T) -> Result<CacheKey, KeyError> {
+    let mut h = Sha256::new();
+    hash_into(&mut h, &(KEY_VERSION, kind.as_str(), provider, view))?;
     Ok(CacheKey {
         kind,
-        digest: Sha256::digest(&buf).into(),
+        digest: h.finalize().into(),
     })
 }
 
@@ -297,7 +283,6 @@ pub fn chat_key(provider: &str, req: &ChatRequest) -> Result<CacheKey, KeyError>
         }),
         other => FormatView::Other(other),
     });
-    let hint = 512 + 256 * req.messages.len();
     let view = ChatView {
         model: &req.model,
         messages: &req.messages,
@@ -317,7 +302,7 @@ pub fn chat_key(provider: &str, req: &ChatRequest) -> Result<CacheKey, KeyError>
             skip: IGNORED_EXTRA_KEYS,
         },
     };
-    hash_view(KeyKind::Chat, provider, &view, hint)
+    hash_view(KeyKind::Chat, provider, &view)
 }
 
 /// The key of a text completion request served by `provider`.
@@ -338,7 +323,7 @@ pub fn completion_key(provider: &str, req: &CompletionRequest) -> Result<CacheKe
             skip: IGNORED_EXTRA_KEYS,
         },
     };
-    hash_view(KeyKind::Completion, provider, &view, req.prompt.len() + 256)
+    hash_view(KeyKind::Completion, provider, &view)
 }
 
 /// Builds one key per input text of an embedding request: the common part (provider, model,
@@ -357,8 +342,6 @@ impl std::fmt::Debug for EmbeddingKeys {
 impl EmbeddingKeys {
     /// The key builder for `req` (its `input` is ignored) served by `provider`.
     pub fn new(provider: &str, req: &EmbeddingRequest) -> Result<Self, KeyError> {
-        let mut buf = Vec::with_capacity(256);
-        prefix(&mut buf, KeyKind::Embedding, provider)?;
         let view = EmbeddingView {
             model: &req.model,
             dimensions: req.dimensions,
@@ -367,20 +350,22 @@ impl EmbeddingKeys {
                 skip: IGNORED_EXTRA_KEYS,
             },
         };
-        serde_json::to_writer(&mut buf, &view).map_err(|e| KeyError(e.to_string()))?;
-        buf.push(b',');
         let mut h = Sha256::new();
-        h.update(&buf);
+        // An open tuple: the text completes it in `key`.
+        let mut ser = HashSer::new(&mut h);
+        ser::SerializeTuple::serialize_element(
+            &mut ser::Serializer::serialize_tuple(&mut ser, 5)?,
+            &(KEY_VERSION, KeyKind::Embedding.as_str(), provider, &view),
+        )?;
+        ser.finish();
         Ok(Self { prefix: h })
     }
 
     /// The key of one text.
     pub fn key(&self, text: &str) -> CacheKey {
         let mut h = self.prefix.clone();
-        let mut buf = Vec::with_capacity(text.len() + 8);
-        let _ = serde_json::to_writer(&mut buf, text);
-        buf.push(b']');
-        h.update(&buf);
+        let _ = hash_into(&mut h, text);
+        h.update(b"]");
         CacheKey {
             kind: KeyKind::Embedding,
             digest: h.finalize().into(),

@@ -452,6 +452,10 @@ impl<P: Provider> Provider for CachedProvider<P> {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
+        if req.input.is_empty() {
+            // Nothing to look up: the provider decides what an empty request means.
+            return self.send_embeddings(req, ctx).await;
+        }
         let Some(cache) = self.active(ctx) else {
             return self.send_embeddings(req, ctx).await;
         };
@@ -547,7 +551,7 @@ impl<P: Provider> Provider for CachedProvider<P> {
                 },
             })
             .collect();
-        meta.cache_hit = Some(cached_inputs == req.input.len() && !req.input.is_empty());
+        meta.cache_hit = Some(cached_inputs == req.input.len());
         meta.annotations.insert(
             CACHED_INPUTS_ANNOTATION.into(),
             serde_json::Value::from(cached_inputs),
