@@ -174,7 +174,7 @@ struct Series {
     successes: Counter,
     errors: DashMap<&'static str, (Counter, AtomicU64)>,
     duration: Histogram,
-    ttft: Histogram,
+    ttft: Option<Histogram>,
     tps: Histogram,
     tokens: [Counter; 5],
     cost: Counter,
@@ -421,9 +421,10 @@ impl Metrics {
             duration: self
                 .recorder
                 .register_histogram(&key(names::DURATION, None), &META),
-            ttft: self
-                .recorder
-                .register_histogram(&key(names::TTFT, None), &META),
+            ttft: op.is_stream().then(|| {
+                self.recorder
+                    .register_histogram(&key(names::TTFT, None), &META)
+            }),
             tps: self
                 .recorder
                 .register_histogram(&key(names::OUTPUT_TPS, None), &META),
@@ -467,8 +468,8 @@ impl Metrics {
         }
         s.duration.record(o.latency.as_secs_f64());
         s.duration_window.record(o.latency.as_micros() as u64, now);
-        if let (Some(ttft), Some(w)) = (o.ttft, &s.ttft_window) {
-            s.ttft.record(ttft.as_secs_f64());
+        if let (Some(ttft), Some(h), Some(w)) = (o.ttft, &s.ttft, &s.ttft_window) {
+            h.record(ttft.as_secs_f64());
             w.record(ttft.as_micros() as u64, now);
         }
         if let Some(u) = o.usage {

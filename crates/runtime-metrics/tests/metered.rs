@@ -191,6 +191,17 @@ async fn stream_records_ttft_usage_and_provider_model() {
     let snap = metrics.snapshot();
     let ttft = snap[0].ttft.unwrap();
     assert!((ttft.p50 - 0.1).abs() < 0.004, "{ttft:?}");
+    let text = metrics.render();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("gen_ai_client_time_to_first_token_seconds_sum{"))
+        .unwrap();
+    assert!(
+        line.contains("gen_ai_operation_name=\"chat_stream\""),
+        "{line}"
+    );
+    let sum: f64 = line.rsplit_once(' ').unwrap().1.parse().unwrap();
+    assert!((sum - 0.1).abs() < 1e-3, "{line}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -410,6 +421,9 @@ async fn prometheus_text_parses_back() {
         let _ = p.chat(&req("gpt-4o-mini"), &RequestContext::new()).await;
     }
     let text = metrics.render();
+    if std::env::var("SHOW_PROM").is_ok() {
+        println!("{text}");
+    }
     let (samples, types) = parse_prometheus(&text);
     let get = |name: &str, extra: &[(&str, &str)]| {
         *samples
@@ -474,6 +488,8 @@ async fn prometheus_text_parses_back() {
         types["gen_ai_client_operation_duration_seconds"],
         "histogram"
     );
+    // Time to first token is a stream metric only.
+    assert!(!text.contains("gen_ai_client_time_to_first_token_seconds"));
     // No secrets in labels: the gateway key id is never a label.
     assert!(!text.contains("key"), "{text}");
 }

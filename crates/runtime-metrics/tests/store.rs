@@ -132,6 +132,47 @@ async fn group_by_queries(store: UsageStore) {
     assert!(by_model.iter().all(|r| r.provider.is_none()));
 }
 
+/// Whole hours are answered from the rollups alone: with the records gone, the totals of
+/// whole hours remain (and the partial edges, read from records, are empty).
+async fn whole_hours_come_from_rollups(store: UsageStore) {
+    let recs = records(500);
+    store.insert_batch(&recs).await.unwrap();
+    let sql = "DELETE FROM usage_records";
+    match &store {
+        UsageStore::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+        UsageStore::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+    }
+    let got = store
+        .usage_summary(T0, T0 + 5 * HOUR, &[GroupBy::Provider])
+        .await
+        .unwrap();
+    assert_same(
+        got,
+        expected(&recs, T0, T0 + 5 * HOUR, &[GroupBy::Provider]),
+        "rollups",
+    );
+    let partial = store
+        .usage_summary(T0 + 1, T0 + HOUR - 1, &[])
+        .await
+        .unwrap();
+    assert!(partial.is_empty(), "{partial:?}");
+}
+
+#[tokio::test]
+async fn sqlite_whole_hours_come_from_rollups() {
+    let dir = tempfile::tempdir().unwrap();
+    whole_hours_come_from_rollups(open(&sqlite_url(dir.path())).await).await;
+}
+
+#[tokio::test]
+async fn postgres_whole_hours_come_from_rollups() {
+    whole_hours_come_from_rollups(open(&pg_schema_url().await).await).await;
+}
+
 #[tokio::test]
 async fn sqlite_idempotent_inserts_and_rollups() {
     let dir = tempfile::tempdir().unwrap();
