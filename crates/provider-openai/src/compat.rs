@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 
 use runtime_core::http::{CallInfo, ErrorMapper, HttpClient, HttpRequestSpec, map_status};
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
     EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, Result,
-    Secret, StreamEvent,
+    Secret,
 };
 
 use crate::wire::{self, RequestOptions};
@@ -213,62 +212,12 @@ impl CompatProvider {
         let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
         let decoder = wire::ChunkDecoder::new(&self.cfg.name, model);
         Ok(
-            decode_sse(sse, decoder).with_meta(runtime_core::ResponseMeta {
+            ChatStream::decode_sse(sse, decoder).with_meta(runtime_core::ResponseMeta {
                 provider: Some(self.cfg.name.to_string()),
                 ..Default::default()
             }),
         )
     }
-}
-
-/// Turns an SSE stream of OpenAI chunks into a [`ChatStream`]: events decoded before an error
-/// are delivered first, then the error, then the stream ends.
-pub fn decode_sse<S>(sse: S, decoder: wire::ChunkDecoder) -> ChatStream
-where
-    S: futures::Stream<Item = Result<runtime_core::http::SseEvent>> + Send + Unpin + 'static,
-{
-    struct State<S> {
-        sse: S,
-        dec: wire::ChunkDecoder,
-        queue: std::collections::VecDeque<StreamEvent>,
-        error: Option<Error>,
-        ended: bool,
-    }
-    let state = State {
-        sse,
-        dec: decoder,
-        queue: Default::default(),
-        error: None,
-        ended: false,
-    };
-    let s = futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.queue.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if let Some(e) = st.error.take() {
-                return Some((Err(e), st));
-            }
-            if st.ended || st.dec.is_done() {
-                return None;
-            }
-            let mut out: Vec<StreamEvent> = Vec::new();
-            let step = match st.sse.next().await {
-                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
-                Some(Err(e)) => Err(e),
-                None => {
-                    st.ended = true;
-                    st.dec.end(&mut out)
-                }
-            };
-            st.queue.extend(out);
-            if let Err(e) = step {
-                st.ended = true;
-                st.error = Some(e);
-            }
-        }
-    });
-    ChatStream::new(s)
 }
 
 #[async_trait]

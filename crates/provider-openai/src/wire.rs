@@ -440,9 +440,12 @@ pub struct ChatCompletionChunk {
     /// Usage (last chunk with `include_usage`).
     #[serde(default)]
     pub usage: Option<Usage>,
-    /// A mid-stream error.
+    /// A mid-stream error (an object, or a string with `error_type` beside it as TGI sends).
     #[serde(default)]
     pub error: Option<Value>,
+    /// TGI's error type, beside a string `error`.
+    #[serde(default)]
+    pub error_type: Option<String>,
     /// Legacy completions put `text` on choices; see [`WireChunkChoice::text`].
     #[serde(default)]
     pub object: Option<String>,
@@ -541,7 +544,7 @@ impl ChunkDecoder {
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), Error> {
         if let Some(err) = chunk.error {
-            return Err(self.stream_error(&err));
+            return Err(self.stream_error(err, chunk.error_type));
         }
         let id = chunk.id.unwrap_or_default();
         if !self.started && (!id.is_empty() || !chunk.choices.is_empty()) {
@@ -631,10 +634,12 @@ impl ChunkDecoder {
         })
     }
 
-    fn stream_error(&self, err: &Value) -> Error {
-        let body = runtime_core::http::parse_error_body(
-            serde_json::json!({ "error": err }).to_string().as_bytes(),
-        );
+    fn stream_error(&self, err: Value, error_type: Option<String>) -> Error {
+        let mut envelope = serde_json::json!({ "error": err });
+        if let Some(t) = error_type {
+            envelope["error_type"] = Value::String(t);
+        }
+        let body = runtime_core::http::parse_error_body(envelope.to_string().as_bytes());
         let kind = format!(
             "{} {}",
             body.error_type.as_deref().unwrap_or(""),
@@ -667,6 +672,20 @@ impl ChunkDecoder {
             transient,
             content_sent: self.content_sent,
         }
+    }
+}
+
+impl runtime_core::FrameDecoder for ChunkDecoder {
+    fn decode(&mut self, frame: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        ChunkDecoder::decode(self, frame, out)
+    }
+
+    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        ChunkDecoder::end(self, out)
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
     }
 }
 
@@ -1027,6 +1046,22 @@ mod tests {
             )
             .unwrap_err();
         assert!(e.is_retryable(), "{e:?}");
+    }
+
+    #[test]
+    fn string_error_keeps_its_error_type() {
+        let mut d = ChunkDecoder::new("tgi", "m");
+        let mut out = Vec::new();
+        let e = d
+            .decode(
+                r#"{"error":"Request failed during generation","error_type":"overloaded"}"#,
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Stream { error_type: Some(t), transient: true, .. } if t == "overloaded"),
+            "{e:?}"
+        );
     }
 
     #[test]

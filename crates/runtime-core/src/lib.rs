@@ -17,7 +17,7 @@ pub use registry::{
     SettingKind, SettingSpec,
 };
 pub use secret::Secret;
-pub use stream::{ChatStream, StreamAccumulator, StreamEvent};
+pub use stream::{ChatStream, FrameDecoder, StreamAccumulator, StreamEvent};
 pub use types::*;
 
 #[doc(hidden)]

@@ -161,6 +161,84 @@ impl Stream for ChatStream {
     }
 }
 
+/// Turns a provider's stream frames (SSE `data` payloads, NDJSON lines) into [`StreamEvent`]s.
+///
+/// Each provider writes one; [`ChatStream::decode_frames`] and [`ChatStream::decode_sse`] drive
+/// it, so the delivery rules live in one place.
+pub trait FrameDecoder: Send + 'static {
+    /// Decodes one frame, appending events to `out`.
+    fn decode(&mut self, frame: &str, out: &mut Vec<StreamEvent>) -> Result<()>;
+
+    /// Called when the byte stream ends; a stream that ended early is an error here.
+    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<()>;
+
+    /// True when the provider signalled the end (e.g. `[DONE]`, `message_stop`): reading stops.
+    fn is_done(&self) -> bool {
+        false
+    }
+}
+
+impl ChatStream {
+    /// Drives `decoder` over a stream of frames. Events decoded before an error are delivered
+    /// first, then the error, then the stream ends.
+    pub fn decode_frames<S, D>(frames: S, decoder: D) -> ChatStream
+    where
+        S: Stream<Item = Result<String>> + Send + Unpin + 'static,
+        D: FrameDecoder,
+    {
+        struct State<S, D> {
+            frames: S,
+            dec: D,
+            queue: std::collections::VecDeque<StreamEvent>,
+            error: Option<crate::Error>,
+            ended: bool,
+        }
+        let state = State {
+            frames,
+            dec: decoder,
+            queue: Default::default(),
+            error: None,
+            ended: false,
+        };
+        ChatStream::new(futures::stream::unfold(state, |mut st| async move {
+            loop {
+                if let Some(ev) = st.queue.pop_front() {
+                    return Some((Ok(ev), st));
+                }
+                if let Some(e) = st.error.take() {
+                    return Some((Err(e), st));
+                }
+                if st.ended || st.dec.is_done() {
+                    return None;
+                }
+                let mut out = Vec::new();
+                let step = match st.frames.next().await {
+                    Some(Ok(frame)) => st.dec.decode(&frame, &mut out),
+                    Some(Err(e)) => Err(e),
+                    None => {
+                        st.ended = true;
+                        st.dec.end(&mut out)
+                    }
+                };
+                st.queue.extend(out);
+                if let Err(e) = step {
+                    st.ended = true;
+                    st.error = Some(e);
+                }
+            }
+        }))
+    }
+
+    /// [`ChatStream::decode_frames`] over the `data` of Server-Sent Events.
+    pub fn decode_sse<S, D>(sse: S, decoder: D) -> ChatStream
+    where
+        S: Stream<Item = Result<crate::http::SseEvent>> + Send + Unpin + 'static,
+        D: FrameDecoder,
+    {
+        Self::decode_frames(sse.map(|r| r.map(|ev| ev.data)), decoder)
+    }
+}
+
 #[derive(Debug, Default)]
 struct PartialCall {
     id: String,

@@ -12,7 +12,9 @@ pub fn provider(base: &str, key: &str, timeout: Duration) -> CompatProvider {
     s.base_url = base.to_owned();
     s.timeout = timeout;
     s.stream_idle_timeout = timeout;
-    s.build(HttpClient::shared().unwrap())
+    // A client per provider: wiremock reuses ports, and a pooled connection to a stopped
+    // server must not leak into the next test.
+    s.build(HttpClient::new(&Default::default()).unwrap())
 }
 
 pub fn dyn_provider(

@@ -35,10 +35,13 @@ impl NdjsonDecoder {
         self.buf.extend_from_slice(&chunk[start..]);
     }
 
-    /// Ends the input: a last line without `\n` is still returned.
+    /// Ends the input: a last line without `\n` is returned when it is a whole JSON value, and
+    /// discarded when the connection cut it short.
     pub fn finish(&mut self, out: &mut Vec<String>) {
         let rest = std::mem::take(&mut self.buf);
-        emit(&rest, out);
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&rest).is_ok() {
+            emit(&rest, out);
+        }
     }
 }
 
@@ -107,6 +110,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_last_line_is_discarded() {
+        let mut d = NdjsonDecoder::new();
+        let mut out = Vec::new();
+        d.push(b"{\"a\":1}\n{\"b\":", &mut out);
+        d.finish(&mut out);
+        assert_eq!(out, vec!["{\"a\":1}".to_owned()]);
+    }
 
     #[test]
     fn every_split_point() {

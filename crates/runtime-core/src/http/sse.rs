@@ -77,13 +77,19 @@ impl SseDecoder {
         self.buf.extend_from_slice(&input[start..]);
     }
 
-    /// Ends the input: a final event without its blank line is still dispatched.
+    /// Ends the input. A final event whose lines are complete but that lacks its blank line is
+    /// still dispatched; an event cut inside a line (the connection dropped mid-event) is
+    /// discarded, so a truncated payload never reaches a JSON parser as if it were whole.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
-        if !self.buf.is_empty() {
-            let line = std::mem::take(&mut self.buf);
-            self.line(&line, out);
+        if self.buf.is_empty() {
+            self.dispatch(out);
+        } else {
+            self.buf.clear();
+            self.event = None;
+            self.data.clear();
+            self.has_data = false;
+            self.id = None;
         }
-        self.dispatch(out);
     }
 
     fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
@@ -232,10 +238,12 @@ mod tests {
     }
 
     #[test]
-    fn last_event_without_blank_line_is_kept() {
-        let ev = decode_all(&[b"data: a\n\ndata: b"]);
+    fn last_event_without_blank_line_is_kept_but_a_cut_line_is_not() {
+        let ev = decode_all(&[b"data: a\n\ndata: b\n"]);
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[1].data, "b");
+        let ev = decode_all(&[b"data: a\n\ndata: {\"b\":"]);
+        assert_eq!(ev.len(), 1, "{ev:?}");
     }
 
     #[test]
