@@ -1230,56 +1230,6 @@ async fn a_failing_store_does_not_stop_routing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn every_attempt_has_a_tracing_span_with_its_outcome() {
-    use std::io::Write;
-    use tracing_subscriber::fmt::format::FmtSpan;
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let out = buf.clone();
-    let sub = tracing_subscriber::fmt()
-        .with_writer(move || out.clone())
-        .with_span_events(FmtSpan::CLOSE)
-        .with_ansi(false)
-        .finish();
-    let _g = tracing::subscriber::set_default(sub);
-
-    let f = fakes(&["a", "b"]);
-    f[0].push(Step::fail(server_error()));
-    let r = router(model("chat", Strategy::RoundRobin, &f), &f, defaults());
-    r.chat(&req("chat"), &RequestContext::new()).await.unwrap();
-    drop(_g);
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    let closes: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("router.attempt") && l.contains("close"))
-        .collect();
-    assert_eq!(closes.len(), 2, "{text}");
-    assert!(
-        closes[0].contains("deployment=a/a-model") && closes[0].contains("outcome=\"api_error\""),
-        "{}",
-        closes[0]
-    );
-    assert!(
-        closes[1].contains("deployment=b/b-model")
-            && closes[1].contains("strategy=\"round_robin\"")
-            && closes[1].contains("outcome=\"ok\""),
-        "{}",
-        closes[1]
-    );
-}
-
-#[tokio::test(start_paused = true)]
 async fn a_trial_that_hangs_to_the_deadline_reopens_the_circuit() {
     let f = fakes(&["only"]);
     f[0].set_default(Step::fail(server_error()));
