@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use runtime_core::Usage;
-use runtime_metrics::{Cost, Metrics, MetricsConfig, Observation, Operation, Pricing};
+use runtime_metrics::{Cost, Metrics, MetricsConfig, Observation, Operation, Pricing, Scope};
 
 fn bench_record(c: &mut Criterion) {
     let metrics = Metrics::new(&MetricsConfig::default());
@@ -31,6 +31,7 @@ fn bench_record(c: &mut Criterion) {
                 deployment: Some("eastus-1"),
                 model: models[i % models.len()],
                 operation: Operation::ChatStream,
+                scope: Scope::Request,
                 latency: Duration::from_micros(850_000 + (i % 1000) as u64),
                 ttft: Some(Duration::from_micros(120_000 + (i % 500) as u64)),
                 usage: Some(&usage),

@@ -11,7 +11,7 @@ pub mod record;
 
 pub use config::{MetricsConfig, PriceConfig, PricingConfig, StorageConfig};
 pub use histogram::{Quantiles, WindowedHistogram};
-pub use meter::{Metrics, Observation, Operation, SeriesSnapshot, SharedRecorder};
+pub use meter::{Metrics, Observation, Operation, Scope, SeriesSnapshot, SharedRecorder};
 pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing};
 pub use provider::{Meter, MeteredProvider};
 pub use record::{Status, UsageRecord, UsageSink};

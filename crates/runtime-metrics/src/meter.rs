@@ -59,6 +59,8 @@ pub mod names {
     pub const MODEL: &str = "gen_ai_request_model";
     /// Label: chat, chat_stream, completion, completion_stream or embedding.
     pub const OPERATION: &str = "gen_ai_operation_name";
+    /// Label: `request` or `attempt` (see [`super::Scope`]).
+    pub const SCOPE: &str = "scope";
     /// Label: the error kind (`runtime_core::Error::kind`).
     pub const ERROR_TYPE: &str = "error_type";
     /// Label: input, output, cached_input, cache_write or reasoning.
@@ -123,6 +125,27 @@ impl Operation {
     }
 }
 
+/// Which layer a call was measured at: the client's request (after routing, retries and the
+/// cache), or one router attempt at a deployment. Kept apart so the two never add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Scope {
+    /// The whole request, as the client saw it.
+    #[default]
+    Request,
+    /// One attempt at one deployment.
+    Attempt,
+}
+
+impl Scope {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Request => "request",
+            Scope::Attempt => "attempt",
+        }
+    }
+}
+
 /// One finished call, as the metrics see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Observation<'a> {
@@ -134,6 +157,8 @@ pub struct Observation<'a> {
     pub model: &'a str,
     /// Which call.
     pub operation: Operation,
+    /// Request or attempt level.
+    pub scope: Scope,
     /// From the call to its end (for streams: to the last event, error or drop).
     pub latency: Duration,
     /// For streams: from the call to the first content event.
@@ -169,6 +194,7 @@ struct Series {
     deployment: String,
     model: String,
     operation: Operation,
+    scope: Scope,
     labels: Vec<Label>,
     requests: Counter,
     successes: Counter,
@@ -227,6 +253,8 @@ pub struct SeriesSnapshot {
     pub model: String,
     /// Operation.
     pub operation: Operation,
+    /// Request or attempt level.
+    pub scope: Scope,
     /// Requests since start.
     pub requests: u64,
     /// Successes since start.
@@ -370,8 +398,9 @@ impl Metrics {
         deployment: &str,
         model: &str,
         op: Operation,
+        scope: Scope,
     ) -> Arc<Series> {
-        let parts = [provider, deployment, model, op.as_str()];
+        let parts = [provider, deployment, model, op.as_str(), scope.as_str()];
         if let Some(s) = with_key(&parts, |k| self.series.get(k).map(|s| s.value().clone())) {
             return s;
         }
@@ -380,20 +409,28 @@ impl Metrics {
         } else {
             model
         };
-        let parts = [provider, deployment, model, op.as_str()];
+        let parts = [provider, deployment, model, op.as_str(), scope.as_str()];
         self.series
             .entry(join(&parts).into())
-            .or_insert_with(|| Arc::new(self.new_series(provider, deployment, model, op)))
+            .or_insert_with(|| Arc::new(self.new_series(provider, deployment, model, op, scope)))
             .value()
             .clone()
     }
 
-    fn new_series(&self, provider: &str, deployment: &str, model: &str, op: Operation) -> Series {
+    fn new_series(
+        &self,
+        provider: &str,
+        deployment: &str,
+        model: &str,
+        op: Operation,
+        scope: Scope,
+    ) -> Series {
         let labels = vec![
             Label::new(names::PROVIDER, provider.to_owned()),
             Label::new(names::DEPLOYMENT, deployment.to_owned()),
             Label::new(names::MODEL, model.to_owned()),
             Label::new(names::OPERATION, op.as_str()),
+            Label::new(names::SCOPE, scope.as_str()),
         ];
         let key = |name: &'static str, extra: Option<(&'static str, &'static str)>| {
             let mut l = labels.clone();
@@ -415,6 +452,7 @@ impl Metrics {
             deployment: deployment.to_owned(),
             model: model.to_owned(),
             operation: op,
+            scope,
             requests: counter(names::REQUESTS, None),
             successes: counter(names::SUCCESSES, None),
             errors: DashMap::new(),
@@ -453,7 +491,13 @@ impl Metrics {
 
     /// Records one finished call. Lock-free after the series' first call.
     pub fn record(&self, o: &Observation<'_>) {
-        let s = self.series_for(o.provider, o.deployment.unwrap_or(""), o.model, o.operation);
+        let s = self.series_for(
+            o.provider,
+            o.deployment.unwrap_or(""),
+            o.model,
+            o.operation,
+            o.scope,
+        );
         let now = self.now_ms();
         let t = &s.totals;
         t.requests.fetch_add(1, Ordering::Relaxed);
@@ -550,6 +594,7 @@ impl Metrics {
                     deployment: s.deployment.clone(),
                     model: s.model.clone(),
                     operation: s.operation,
+                    scope: s.scope,
                     requests: get(&t.requests),
                     successes: get(&t.successes),
                     errors: get(&t.errors),
@@ -576,12 +621,20 @@ impl Metrics {
             })
             .collect();
         out.sort_by(|a, b| {
-            (&a.provider, &a.deployment, &a.model, a.operation.as_str()).cmp(&(
-                &b.provider,
-                &b.deployment,
-                &b.model,
-                b.operation.as_str(),
-            ))
+            (
+                &a.provider,
+                &a.deployment,
+                &a.model,
+                a.operation.as_str(),
+                a.scope.as_str(),
+            )
+                .cmp(&(
+                    &b.provider,
+                    &b.deployment,
+                    &b.model,
+                    b.operation.as_str(),
+                    b.scope.as_str(),
+                ))
         });
         out
     }

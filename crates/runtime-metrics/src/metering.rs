@@ -23,6 +23,30 @@ pub struct MeteringConfig {
     pub pricing: PricingConfig,
 }
 
+impl MeteringConfig {
+    /// Builds the config from the raw `[metrics]`, `[storage]` and `[pricing]` tables (as the
+    /// facade keeps them); a missing table means its defaults.
+    pub fn from_tables(
+        metrics: Option<&toml::Table>,
+        storage: Option<&toml::Table>,
+        pricing: Option<&toml::Table>,
+    ) -> Result<Self, toml::de::Error> {
+        fn section<T: serde::de::DeserializeOwned + Default>(
+            t: Option<&toml::Table>,
+        ) -> Result<T, toml::de::Error> {
+            match t {
+                Some(t) => t.clone().try_into(),
+                None => Ok(T::default()),
+            }
+        }
+        Ok(Self {
+            metrics: section(metrics)?,
+            storage: section(storage)?,
+            pricing: section(pricing)?,
+        })
+    }
+}
+
 /// Metrics, prices, and (when storage is enabled) the usage writer and store.
 #[derive(Debug)]
 pub struct Metering {
@@ -175,6 +199,17 @@ output_per_mtok = 0.6
         .unwrap();
         assert!(!c.storage.enabled);
         assert!(toml::from_str::<MeteringConfig>("[metric]\nenabled = true").is_err());
+        let storage: toml::Table =
+            toml::from_str("batch_size = 7\nflush_interval = \"250ms\"").unwrap();
+        let c = MeteringConfig::from_tables(None, Some(&storage), None).unwrap();
+        assert_eq!(c.storage.batch_size, 7);
+        assert_eq!(
+            c.storage.flush_interval,
+            std::time::Duration::from_millis(250)
+        );
+        assert_eq!(c.metrics, MetricsConfig::default());
+        let bad: toml::Table = toml::from_str("batch_sise = 7").unwrap();
+        assert!(MeteringConfig::from_tables(None, Some(&bad), None).is_err());
     }
 
     #[tokio::test]

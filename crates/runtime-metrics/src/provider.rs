@@ -15,7 +15,7 @@ use runtime_core::{
 };
 use tokio::time::Instant;
 
-use crate::meter::{Metrics, Observation, Operation};
+use crate::meter::{Metrics, Observation, Operation, Scope};
 use crate::pricing::Pricing;
 use crate::record::{Status, UsageRecord, UsageSink};
 
@@ -25,6 +25,7 @@ pub struct Meter {
     metrics: Arc<Metrics>,
     pricing: Arc<Pricing>,
     sink: Option<Arc<dyn UsageSink>>,
+    scope: Scope,
 }
 
 impl std::fmt::Debug for Meter {
@@ -32,6 +33,7 @@ impl std::fmt::Debug for Meter {
         f.debug_struct("Meter")
             .field("metrics", &self.metrics)
             .field("usage_records", &self.sink.is_some())
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -80,6 +82,19 @@ impl Meter {
             metrics,
             pricing,
             sink: None,
+            scope: Scope::Request,
+        }
+    }
+
+    /// The meter for wrapping each router deployment: same metrics and prices, series
+    /// labelled `scope="attempt"` (so attempts never add to the request counts), and no usage
+    /// records (one per request is written by the request-level meter).
+    pub fn for_attempts(&self) -> Self {
+        Self {
+            metrics: self.metrics.clone(),
+            pricing: self.pricing.clone(),
+            sink: None,
+            scope: Scope::Attempt,
         }
     }
 
@@ -123,6 +138,7 @@ impl Meter {
             deployment,
             model: &call.logical_model,
             operation: call.operation,
+            scope: self.scope,
             latency,
             ttft: o.ttft,
             usage: o.usage.as_ref(),

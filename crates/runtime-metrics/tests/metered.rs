@@ -396,6 +396,7 @@ fn labels(extra: &[(&str, &str)]) -> Vec<(String, String)> {
         ("gen_ai_operation_name", "chat"),
         ("gen_ai_provider_name", "fake"),
         ("gen_ai_request_model", "gpt-4o-mini"),
+        ("scope", "request"),
     ]
     .iter()
     .chain(extra.iter())
@@ -513,4 +514,32 @@ async fn series_are_bounded() {
     assert_eq!(snap.len(), 4, "3 series plus the overflow one");
     let other = snap.iter().find(|s| s.model == "__other__").unwrap();
     assert_eq!(other.requests, 7);
+}
+
+#[tokio::test]
+async fn attempts_are_counted_apart_from_requests() {
+    // Request-level meter over an attempt-level one (the facade wraps each deployment too).
+    let metrics = Arc::new(Metrics::new(&MetricsConfig::default()));
+    let sink = Arc::new(Collect::default());
+    let meter = Meter::new(metrics.clone(), Arc::new(Pricing::default())).with_sink(sink.clone());
+    let fake = FakeProvider::new("fake");
+    fake.push(Step::fail(Error::Cancelled));
+    let inner = MeteredProvider::new(fake, meter.for_attempts());
+    let outer = MeteredProvider::new(inner, meter);
+    let _ = outer.chat(&req("m"), &RequestContext::new()).await;
+    outer.chat(&req("m"), &RequestContext::new()).await.unwrap();
+    let snap = metrics.snapshot();
+    assert_eq!(snap.len(), 2);
+    for s in &snap {
+        assert_eq!((s.requests, s.successes, s.errors), (2, 1, 1), "{s:?}");
+    }
+    assert_eq!(
+        snap.iter().map(|s| s.scope).collect::<Vec<_>>(),
+        vec![
+            runtime_metrics::Scope::Attempt,
+            runtime_metrics::Scope::Request
+        ]
+    );
+    // One usage record per request, from the request-level meter.
+    assert_eq!(sink.0.lock().len(), 2);
 }
