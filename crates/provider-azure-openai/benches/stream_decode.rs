@@ -3,6 +3,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use provider_azure_openai::AzureChunkDecoder;
+use runtime_core::FrameDecoder;
 use runtime_core::http::SseDecoder;
 
 fn bench(c: &mut Criterion) {

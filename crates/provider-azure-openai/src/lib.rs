@@ -16,9 +16,9 @@ use provider_openai::wire::{MaxTokensField, RequestOptions};
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
-    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, HealthStatus, ModelInfo,
-    ModelKind, Provider, ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result,
-    Secret, SettingKind, SettingSpec, StreamEvent,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, HealthStatus,
+    ModelInfo, ModelKind, Provider, ProviderConfig, ProviderFactory, RequestContext, ResponseMeta,
+    Result, Secret, SettingKind, SettingSpec,
 };
 
 pub use wire::{AzureChunkDecoder, Operation};
@@ -369,56 +369,6 @@ impl AzureOpenAiProvider {
     }
 }
 
-/// Turns a stream of SSE events into a [`ChatStream`] through an [`AzureChunkDecoder`]: events
-/// decoded before an error are delivered first, then the error, then the stream ends. `queued`
-/// are events already decoded (the peeked first event).
-fn decode_stream<S>(sse: S, dec: AzureChunkDecoder, queued: Vec<StreamEvent>) -> ChatStream
-where
-    S: futures::Stream<Item = Result<runtime_core::http::SseEvent>> + Send + Unpin + 'static,
-{
-    struct State<S> {
-        sse: S,
-        dec: AzureChunkDecoder,
-        queue: std::collections::VecDeque<StreamEvent>,
-        error: Option<Error>,
-        ended: bool,
-    }
-    let state = State {
-        sse,
-        dec,
-        queue: queued.into(),
-        error: None,
-        ended: false,
-    };
-    ChatStream::new(futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.queue.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if let Some(e) = st.error.take() {
-                return Some((Err(e), st));
-            }
-            if st.ended || st.dec.is_done() {
-                return None;
-            }
-            let mut out = Vec::new();
-            let step = match st.sse.next().await {
-                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
-                Some(Err(e)) => Err(e),
-                None => {
-                    st.ended = true;
-                    st.dec.end(&mut out)
-                }
-            };
-            st.queue.extend(out);
-            if let Err(e) = step {
-                st.ended = true;
-                st.error = Some(e);
-            }
-        }
-    }))
-}
-
 #[async_trait]
 impl Provider for AzureOpenAiProvider {
     fn name(&self) -> &str {
@@ -473,7 +423,10 @@ impl Provider for AzureOpenAiProvider {
             Some(e) => ChatStream::new(futures::stream::iter(
                 queued.into_iter().map(Ok).chain(std::iter::once(Err(e))),
             )),
-            None => decode_stream(sse, dec, queued),
+            None => ChatStream::new(
+                futures::stream::iter(queued.into_iter().map(Ok))
+                    .chain(ChatStream::decode_sse(sse, dec)),
+            ),
         };
         Ok(stream.with_meta(meta))
     }

@@ -11,7 +11,9 @@ use provider_openai::wire::{
     self as openai, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, RequestOptions,
 };
 use runtime_core::http::{ErrorContext, classify, parse_error_body};
-use runtime_core::{ChatRequest, ChatResponse, Error, FinishReason, Message, StreamEvent};
+use runtime_core::{
+    ChatRequest, ChatResponse, Error, FinishReason, FrameDecoder, Message, StreamEvent,
+};
 
 /// The operations Azure serves under a deployment.
 pub use provider_openai::Operation;
@@ -221,62 +223,9 @@ impl AzureChunkDecoder {
         }
     }
 
-    /// True after `[DONE]`.
-    pub fn is_done(&self) -> bool {
-        self.inner.is_done()
-    }
-
     /// The content-filter annotations seen so far.
     pub fn annotations(&self) -> &Map<String, Value> {
         &self.annotations
-    }
-
-    /// Decodes one SSE `data` payload, appending events to `out`.
-    pub fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
-        let trimmed = data.trim();
-        if trimmed.is_empty() || trimmed == "[DONE]" {
-            return self.inner.decode(trimmed, out);
-        }
-        let v: Value = serde_json::from_str(trimmed)
-            .map_err(|e| Error::decode(&self.provider, &self.model, "stream chunk", e, trimmed))?;
-        if is_responses_api(&v) {
-            return Err(responses_error(&self.provider, &self.model, trimmed));
-        }
-        self.collect(&v);
-        let chunk: ChatCompletionChunk = serde_json::from_value(v)
-            .map_err(|e| Error::decode(&self.provider, &self.model, "stream chunk", e, trimmed))?;
-        let start = out.len();
-        self.inner.decode_chunk(chunk, out)?;
-        if out[start..]
-            .iter()
-            .any(|e| matches!(e, StreamEvent::Finish { .. }))
-        {
-            self.finish_seen = true;
-            if out[start..].iter().any(|e| {
-                matches!(
-                    e,
-                    StreamEvent::Finish {
-                        reason: FinishReason::ContentFilter
-                    }
-                )
-            }) {
-                self.filter_finish_sent = true;
-            }
-        }
-        if self.output_filtered && self.finish_seen && !self.filter_finish_sent {
-            // Asynchronous filtering judged the output after it was sent: the answer ends as
-            // filtered (a later Finish replaces the earlier one when folded).
-            self.filter_finish_sent = true;
-            out.push(StreamEvent::Finish {
-                reason: FinishReason::ContentFilter,
-            });
-        }
-        Ok(())
-    }
-
-    /// Called when the byte stream ends.
-    pub fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
-        self.inner.end(out)
     }
 
     fn collect(&mut self, v: &Value) {
@@ -320,6 +269,59 @@ impl AzureChunkDecoder {
                 self.output_filtered = true;
             }
         }
+    }
+}
+
+impl FrameDecoder for AzureChunkDecoder {
+    /// Decodes one SSE `data` payload, appending events to `out`.
+    fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        let trimmed = data.trim();
+        if trimmed.is_empty() || trimmed == "[DONE]" {
+            return FrameDecoder::decode(&mut self.inner, trimmed, out);
+        }
+        let v: Value = serde_json::from_str(trimmed)
+            .map_err(|e| Error::decode(&self.provider, &self.model, "stream chunk", e, trimmed))?;
+        if is_responses_api(&v) {
+            return Err(responses_error(&self.provider, &self.model, trimmed));
+        }
+        self.collect(&v);
+        let chunk: ChatCompletionChunk = serde_json::from_value(v)
+            .map_err(|e| Error::decode(&self.provider, &self.model, "stream chunk", e, trimmed))?;
+        let start = out.len();
+        self.inner.decode_chunk(chunk, out)?;
+        if out[start..]
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Finish { .. }))
+        {
+            self.finish_seen = true;
+            if out[start..].iter().any(|e| {
+                matches!(
+                    e,
+                    StreamEvent::Finish {
+                        reason: FinishReason::ContentFilter
+                    }
+                )
+            }) {
+                self.filter_finish_sent = true;
+            }
+        }
+        if self.output_filtered && self.finish_seen && !self.filter_finish_sent {
+            // Asynchronous filtering judged the output after it was sent: the answer ends as
+            // filtered (a later Finish replaces the earlier one when folded).
+            self.filter_finish_sent = true;
+            out.push(StreamEvent::Finish {
+                reason: FinishReason::ContentFilter,
+            });
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        FrameDecoder::end(&mut self.inner, out)
+    }
+
+    fn is_done(&self) -> bool {
+        FrameDecoder::is_done(&self.inner)
     }
 }
 

@@ -8,8 +8,8 @@ use provider_azure_openai::wire::{self, AzureChunkDecoder};
 use provider_openai::wire::{MaxTokensField, RequestOptions};
 use runtime_core::http::{ErrorContext, SseDecoder};
 use runtime_core::{
-    ChatRequest, ChatResponse, CompletionRequest, Error, FinishReason, StreamAccumulator,
-    StreamEvent,
+    ChatRequest, ChatResponse, CompletionRequest, Error, FinishReason, FrameDecoder,
+    StreamAccumulator, StreamEvent,
 };
 use runtime_testkit::fixtures;
 use serde_json::{Value, json};
