@@ -1,5 +1,7 @@
 //! The CLI commands, run as the real binary against a wiremock upstream (no server).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::process::Output;

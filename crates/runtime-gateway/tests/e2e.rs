@@ -1,5 +1,7 @@
 //! End-to-end: the real `modelrt` binary against wiremock and fault-server upstreams.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::Duration;
