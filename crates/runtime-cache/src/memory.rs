@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use moka::Expiry;
-use moka::future::Cache;
+use moka::sync::Cache;
 
 use crate::backend::{BackendError, CacheBackend, Entry};
 
@@ -26,7 +26,8 @@ impl Expiry<String, Entry> for TtlExpiry {
     }
 }
 
-/// An in-process cache for one replica: the default backend.
+/// An in-process cache for one replica: the default backend. Its operations never wait
+/// (moka's concurrent `sync` cache), so they run inline on the async caller.
 ///
 /// Both bounds hold at once: every entry weighs at least `max_bytes / max_entries`, so the
 /// total weight limit of `max_bytes` also caps the count at `max_entries`. Least recently
@@ -80,8 +81,8 @@ impl MemoryBackend {
     }
 
     /// Runs pending evictions now (tests).
-    pub async fn run_pending_tasks(&self) {
-        self.cache.run_pending_tasks().await;
+    pub fn run_pending_tasks(&self) {
+        self.cache.run_pending_tasks();
     }
 }
 
@@ -92,19 +93,19 @@ impl CacheBackend for MemoryBackend {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, BackendError> {
-        Ok(self.cache.get(key).await)
+        Ok(self.cache.get(key))
     }
 
     async fn put(&self, key: &str, entry: Entry) -> Result<(), BackendError> {
         if entry.ttl().is_zero() {
             return Ok(());
         }
-        self.cache.insert(key.to_owned(), entry).await;
+        self.cache.insert(key.to_owned(), entry);
         Ok(())
     }
 
     async fn remove(&self, key: &str) -> Result<(), BackendError> {
-        self.cache.invalidate(key).await;
+        self.cache.invalidate(key);
         Ok(())
     }
 }
@@ -129,7 +130,7 @@ mod tests {
         for i in 0..100 {
             m.put(&format!("k{i}"), entry(10)).await.unwrap();
         }
-        m.run_pending_tasks().await;
+        m.run_pending_tasks();
         assert!(m.entry_count() <= 10, "{} entries", m.entry_count());
     }
 
@@ -139,12 +140,12 @@ mod tests {
         for i in 0..100 {
             m.put(&format!("k{i}"), entry(1_000)).await.unwrap();
         }
-        m.run_pending_tasks().await;
+        m.run_pending_tasks();
         assert!(m.weighted_size() <= 10_000, "{} bytes", m.weighted_size());
         assert!(m.entry_count() <= 10);
         // An entry larger than the whole cache is not kept.
         m.put("big", entry(20_000)).await.unwrap();
-        m.run_pending_tasks().await;
+        m.run_pending_tasks();
         assert_eq!(m.get("big").await.unwrap(), None);
     }
 
