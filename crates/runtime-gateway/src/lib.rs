@@ -6,6 +6,7 @@ pub mod config;
 pub mod encode;
 pub mod error;
 pub mod server;
+pub mod timeq;
 
 pub use config::GatewayConfig;
 pub use error::ApiError;
