@@ -32,7 +32,7 @@ pub enum BackendKind {
 /// max_batch = 128
 /// max_wait = "5ms"
 /// ```
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// Whether answers are cached at all (the batcher has its own switch).
@@ -55,6 +55,37 @@ pub struct CacheConfig {
     pub namespace: String,
     /// The embedding batcher.
     pub embedding_batch: BatchConfig,
+}
+
+impl std::fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheConfig")
+            .field("enabled", &self.enabled)
+            .field("backend", &self.backend)
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_timeout", &self.redis_timeout)
+            .field("default_ttl", &self.default_ttl)
+            .field("max_entries", &self.max_entries)
+            .field("max_bytes", &self.max_bytes)
+            .field("namespace", &self.namespace)
+            .field("embedding_batch", &self.embedding_batch)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 impl Default for CacheConfig {
@@ -159,6 +190,19 @@ max_wait = "3ms"
                 max_wait: Duration::from_millis(3)
             }
         );
+    }
+
+    #[test]
+    fn debug_hides_the_redis_password() {
+        let c = CacheConfig {
+            redis_url: "redis://user:hunter2@host:6379/0".into(),
+            ..CacheConfig::default()
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("hunter2"), "{d}");
+        assert!(d.contains("redis://user:***@host:6379/0"), "{d}");
+        assert_eq!(redact_url("redis://:pw@h/"), "redis://:***@h/");
+        assert_eq!(redact_url("redis://h:1/"), "redis://h:1/");
     }
 
     #[test]

@@ -335,8 +335,13 @@ impl<P: Provider> Provider for CachedProvider<P> {
         self.inner.name()
     }
 
+    /// The inner provider's capabilities, except that there is no limit on embedding inputs:
+    /// this layer splits larger requests itself.
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        Capabilities {
+            max_embedding_inputs: None,
+            ..self.inner.capabilities()
+        }
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {

@@ -170,6 +170,9 @@ async fn requests_over_the_provider_limit_are_split() {
     check(&resp, &input);
     let sizes: Vec<usize> = f.embed_requests().iter().map(|r| r.input.len()).collect();
     assert_eq!(sizes, vec![3, 3, 3, 1]);
+    // The layer splits, so it declares no limit of its own.
+    assert_eq!(c.capabilities().max_embedding_inputs, None);
+    assert!(c.capabilities().embeddings);
     let sent: Vec<String> = f
         .embed_requests()
         .into_iter()
