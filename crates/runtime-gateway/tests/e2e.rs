@@ -459,3 +459,41 @@ async fn graceful_shutdown_finishes_a_stream_in_flight() {
     assert!(status.success(), "{status:?}\n{}", gw.logs());
     assert!(client().get(gw.at("/health")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn a_stream_that_fails_midway_ends_with_an_error_frame() {
+    let first = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n";
+    for tail in [
+        Action::body(
+            "data: {\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\"}}\n\n",
+        ),
+        // Cut without [DONE].
+        Action::Close,
+    ] {
+        let up = FaultServer::start(vec![
+            Action::head(200, "text/event-stream"),
+            Action::body(first),
+            tail,
+            Action::Close,
+        ])
+        .await;
+        let gw = Gw::start(Some(&mock_config(&up.url(), ""))).await;
+        let mut body = chat_body("mock/gpt-4o-mini");
+        body["stream"] = json!(true);
+        let text = client()
+            .post(gw.at("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let frames = sse_frames(&text);
+        assert!(frames[1].contains("\"content\":\"Hi\""), "{text}");
+        let last: Value = serde_json::from_str(frames.last().unwrap()).unwrap();
+        assert!(last["error"]["message"].is_string(), "{text}");
+        assert!(last["error"]["type"].is_string(), "{text}");
+        assert!(!text.contains("[DONE]"), "{text}");
+    }
+}
