@@ -4,19 +4,17 @@
 
 pub mod wire;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use http::HeaderMap;
 
-use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, SseEvent};
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, Error, ModelInfo, Provider,
     ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingKind,
-    SettingSpec, StreamEvent,
+    SettingSpec,
 };
 
 use crate::wire::{EventDecoder, RequestOptions};
@@ -277,74 +275,6 @@ impl AnthropicProvider {
     }
 }
 
-/// Turns an SSE stream of Messages events into a [`ChatStream`]: events decoded before an error
-/// are delivered first, then the error, then the stream ends. Reading stops at `message_stop`.
-///
-/// An event that cannot be parsed is a decode error, unless it is the last thing the connection
-/// sent: a stream cut inside an event is a transient [`Error::Stream`].
-pub fn decode_sse<S>(sse: S, decoder: EventDecoder) -> ChatStream
-where
-    S: futures::Stream<Item = Result<SseEvent>> + Send + Unpin + 'static,
-{
-    struct State<S> {
-        sse: S,
-        dec: EventDecoder,
-        queue: VecDeque<StreamEvent>,
-        error: Option<Error>,
-        deferred: Option<Error>,
-        ended: bool,
-    }
-    let state = State {
-        sse,
-        dec: decoder,
-        queue: VecDeque::new(),
-        error: None,
-        deferred: None,
-        ended: false,
-    };
-    let s = futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.queue.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if let Some(e) = st.error.take() {
-                return Some((Err(e), st));
-            }
-            if st.ended || st.dec.is_done() {
-                return None;
-            }
-            let next = st.sse.next().await;
-            if let Some(decode_error) = st.deferred.take() {
-                st.ended = true;
-                st.error = Some(match next {
-                    None => st.dec.truncated(),
-                    Some(_) => decode_error,
-                });
-                continue;
-            }
-            let mut out = Vec::new();
-            let step = match next {
-                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
-                Some(Err(e)) => Err(e),
-                None => {
-                    st.ended = true;
-                    st.dec.end(&mut out)
-                }
-            };
-            st.queue.extend(out);
-            match step {
-                Ok(()) => {}
-                Err(e @ Error::Decode { .. }) if !st.ended => st.deferred = Some(e),
-                Err(e) => {
-                    st.ended = true;
-                    st.error = Some(e);
-                }
-            }
-        }
-    });
-    ChatStream::new(s)
-}
-
 #[async_trait]
 impl Provider for AnthropicProvider {
     fn name(&self) -> &str {
@@ -386,7 +316,7 @@ impl Provider for AnthropicProvider {
         let (sse, headers) = self.http.sse(&call, spec, ctx).await?;
         let decoder = EventDecoder::new(&self.inner.name, &req.model)
             .with_structured_output(wire::structured_output_tool(req));
-        Ok(decode_sse(sse, decoder).with_meta(self.meta(&headers)))
+        Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(&headers)))
     }
 
     async fn embed(

@@ -1510,6 +1510,20 @@ pub fn parse_models(
         .collect()
 }
 
+impl runtime_core::FrameDecoder for EventDecoder {
+    fn decode(&mut self, frame: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        EventDecoder::decode(self, frame, out)
+    }
+
+    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        EventDecoder::end(self, out)
+    }
+
+    fn is_done(&self) -> bool {
+        EventDecoder::is_done(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,21 +1,19 @@
 //! The Gemini provider: HTTP calls over the shared client.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use http::HeaderMap;
 
 use runtime_core::error::truncate;
 use runtime_core::http::{
-    CallInfo, ErrorContext, HttpClient, HttpRequestSpec, SseEvent, classify, parse_error_body,
+    CallInfo, ErrorContext, HttpClient, HttpRequestSpec, classify, parse_error_body,
 };
 use runtime_core::secret::redact;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
-    Error, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret, StreamEvent,
+    Error, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret,
 };
 
 use crate::wire::{self, BatchEmbedContentsResponse, EmbedContentResponse, ModelsPage};
@@ -166,56 +164,6 @@ impl GoogleProvider {
     }
 }
 
-/// Turns an SSE stream of Gemini chunks into a [`ChatStream`]: events decoded before an error
-/// are delivered first, then the error, then the stream ends.
-pub fn decode_sse<S>(sse: S, decoder: wire::StreamDecoder) -> ChatStream
-where
-    S: futures::Stream<Item = Result<SseEvent>> + Send + Unpin + 'static,
-{
-    struct State<S> {
-        sse: S,
-        dec: wire::StreamDecoder,
-        queue: VecDeque<StreamEvent>,
-        error: Option<Error>,
-        ended: bool,
-    }
-    let state = State {
-        sse,
-        dec: decoder,
-        queue: VecDeque::new(),
-        error: None,
-        ended: false,
-    };
-    let s = futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.queue.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if let Some(e) = st.error.take() {
-                return Some((Err(e), st));
-            }
-            if st.ended {
-                return None;
-            }
-            let mut out = Vec::new();
-            let step = match st.sse.next().await {
-                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
-                Some(Err(e)) => Err(e),
-                None => {
-                    st.ended = true;
-                    st.dec.end(&mut out)
-                }
-            };
-            st.queue.extend(out);
-            if let Err(e) = step {
-                st.ended = true;
-                st.error = Some(e);
-            }
-        }
-    });
-    ChatStream::new(s)
-}
-
 #[async_trait]
 impl Provider for GoogleProvider {
     fn name(&self) -> &str {
@@ -251,10 +199,12 @@ impl Provider for GoogleProvider {
         let call = self.call(&req.model, ctx);
         let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
         let decoder = wire::StreamDecoder::new(&self.cfg.name, &req.model);
-        Ok(decode_sse(sse, decoder).with_meta(ResponseMeta {
-            provider: Some(self.cfg.name.to_string()),
-            ..ResponseMeta::default()
-        }))
+        Ok(
+            ChatStream::decode_sse(sse, decoder).with_meta(ResponseMeta {
+                provider: Some(self.cfg.name.to_string()),
+                ..ResponseMeta::default()
+            }),
+        )
     }
 
     async fn embed(

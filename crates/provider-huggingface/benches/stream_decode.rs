@@ -4,7 +4,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use provider_huggingface::embeddings::{self, Pooling};
-use provider_huggingface::wire::{EventDecoder, GenerateStreamDecoder, MessagesChunkDecoder};
+use provider_huggingface::wire::{GenerateStreamDecoder, MessagesChunkDecoder};
+use runtime_core::FrameDecoder as EventDecoder;
 use runtime_core::http::{SseDecoder, SseEvent};
 use runtime_core::{StreamAccumulator, StreamEvent};
 use serde_json::{Value, json};

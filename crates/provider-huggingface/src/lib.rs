@@ -7,21 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde::Deserialize;
 
 use provider_openai::compat::{CompatConfig, CompatProvider};
 use provider_openai::wire::MaxTokensField;
-use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, SseEvent};
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
     CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, ModelKind, Provider,
     ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingKind,
-    SettingSpec, StreamEvent,
+    SettingSpec,
 };
 
 pub use embeddings::Pooling;
-use wire::{EventDecoder, GenerateInput, GenerateStreamDecoder, MessagesChunkDecoder};
+use wire::{GenerateInput, GenerateStreamDecoder, MessagesChunkDecoder};
 
 /// The Hugging Face router's OpenAI-compatible endpoint (what LiteLLM's `huggingface/` uses for
 /// chat).
@@ -287,57 +286,6 @@ pub struct HuggingFaceProvider {
     inner: Arc<Inner>,
 }
 
-/// Turns an SSE stream into a [`ChatStream`] through `decoder`: events decoded before an error
-/// are delivered first, then the error, then the stream ends.
-pub fn decode_sse<S, D>(sse: S, decoder: D) -> ChatStream
-where
-    S: futures::Stream<Item = Result<SseEvent>> + Send + Unpin + 'static,
-    D: EventDecoder,
-{
-    struct State<S, D> {
-        sse: S,
-        dec: D,
-        queue: std::collections::VecDeque<StreamEvent>,
-        error: Option<Error>,
-        ended: bool,
-    }
-    let state = State {
-        sse,
-        dec: decoder,
-        queue: Default::default(),
-        error: None,
-        ended: false,
-    };
-    let s = futures::stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(ev) = st.queue.pop_front() {
-                return Some((Ok(ev), st));
-            }
-            if let Some(e) = st.error.take() {
-                return Some((Err(e), st));
-            }
-            if st.ended || st.dec.is_done() {
-                return None;
-            }
-            let mut out = Vec::new();
-            let step = match st.sse.next().await {
-                Some(Ok(ev)) => st.dec.decode(&ev.data, &mut out),
-                Some(Err(e)) => Err(e),
-                None => {
-                    st.ended = true;
-                    st.dec.end(&mut out)
-                }
-            };
-            st.queue.extend(out);
-            if let Err(e) = step {
-                st.ended = true;
-                st.error = Some(e);
-            }
-        }
-    });
-    ChatStream::new(s)
-}
-
 /// `GET /info` of a TGI server (the fields read).
 #[derive(Debug, Deserialize)]
 struct TgiInfo {
@@ -454,7 +402,7 @@ impl HuggingFaceProvider {
         let call = self.call(input.model, ctx);
         let (sse, _h) = self.inner.http.sse(&call, spec, ctx).await?;
         let dec = GenerateStreamDecoder::new(&self.inner.name, input.model);
-        Ok(decode_sse(sse, dec).with_meta(self.meta()))
+        Ok(ChatStream::decode_sse(sse, dec).with_meta(self.meta()))
     }
 
     async fn messages_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
@@ -462,7 +410,7 @@ impl HuggingFaceProvider {
         let call = self.call(&req.model, ctx);
         let (sse, _h) = self.inner.http.sse(&call, spec, ctx).await?;
         let dec = MessagesChunkDecoder::new(&self.inner.name, &req.model);
-        Ok(decode_sse(sse, dec).with_meta(self.meta()))
+        Ok(ChatStream::decode_sse(sse, dec).with_meta(self.meta()))
     }
 }
 

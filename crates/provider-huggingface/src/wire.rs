@@ -467,16 +467,6 @@ pub fn tgi_error(data: &str) -> Option<TgiError> {
     serde_json::from_str::<TgiError>(data).ok()
 }
 
-/// Decodes one SSE data payload at a time into stream events.
-pub trait EventDecoder: Send + 'static {
-    /// Decodes one payload, appending events to `out`.
-    fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error>;
-    /// The byte stream ended: flush, or fail when the answer is incomplete.
-    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Error>;
-    /// True once the answer is complete (no need to read further).
-    fn is_done(&self) -> bool;
-}
-
 /// One `/generate_stream` event.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StreamResponse {
@@ -542,7 +532,7 @@ impl GenerateStreamDecoder {
     }
 }
 
-impl EventDecoder for GenerateStreamDecoder {
+impl runtime_core::FrameDecoder for GenerateStreamDecoder {
     fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
         let data = data.trim();
         if data.is_empty() || self.finished {
@@ -670,7 +660,7 @@ impl MessagesChunkDecoder {
     }
 }
 
-impl EventDecoder for MessagesChunkDecoder {
+impl runtime_core::FrameDecoder for MessagesChunkDecoder {
     fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
         let data = data.trim();
         if let Some(e) = tgi_error(data) {

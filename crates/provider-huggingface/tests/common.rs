@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use provider_huggingface::wire::EventDecoder;
 use provider_huggingface::{Api, HuggingFaceProvider, HuggingFaceSettings, Pooling};
+use runtime_core::FrameDecoder as EventDecoder;
 use runtime_core::http::{HttpClient, SseDecoder, SseEvent};
 use runtime_core::{ChatResponse, Provider, Secret, StreamAccumulator, StreamEvent};
 use runtime_testkit::fixtures;

@@ -7,7 +7,6 @@ mod common;
 
 use common::{Folded, assert_rechunk_invariant, fold, generate_stream_from_details, tgi_sse};
 use futures::StreamExt;
-use provider_huggingface::decode_sse;
 use provider_huggingface::wire::{GenerateStreamDecoder, MessagesChunkDecoder};
 use runtime_core::http::SseStream;
 use runtime_core::{FinishReason, StreamEvent, Usage};
@@ -148,10 +147,11 @@ async fn decode_sse_delivers_events_then_the_error() {
         .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
         .collect();
     let sse = SseStream::new(futures::stream::iter(chunks));
-    let resp = decode_sse(sse, MessagesChunkDecoder::new("huggingface", MODEL))
-        .collect_response()
-        .await
-        .unwrap();
+    let resp =
+        runtime_core::ChatStream::decode_sse(sse, MessagesChunkDecoder::new("huggingface", MODEL))
+            .collect_response()
+            .await
+            .unwrap();
     assert_eq!(
         resp,
         fold(
@@ -165,7 +165,7 @@ async fn decode_sse_delivers_events_then_the_error() {
     let sse = SseStream::new(futures::stream::iter(vec![Ok::<_, runtime_core::Error>(
         bytes::Bytes::from_static(body),
     )]));
-    let mut s = decode_sse(sse, GenerateStreamDecoder::new("hf", "tgi"));
+    let mut s = runtime_core::ChatStream::decode_sse(sse, GenerateStreamDecoder::new("hf", "tgi"));
     let mut got = Vec::new();
     while let Some(ev) = s.next().await {
         got.push(ev.map_err(|e| e.to_string()));

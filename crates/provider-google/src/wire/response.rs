@@ -574,6 +574,16 @@ pub fn parse_generate(
     Ok(resp)
 }
 
+impl runtime_core::FrameDecoder for StreamDecoder {
+    fn decode(&mut self, frame: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        StreamDecoder::decode(self, frame, out)
+    }
+
+    fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
+        StreamDecoder::end(self, out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
