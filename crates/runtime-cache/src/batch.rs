@@ -282,7 +282,7 @@ impl EmbeddingBatcher {
                 .map(|(n, rx)| async move { (n, rx.await) }),
         );
         let parts = tokio::select! {
-            parts = wait_until(ctx, wait) => parts?,
+            parts = wait_until(ctx, provider.name(), &req.model, wait) => parts?,
             () = ctx.cancel.cancelled() => return Err(Error::Cancelled),
         };
         let mut out = EmbeddingResponse {
@@ -409,7 +409,12 @@ impl EmbeddingBatcher {
     }
 }
 
-async fn wait_until<F: Future>(ctx: &RequestContext, fut: F) -> Result<F::Output> {
+async fn wait_until<F: Future>(
+    ctx: &RequestContext,
+    provider: &str,
+    model: &str,
+    fut: F,
+) -> Result<F::Output> {
     match ctx.deadline {
         None => Ok(fut.await),
         Some(deadline) => {
@@ -417,8 +422,8 @@ async fn wait_until<F: Future>(ctx: &RequestContext, fut: F) -> Result<F::Output
             tokio::time::timeout_at(deadline.into(), fut)
                 .await
                 .map_err(|_| Error::Timeout {
-                    provider: "cache".into(),
-                    model: String::new(),
+                    provider: provider.to_owned(),
+                    model: model.to_owned(),
                     phase: TimeoutPhase::Deadline,
                     after: started.elapsed(),
                 })

@@ -439,3 +439,44 @@ async fn different_parameters_are_not_coalesced() {
     sizes.sort_unstable();
     assert_eq!(sizes, vec![1, 1, 1, 2]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_deadline_ends_only_that_caller() {
+    let f = fake(None);
+    f.set_default(Step::Reply {
+        text: String::new(),
+        usage: Usage::default(),
+        delay: Duration::from_millis(100),
+    });
+    let p: Arc<dyn Provider> = f.clone();
+    let b = batcher(10);
+    let impatient = {
+        let (b, p) = (b.clone(), p.clone());
+        tokio::spawn(async move {
+            let ctx = RequestContext::default().with_timeout(Duration::from_millis(30));
+            b.embed(&p, &EmbeddingRequest::new("e", vec!["x".into()]), &ctx)
+                .await
+        })
+    };
+    let patient = {
+        let (b, p) = (b.clone(), p.clone());
+        tokio::spawn(async move {
+            b.embed(
+                &p,
+                &EmbeddingRequest::new("e", vec!["y".into()]),
+                &RequestContext::default(),
+            )
+            .await
+        })
+    };
+    assert!(matches!(
+        impatient.await.unwrap(),
+        Err(Error::Timeout {
+            phase: runtime_core::TimeoutPhase::Deadline,
+            ..
+        })
+    ));
+    let r = patient.await.unwrap().unwrap();
+    assert_eq!(r.data[0].embedding, vector("y"));
+    assert_eq!(f.embed_requests().len(), 1);
+}
