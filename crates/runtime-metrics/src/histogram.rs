@@ -42,7 +42,6 @@ fn bucket_bounds(i: usize) -> (u64, u64) {
 
 struct Slot {
     epoch: AtomicU64,
-    count: AtomicU64,
     sum: AtomicU64,
     buckets: Box<[AtomicU64]>,
 }
@@ -51,7 +50,6 @@ impl Slot {
     fn new() -> Self {
         Self {
             epoch: AtomicU64::new(EMPTY),
-            count: AtomicU64::new(0),
             sum: AtomicU64::new(0),
             buckets: (0..NUM_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -106,7 +104,7 @@ impl WindowedHistogram {
 
     /// Memory held by the buckets, in bytes (fixed at construction).
     pub fn memory_bytes(&self) -> usize {
-        self.slots.len() * (NUM_BUCKETS + 3) * std::mem::size_of::<AtomicU64>()
+        self.slots.len() * (NUM_BUCKETS + 2) * std::mem::size_of::<AtomicU64>()
     }
 
     fn slot_for(&self, now_ms: u64) -> &Slot {
@@ -126,7 +124,6 @@ impl WindowedHistogram {
             for b in slot.buckets.iter() {
                 b.store(0, Ordering::Relaxed);
             }
-            slot.count.store(0, Ordering::Relaxed);
             slot.sum.store(0, Ordering::Relaxed);
         }
         slot
@@ -137,7 +134,6 @@ impl WindowedHistogram {
         let v = value.min(MAX_VALUE);
         let slot = self.slot_for(now_ms);
         slot.buckets[bucket_index(v)].fetch_add(1, Ordering::Relaxed);
-        slot.count.fetch_add(1, Ordering::Relaxed);
         slot.sum.fetch_add(v, Ordering::Relaxed);
     }
 
@@ -146,7 +142,7 @@ impl WindowedHistogram {
         let epoch = now_ms / self.slot_ms;
         let oldest = epoch.saturating_sub(self.slots.len() as u64 - 1);
         let mut counts = vec![0u64; NUM_BUCKETS];
-        let (mut count, mut sum) = (0u64, 0u64);
+        let mut sum = 0u64;
         for slot in self.slots.iter() {
             let e = slot.epoch.load(Ordering::Acquire);
             if e == EMPTY || e < oldest || e > epoch {
@@ -155,7 +151,6 @@ impl WindowedHistogram {
             for (c, b) in counts.iter_mut().zip(slot.buckets.iter()) {
                 *c += b.load(Ordering::Relaxed);
             }
-            count += slot.count.load(Ordering::Relaxed);
             sum = sum.saturating_add(slot.sum.load(Ordering::Relaxed));
         }
         let total: u64 = counts.iter().sum();
@@ -163,12 +158,8 @@ impl WindowedHistogram {
             return Quantiles::default();
         }
         Quantiles {
-            count,
-            mean: if count == 0 {
-                0.0
-            } else {
-                sum as f64 / count as f64
-            },
+            count: total,
+            mean: sum as f64 / total as f64,
             p50: quantile_of(&counts, total, 0.50),
             p95: quantile_of(&counts, total, 0.95),
             p99: quantile_of(&counts, total, 0.99),

@@ -38,6 +38,33 @@ pub(crate) fn with_key<R>(parts: &[&str], f: impl FnOnce(&str) -> R) -> R {
     })
 }
 
+/// FNV-1a: a fast hasher for the short composite keys of the series and price maps (their
+/// size is capped, so a hash-flooding client cannot make them grow).
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// Builds [`Fnv`] hashers.
+pub(crate) type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

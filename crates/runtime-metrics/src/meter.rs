@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::config::MetricsConfig;
 use crate::histogram::{Quantiles, WindowedHistogram};
-use crate::keybuf::{join, with_key};
+use crate::keybuf::{FnvBuild, join, with_key};
 use crate::pricing::Cost;
 
 /// Metric and label names (Prometheus conventions; OpenTelemetry GenAI names where they fit).
@@ -303,12 +303,12 @@ fn scaled(q: Quantiles, div: f64) -> Quantiles {
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    series: DashMap<Box<str>, Arc<Series>>,
+    series: DashMap<Box<str>, Arc<Series>, FnvBuild>,
     window: Duration,
     slots: usize,
     max_series: usize,
     origin: Instant,
-    recorded: AtomicU64,
+    last_upkeep_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -320,9 +320,10 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// Drain the exporter's histogram sample queues every this many records, so memory stays
-/// bounded even when `/metrics` is never scraped.
-const UPKEEP_EVERY: u64 = 1024;
+/// Drain the exporter's histogram sample queues at least this often (ms), so memory stays
+/// bounded even when `/metrics` is never scraped. Time-based, so its cost does not grow with
+/// the request rate.
+const UPKEEP_EVERY_MS: u64 = 2_000;
 
 impl Metrics {
     /// Metrics with their own Prometheus recorder (nothing global is touched).
@@ -346,12 +347,12 @@ impl Metrics {
         Self {
             recorder,
             handle,
-            series: DashMap::new(),
+            series: DashMap::default(),
             window: config.window.max(Duration::from_millis(1)),
             slots: config.window_slots.max(1),
             max_series: config.max_series.max(1),
             origin: Instant::now(),
-            recorded: AtomicU64::new(0),
+            last_upkeep_ms: AtomicU64::new(0),
         }
     }
 
@@ -551,7 +552,13 @@ impl Metrics {
         if o.cache_hit {
             t.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
-        if self.recorded.fetch_add(1, Ordering::Relaxed) % UPKEEP_EVERY == UPKEEP_EVERY - 1 {
+        let last = self.last_upkeep_ms.load(Ordering::Relaxed);
+        if now >= last + UPKEEP_EVERY_MS
+            && self
+                .last_upkeep_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
             self.handle.run_upkeep();
         }
     }

@@ -11,7 +11,7 @@ use runtime_core::{ModelPricing, Usage};
 use serde::Deserialize;
 
 use crate::config::PricingConfig;
-use crate::keybuf::with_key;
+use crate::keybuf::{FnvBuild, with_key};
 
 /// Most (provider, deployment, model) answers remembered.
 const MAX_RESOLVED: usize = 10_000;
@@ -203,7 +203,7 @@ pub struct Pricing {
     overrides: HashMap<String, ModelPricing>,
     free: HashSet<String>,
     provider_types: HashMap<String, String>,
-    resolved: DashMap<Box<str>, Option<(ModelPricing, PriceSource)>>,
+    resolved: DashMap<Box<str>, Option<(ModelPricing, PriceSource)>, FnvBuild>,
 }
 
 impl Default for Pricing {
@@ -224,7 +224,7 @@ impl Pricing {
                 .collect(),
             free: config.free_providers.iter().cloned().collect(),
             provider_types: HashMap::new(),
-            resolved: DashMap::new(),
+            resolved: DashMap::default(),
         }
     }
 
