@@ -16,8 +16,6 @@
 //! Every other `extra` key is part of the key: an unknown provider parameter is assumed to
 //! change the answer.
 
-use std::io::Write;
-
 use runtime_core::{
     ChatRequest, CompletionRequest, EmbeddingRequest, Message, ResponseFormat, ToolChoice,
 };
@@ -162,11 +160,6 @@ impl Serialize for CanonMap<'_> {
         }
         m.end()
     }
-}
-
-/// Writes `v` canonically: sorted object keys, integral numbers as integers, no whitespace.
-pub fn write_canonical<W: Write>(out: &mut W, v: &Value) -> std::io::Result<()> {
-    serde_json::to_writer(out, &Canon(v)).map_err(std::io::Error::other)
 }
 
 /// The canonical encoding of a JSON value (for tests and debugging).
