@@ -23,7 +23,7 @@ fn build(base: &str, key: &Secret, timeout: Duration) -> runtime_core::Result<Ar
             .deployment("gpt-4o", "prod-gpt4o");
     s.timeout = timeout;
     s.stream_idle_timeout = timeout;
-    Ok(Arc::new(s.build(HttpClient::shared()?)?))
+    Ok(Arc::new(s.build(HttpClient::new(&Default::default())?)?))
 }
 
 fn azure_req(name: &str) -> ChatRequest {

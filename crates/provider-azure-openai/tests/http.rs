@@ -21,7 +21,8 @@ fn provider(base: &str, cred: AzureCredential) -> AzureOpenAiProvider {
         .deployment("gpt-4o", "prod-gpt4o")
         .deployment("text-embedding-3-small", "emb");
     s.timeout = Duration::from_secs(5);
-    s.build(HttpClient::shared().unwrap()).unwrap()
+    s.build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap()
 }
 
 fn chat_body() -> ResponseTemplate {
@@ -229,7 +230,7 @@ fn table(v: Value) -> Map<String, Value> {
 
 fn build_ctx() -> BuildContext {
     BuildContext {
-        http: HttpClient::shared().unwrap(),
+        http: HttpClient::new(&Default::default()).unwrap(),
     }
 }
 
@@ -295,7 +296,7 @@ fn config_from_env_and_defaults() {
 
 #[test]
 fn registered_through_inventory() {
-    let reg = ProviderRegistry::new(&[], HttpClient::shared().unwrap()).unwrap();
+    let reg = ProviderRegistry::new(&[], HttpClient::new(&Default::default()).unwrap()).unwrap();
     assert!(reg.names().contains(&"azure-openai"), "{:?}", reg.names());
     let f = reg.factory("azure-openai").unwrap();
     let secrets: Vec<&str> = f

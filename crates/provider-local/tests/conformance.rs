@@ -66,7 +66,7 @@ fn build_openai(
     s.api_key = Some(key.clone());
     s.timeout = timeout;
     s.stream_idle_timeout = timeout;
-    s.build(HttpClient::shared()?)
+    s.build(HttpClient::new(&Default::default())?)
 }
 
 fn openai_scenarios() -> Vec<Scenario> {
@@ -383,7 +383,7 @@ fn build_ollama(
     s.api_key = Some(key.clone());
     s.timeout = timeout;
     s.stream_idle_timeout = timeout;
-    s.build(HttpClient::shared()?)
+    s.build(HttpClient::new(&Default::default())?)
 }
 
 fn ollama_scenarios() -> Vec<Scenario> {

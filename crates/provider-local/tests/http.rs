@@ -44,7 +44,9 @@ async fn no_key_no_auth_header_and_request_options() {
     let mut s = settings(&format!("{}/v1/", server.uri()), LocalApi::OpenAi);
     s.stream_usage = false;
     s.max_tokens_field = MaxTokensField::MaxCompletionTokens;
-    let p = s.build(HttpClient::shared().unwrap()).unwrap();
+    let p = s
+        .build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap();
     let mut req = ChatRequest::new("m", vec![Message::user("hi")]);
     req.max_tokens = Some(9);
     let r = p
@@ -74,7 +76,7 @@ async fn per_request_key_is_a_bearer() {
         .mount(&server)
         .await;
     let p = settings(&server.uri(), LocalApi::Ollama)
-        .build(HttpClient::shared().unwrap())
+        .build(HttpClient::new(&Default::default()).unwrap())
         .unwrap();
     let mut ctx = RequestContext::new();
     ctx.api_key = Some(Secret::new("proxy-key"));
@@ -102,7 +104,9 @@ async fn llamacpp_live_model_list() {
         .await;
     let mut s = settings(&format!("{}/v1", server.uri()), LocalApi::OpenAi);
     s.models = vec!["qwen3".into()];
-    let p = s.build(HttpClient::shared().unwrap()).unwrap();
+    let p = s
+        .build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap();
     assert_eq!(p.models()[0].id, "qwen3");
     let live = p.list_models(&RequestContext::new()).await.unwrap();
     assert_eq!(live[0].context_window, Some(4096));
@@ -131,7 +135,7 @@ async fn ollama_native_paths_strip_v1_and_list_tags() {
         .await;
     // A configured OpenAI-style base URL works for the native API too.
     let p = settings(&format!("{}/v1", server.uri()), LocalApi::Ollama)
-        .build(HttpClient::shared().unwrap())
+        .build(HttpClient::new(&Default::default()).unwrap())
         .unwrap();
     let models = p.list_models(&RequestContext::new()).await.unwrap();
     assert_eq!(models.len(), 5);
@@ -174,7 +178,7 @@ fn table(v: Value) -> Map<String, Value> {
 
 fn build_ctx() -> BuildContext {
     BuildContext {
-        http: HttpClient::shared().unwrap(),
+        http: HttpClient::new(&Default::default()).unwrap(),
     }
 }
 
@@ -232,7 +236,7 @@ fn config_defaults_and_errors() {
 
 #[test]
 fn registered_through_inventory() {
-    let reg = ProviderRegistry::new(&[], HttpClient::shared().unwrap()).unwrap();
+    let reg = ProviderRegistry::new(&[], HttpClient::new(&Default::default()).unwrap()).unwrap();
     assert!(reg.names().contains(&"local"), "{:?}", reg.names());
     let f = reg.factory("local").unwrap();
     let secrets: Vec<&str> = f
