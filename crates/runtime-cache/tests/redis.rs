@@ -287,7 +287,7 @@ async fn redis_stopped_mid_test_makes_misses_not_errors() {
     let fake = Arc::new(FakeProvider::new("fake"));
     let p = CachedProvider::from_parts(
         fake.clone(),
-        Some(redis_cache(&url, "stop", Duration::from_millis(50))),
+        Some(redis_cache(&url, "stop", Duration::from_millis(250))),
     );
     let ctx = RequestContext::default();
     p.chat(&req("q"), &ctx).await.unwrap();
@@ -349,7 +349,7 @@ async fn a_slow_redis_is_a_miss() {
     let fake = Arc::new(FakeProvider::new("fake"));
     let p = CachedProvider::from_parts(
         fake.clone(),
-        Some(redis_cache(&url, "slow", Duration::from_millis(50))),
+        Some(redis_cache(&url, "slow", Duration::from_millis(250))),
     );
     let ctx = RequestContext::default();
     p.chat(&req("q"), &ctx).await.unwrap();
