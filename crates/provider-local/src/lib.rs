@@ -28,10 +28,9 @@ static SETTINGS: &[SettingSpec] = &[
         kind: SettingKind::Url,
         required: false,
         env: Some("LOCAL_BASE_URL"),
-        // The default is applied in `build`, after OLLAMA_HOST: http://localhost:11434/v1.
-        default: None,
-        help: "server base URL ending in /v1 (default http://localhost:11434/v1, or derived \
-               from OLLAMA_HOST); for api = \"ollama\" the /v1 suffix is dropped",
+        default: Some(DEFAULT_BASE_URL),
+        help: "server base URL ending in /v1 (when left at the default and OLLAMA_HOST is set, \
+               derived from OLLAMA_HOST); for api = \"ollama\" the /v1 suffix is dropped",
     },
     SettingSpec {
         key: "api_key",
@@ -110,15 +109,15 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
         field: field.to_owned(),
         reason,
     };
-    let base_url = match cfg.string("base_url")? {
-        Some(b) => b,
-        None => std::env::var("OLLAMA_HOST")
-            .ok()
-            .filter(|h| !h.trim().is_empty())
-            .map_or_else(
-                || DEFAULT_BASE_URL.to_owned(),
-                |h| base_url_from_ollama_host(&h),
-            ),
+    let configured = cfg
+        .string("base_url")?
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    // Left at the default (no key, no LOCAL_BASE_URL): follow OLLAMA_HOST like Ollama's CLI.
+    let base_url = match std::env::var("OLLAMA_HOST") {
+        Ok(h) if configured == DEFAULT_BASE_URL && !h.trim().is_empty() => {
+            base_url_from_ollama_host(&h)
+        }
+        _ => configured,
     };
     let mut s = LocalSettings::new(cfg.instance(), &base_url);
     s.api_key = cfg.secret("api_key")?;

@@ -185,6 +185,10 @@ fn build_ctx() -> BuildContext {
 #[test]
 fn config_defaults_and_errors() {
     let cfg = validate_with(&FACTORY, "l", &Map::new(), &|_| None).unwrap();
+    assert_eq!(
+        cfg.string("base_url").unwrap().as_deref(),
+        Some("http://localhost:11434/v1")
+    );
     assert_eq!(cfg.string("api").unwrap().as_deref(), Some("openai"));
     assert_eq!(cfg.bool("stream_usage").unwrap(), Some(true));
     assert_eq!(
