@@ -151,6 +151,19 @@ impl Replay {
         Ok(out)
     }
 
+    /// Stops a replay part-way: the lines not yet read replace the file (atomically, synced),
+    /// so what was already stored is not counted as pending again.
+    pub fn keep_rest(mut self) -> io::Result<()> {
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let mut out = File::create(&tmp)?;
+        io::copy(&mut self.reader, &mut out)?;
+        out.sync_data()?;
+        drop(out);
+        std::fs::rename(&tmp, &self.path)
+    }
+
     /// Every record was stored: removes the file.
     pub fn finish(self) -> io::Result<()> {
         std::fs::remove_file(&self.path)
@@ -190,6 +203,21 @@ mod tests {
         assert_eq!(got, ["a", "b", "c"]);
         assert!(r.next_batch(10).unwrap().is_empty());
         r.finish().unwrap();
+        let mut r = spill.begin_replay().unwrap().unwrap();
+        assert_eq!(r.next_batch(10).unwrap()[0].request_id, "d");
+    }
+
+    #[test]
+    fn a_stopped_replay_keeps_only_the_unread_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new(dir.path().join("s.jsonl"));
+        spill
+            .append(&[rec("a"), rec("b"), rec("c"), rec("d")], true)
+            .unwrap();
+        let mut r = spill.begin_replay().unwrap().unwrap();
+        assert_eq!(r.next_batch(3).unwrap().len(), 3);
+        r.keep_rest().unwrap();
+        assert_eq!(spill.pending_lines().unwrap(), 1);
         let mut r = spill.begin_replay().unwrap().unwrap();
         assert_eq!(r.next_batch(10).unwrap()[0].request_id, "d");
     }

@@ -25,11 +25,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::StorageConfig;
 use crate::record::{UsageRecord, UsageSink};
-use crate::spill::Spill;
+use crate::spill::{Replay, Spill};
 use crate::store::{BatchStore, StoreError, UsageStore};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Spill-file batches replayed per periodic flush.
+const REPLAY_BATCHES_PER_FLUSH: usize = 20;
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -139,6 +141,7 @@ impl UsageWriter {
             prepared: false,
             retry_at: None,
             backoff: FIRST_BACKOFF,
+            replay: None,
         };
         let task = tokio::spawn(worker.run(rx, flush_rx, stop.clone()));
         Self {
@@ -240,6 +243,7 @@ struct Worker {
     prepared: bool,
     retry_at: Option<Instant>,
     backoff: Duration,
+    replay: Option<Replay>,
 }
 
 impl Worker {
@@ -282,6 +286,12 @@ impl Worker {
             let mut o = self.overflow.lock();
             o.closed = true;
             self.pending.extend(o.queue.drain(..));
+        }
+        // A replay under way keeps only its unread lines for the next start.
+        if let Some(r) = self.replay.take() {
+            if let Err(e) = r.keep_rest() {
+                tracing::error!(error = %e, "cannot shorten the usage spill file being replayed");
+            }
         }
         // One last attempt at the database, then the spill file.
         self.retry_at = None;
@@ -364,7 +374,7 @@ impl Worker {
             return;
         }
         if self.write_pending().await {
-            self.replay().await;
+            self.replay(force).await;
         } else {
             self.bound_memory().await;
         }
@@ -412,18 +422,29 @@ impl Worker {
         }
     }
 
-    /// Replays the spill file into the database, batch by batch. Stops at the first failure
-    /// (the file is kept and replayed again later: writes are idempotent).
-    async fn replay(&mut self) {
-        let mut replay = match self.spill.begin_replay() {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open the usage spill file for replay");
+    /// Replays the spill file into the database, batch by batch: all of it when `force`,
+    /// else at most [`REPLAY_BATCHES_PER_FLUSH`] batches, so new records keep flowing while a
+    /// large file is replayed. Stops at the first failure (the file is kept and replayed again
+    /// from its start later: writes are idempotent).
+    async fn replay(&mut self, force: bool) {
+        let mut replay = match self.replay.take() {
+            Some(r) => r,
+            None => match self.spill.begin_replay() {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open the usage spill file for replay");
+                    return;
+                }
+            },
+        };
+        let mut batches = 0;
+        loop {
+            if !force && batches == REPLAY_BATCHES_PER_FLUSH {
+                self.replay = Some(replay);
                 return;
             }
-        };
-        loop {
+            batches += 1;
             let batch = match replay.next_batch(self.opts.batch_size) {
                 Ok(b) => b,
                 Err(e) => {
