@@ -292,10 +292,26 @@ fn tool_name_for(req: &ChatRequest, upto: usize, id: &str) -> Option<String> {
     })
 }
 
-fn set_option(options: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+/// Sets an option from a core field; the same option also given through `extra` is ambiguous.
+fn set_option(
+    options: &mut Map<String, Value>,
+    key: &str,
+    value: Option<Value>,
+    provider: &str,
+    model: &str,
+) -> Result<()> {
     if let Some(v) = value {
+        if options.contains_key(key) {
+            return Err(invalid(
+                provider,
+                model,
+                &format!("options.{key}"),
+                format!("`{key}` is set both by the request field and by `options`"),
+            ));
+        }
         options.insert(key.to_owned(), v);
     }
+    Ok(())
 }
 
 /// Maps a core request to `/api/chat`. Everything Ollama cannot express is an
@@ -438,26 +454,19 @@ pub fn chat_request(req: &ChatRequest, stream: bool, provider: &str) -> Result<O
             }
         }
     }
-    set_option(&mut options, "num_predict", req.max_tokens.map(Value::from));
-    set_option(
-        &mut options,
-        "temperature",
-        req.temperature.map(Value::from),
-    );
-    set_option(&mut options, "top_p", req.top_p.map(Value::from));
-    set_option(&mut options, "seed", req.seed.map(Value::from));
-    set_option(
-        &mut options,
-        "frequency_penalty",
-        req.frequency_penalty.map(Value::from),
-    );
-    set_option(
-        &mut options,
-        "presence_penalty",
-        req.presence_penalty.map(Value::from),
-    );
-    if !req.stop.is_empty() {
-        options.insert("stop".into(), Value::from(req.stop.clone()));
+    for (key, value) in [
+        ("num_predict", req.max_tokens.map(Value::from)),
+        ("temperature", req.temperature.map(Value::from)),
+        ("top_p", req.top_p.map(Value::from)),
+        ("seed", req.seed.map(Value::from)),
+        ("frequency_penalty", req.frequency_penalty.map(Value::from)),
+        ("presence_penalty", req.presence_penalty.map(Value::from)),
+        (
+            "stop",
+            (!req.stop.is_empty()).then(|| Value::from(req.stop.clone())),
+        ),
+    ] {
+        set_option(&mut options, key, value, provider, model)?;
     }
     Ok(OllamaChatRequest {
         model: req.model.clone(),

@@ -893,6 +893,11 @@ fn ollama_rejects_what_it_cannot_express_by_name() {
     let mut r = base.clone();
     r.parallel_tool_calls = Some(false);
     assert_eq!(param(&r).as_deref(), Some("parallel_tool_calls"));
+    let mut r = base.clone();
+    r.temperature = Some(0.1);
+    r.extra
+        .insert("options".into(), json!({"temperature": 0.9}));
+    assert_eq!(param(&r).as_deref(), Some("options.temperature"));
     // `tool_choice: none` is expressed by sending no tools.
     let mut r = base.clone();
     r.tools = vec![runtime_core::ToolDefinition::function("f", "d", json!({}))];
