@@ -272,6 +272,30 @@ impl AzureChunkDecoder {
     }
 }
 
+/// Azure's filter-only chunks (empty `id`): drop their empty identity fields and the choices
+/// that carry only annotations, so they can never pose as the start of the answer.
+fn strip_filter_only(v: &mut Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    if obj.get("id").and_then(Value::as_str) != Some("") {
+        return;
+    }
+    for k in ["id", "model", "object"] {
+        if obj.get(k).and_then(Value::as_str) == Some("") {
+            obj.remove(k);
+        }
+    }
+    if obj.get("created").and_then(Value::as_i64) == Some(0) {
+        obj.remove("created");
+    }
+    if let Some(Value::Array(choices)) = obj.get_mut("choices") {
+        choices.retain(|c| {
+            c.get("delta").is_some() || c.get("finish_reason").is_some_and(|f| !f.is_null())
+        });
+    }
+}
+
 impl FrameDecoder for AzureChunkDecoder {
     /// Decodes one SSE `data` payload, appending events to `out`.
     fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
@@ -285,6 +309,8 @@ impl FrameDecoder for AzureChunkDecoder {
             return Err(responses_error(&self.provider, &self.model, trimmed));
         }
         self.collect(&v);
+        let mut v = v;
+        strip_filter_only(&mut v);
         let chunk: ChatCompletionChunk = serde_json::from_value(v)
             .map_err(|e| Error::decode(&self.provider, &self.model, "stream chunk", e, trimmed))?;
         let start = out.len();

@@ -316,6 +316,24 @@ fn output_blocked_after_finish_becomes_content_filter() {
 }
 
 #[test]
+fn a_leading_filter_only_chunk_does_not_start_the_answer() {
+    // Synthetic: an annotation-only chunk (empty id, no delta) before the first real chunk.
+    let body = concat!(
+        "data: {\"choices\":[{\"content_filter_results\":{\"hate\":{\"filtered\":false,\"severity\":\"safe\"}},\"finish_reason\":null,\"index\":0}],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\"}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\",\"index\":0}],\"created\":5,\"id\":\"chatcmpl-9\",\"model\":\"gpt-4o\",\"object\":\"chat.completion.chunk\"}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let d = decode_pieces(&[body.as_bytes().to_vec()]).unwrap();
+    assert_eq!(d.response.id, "chatcmpl-9");
+    assert_eq!(
+        (d.response.model.as_str(), d.response.created),
+        ("gpt-4o", 5)
+    );
+    assert_eq!(d.response.message.text().as_deref(), Some("hi"));
+    assert!(d.annotations.contains_key("content_filter_results"));
+}
+
+#[test]
 fn responses_api_payloads_are_rejected() {
     // This provider implements chat completions only; Responses API bodies and events are
     // recognized and rejected with a decode error that names the Responses API.
