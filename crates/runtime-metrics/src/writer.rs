@@ -321,19 +321,30 @@ impl Worker {
         self.backoff = FIRST_BACKOFF;
     }
 
+    /// Runs the store's migrations once; false (and backoff) when the database fails.
+    async fn ensure_prepared(&mut self) -> bool {
+        if self.prepared {
+            return true;
+        }
+        match self.store.prepare().await {
+            Ok(()) => {
+                self.prepared = true;
+                true
+            }
+            Err(e) => {
+                self.failed(&e);
+                false
+            }
+        }
+    }
+
     /// Writes `pending` in batches; stops at the first failure. Returns whether all went.
     async fn write_pending(&mut self) -> bool {
         if self.pending.is_empty() {
             return true;
         }
-        if !self.prepared {
-            match self.store.prepare().await {
-                Ok(()) => self.prepared = true,
-                Err(e) => {
-                    self.failed(&e);
-                    return false;
-                }
-            }
+        if !self.ensure_prepared().await {
+            return false;
         }
         while !self.pending.is_empty() {
             let n = self.opts.batch_size.min(self.pending.len());
@@ -427,6 +438,9 @@ impl Worker {
     /// large file is replayed. Stops at the first failure (the file is kept and replayed again
     /// from its start later: writes are idempotent).
     async fn replay(&mut self, force: bool) {
+        if !self.ensure_prepared().await {
+            return;
+        }
         let mut replay = match self.replay.take() {
             Some(r) => r,
             None => match self.spill.begin_replay() {

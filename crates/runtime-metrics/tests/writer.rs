@@ -263,3 +263,29 @@ async fn outage_keeps_memory_bounded_and_replays_everything() {
     // Batching: far fewer writes than records.
     assert!(store.batches.load(Ordering::SeqCst) < 500);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_down_from_the_start_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = format!("postgres://nobody@127.0.0.1:{port}/none");
+    let writer = UsageWriter::start(&storage(&down, dir.path())).unwrap();
+    for i in 0..500 {
+        writer.submit(record(i, T));
+    }
+    writer.flush().await;
+    assert!(writer.stats().db_errors > 0);
+    writer.shutdown().await;
+    assert_eq!(writer.spilled_pending().unwrap(), 500);
+    // Later, with a database: the spill file is replayed into it.
+    let url = sqlite_url(dir.path());
+    let w2 = UsageWriter::start(&storage(&url, dir.path())).unwrap();
+    w2.flush().await;
+    w2.shutdown().await;
+    check_exactly_once(&open(&url).await, 500).await;
+}
