@@ -13,7 +13,6 @@ use runtime_core::{
 /// Resolves a model name to the provider that serves it and the model to send.
 pub struct Dispatcher {
     registry: Arc<ProviderRegistry>,
-    /// Configured instance name → provider type (for lazy builds from the environment).
     logical: Option<Arc<dyn Provider>>,
     logical_names: Vec<String>,
 }
@@ -51,18 +50,13 @@ impl Dispatcher {
         let Some((instance, rest)) = model.split_once('/') else {
             return Err(self.not_found(model));
         };
-        if let Some(p) = self.registry.get(instance) {
-            return Ok((p, Some(rest.to_owned())));
+        if self.registry.get(instance).is_none() && self.registry.factory(instance).is_err() {
+            return Err(self.not_found(model));
         }
-        // A linked provider type that is not configured: build it from the environment, so
-        // the error says exactly what to set.
-        if self.registry.factory(instance).is_ok() {
-            let p = self
-                .registry
-                .build(instance, instance, &serde_json::Map::new())?;
-            return Ok((p, Some(rest.to_owned())));
-        }
-        Err(self.not_found(model))
+        Ok((
+            resolve_instance(&self.registry, instance)?,
+            Some(rest.to_owned()),
+        ))
     }
 
     fn not_found(&self, model: &str) -> Error {
@@ -82,6 +76,18 @@ impl Dispatcher {
             ),
         }
     }
+}
+
+/// A provider instance by name: a configured one, or a linked provider type built from the
+/// environment — whose error, when a credential is missing, says exactly what to set.
+pub(crate) fn resolve_instance(
+    registry: &ProviderRegistry,
+    instance: &str,
+) -> Result<Arc<dyn Provider>> {
+    if let Some(p) = registry.get(instance) {
+        return Ok(p);
+    }
+    registry.build(instance, instance, &serde_json::Map::new())
 }
 
 fn with_model<T: Clone>(

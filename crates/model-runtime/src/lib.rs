@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+mod defaults;
 mod dispatch;
 
 use std::path::Path;
@@ -10,8 +11,32 @@ pub use config::{Config, ConfigError};
 pub use dispatch::Dispatcher;
 pub use runtime_core::*;
 
+#[cfg(feature = "anthropic")]
+pub use provider_anthropic;
+#[cfg(feature = "google")]
+pub use provider_google;
+#[cfg(feature = "huggingface")]
+pub use provider_huggingface;
 #[cfg(feature = "openai")]
 pub use provider_openai;
+
+/// The response cache (`runtime-cache`), with the `cache` feature.
+#[cfg(feature = "cache")]
+pub mod cache {
+    pub use runtime_cache::*;
+}
+
+/// Metrics, pricing and usage records (`runtime-metrics`), with the `metrics` feature.
+#[cfg(feature = "metrics")]
+pub mod metrics {
+    pub use runtime_metrics::*;
+}
+
+/// Logical models over deployments (`runtime-router`), with the `router` feature.
+#[cfg(feature = "router")]
+pub mod router {
+    pub use runtime_router::*;
+}
 
 /// The provider factories compiled into this build, by feature. The registry merges them with
 /// what `inventory` found, so an enabled provider can never be dropped by the linker.
@@ -20,6 +45,12 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     let mut v: Vec<&'static ProviderFactory> = Vec::new();
     #[cfg(feature = "openai")]
     v.push(&provider_openai::FACTORY);
+    #[cfg(feature = "anthropic")]
+    v.push(&provider_anthropic::FACTORY);
+    #[cfg(feature = "google")]
+    v.push(&provider_google::FACTORY);
+    #[cfg(feature = "huggingface")]
+    v.push(&provider_huggingface::FACTORY);
     v
 }
 
@@ -28,35 +59,73 @@ pub fn registry() -> Result<ProviderRegistry> {
     ProviderRegistry::new(&builtin_factories(), http::HttpClient::shared()?)
 }
 
+/// One readiness check: a provider instance or a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyCheck {
+    /// What was checked (`provider:openai`, `usage-store`, `cache`…).
+    pub name: String,
+    /// Whether it is usable.
+    pub ok: bool,
+    /// What was seen.
+    pub detail: String,
+}
+
 /// Providers, routing, caching and metrics assembled from one configuration.
+///
+/// The stack every call goes through is `Metered(Cached(Dispatcher))`, where the dispatcher
+/// sends `provider/model` to that provider and a logical model to the router (each layer only
+/// with its feature and when configured).
 pub struct Runtime {
     registry: Arc<ProviderRegistry>,
     stack: Arc<dyn Provider>,
     config: Config,
+    logical: Vec<String>,
+    #[cfg(feature = "router")]
+    router: Option<Arc<runtime_router::Router>>,
+    #[cfg(feature = "cache")]
+    cache_stats: Option<Arc<runtime_cache::CacheStats>>,
+    #[cfg(feature = "metrics")]
+    metering: Option<Arc<runtime_metrics::Metering>>,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("providers", &self.registry.instances())
+            .field("logical_models", &self.logical)
             .finish_non_exhaustive()
     }
 }
 
+#[cfg(any(feature = "cache", feature = "metrics"))]
+fn section<T: serde::de::DeserializeOwned + Default>(
+    config: &Config,
+    key: &str,
+    table: Option<&toml::Table>,
+) -> std::result::Result<T, ConfigError> {
+    match table {
+        None => Ok(T::default()),
+        Some(t) => toml::Value::Table(t.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| config.invalid(key, e.message().to_owned())),
+    }
+}
+
 impl Runtime {
-    /// A runtime from a TOML file.
-    pub fn from_file(path: &Path) -> std::result::Result<Self, ConfigError> {
-        Self::from_config(Config::from_file(path)?)
+    /// Reads a TOML file and starts the runtime.
+    pub async fn load(path: &Path) -> std::result::Result<Self, ConfigError> {
+        Self::start(Config::from_file(path)?).await
     }
 
-    /// A runtime from TOML text (`source` names it in errors).
-    pub fn from_toml_str(text: &str, source: &str) -> std::result::Result<Self, ConfigError> {
-        Self::from_config(Config::from_toml_str(text, source)?)
+    /// Parses TOML text (`source` names it in errors) and starts the runtime.
+    pub async fn from_toml_str(text: &str, source: &str) -> std::result::Result<Self, ConfigError> {
+        Self::start(Config::from_toml_str(text, source)?).await
     }
 
-    /// A runtime from a parsed configuration: every `[providers.*]` instance is validated and
-    /// built now, so a bad config fails at start, naming the key.
-    pub fn from_config(config: Config) -> std::result::Result<Self, ConfigError> {
+    /// Builds everything a configuration describes: every `[providers.*]` instance is validated
+    /// and built now (a bad config fails at start, naming the key), then the router, the cache
+    /// and metrics (usage store and writer) when their features are enabled.
+    pub async fn start(config: Config) -> std::result::Result<Self, ConfigError> {
         let registry =
             Arc::new(registry().map_err(|e| config.invalid("providers", e.to_string()))?);
         for (name, table) in &config.providers {
@@ -65,16 +134,155 @@ impl Runtime {
                 .build(ty, name, &config::table_to_json(table))
                 .map_err(|e| provider_config_error(&config, name, e))?;
         }
-        let stack: Arc<dyn Provider> =
-            Arc::new(Dispatcher::new(registry.clone(), None, Vec::new()));
+
+        #[cfg(feature = "metrics")]
+        #[allow(unused_mut)]
+        let mut pricing = {
+            let pc: runtime_metrics::PricingConfig =
+                section(&config, "pricing", config.pricing.as_ref())?;
+            let mut p = runtime_metrics::Pricing::new(&pc);
+            for name in config.providers.keys() {
+                p = p.with_provider_type(name.clone(), config.provider_type(name)?.to_owned());
+            }
+            p
+        };
+
+        #[cfg(feature = "router")]
+        let router = {
+            let mut table = toml::Table::new();
+            if let Some(r) = &config.router {
+                table.insert("router".into(), toml::Value::Table(r.clone()));
+            }
+            table.insert(
+                "models".into(),
+                toml::Value::Array(
+                    config
+                        .models
+                        .iter()
+                        .cloned()
+                        .map(toml::Value::Table)
+                        .collect(),
+                ),
+            );
+            #[allow(unused_mut)]
+            let mut rc: runtime_router::RouterConfig = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| config.invalid("models", e.message().to_owned()))?;
+            #[cfg(feature = "metrics")]
+            {
+                pricing = share_deployment_prices(&mut rc, pricing);
+            }
+            if rc.models.is_empty() {
+                None
+            } else {
+                let reg = registry.clone();
+                let r = runtime_router::Router::builder()
+                    .config(rc)
+                    .resolver(move |instance: &str| dispatch::resolve_instance(&reg, instance))
+                    .http(registry.http().clone())
+                    .build_async()
+                    .await
+                    .map_err(|e| config.invalid("models", e.to_string()))?;
+                Some(Arc::new(r))
+            }
+        };
+        #[cfg(not(feature = "router"))]
+        if !config.models.is_empty() {
+            return Err(config.invalid("models", "logical models need the `router` feature"));
+        }
+
+        #[cfg(feature = "router")]
+        let (logical_provider, logical): (Option<Arc<dyn Provider>>, Vec<String>) = match &router {
+            Some(r) => (
+                Some(r.clone() as Arc<dyn Provider>),
+                r.model_names().to_vec(),
+            ),
+            None => (None, Vec::new()),
+        };
+        #[cfg(not(feature = "router"))]
+        let (logical_provider, logical): (Option<Arc<dyn Provider>>, Vec<String>) =
+            (None, Vec::new());
+
+        #[allow(unused_mut)]
+        let mut stack: Arc<dyn Provider> = Arc::new(Dispatcher::new(
+            registry.clone(),
+            logical_provider,
+            logical.clone(),
+        ));
+
+        #[cfg(feature = "cache")]
+        let cache_stats = {
+            let cc: runtime_cache::CacheConfig = section(&config, "cache", config.cache.as_ref())?;
+            if cc.enabled || cc.embedding_batch.enabled {
+                let cached = runtime_cache::CachedProvider::from_config(stack.clone(), &cc)
+                    .map_err(|e| config.invalid("cache", e.to_string()))?;
+                let stats = cached.stats().clone();
+                stack = Arc::new(cached);
+                Some(stats)
+            } else {
+                None
+            }
+        };
+        #[cfg(not(feature = "cache"))]
+        if config
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.get("enabled") != Some(&toml::Value::Boolean(false)))
+        {
+            return Err(config.invalid("cache", "the response cache needs the `cache` feature"));
+        }
+
+        #[cfg(feature = "metrics")]
+        let metering = {
+            let mc = runtime_metrics::MeteringConfig {
+                metrics: section(&config, "metrics", config.metrics.as_ref())?,
+                // Usage records are written only where `[storage]` asks for them (the
+                // gateway's embedded default does); a library user gets no surprise file.
+                storage: match &config.storage {
+                    Some(t) => section(&config, "storage", Some(t))?,
+                    None => runtime_metrics::StorageConfig {
+                        enabled: false,
+                        ..Default::default()
+                    },
+                },
+                pricing: section(&config, "pricing", config.pricing.as_ref())?,
+            };
+            let m = runtime_metrics::Metering::start_with_pricing(&mc, pricing)
+                .map_err(|e| config.invalid("storage", e.to_string()))?;
+            if m.enabled() {
+                stack = Arc::new(runtime_metrics::MeteredProvider::new(
+                    stack.clone(),
+                    m.meter(),
+                ));
+            }
+            Some(Arc::new(m))
+        };
+        #[cfg(not(feature = "metrics"))]
+        for (key, t) in [("metrics", &config.metrics), ("storage", &config.storage)] {
+            if t.as_ref()
+                .is_some_and(|c| c.get("enabled") != Some(&toml::Value::Boolean(false)))
+            {
+                return Err(
+                    config.invalid(key, "metrics and usage records need the `metrics` feature")
+                );
+            }
+        }
+
         Ok(Self {
             registry,
             stack,
             config,
+            logical,
+            #[cfg(feature = "router")]
+            router,
+            #[cfg(feature = "cache")]
+            cache_stats,
+            #[cfg(feature = "metrics")]
+            metering,
         })
     }
 
-    /// A runtime in code: add providers to the registry, then call [`Runtime::new`].
+    /// A runtime in code over a registry you filled (no router, cache or metrics).
     pub fn new(registry: Arc<ProviderRegistry>) -> Self {
         let stack: Arc<dyn Provider> =
             Arc::new(Dispatcher::new(registry.clone(), None, Vec::new()));
@@ -82,6 +290,13 @@ impl Runtime {
             registry,
             stack,
             config: Config::default(),
+            logical: Vec::new(),
+            #[cfg(feature = "router")]
+            router: None,
+            #[cfg(feature = "cache")]
+            cache_stats: None,
+            #[cfg(feature = "metrics")]
+            metering: None,
         }
     }
 
@@ -98,6 +313,111 @@ impl Runtime {
     /// The whole stack as one provider (what the gateway serves).
     pub fn provider(&self) -> Arc<dyn Provider> {
         self.stack.clone()
+    }
+
+    /// The logical model names (router), in config order.
+    pub fn logical_models(&self) -> Vec<String> {
+        self.logical.clone()
+    }
+
+    /// The router, when logical models are configured.
+    #[cfg(feature = "router")]
+    pub fn router(&self) -> Option<&Arc<runtime_router::Router>> {
+        self.router.as_ref()
+    }
+
+    /// Cache counters, when the cache is on.
+    #[cfg(feature = "cache")]
+    pub fn cache_stats(&self) -> Option<&Arc<runtime_cache::CacheStats>> {
+        self.cache_stats.as_ref()
+    }
+
+    /// Metrics, prices and the usage store, when the `metrics` feature is on.
+    #[cfg(feature = "metrics")]
+    pub fn metering(&self) -> Option<&Arc<runtime_metrics::Metering>> {
+        self.metering.as_ref()
+    }
+
+    /// Prometheus text exposition of every metric (empty without the `metrics` feature).
+    pub fn metrics_text(&self) -> String {
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.metering {
+            #[allow(unused_mut)]
+            let mut text = m.render();
+            #[cfg(feature = "cache")]
+            if let Some(s) = &self.cache_stats {
+                text.push_str(&cache_metrics(&s.snapshot()));
+            }
+            return text;
+        }
+        String::new()
+    }
+
+    /// Cost and tokens between two times, grouped, computed by the usage database.
+    #[cfg(feature = "metrics")]
+    pub async fn usage_summary(
+        &self,
+        from: std::time::SystemTime,
+        to: std::time::SystemTime,
+        group_by: &[runtime_metrics::GroupBy],
+    ) -> std::result::Result<Vec<runtime_metrics::SummaryRow>, runtime_metrics::StoreError> {
+        let ms = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        match &self.metering {
+            Some(m) => m.usage_summary(ms(from), ms(to), group_by).await,
+            None => Err(runtime_metrics::StoreError::Disabled),
+        }
+    }
+
+    /// Readiness: at least one provider is configured, and each store answers.
+    pub async fn ready(&self) -> Vec<ReadyCheck> {
+        let mut checks = Vec::new();
+        let instances = self.registry.instances();
+        checks.push(ReadyCheck {
+            name: "providers".into(),
+            ok: !instances.is_empty(),
+            detail: if instances.is_empty() {
+                "no provider is configured".into()
+            } else {
+                instances.join(", ")
+            },
+        });
+        #[cfg(feature = "metrics")]
+        if let Some(store) = self.metering.as_ref().and_then(|m| m.store()) {
+            let now = std::time::SystemTime::now();
+            let ok = match tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                self.usage_summary(now, now, &[]),
+            )
+            .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 2 s".into()),
+            };
+            let _ = store;
+            checks.push(ReadyCheck {
+                name: "usage-store".into(),
+                ok: ok.is_ok(),
+                detail: ok.err().unwrap_or_else(|| "reachable".into()),
+            });
+        }
+        checks
+    }
+
+    /// Stops background work: health checks, and flushes usage records to the database (or the
+    /// spill file).
+    pub async fn shutdown(&self) {
+        #[cfg(feature = "router")]
+        if let Some(r) = &self.router {
+            r.shutdown().await;
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.metering {
+            m.shutdown().await;
+        }
     }
 
     /// A chat answer from `model` (`provider/model`, or a logical model).
@@ -132,6 +452,47 @@ impl Runtime {
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>> {
         self.stack.list_models(&RequestContext::new()).await
     }
+}
+
+/// Router deployments without prices get the catalog's; deployment prices become metrics
+/// overrides, so one `pricing` in the deployment serves both lowest-cost routing and cost.
+#[cfg(all(feature = "router", feature = "metrics"))]
+fn share_deployment_prices(
+    rc: &mut runtime_router::RouterConfig,
+    mut pricing: runtime_metrics::Pricing,
+) -> runtime_metrics::Pricing {
+    let mut overrides = Vec::new();
+    for m in &mut rc.models {
+        for d in &mut m.deployments {
+            let name = d
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}/{}", d.provider, d.model));
+            match d.pricing {
+                Some(p) => overrides.push((name, p)),
+                None => {
+                    d.pricing = pricing
+                        .price(&d.provider, Some(&name), &d.model)
+                        .map(|(p, _)| p)
+                }
+            }
+        }
+    }
+    for (name, p) in overrides {
+        pricing = pricing.with_override(name, p);
+    }
+    pricing
+}
+
+#[cfg(all(feature = "cache", feature = "metrics"))]
+fn cache_metrics(s: &runtime_cache::CacheStatsSnapshot) -> String {
+    format!(
+        "# HELP modelrt_cache_hits_total Response-cache hits.\n# TYPE modelrt_cache_hits_total counter\nmodelrt_cache_hits_total {}\n\
+         # HELP modelrt_cache_misses_total Response-cache misses.\n# TYPE modelrt_cache_misses_total counter\nmodelrt_cache_misses_total {}\n\
+         # HELP modelrt_cache_stores_total Answers stored in the response cache.\n# TYPE modelrt_cache_stores_total counter\nmodelrt_cache_stores_total {}\n\
+         # HELP modelrt_cache_errors_total Cache backend errors (served as misses).\n# TYPE modelrt_cache_errors_total counter\nmodelrt_cache_errors_total {}\n",
+        s.hits, s.misses, s.stores, s.errors
+    )
 }
 
 fn provider_config_error(config: &Config, instance: &str, e: Error) -> ConfigError {

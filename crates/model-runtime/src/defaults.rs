@@ -1,0 +1,86 @@
+//! The configuration used when no file is given.
+
+use crate::config::Config;
+
+impl Config {
+    /// The embedded default: every linked provider whose credentials are in the environment,
+    /// the local provider at Ollama's default address, the in-memory cache, metrics, and usage
+    /// records in a SQLite file (`modelrt-usage.sqlite` in the working directory, or
+    /// `$MODELRT_DATA_DIR/modelrt-usage.sqlite`).
+    pub fn embedded_default() -> Config {
+        Self::embedded_default_with_env(&|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::embedded_default`] with a custom environment.
+    pub fn embedded_default_with_env(env: &dyn Fn(&str) -> Option<String>) -> Config {
+        let mut cfg = Config {
+            source: "<embedded default config>".into(),
+            ..Config::default()
+        };
+        let set = |var: &str| env(var).is_some_and(|v| !v.is_empty());
+        for f in crate::builtin_factories() {
+            let has_credentials = f
+                .settings
+                .iter()
+                .any(|s| s.is_secret() && s.env.is_some_and(set));
+            let required_ok = f
+                .settings
+                .iter()
+                .filter(|s| s.required)
+                .all(|s| s.default.is_some() || s.env.is_some_and(set));
+            let keyless_local = f.name == "local";
+            if keyless_local || (has_credentials && required_ok) {
+                cfg.providers.insert(f.name.to_owned(), toml::Table::new());
+            }
+        }
+        let dir = env("MODELRT_DATA_DIR").filter(|d| !d.is_empty());
+        let file = |name: &str| match &dir {
+            Some(d) => format!("{}/{name}", d.trim_end_matches('/')),
+            None => name.to_owned(),
+        };
+        let mut storage = toml::Table::new();
+        storage.insert(
+            "database_url".into(),
+            toml::Value::String(format!("sqlite://{}", file("modelrt-usage.sqlite"))),
+        );
+        storage.insert(
+            "spill_path".into(),
+            toml::Value::String(file("modelrt-usage.spill.jsonl")),
+        );
+        cfg.storage = Some(storage);
+        let mut cache = toml::Table::new();
+        cache.insert("backend".into(), toml::Value::String("memory".into()));
+        cfg.cache = Some(cache);
+        cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_with_credentials_are_included() {
+        let none = Config::embedded_default_with_env(&|_| None);
+        assert!(!none.providers.contains_key("openai"));
+        let with = Config::embedded_default_with_env(&|k| {
+            (k == "OPENAI_API_KEY").then(|| "sk-x".to_owned())
+        });
+        #[cfg(feature = "openai")]
+        assert!(with.providers.contains_key("openai"));
+        assert!(with.storage.is_some() && with.cache.is_some());
+        let dir = Config::embedded_default_with_env(&|k| {
+            (k == "MODELRT_DATA_DIR").then(|| "/var/lib/modelrt/".to_owned())
+        });
+        let url = dir
+            .storage
+            .as_ref()
+            .and_then(|s| s.get("database_url"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        assert_eq!(
+            url.as_deref(),
+            Some("sqlite:///var/lib/modelrt/modelrt-usage.sqlite")
+        );
+    }
+}
