@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("hit_parts/backend_get", |b| {
         b.iter(|| rt.block_on(cache.get(&key, None)).expect("entry"))
     });
-    c.bench_function("hit_parts/decode_response", |b| {
+    c.bench_function("hit_parts/decode_response_json_as_from_redis", |b| {
         b.iter(|| {
             serde_json::from_slice::<runtime_core::ChatResponse>(&entry.value).expect("decode")
         })

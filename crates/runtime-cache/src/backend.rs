@@ -1,5 +1,6 @@
 //! The storage behind the cache: one small trait, an in-memory and a Redis implementation.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,29 @@ pub struct Entry {
     pub upstream_us: u64,
     /// The serialized answer.
     pub value: Bytes,
+    /// The answer already decoded, kept by in-process backends so a hit skips parsing
+    /// (never stored by external backends).
+    pub decoded: Option<Decoded>,
 }
+
+/// A decoded answer riding along an [`Entry`] in process memory. Compares equal to any other
+/// (it is a copy of `value`, which decides equality).
+#[derive(Clone)]
+pub struct Decoded(pub Arc<dyn Any + Send + Sync>);
+
+impl std::fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decoded(..)")
+    }
+}
+
+impl PartialEq for Decoded {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Decoded {}
 
 const ENTRY_MAGIC: u8 = 0xC1;
 const HEADER_LEN: usize = 1 + 8 * 3;
@@ -28,15 +51,17 @@ impl Entry {
         Duration::from_millis(self.expires_at_ms.saturating_sub(self.stored_at_ms))
     }
 
-    /// Bytes this entry occupies (value plus header).
+    /// Bytes this entry occupies: value plus header, counted twice when a decoded copy
+    /// rides along.
     pub fn size(&self) -> usize {
-        self.value.len() + HEADER_LEN
+        let one = self.value.len() + HEADER_LEN;
+        if self.decoded.is_some() { 2 * one } else { one }
     }
 
     /// The binary form used by external stores: a magic byte, the three times as big-endian
     /// `u64`s, then the value.
     pub fn encode(&self) -> Bytes {
-        let mut b = BytesMut::with_capacity(self.size());
+        let mut b = BytesMut::with_capacity(self.value.len() + HEADER_LEN);
         b.put_u8(ENTRY_MAGIC);
         b.put_u64(self.stored_at_ms);
         b.put_u64(self.expires_at_ms);
@@ -59,6 +84,7 @@ impl Entry {
             expires_at_ms,
             upstream_us,
             value: raw,
+            decoded: None,
         })
     }
 }
@@ -151,6 +177,7 @@ mod tests {
             expires_at_ms: 1001,
             upstream_us: 55,
             value: Bytes::from_static(b"hello"),
+            decoded: None,
         };
         assert_eq!(Entry::decode(e.encode()), Some(e.clone()));
         assert_eq!(e.ttl(), Duration::from_secs(1));

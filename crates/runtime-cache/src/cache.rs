@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use runtime_core::{Error, Result};
 
-use crate::backend::{CacheBackend, Entry};
+use crate::backend::{CacheBackend, Decoded, Entry};
 use crate::clock::{Clock, SystemClock, duration_ms};
 use crate::config::{BackendKind, CacheConfig};
 use crate::key::CacheKey;
@@ -201,7 +201,13 @@ impl ResponseCache {
             .collect()
     }
 
-    fn entry(&self, value: Bytes, ttl: Option<Duration>, upstream: Duration) -> Entry {
+    fn entry(
+        &self,
+        value: Bytes,
+        decoded: Option<Decoded>,
+        ttl: Option<Duration>,
+        upstream: Duration,
+    ) -> Entry {
         let now = self.clock.now_ms();
         let ttl = ttl.unwrap_or(self.default_ttl);
         Entry {
@@ -209,6 +215,7 @@ impl ResponseCache {
             expires_at_ms: now.saturating_add(duration_ms(ttl)),
             upstream_us: u64::try_from(upstream.as_micros()).unwrap_or(u64::MAX),
             value,
+            decoded,
         }
     }
 
@@ -221,7 +228,20 @@ impl ResponseCache {
         ttl: Option<Duration>,
         upstream: Duration,
     ) -> bool {
-        let entry = self.entry(value, ttl, upstream);
+        self.put_decoded(key, value, None, ttl, upstream).await
+    }
+
+    /// [`ResponseCache::put`] with the decoded answer attached: in-process backends keep it
+    /// so a hit can skip parsing `value` (see [`Entry::decoded`]).
+    pub async fn put_decoded(
+        &self,
+        key: &CacheKey,
+        value: Bytes,
+        decoded: Option<Decoded>,
+        ttl: Option<Duration>,
+        upstream: Duration,
+    ) -> bool {
+        let entry = self.entry(value, decoded, ttl, upstream);
         if entry.ttl().is_zero() {
             return false;
         }
@@ -252,7 +272,7 @@ impl ResponseCache {
         let n = items.len() as u64;
         let items: Vec<(String, Entry)> = items
             .into_iter()
-            .map(|(k, v)| (self.storage_key(&k), self.entry(v, ttl, upstream)))
+            .map(|(k, v)| (self.storage_key(&k), self.entry(v, None, ttl, upstream)))
             .filter(|(_, e)| !e.ttl().is_zero())
             .collect();
         if items.is_empty() {

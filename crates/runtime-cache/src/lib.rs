@@ -16,7 +16,7 @@ pub mod provider;
 pub mod redis;
 pub mod stats;
 
-pub use backend::{BackendError, CacheBackend, Entry};
+pub use backend::{BackendError, CacheBackend, Decoded, Entry};
 pub use batch::{EmbeddingBatcher, apportion, apportion_usage};
 pub use cache::ResponseCache;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -121,6 +121,7 @@ mod tests {
             expires_at_ms: 3_600_000,
             upstream_us: 0,
             value: Bytes::from(vec![b'x'; n]),
+            decoded: None,
         }
     }
 

@@ -14,6 +14,7 @@ use runtime_core::{
     StreamAccumulator, Usage,
 };
 
+use crate::backend::Decoded;
 use crate::batch::{EmbeddingBatcher, batch_limit, embed_in_chunks};
 use crate::cache::ResponseCache;
 use crate::config::{BatchConfig, CacheConfig};
@@ -158,7 +159,7 @@ impl<P: Provider> CachedProvider<P> {
         }
     }
 
-    async fn lookup<T: serde::de::DeserializeOwned>(
+    async fn lookup<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static>(
         cache: &ResponseCache,
         key: &CacheKey,
         ctx: &RequestContext,
@@ -167,6 +168,9 @@ impl<P: Provider> CachedProvider<P> {
             return None;
         }
         let entry = cache.get(key, ctx.cache.max_age).await?;
+        if let Some(v) = entry.decoded.as_ref().and_then(|d| d.0.downcast_ref::<T>()) {
+            return Some(v.clone());
+        }
         match serde_json::from_slice(&entry.value) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -261,13 +265,22 @@ fn store_on_complete(
                     resp.meta = st.meta.clone();
                     resp.meta.cache_hit = None;
                     if storable(&resp.finish_reason) {
-                        let bytes = match st.store_as {
-                            StoreAs::Chat => serialize(&resp),
-                            StoreAs::Completion => serialize(&CompletionResponse::from(resp)),
+                        let stored = match st.store_as {
+                            StoreAs::Chat => serialize(&resp).map(|b| (b, Decoded(Arc::new(resp)))),
+                            StoreAs::Completion => {
+                                let c = CompletionResponse::from(resp);
+                                serialize(&c).map(|b| (b, Decoded(Arc::new(c))))
+                            }
                         };
-                        if let Some(bytes) = bytes {
+                        if let Some((bytes, decoded)) = stored {
                             st.cache
-                                .put(&st.key, bytes, st.ttl, st.started.elapsed())
+                                .put_decoded(
+                                    &st.key,
+                                    bytes,
+                                    Some(decoded),
+                                    st.ttl,
+                                    st.started.elapsed(),
+                                )
                                 .await;
                         }
                     }
@@ -359,8 +372,9 @@ impl<P: Provider> Provider for CachedProvider<P> {
         if writes(ctx.cache.mode) && storable(&resp.finish_reason) {
             resp.meta.cache_hit = None;
             if let Some(bytes) = serialize(&resp) {
+                let decoded = Decoded(Arc::new(resp.clone()));
                 cache
-                    .put(&key, bytes, ctx.cache.ttl, started.elapsed())
+                    .put_decoded(&key, bytes, Some(decoded), ctx.cache.ttl, started.elapsed())
                     .await;
             }
         }
@@ -413,8 +427,9 @@ impl<P: Provider> Provider for CachedProvider<P> {
         if writes(ctx.cache.mode) && storable(&resp.finish_reason) {
             resp.meta.cache_hit = None;
             if let Some(bytes) = serialize(&resp) {
+                let decoded = Decoded(Arc::new(resp.clone()));
                 cache
-                    .put(&key, bytes, ctx.cache.ttl, started.elapsed())
+                    .put_decoded(&key, bytes, Some(decoded), ctx.cache.ttl, started.elapsed())
                     .await;
             }
         }
