@@ -523,8 +523,12 @@ impl<P: Provider> Provider for CachedProvider<P> {
         let mut fetched: Vec<Vec<f32>> = Vec::new();
         if !missing.is_empty() {
             let sub = EmbeddingRequest {
+                model: req.model.clone(),
                 input: missing,
-                ..req.clone()
+                dimensions: req.dimensions,
+                encoding_format: req.encoding_format,
+                user: req.user.clone(),
+                extra: req.extra.clone(),
             };
             let started = Instant::now();
             let mut resp = self.send_embeddings(&sub, ctx).await?;
