@@ -314,6 +314,80 @@ fn set_option(
     Ok(())
 }
 
+/// Sampling fields of a core request, mapped into Ollama's `options`.
+struct Sampling<'a> {
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    seed: Option<i64>,
+    frequency_penalty: Option<f64>,
+    presence_penalty: Option<f64>,
+    stop: &'a [String],
+}
+
+/// Splits `extra` into Ollama `options` and allowed top-level fields, then adds the sampling
+/// fields. Unknown keys, and an option given twice, are `InvalidRequest`s naming them.
+#[allow(clippy::too_many_arguments)]
+fn options_and_extras(
+    extra: &Map<String, Value>,
+    top_keys: &[&str],
+    endpoint: &str,
+    format: &mut Option<Value>,
+    sampling: Sampling<'_>,
+    provider: &str,
+    model: &str,
+) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    let mut options = Map::new();
+    let mut top_level = Map::new();
+    for (k, v) in extra {
+        match k.as_str() {
+            k if OPTION_KEYS.contains(&k) => {
+                options.insert(k.to_owned(), v.clone());
+            }
+            k if top_keys.contains(&k) => {
+                top_level.insert(k.to_owned(), v.clone());
+            }
+            "options" => match v {
+                Value::Object(o) => options.extend(o.clone()),
+                _ => {
+                    return Err(invalid(provider, model, "options", "must be an object"));
+                }
+            },
+            "format" if format.is_none() => *format = Some(v.clone()),
+            "n" if v.as_u64() == Some(1) => {}
+            other => {
+                return Err(invalid(
+                    provider,
+                    model,
+                    other,
+                    format!("`{other}` is not an Ollama {endpoint} field or option"),
+                ));
+            }
+        }
+    }
+    for (key, value) in [
+        ("num_predict", sampling.max_tokens.map(Value::from)),
+        ("temperature", sampling.temperature.map(Value::from)),
+        ("top_p", sampling.top_p.map(Value::from)),
+        ("seed", sampling.seed.map(Value::from)),
+        (
+            "frequency_penalty",
+            sampling.frequency_penalty.map(Value::from),
+        ),
+        (
+            "presence_penalty",
+            sampling.presence_penalty.map(Value::from),
+        ),
+        (
+            "stop",
+            (!sampling.stop.is_empty()).then(|| Value::from(sampling.stop.to_vec())),
+        ),
+    ] {
+        set_option(&mut options, key, value, provider, model)?;
+    }
+    Ok((options, top_level))
+}
+
 /// Maps a core request to `/api/chat`. Everything Ollama cannot express is an
 /// [`Error::InvalidRequest`] naming the field: URL images, forced tool choice, strict tool
 /// schemas, `parallel_tool_calls: false`, participant names, `user`, unknown `extra` keys.
@@ -426,48 +500,23 @@ pub fn chat_request(req: &ChatRequest, stream: bool, provider: &str) -> Result<O
         ));
     }
 
-    let mut options = Map::new();
-    let mut top_level = Map::new();
-    for (k, v) in &req.extra {
-        match k.as_str() {
-            k if OPTION_KEYS.contains(&k) => {
-                options.insert(k.to_owned(), v.clone());
-            }
-            k if TOP_LEVEL_KEYS.contains(&k) => {
-                top_level.insert(k.to_owned(), v.clone());
-            }
-            "options" => match v {
-                Value::Object(o) => options.extend(o.clone()),
-                _ => {
-                    return Err(invalid(provider, model, "options", "must be an object"));
-                }
-            },
-            "format" if format.is_none() => format = Some(v.clone()),
-            "n" if v.as_u64() == Some(1) => {}
-            other => {
-                return Err(invalid(
-                    provider,
-                    model,
-                    other,
-                    format!("`{other}` is not an Ollama /api/chat field or option"),
-                ));
-            }
-        }
-    }
-    for (key, value) in [
-        ("num_predict", req.max_tokens.map(Value::from)),
-        ("temperature", req.temperature.map(Value::from)),
-        ("top_p", req.top_p.map(Value::from)),
-        ("seed", req.seed.map(Value::from)),
-        ("frequency_penalty", req.frequency_penalty.map(Value::from)),
-        ("presence_penalty", req.presence_penalty.map(Value::from)),
-        (
-            "stop",
-            (!req.stop.is_empty()).then(|| Value::from(req.stop.clone())),
-        ),
-    ] {
-        set_option(&mut options, key, value, provider, model)?;
-    }
+    let (options, top_level) = options_and_extras(
+        &req.extra,
+        TOP_LEVEL_KEYS,
+        "/api/chat",
+        &mut format,
+        Sampling {
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+            top_p: req.top_p,
+            seed: req.seed,
+            frequency_penalty: req.frequency_penalty,
+            presence_penalty: req.presence_penalty,
+            stop: &req.stop,
+        },
+        provider,
+        model,
+    )?;
     Ok(OllamaChatRequest {
         model: req.model.clone(),
         messages,
@@ -517,7 +566,7 @@ pub struct OllamaResponseMessage {
     pub tool_calls: Option<Vec<OllamaToolCall>>,
 }
 
-/// A `/api/chat` response, or one line of its stream.
+/// An `/api/chat` or `/api/generate` response, or one line of their streams.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct OllamaChatResponse {
     /// Model.
@@ -526,9 +575,15 @@ pub struct OllamaChatResponse {
     /// RFC 3339 time.
     #[serde(default)]
     pub created_at: Option<String>,
-    /// The (partial) message.
+    /// The (partial) message (`/api/chat`).
     #[serde(default)]
     pub message: Option<OllamaResponseMessage>,
+    /// The (partial) text (`/api/generate`).
+    #[serde(default)]
+    pub response: Option<String>,
+    /// The (partial) reasoning (`/api/generate`).
+    #[serde(default)]
+    pub thinking: Option<String>,
     /// True on the last line.
     #[serde(default)]
     pub done: bool,
@@ -723,7 +778,8 @@ pub fn parse_chat(r: OllamaChatResponse, provider: &str, model: &str) -> Result<
     })
 }
 
-/// Decodes an `/api/chat` NDJSON stream: content, thinking and whole tool calls per line; the
+/// Decodes an `/api/chat` (or `/api/generate`) NDJSON stream: content, thinking and whole tool
+/// calls per line (`response` / `thinking` for generate); the
 /// `done: true` line carries the counts and `done_reason`; an `{"error": …}` line is an
 /// [`Error::Stream`].
 #[derive(Debug)]
@@ -805,6 +861,14 @@ impl FrameDecoder for OllamaStreamDecoder {
                 out.push(StreamEvent::ToolCallEnd { index });
             }
         }
+        if let Some(t) = r.thinking.as_ref().filter(|t| !t.is_empty()) {
+            self.content_sent = true;
+            out.push(StreamEvent::ReasoningDelta { text: t.clone() });
+        }
+        if let Some(t) = r.response.as_ref().filter(|t| !t.is_empty()) {
+            self.content_sent = true;
+            out.push(StreamEvent::TextDelta { text: t.clone() });
+        }
         if r.done {
             self.done = true;
             if let Some(u) = usage(&r) {
@@ -831,6 +895,118 @@ impl FrameDecoder for OllamaStreamDecoder {
     fn is_done(&self) -> bool {
         self.done
     }
+}
+
+/// Top-level `/api/generate` fields passed through from `CompletionRequest::extra`.
+pub const GENERATE_TOP_LEVEL_KEYS: &[&str] = &["think", "keep_alive", "raw", "system", "template"];
+
+/// The body of `POST /api/generate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OllamaGenerateRequest {
+    /// Model.
+    pub model: String,
+    /// Prompt.
+    pub prompt: String,
+    /// Text after the completion (fill-in-the-middle).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    /// `"json"` or a JSON Schema (from `extra.format`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Value>,
+    /// Sampling options.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub options: Map<String, Value>,
+    /// Always sent.
+    pub stream: bool,
+    /// `think`, `keep_alive`, `raw`, `system`, `template`.
+    #[serde(flatten)]
+    pub top_level: Map<String, Value>,
+}
+
+/// Maps a text completion to `/api/generate`: `suffix` is native (fill-in-the-middle models);
+/// the model's prompt template applies unless `extra.raw` is `true`.
+pub fn generate_request(
+    req: &runtime_core::CompletionRequest,
+    stream: bool,
+    provider: &str,
+) -> Result<OllamaGenerateRequest> {
+    if req.user.is_some() {
+        return Err(invalid(
+            provider,
+            &req.model,
+            "user",
+            "Ollama has no end-user field",
+        ));
+    }
+    let mut format = None;
+    let (options, top_level) = options_and_extras(
+        &req.extra,
+        GENERATE_TOP_LEVEL_KEYS,
+        "/api/generate",
+        &mut format,
+        Sampling {
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+            top_p: req.top_p,
+            seed: req.seed,
+            frequency_penalty: req.frequency_penalty,
+            presence_penalty: req.presence_penalty,
+            stop: &req.stop,
+        },
+        provider,
+        &req.model,
+    )?;
+    Ok(OllamaGenerateRequest {
+        model: req.model.clone(),
+        prompt: req.prompt.clone(),
+        suffix: req.suffix.clone(),
+        format,
+        options,
+        stream,
+        top_level,
+    })
+}
+
+/// Maps a non-streaming `/api/generate` answer. (Its `context` token array, Ollama's deprecated
+/// conversation state, has no place in a completion and is not kept.)
+pub fn parse_generate(
+    r: OllamaChatResponse,
+    provider: &str,
+    model: &str,
+) -> Result<runtime_core::CompletionResponse> {
+    if let Some(e) = &r.error {
+        return Err(Error::Api {
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            status: 500,
+            error_type: None,
+            code: None,
+            message: error_message(e),
+            retry_after: None,
+            should_retry: None,
+        });
+    }
+    if !r.done {
+        return Err(Error::decode(
+            provider,
+            model,
+            "generate response",
+            "the answer is not done (`done: false`)",
+            "",
+        ));
+    }
+    Ok(runtime_core::CompletionResponse {
+        id: String::new(),
+        model: r.model.clone().unwrap_or_else(|| model.to_owned()),
+        created: created(&r),
+        text: r.response.clone().unwrap_or_default(),
+        finish_reason: finish_reason(r.done_reason.as_deref(), false),
+        usage: usage(&r),
+        meta: ResponseMeta {
+            provider: Some(provider.to_owned()),
+            ..ResponseMeta::default()
+        },
+    })
 }
 
 /// The body of `POST /api/embed`.
@@ -1007,7 +1183,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     tools: true,
     vision: true,
     json_schema: true,
-    // Served over /api/chat (the trait's default).
+    // `/api/generate`.
     completion: true,
     embeddings: true,
     list_models: true,
@@ -1080,6 +1256,47 @@ impl Provider for OllamaProvider {
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
         let spec = self.chat_spec(req, true, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (lines, _h) = self.http.ndjson(&call, spec, ctx).await?;
+        Ok(
+            ChatStream::decode_frames(lines, OllamaStreamDecoder::new(&self.name, &req.model))
+                .with_meta(ResponseMeta {
+                    provider: Some(self.name.to_string()),
+                    ..ResponseMeta::default()
+                }),
+        )
+    }
+
+    /// A text completion over `POST /api/generate` (`suffix` supported natively).
+    async fn complete(
+        &self,
+        req: &runtime_core::CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<runtime_core::CompletionResponse> {
+        let body = generate_request(req, false, &self.name)?;
+        let spec = self.authorize(
+            HttpRequestSpec::post_json(format!("{}/api/generate", self.root), &body),
+            ctx,
+        );
+        let call = self.call(&req.model, ctx);
+        let (body, _h): (OllamaChatResponse, _) = self
+            .http
+            .json(&call, spec, ctx, "generate response")
+            .await?;
+        parse_generate(body, &self.name, &req.model)
+    }
+
+    /// A streamed text completion over `POST /api/generate`.
+    async fn complete_stream(
+        &self,
+        req: &runtime_core::CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let body = generate_request(req, true, &self.name)?;
+        let spec = self.authorize(
+            HttpRequestSpec::post_json(format!("{}/api/generate", self.root), &body),
+            ctx,
+        );
         let call = self.call(&req.model, ctx);
         let (lines, _h) = self.http.ndjson(&call, spec, ctx).await?;
         Ok(

@@ -582,24 +582,28 @@ fn ollama_scenarios() -> Vec<Scenario> {
             Ok(())
         }),
     );
+    let generate = json!({
+        "model": "qwen2.5-coder:1.5b", "created_at": "2026-01-01T00:00:00Z",
+        "response": "return a + b", "done": true, "done_reason": "stop",
+        "context": [1, 2, 3], "prompt_eval_count": 12, "eval_count": 5
+    })
+    .to_string();
     v.push(
         Scenario::new(
-            "completion over /api/chat (reply: api-chat-nonstream-durations)",
+            "fill-in-the-middle completion over /api/generate (synthetic body)",
             vec![Category::Completion],
             Call::Complete(CompletionRequest {
-                model: "qwen3:4b".into(),
-                prompt: "Reply with exactly the single word: pong".into(),
-                max_tokens: Some(64),
+                model: "qwen2.5-coder:1.5b".into(),
+                prompt: "def add(a, b):\n    ".into(),
+                suffix: Some("\n\nprint(add(1, 2))".into()),
+                max_tokens: Some(32),
                 ..Default::default()
             }),
-            MockReply::json(fixtures::bytes(
-                OLLAMA,
-                "api-chat-nonstream-durations.response.json",
-            )),
+            MockReply::json(generate),
         )
-        .expect_body(json!({"options": {"num_predict": 64}, "messages": [{"role": "user", "content": "Reply with exactly the single word: pong"}]}))
+        .expect_body(json!({"stream": false, "suffix": "\n\nprint(add(1, 2))", "options": {"num_predict": 32}}))
         .expect_completion(|c| {
-            if c.finish_reason != FinishReason::Length || c.text.is_empty() {
+            if c.text != "return a + b" || c.usage.map(|u| u.total_tokens) != Some(17) {
                 return Err(format!("{c:?}"));
             }
             Ok(())
@@ -635,7 +639,7 @@ fn ollama_target() -> Target {
         chat_path: "^/api/chat$".into(),
         stream_path: "^/api/chat$".into(),
         embed_path: "^/api/embed$".into(),
-        completion_path: "^/api/chat$".into(),
+        completion_path: "^/api/generate$".into(),
         error_body: Arc::new(|_status, msg| json!({"error": msg}).to_string()),
         auth_header: ("authorization".into(), format!("Bearer {TEST_KEY}")),
         stream_event: event.as_bytes().to_vec(),

@@ -252,3 +252,38 @@ fn registered_through_inventory() {
     assert_eq!(secrets, ["api_key"]);
     assert!(f.settings.iter().all(|s| !s.required));
 }
+
+#[tokio::test]
+async fn ollama_streamed_completion_over_generate() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/generate"))
+        .and(body_partial_json(json!({"stream": true, "prompt": "Once"})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            concat!(
+                "{\"model\":\"m\",\"created_at\":\"2026-01-01T00:00:00Z\",\"response\":\" upon\",\"done\":false}\n",
+                "{\"model\":\"m\",\"created_at\":\"2026-01-01T00:00:00Z\",\"response\":\"\",\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":2,\"eval_count\":1}\n",
+            ),
+            "application/x-ndjson",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = settings(&server.uri(), LocalApi::Ollama)
+        .build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap();
+    let req = runtime_core::CompletionRequest {
+        model: "m".into(),
+        prompt: "Once".into(),
+        ..Default::default()
+    };
+    let r = p
+        .complete_stream(&req, &RequestContext::new())
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(r.message.text().as_deref(), Some(" upon"));
+    assert_eq!(r.usage.unwrap().total_tokens, 3);
+}

@@ -927,3 +927,50 @@ fn compat_reasoning_history_goes_back_as_reasoning_content() {
     let e = local::chat_body(&req, false, opts(), "local").unwrap_err();
     assert_eq!(e.param(), Some("messages[2].thinking_blocks"));
 }
+
+/// Synthetic (no `/api/generate` recording exists): a fill-in-the-middle completion.
+#[test]
+fn ollama_generate_request_and_answers() {
+    let mut req = runtime_core::CompletionRequest {
+        model: "qwen2.5-coder:1.5b".into(),
+        prompt: "def add(a, b):\n    ".into(),
+        suffix: Some("\n\nprint(add(1, 2))".into()),
+        max_tokens: Some(32),
+        temperature: Some(0.0),
+        stop: vec!["\n\n".into()],
+        ..Default::default()
+    };
+    req.extra.insert("raw".into(), json!(true));
+    let body =
+        serde_json::to_value(ollama::generate_request(&req, false, "local").unwrap()).unwrap();
+    assert_eq!(body["suffix"], "\n\nprint(add(1, 2))");
+    assert_eq!(body["stream"], false);
+    insta::assert_json_snapshot!("ollama__synthetic-generate", body);
+    req.extra.insert("images".into(), json!([]));
+    let e = ollama::generate_request(&req, false, "local").unwrap_err();
+    assert_eq!(e.param(), Some("images"));
+
+    let r: ollama::OllamaChatResponse = serde_json::from_value(json!({
+        "model": "qwen2.5-coder:1.5b", "created_at": "2026-01-01T00:00:00Z",
+        "response": "return a + b", "done": true, "done_reason": "stop",
+        "context": [1, 2, 3], "prompt_eval_count": 12, "eval_count": 5
+    }))
+    .unwrap();
+    let c = ollama::parse_generate(r, "local", "qwen2.5-coder:1.5b").unwrap();
+    assert_eq!(c.text, "return a + b");
+    assert_eq!(c.usage.unwrap(), runtime_core::Usage::new(12, 5));
+    assert_eq!(c.created, 1_767_225_600);
+
+    let stream = concat!(
+        "{\"model\":\"m\",\"created_at\":\"2026-01-01T00:00:00Z\",\"response\":\"return\",\"done\":false}\n",
+        "{\"model\":\"m\",\"created_at\":\"2026-01-01T00:00:00Z\",\"response\":\" a + b\",\"done\":false}\n",
+        "{\"model\":\"m\",\"created_at\":\"2026-01-01T00:00:00Z\",\"response\":\"\",\"done\":true,\"done_reason\":\"length\",\"prompt_eval_count\":12,\"eval_count\":5}\n",
+    );
+    let whole = decode_ndjson(&[stream.as_bytes().to_vec()]).unwrap();
+    for pieces in fixtures::rechunkings(stream.as_bytes(), 10) {
+        assert_eq!(decode_ndjson(&pieces).unwrap(), whole);
+    }
+    let r = fold(&whole);
+    assert_eq!(r.message.text().as_deref(), Some("return a + b"));
+    assert_eq!(r.finish_reason, FinishReason::Length);
+}
