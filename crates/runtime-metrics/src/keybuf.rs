@@ -38,32 +38,52 @@ pub(crate) fn with_key<R>(parts: &[&str], f: impl FnOnce(&str) -> R) -> R {
     })
 }
 
-/// FNV-1a: a fast hasher for the short composite keys of the series and price maps (their
-/// size is capped, so a hash-flooding client cannot make them grow).
-#[derive(Clone, Copy)]
-pub(crate) struct Fnv(u64);
+/// A fast word-at-a-time hasher (FxHash's mixing) for the short composite keys of the series
+/// and price maps. Not keyed: those maps are size-capped, so a client choosing model names
+/// cannot make them grow, only slow its own colliding lookups.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FastHash(u64);
 
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHash {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
     }
 }
 
-impl std::hash::Hasher for Fnv {
+impl std::hash::Hasher for FastHash {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
     }
 }
 
-/// Builds [`Fnv`] hashers.
-pub(crate) type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+/// Builds [`FastHash`] hashers.
+pub(crate) type FastBuild = std::hash::BuildHasherDefault<FastHash>;
 
 #[cfg(test)]
 mod tests {

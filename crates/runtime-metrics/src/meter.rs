@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::config::MetricsConfig;
 use crate::histogram::{Quantiles, WindowedHistogram};
-use crate::keybuf::{FnvBuild, join, with_key};
+use crate::keybuf::{FastBuild, join, with_key};
 use crate::pricing::Cost;
 
 /// Metric and label names (Prometheus conventions; OpenTelemetry GenAI names where they fit).
@@ -303,7 +303,7 @@ fn scaled(q: Quantiles, div: f64) -> Quantiles {
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    series: DashMap<Box<str>, Arc<Series>, FnvBuild>,
+    series: DashMap<Box<str>, Arc<Series>, FastBuild>,
     window: Duration,
     slots: usize,
     max_series: usize,
@@ -320,10 +320,11 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// Drain the exporter's histogram sample queues at least this often (ms), so memory stays
-/// bounded even when `/metrics` is never scraped. Time-based, so its cost does not grow with
-/// the request rate.
-const UPKEEP_EVERY_MS: u64 = 2_000;
+/// The exporter queues histogram samples until an upkeep (or a render) folds them into
+/// buckets. [`Metrics::spawn_upkeep`] does that off the request path; as a safety net (no
+/// upkeep task, no scrapes) the recording path does it itself when this long (ms) has passed,
+/// so memory stays bounded in every case.
+const UPKEEP_FALLBACK_MS: u64 = 10_000;
 
 impl Metrics {
     /// Metrics with their own Prometheus recorder (nothing global is touched).
@@ -372,6 +373,7 @@ impl Metrics {
     /// percentile gauges refreshed first.
     pub fn render(&self) -> String {
         let now = self.now_ms();
+        self.last_upkeep_ms.store(now, Ordering::Relaxed);
         for s in self.series.iter() {
             s.sync_counters();
             let q = s.duration_window.quantiles(now);
@@ -387,6 +389,32 @@ impl Metrics {
     pub(crate) fn plain_counter(&self, name: &'static str) -> Counter {
         self.recorder
             .register_counter(&Key::from_static_name(name), &META)
+    }
+
+    /// Folds the queued histogram samples into the exported buckets (the exporter's upkeep).
+    pub fn upkeep(&self) {
+        self.last_upkeep_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.handle.run_upkeep();
+    }
+
+    /// Runs [`Metrics::upkeep`] every `every` on the current Tokio runtime until `stop` is
+    /// cancelled, keeping that work off the request path.
+    pub fn spawn_upkeep(
+        self: &Arc<Self>,
+        every: Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => me.upkeep(),
+                }
+            }
+        })
     }
 
     fn now_ms(&self) -> u64 {
@@ -553,7 +581,7 @@ impl Metrics {
             t.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
         let last = self.last_upkeep_ms.load(Ordering::Relaxed);
-        if now >= last + UPKEEP_EVERY_MS
+        if now >= last + UPKEEP_FALLBACK_MS
             && self
                 .last_upkeep_ms
                 .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)

@@ -54,6 +54,8 @@ pub struct Metering {
     pricing: Arc<Pricing>,
     enabled: bool,
     storage: Option<(UsageWriter, UsageStore)>,
+    stop: tokio_util::sync::CancellationToken,
+    upkeep: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Counters of the usage writer, exported with the other metrics.
@@ -69,8 +71,8 @@ mod writer_names {
 
 impl Metering {
     /// Builds everything from `config`: prices from the shipped catalog with its overrides.
-    /// With storage enabled, the database is opened lazily and the writer task is spawned on
-    /// the current Tokio runtime.
+    /// Must be called inside a Tokio runtime: the metrics upkeep task and (with storage
+    /// enabled) the writer task are spawned on it; the database is opened lazily.
     pub fn start(config: &MeteringConfig) -> Result<Self, StoreError> {
         Self::start_with_pricing(config, Pricing::new(&config.pricing))
     }
@@ -93,11 +95,15 @@ impl Metering {
         } else {
             None
         };
+        let stop = tokio_util::sync::CancellationToken::new();
+        let upkeep = metrics.spawn_upkeep(std::time::Duration::from_secs(1), stop.clone());
         Ok(Self {
             metrics,
             pricing: Arc::new(pricing),
             enabled: config.metrics.enabled,
             storage,
+            stop,
+            upkeep: parking_lot::Mutex::new(Some(upkeep)),
         })
     }
 
@@ -169,8 +175,14 @@ impl Metering {
         }
     }
 
-    /// Flushes and stops the writer (records go to the database or the spill file).
+    /// Stops the background tasks: flushes and stops the writer (records go to the database or
+    /// the spill file) and the metrics upkeep.
     pub async fn shutdown(&self) {
+        self.stop.cancel();
+        let upkeep = self.upkeep.lock().take();
+        if let Some(task) = upkeep {
+            let _ = task.await;
+        }
         if let Some((w, store)) = &self.storage {
             w.shutdown().await;
             store.close().await;

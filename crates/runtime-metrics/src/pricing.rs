@@ -11,7 +11,7 @@ use runtime_core::{ModelPricing, Usage};
 use serde::Deserialize;
 
 use crate::config::PricingConfig;
-use crate::keybuf::{FnvBuild, with_key};
+use crate::keybuf::{FastBuild, with_key};
 
 /// Most (provider, deployment, model) answers remembered.
 const MAX_RESOLVED: usize = 10_000;
@@ -203,7 +203,7 @@ pub struct Pricing {
     overrides: HashMap<String, ModelPricing>,
     free: HashSet<String>,
     provider_types: HashMap<String, String>,
-    resolved: DashMap<Box<str>, Option<(ModelPricing, PriceSource)>, FnvBuild>,
+    resolved: DashMap<Box<str>, Option<(ModelPricing, PriceSource)>, FastBuild>,
 }
 
 impl Default for Pricing {
