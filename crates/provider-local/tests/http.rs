@@ -287,3 +287,27 @@ async fn ollama_streamed_completion_over_generate() {
     assert_eq!(r.message.text().as_deref(), Some(" upon"));
     assert_eq!(r.usage.unwrap().total_tokens, 3);
 }
+
+#[tokio::test]
+async fn ollama_model_not_found() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ResponseTemplate::new(404).set_body_raw(
+            r#"{"error":"model \"llama9\" not found, try pulling it first"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let p = settings(&server.uri(), LocalApi::Ollama)
+        .build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap();
+    let e = p
+        .chat(
+            &ChatRequest::new("llama9", vec![Message::user("x")]),
+            &RequestContext::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::ModelNotFound { .. }), "{e:?}");
+}
