@@ -56,8 +56,9 @@ def main() -> None:
     e = client.embeddings.create(model="mock/text-embedding-3-small", input=["a", "b"])
     assert [d.index for d in e.data] == [0, 1], e
     assert list(e.data[1].embedding) == [0.5, -0.25, 1.0], e.data[1].embedding
+    # A text not embedded before (the gateway caches embeddings per text).
     e = client.embeddings.create(
-        model="mock/text-embedding-3-small", input="a", encoding_format="float"
+        model="mock/text-embedding-3-small", input="c", encoding_format="float"
     )
     assert list(e.data[0].embedding) == [0.5, -0.25, 0.0], e.data[0].embedding
     assert e.usage.prompt_tokens == 4, e.usage

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
+use model_runtime::metrics::GroupBy;
 use model_runtime::{
     ChatRequest, Config, ConfigError, EmbeddingRequest, EncodingFormat, Message, ModelInfo,
     RequestContext, Runtime, StreamEvent,
@@ -185,12 +186,25 @@ pub fn main() -> ExitCode {
 pub fn load_config(path: Option<&Path>) -> Result<Config, ConfigError> {
     match path {
         Some(p) => Config::from_file(p),
-        None => Ok(Config::default()),
+        None => Ok(Config::embedded_default()),
     }
 }
 
 async fn start(config: Config) -> Result<Runtime, CliError> {
-    Ok(Runtime::from_config(config)?)
+    Ok(Runtime::start(config).await?)
+}
+
+/// Runs `f` over a started runtime, then shuts the runtime down (flushing usage records)
+/// whatever `f` returned.
+async fn with_runtime<F, Fut>(config: Config, f: F) -> Result<(), CliError>
+where
+    F: FnOnce(std::sync::Arc<Runtime>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CliError>>,
+{
+    let runtime = std::sync::Arc::new(start(config).await?);
+    let result = f(runtime.clone()).await;
+    runtime.shutdown().await;
+    result
 }
 
 /// Runs one command.
@@ -208,7 +222,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             temperature,
             no_stream,
         } => {
-            let runtime = start(load_config(cli.config.as_deref())?).await?;
+            let config = load_config(cli.config.as_deref())?;
             let prompt = match prompt {
                 Some(p) => p,
                 None => read_stdin()?,
@@ -221,14 +235,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let mut req = ChatRequest::new(model, messages);
             req.max_tokens = max_tokens;
             req.temperature = temperature;
-            run_chat(&runtime, &req, !no_stream).await
+            with_runtime(
+                config,
+                |rt| async move { run_chat(&rt, &req, !no_stream).await },
+            )
+            .await
         }
         Command::Embed {
             model,
             input,
             dimensions,
         } => {
-            let runtime = start(load_config(cli.config.as_deref())?).await?;
+            let config = load_config(cli.config.as_deref())?;
             let input = if input.is_empty() {
                 read_stdin()?.lines().map(str::to_owned).collect()
             } else {
@@ -236,31 +254,43 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             let mut req = EmbeddingRequest::new(model, input);
             req.dimensions = dimensions;
-            let resp = runtime
-                .provider()
-                .embed(&req, &RequestContext::new())
-                .await?;
-            let json = crate::encode::embeddings(&resp, EncodingFormat::Float, &req.model);
-            let mut out = std::io::stdout().lock();
-            out.write_all(&json)
-                .and_then(|()| out.write_all(b"\n"))
-                .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))
+            with_runtime(config, |rt| async move {
+                let resp = rt.provider().embed(&req, &RequestContext::new()).await?;
+                let json = crate::encode::embeddings(&resp, EncodingFormat::Float, &req.model);
+                let mut out = std::io::stdout().lock();
+                out.write_all(&json)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(|e| CliError::new(format!("cannot write to stdout: {e}")))
+            })
+            .await
         }
         Command::Models { json } => {
-            let runtime = start(load_config(cli.config.as_deref())?).await?;
-            let models = runtime
-                .provider()
-                .list_models(&RequestContext::new())
-                .await?;
-            if json {
-                println!(
-                    "{}",
-                    String::from_utf8_lossy(&crate::encode::model_list(&models))
-                );
-            } else {
-                print!("{}", models_table(&models));
-            }
-            Ok(())
+            let config = load_config(cli.config.as_deref())?;
+            with_runtime(config, |rt| async move {
+                let mut models = rt.provider().list_models(&RequestContext::new()).await?;
+                for name in rt.logical_models().into_iter().rev() {
+                    if !models.iter().any(|m| m.id == name) {
+                        models.insert(
+                            0,
+                            ModelInfo {
+                                id: name,
+                                provider: "router".into(),
+                                ..ModelInfo::default()
+                            },
+                        );
+                    }
+                }
+                if json {
+                    println!(
+                        "{}",
+                        String::from_utf8_lossy(&crate::encode::model_list(&models))
+                    );
+                } else {
+                    print!("{}", models_table(&models));
+                }
+                Ok(())
+            })
+            .await
         }
         Command::Providers => {
             let registry = model_runtime::registry()?;
@@ -273,26 +303,41 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let config = Config::from_file(&file)?;
             let gateway = GatewayConfig::from_config(&config)?;
             let providers = config.providers.len();
-            let models = config.models.len();
-            let runtime = start(config).await?;
-            drop(runtime);
-            println!(
-                "{}: ok ({providers} providers, {models} logical models, {} gateway keys{})",
-                file.display(),
-                gateway.keys.len(),
-                if gateway.master_key_hash.is_some() {
-                    ", master key set"
-                } else {
-                    ""
-                }
-            );
-            Ok(())
+            with_runtime(config, |rt| async move {
+                println!(
+                    "{}: ok ({providers} providers, {} logical models, {} gateway keys{})",
+                    file.display(),
+                    rt.logical_models().len(),
+                    gateway.keys.len(),
+                    if gateway.master_key_hash.is_some() {
+                        ", master key set"
+                    } else {
+                        ""
+                    }
+                );
+                Ok(())
+            })
+            .await
         }
         Command::Usage { since, by } => {
-            let _ = (since, by);
-            Err(CliError::new(
-                "usage reporting is not available in this build",
-            ))
+            let config = load_config(cli.config.as_deref())?;
+            let (from, to) =
+                crate::timeq::range(Some(&since), None, None).map_err(CliError::new)?;
+            let group = match by {
+                GroupColumn::Provider => GroupBy::Provider,
+                GroupColumn::Model => GroupBy::Model,
+                GroupColumn::Deployment => GroupBy::Deployment,
+                GroupColumn::Key => GroupBy::Key,
+            };
+            with_runtime(config, |rt| async move {
+                let rows = rt
+                    .usage_summary(from, to, &[group])
+                    .await
+                    .map_err(|e| CliError::new(e.to_string()))?;
+                print!("{}", crate::usage::summary_table(&rows, group));
+                Ok(())
+            })
+            .await
         }
     }
 }
@@ -331,9 +376,10 @@ async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), Cli
     println!("modelrt listening on http://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, "gateway started");
-    serve(gw.clone(), listener, shutdown_signal())
-        .await
-        .map_err(|e| CliError::new(format!("server error: {e}")))?;
+    let served = serve(gw.clone(), listener, shutdown_signal()).await;
+    // Flush usage records and stop background tasks even when the server failed.
+    gw.runtime().shutdown().await;
+    served.map_err(|e| CliError::new(format!("server error: {e}")))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod encode;
 pub mod error;
 pub mod server;
 pub mod timeq;
+pub mod usage;
 
 pub use config::GatewayConfig;
 pub use error::ApiError;

@@ -47,6 +47,7 @@ pub struct Gateway {
     provider: Arc<dyn Provider>,
     config: GatewayConfig,
     auth: Auth,
+    logical: Vec<String>,
     tracker: TaskTracker,
     hard_stop: CancellationToken,
 }
@@ -65,6 +66,7 @@ impl Gateway {
         Arc::new(Self {
             provider: runtime.provider(),
             auth: Auth::new(&config),
+            logical: runtime.logical_models(),
             runtime,
             config,
             tracker: TaskTracker::new(),
@@ -92,8 +94,8 @@ impl Gateway {
     }
 }
 
-fn cache_control(_headers: &HeaderMap) -> model_runtime::CacheControl {
-    model_runtime::CacheControl::default()
+fn cache_control(headers: &HeaderMap) -> model_runtime::CacheControl {
+    model_runtime::cache::cache_control_from_headers(headers)
 }
 
 /// The axum router of the gateway.
@@ -104,10 +106,13 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/v1/models/{*id}", get(model))
+        .route("/v1/usage", get(usage))
         .route_layer(from_fn_with_state(gw.clone(), authenticate));
     Router::new()
         .merge(v1)
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(gw.clone(), per_request))
@@ -179,6 +184,96 @@ async fn method_not_allowed(req: Request) -> ApiError {
 
 async fn health() -> Response {
     json_ok(br#"{"status":"ok"}"#.to_vec())
+}
+
+/// Readiness: providers configured, stores reachable. 503 when a check fails.
+async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
+    let checks = gw.runtime.ready().await;
+    let all_ok = checks.iter().all(|c| c.ok);
+    let body = serde_json::json!({
+        "status": if all_ok { "ready" } else { "not_ready" },
+        "checks": checks
+            .iter()
+            .map(|c| serde_json::json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
+            .collect::<Vec<_>>(),
+    });
+    let mut resp = json_ok(serde_json::to_vec(&body).unwrap_or_default());
+    if !all_ok {
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    resp
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if gw.config.metrics_require_auth {
+        match gw.auth.authenticate(&headers) {
+            Ok(p) if p.admin => {}
+            Ok(_) => return admin_only().into_response(),
+            Err(e) => return e.into_response(),
+        }
+    }
+    let mut resp = Response::new(Body::from(gw.runtime.metrics_text()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+fn admin_only() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "permission_error",
+        "this endpoint needs the master key",
+    )
+    .with_code("admin_only")
+}
+
+/// The query of `GET /v1/usage`.
+#[derive(Debug, serde::Deserialize)]
+struct UsageQuery {
+    since: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<String>,
+}
+
+/// Cost and tokens over a time range, grouped (master key only).
+async fn usage(
+    State(gw): State<Arc<Gateway>>,
+    Extension(who): Extension<Principal>,
+    query: Result<axum::extract::Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    if !who.admin {
+        return Err(admin_only());
+    }
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    let (from, to) = crate::timeq::range(q.since.as_deref(), q.from.as_deref(), q.to.as_deref())
+        .map_err(|e| ApiError::bad_request(e).with_param("since"))?;
+    let groups = crate::usage::parse_groups(q.group_by.as_deref().unwrap_or("model"))
+        .map_err(|e| ApiError::bad_request(e).with_param("group_by"))?;
+    let rows = gw
+        .runtime
+        .usage_summary(from, to, &groups)
+        .await
+        .map_err(|e| match e {
+            model_runtime::metrics::StoreError::Disabled => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                e.to_string(),
+            )
+            .with_code("usage_disabled"),
+            other => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                other.to_string(),
+            )
+            .with_code("usage_store_unavailable"),
+        })?;
+    let body = crate::usage::summary_json(&rows, &groups, from, to);
+    Ok(json_ok(serde_json::to_vec(&body).unwrap_or_default()))
 }
 
 /// Reads the body up to `limit` bytes.
@@ -372,8 +467,21 @@ async fn visible_models(
 ) -> Result<Vec<ModelInfo>, ApiError> {
     let ctx = gw.context(id, who, headers);
     let mut models = gw.provider.list_models(&ctx).await?;
-    models.retain(|m| who.allows(&m.id));
-    Ok(models)
+    // Every logical model is listed, even when its router reports none of its deployments.
+    let mut logical: Vec<ModelInfo> = gw
+        .logical
+        .iter()
+        .filter(|name| !models.iter().any(|m| &m.id == *name))
+        .map(|name| ModelInfo {
+            id: name.clone(),
+            provider: "router".into(),
+            owned_by: Some("model-runtime".into()),
+            ..ModelInfo::default()
+        })
+        .collect();
+    logical.append(&mut models);
+    logical.retain(|m| who.allows(&m.id));
+    Ok(logical)
 }
 
 async fn models(

@@ -126,6 +126,11 @@ impl Gw {
         assert!(st.success());
     }
 
+    /// The process's working directory (holds the usage database of the test configs).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn logs(&self) -> String {
         self.stderr.lock().clone()
     }
@@ -143,6 +148,39 @@ api_key = "{UPSTREAM_KEY}"
 {extra}
 "#
     )
+}
+
+/// `[storage]` in the process's working directory, flushed quickly.
+pub const STORAGE: &str = "[storage]\ndatabase_url = \"sqlite://usage.sqlite\"\nspill_path = \"usage.spill.jsonl\"\nflush_interval = \"50ms\"\n";
+
+/// Polls `GET /v1/usage` (with `key`) until `done` holds for its body, up to 20 s.
+pub async fn wait_usage(
+    gw: &Gw,
+    key: Option<&str>,
+    query: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut req = client().get(gw.at(&format!("/v1/usage?{query}")));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap();
+        // 503 while the usage store is still being prepared (runtime-metrics creates its
+        // tables on the writer's first batch).
+        assert!(status == 200 || status == 503, "{status}: {v}");
+        if status == 200 && done(&v) {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "usage never matched: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub fn client() -> reqwest::Client {
