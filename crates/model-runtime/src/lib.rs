@@ -486,13 +486,56 @@ fn share_deployment_prices(
 
 #[cfg(all(feature = "cache", feature = "metrics"))]
 fn cache_metrics(s: &runtime_cache::CacheStatsSnapshot) -> String {
-    format!(
-        "# HELP modelrt_cache_hits_total Response-cache hits.\n# TYPE modelrt_cache_hits_total counter\nmodelrt_cache_hits_total {}\n\
-         # HELP modelrt_cache_misses_total Response-cache misses.\n# TYPE modelrt_cache_misses_total counter\nmodelrt_cache_misses_total {}\n\
-         # HELP modelrt_cache_stores_total Answers stored in the response cache.\n# TYPE modelrt_cache_stores_total counter\nmodelrt_cache_stores_total {}\n\
-         # HELP modelrt_cache_errors_total Cache backend errors (served as misses).\n# TYPE modelrt_cache_errors_total counter\nmodelrt_cache_errors_total {}\n",
-        s.hits, s.misses, s.stores, s.errors
-    )
+    let mut out = String::new();
+    for (name, help, v) in [
+        ("modelrt_cache_hits_total", "Response-cache hits.", s.hits),
+        (
+            "modelrt_cache_misses_total",
+            "Response-cache misses.",
+            s.misses,
+        ),
+        (
+            "modelrt_cache_stores_total",
+            "Answers stored in the response cache.",
+            s.stores,
+        ),
+        (
+            "modelrt_cache_errors_total",
+            "Cache backend errors (served as misses).",
+            s.errors,
+        ),
+        (
+            "modelrt_cache_bypassed_total",
+            "Requests the cache did not apply to.",
+            s.bypassed,
+        ),
+        (
+            "modelrt_cache_upstream_batches_total",
+            "Coalesced embedding calls sent upstream.",
+            s.upstream_batches,
+        ),
+        (
+            "modelrt_cache_batched_requests_total",
+            "Embedding requests served through the batcher.",
+            s.batched_requests,
+        ),
+        (
+            "modelrt_cache_batched_inputs_total",
+            "Embedding inputs sent in coalesced calls.",
+            s.batched_inputs,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP modelrt_cache_latency_saved_seconds_total Upstream latency saved by cache hits.\n\
+         # TYPE modelrt_cache_latency_saved_seconds_total counter\n\
+         modelrt_cache_latency_saved_seconds_total {}\n",
+        s.latency_saved_us as f64 / 1e6
+    ));
+    out
 }
 
 fn provider_config_error(config: &Config, instance: &str, e: Error) -> ConfigError {
