@@ -497,3 +497,24 @@ async fn a_stream_that_fails_midway_ends_with_an_error_frame() {
         assert!(!text.contains("[DONE]"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn client_giving_up_on_a_plain_request_cancels_the_upstream_call() {
+    let up = FaultServer::start(vec![Action::Stall]).await;
+    let gw = Gw::start(Some(&mock_config(&up.url(), ""))).await;
+    let short = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let err = short
+        .post(gw.at("/v1/chat/completions"))
+        .json(&chat_body("mock/gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(
+        up.wait_client_closed(1, Duration::from_secs(20)).await,
+        "the upstream call outlived its client"
+    );
+}
