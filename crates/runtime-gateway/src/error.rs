@@ -134,6 +134,10 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            // Messages come from runtime-core errors, which redact credentials.
+            tracing::warn!(status = self.status.as_u16(), message = %self.message, "request failed");
+        }
         let mut resp = (self.status, self.to_json()).into_response();
         let h = resp.headers_mut();
         h.insert(

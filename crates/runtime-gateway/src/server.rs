@@ -132,10 +132,28 @@ async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Nex
     };
     req.extensions_mut().insert(RequestId(id.clone()));
     let _inflight = gw.tracker.token();
+    // Only for the access log line, and only when it is enabled (never bodies or headers).
+    let log = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        (
+            req.method().clone(),
+            req.uri().path().to_owned(),
+            Instant::now(),
+        )
+    });
     let mut resp = tokio::select! {
         resp = next.run(req) => resp,
         () = gw.hard_stop.cancelled() => shutting_down().into_response(),
     };
+    if let Some((method, path, start)) = log {
+        tracing::debug!(
+            request_id = %id,
+            %method,
+            path,
+            status = resp.status().as_u16(),
+            ms = start.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
