@@ -13,10 +13,14 @@ pub use runtime_core::*;
 
 #[cfg(feature = "anthropic")]
 pub use provider_anthropic;
+#[cfg(feature = "azure-openai")]
+pub use provider_azure_openai;
 #[cfg(feature = "google")]
 pub use provider_google;
 #[cfg(feature = "huggingface")]
 pub use provider_huggingface;
+#[cfg(feature = "local")]
+pub use provider_local;
 #[cfg(feature = "openai")]
 pub use provider_openai;
 
@@ -49,6 +53,10 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     v.push(&provider_anthropic::FACTORY);
     #[cfg(feature = "google")]
     v.push(&provider_google::FACTORY);
+    #[cfg(feature = "azure-openai")]
+    v.push(&provider_azure_openai::FACTORY);
+    #[cfg(feature = "local")]
+    v.push(&provider_local::FACTORY);
     #[cfg(feature = "huggingface")]
     v.push(&provider_huggingface::FACTORY);
     v

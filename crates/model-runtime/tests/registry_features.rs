@@ -8,6 +8,8 @@ fn registry_lists_exactly_the_enabled_providers() {
     let mut want: Vec<&str> = Vec::new();
     for (enabled, name) in [
         (cfg!(feature = "anthropic"), "anthropic"),
+        (cfg!(feature = "azure-openai"), "azure-openai"),
+        (cfg!(feature = "local"), "local"),
         (cfg!(feature = "google"), "google"),
         (cfg!(feature = "huggingface"), "huggingface"),
         (cfg!(feature = "openai"), "openai"),
