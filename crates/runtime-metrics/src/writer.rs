@@ -441,51 +441,54 @@ impl Worker {
         if !self.ensure_prepared().await {
             return;
         }
-        let mut replay = match self.replay.take() {
-            Some(r) => r,
-            None => match self.spill.begin_replay() {
-                Ok(Some(r)) => r,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot open the usage spill file for replay");
+        let mut batches = 0;
+        // A replay under way, then the file left over by a stopped replay, then the spill file.
+        loop {
+            let mut replay = match self.replay.take() {
+                Some(r) => r,
+                None => match self.spill.begin_replay() {
+                    Ok(Some(r)) => r,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot open the usage spill file for replay");
+                        return;
+                    }
+                },
+            };
+            loop {
+                if !force && batches == REPLAY_BATCHES_PER_FLUSH {
+                    self.replay = Some(replay);
                     return;
                 }
-            },
-        };
-        let mut batches = 0;
-        loop {
-            if !force && batches == REPLAY_BATCHES_PER_FLUSH {
-                self.replay = Some(replay);
+                batches += 1;
+                let batch = match replay.next_batch(self.opts.batch_size) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the usage spill file");
+                        return;
+                    }
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                match self.store.write(&batch).await {
+                    Ok(new) => {
+                        self.counters.replayed.fetch_add(new, Ordering::Relaxed);
+                        self.counters.written.fetch_add(new, Ordering::Relaxed);
+                        self.counters
+                            .duplicates
+                            .fetch_add((batch.len() as u64).saturating_sub(new), Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        self.failed(&e);
+                        return;
+                    }
+                }
+            }
+            if let Err(e) = replay.finish() {
+                tracing::error!(error = %e, "cannot remove the replayed usage spill file");
                 return;
             }
-            batches += 1;
-            let batch = match replay.next_batch(self.opts.batch_size) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the usage spill file");
-                    return;
-                }
-            };
-            if batch.is_empty() {
-                break;
-            }
-            match self.store.write(&batch).await {
-                Ok(new) => {
-                    self.counters.replayed.fetch_add(new, Ordering::Relaxed);
-                    self.counters.written.fetch_add(new, Ordering::Relaxed);
-                    self.counters
-                        .duplicates
-                        .fetch_add((batch.len() as u64).saturating_sub(new), Ordering::Relaxed);
-                }
-                Err(e) => {
-                    self.failed(&e);
-                    return;
-                }
-            }
-        }
-        if let Err(e) = replay.finish() {
-            tracing::error!(error = %e, "cannot remove the replayed usage spill file");
-        } else {
             tracing::info!("usage spill file replayed");
         }
     }

@@ -289,3 +289,23 @@ async fn database_down_from_the_start_loses_nothing() {
     w2.shutdown().await;
     check_exactly_once(&open(&url).await, 500).await;
 }
+
+#[tokio::test]
+async fn a_flush_replays_a_leftover_replay_file_and_the_spill_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spill.jsonl");
+    let spill = runtime_metrics::spill::Spill::new(&path);
+    spill.append(&[record(1, T), record(2, T)], true).unwrap();
+    drop(spill.begin_replay().unwrap()); // a replay stopped by a crash: `.replay` stays
+    spill.append(&[record(3, T)], true).unwrap();
+    let store = Arc::new(Flaky::default());
+    let cfg = StorageConfig {
+        spill_path: path,
+        ..StorageConfig::default()
+    };
+    let writer = UsageWriter::with_store(store.clone(), &cfg);
+    writer.flush().await;
+    assert_eq!(writer.spilled_pending().unwrap(), 0);
+    writer.shutdown().await;
+    assert_eq!(store.stored.lock().len(), 3);
+}
