@@ -232,3 +232,57 @@ async fn shutdown_flushes_usage_records() {
     assert_eq!(cols[1], "3", "{table}");
     assert_eq!(cols[3], "27", "{table}");
 }
+
+#[tokio::test]
+async fn shutdown_grace_deadline_cancels_a_stuck_stream_and_records_it() {
+    let first = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n";
+    let up = FaultServer::start(vec![
+        Action::head(200, "text/event-stream"),
+        Action::body(first),
+        Action::Stall,
+    ])
+    .await;
+    let cfg = format!("{}\n", config(&up.url()))
+        .replace("[gateway]\n", "[gateway]\nshutdown_grace = \"500ms\"\n");
+    let mut gw = Gw::start(Some(&cfg)).await;
+    let mut body = chat_body("mock/gpt-4o-mini");
+    body["stream"] = json!(true);
+    let mut resp = client()
+        .post(gw.at("/v1/chat/completions"))
+        .bearer_auth(USER)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while !text.contains("Hi") {
+        text.push_str(&String::from_utf8_lossy(
+            &resp.chunk().await.unwrap().unwrap(),
+        ));
+    }
+    gw.sigterm();
+    while let Ok(Some(c)) = resp.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&c));
+    }
+    assert!(text.contains("shutting_down"), "{text}");
+    assert!(!text.contains("[DONE]"), "{text}");
+    assert!(up.wait_client_closed(1, Duration::from_secs(20)).await);
+    let status = tokio::time::timeout(Duration::from_secs(30), gw.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{}", gw.logs());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelrt"))
+        .current_dir(gw.dir())
+        .args(["usage", "--since", "1h", "--by", "key", "--config"])
+        .arg(gw.dir().join("modelrt.toml"))
+        .output()
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("user1"))
+        .unwrap_or_else(|| panic!("{table}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(row.split_whitespace().nth(1), Some("1"), "{table}");
+}
