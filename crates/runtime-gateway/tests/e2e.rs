@@ -534,3 +534,91 @@ async fn client_giving_up_on_a_plain_request_cancels_the_upstream_call() {
         "the upstream call outlived its client"
     );
 }
+
+#[tokio::test]
+async fn streamed_tool_calls_are_re_encoded_by_index() {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c9", "object": "chat.completion.chunk", "created": 5, "model": "m",
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut sse = String::new();
+    sse.push_str(&chunk(json!({"role": "assistant", "content": null, "tool_calls": [
+        {"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
+    sse.push_str(&chunk(
+        json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}),
+        Value::Null,
+    ));
+    sse.push_str(&chunk(json!({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]}), Value::Null));
+    sse.push_str(&chunk(
+        json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}),
+        Value::Null,
+    ));
+    sse.push_str(&chunk(json!({}), json!("tool_calls")));
+    sse.push_str("data: [DONE]\n\n");
+    let up = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(sse),
+        )
+        .mount(&up)
+        .await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let mut body = chat_body("mock/gpt-4o-mini");
+    body["stream"] = json!(true);
+    let text = client()
+        .post(gw.at("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let frames = sse_frames(&text);
+    assert_eq!(frames.last().unwrap(), "[DONE]");
+    // Fold the client's view back: id and name on the first fragment of each index.
+    let mut calls: std::collections::BTreeMap<u64, (String, String, String)> = Default::default();
+    let mut finish = None;
+    for f in &frames[..frames.len() - 1] {
+        let c: Value = serde_json::from_str(f).unwrap();
+        assert_eq!(c["id"], "c9");
+        let choice = &c["choices"][0];
+        if let Some(r) = choice["finish_reason"].as_str() {
+            finish = Some(r.to_owned());
+        }
+        for tc in choice["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let i = tc["index"].as_u64().unwrap();
+            let e = calls.entry(i).or_default();
+            if let Some(id) = tc["id"].as_str() {
+                assert!(e.0.is_empty(), "id sent twice for call {i}");
+                e.0 = id.to_owned();
+                assert_eq!(tc["type"], "function");
+                e.1 = tc["function"]["name"].as_str().unwrap().to_owned();
+            } else {
+                assert!(!e.0.is_empty(), "fragment before the id for call {i}");
+                assert!(tc["function"].get("name").is_none());
+            }
+            e.2.push_str(tc["function"]["arguments"].as_str().unwrap());
+        }
+    }
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    assert_eq!(
+        calls[&0],
+        (
+            "call_a".into(),
+            "get_weather".into(),
+            "{\"city\":\"Paris\"}".into()
+        )
+    );
+    assert_eq!(calls[&1], ("call_b".into(), "get_time".into(), "{}".into()));
+}
