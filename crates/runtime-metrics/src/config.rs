@@ -38,7 +38,9 @@ pub struct MetricsConfig {
     /// How many rotating slots the window is cut into (more: smoother window, more memory).
     pub window_slots: usize,
     /// Most label sets kept; models seen after that are counted under the model `__other__`
-    /// (the model label comes from clients, so it must not grow without bound).
+    /// (the model label comes from clients, so it must not grow without bound). Each series
+    /// holds its windowed histograms in fixed memory (about 11 KB per histogram with 6 slots,
+    /// two or three histograms per series).
     pub max_series: usize,
 }
 
@@ -48,7 +50,7 @@ impl Default for MetricsConfig {
             enabled: true,
             window: Duration::from_secs(300),
             window_slots: 6,
-            max_series: 2_000,
+            max_series: 1_000,
         }
     }
 }

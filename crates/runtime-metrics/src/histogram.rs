@@ -5,14 +5,15 @@
 //! the true value). Memory is fixed at construction: no sample is ever kept. Recording is a few
 //! relaxed atomic operations and never takes a lock.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Sub-bucket bits: 2^4 = 16 linear sub-buckets per power of two.
 const SUB_BITS: u32 = 4;
 const SUB: u64 = 1 << SUB_BITS;
-/// Largest recordable value (larger values are clamped): 2^40 - 1.
-const MAX_VALUE: u64 = (1 << 40) - 1;
+/// Largest recordable value (larger values are clamped): 2^32 - 1 (in microseconds: 71
+/// minutes).
+const MAX_VALUE: u64 = (1 << 32) - 1;
 /// Number of buckets needed to cover `0..=MAX_VALUE`.
 const NUM_BUCKETS: usize = bucket_index(MAX_VALUE) + 1;
 /// Epoch marker of a slot never written.
@@ -43,7 +44,8 @@ fn bucket_bounds(i: usize) -> (u64, u64) {
 struct Slot {
     epoch: AtomicU64,
     sum: AtomicU64,
-    buckets: Box<[AtomicU64]>,
+    /// Per-slot counts: a slot lasts window/slots, so 32 bits are plenty.
+    buckets: Box<[AtomicU32]>,
 }
 
 impl Slot {
@@ -51,7 +53,7 @@ impl Slot {
         Self {
             epoch: AtomicU64::new(EMPTY),
             sum: AtomicU64::new(0),
-            buckets: (0..NUM_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..NUM_BUCKETS).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 }
@@ -104,7 +106,9 @@ impl WindowedHistogram {
 
     /// Memory held by the buckets, in bytes (fixed at construction).
     pub fn memory_bytes(&self) -> usize {
-        self.slots.len() * (NUM_BUCKETS + 2) * std::mem::size_of::<AtomicU64>()
+        self.slots.len()
+            * (NUM_BUCKETS * std::mem::size_of::<AtomicU32>()
+                + 2 * std::mem::size_of::<AtomicU64>())
     }
 
     fn slot_for(&self, now_ms: u64) -> &Slot {
@@ -149,7 +153,7 @@ impl WindowedHistogram {
                 continue;
             }
             for (c, b) in counts.iter_mut().zip(slot.buckets.iter()) {
-                *c += b.load(Ordering::Relaxed);
+                *c += u64::from(b.load(Ordering::Relaxed));
             }
             sum = sum.saturating_add(slot.sum.load(Ordering::Relaxed));
         }
@@ -299,7 +303,7 @@ mod tests {
             h.record(i * 7919 % 10_000_000, i / 1000);
         }
         assert_eq!(h.memory_bytes(), before);
-        assert!(before < 64 * 1024, "{before}");
+        assert!(before < 12 * 1024, "{before}");
     }
 
     #[test]
