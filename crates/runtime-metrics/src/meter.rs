@@ -398,14 +398,15 @@ impl Metrics {
     }
 
     /// Runs [`Metrics::upkeep`] every `every` on the current Tokio runtime until `stop` is
-    /// cancelled, keeping that work off the request path.
+    /// cancelled, keeping that work off the request path. `None` outside a runtime.
     pub fn spawn_upkeep(
         self: &Arc<Self>,
         every: Duration,
         stop: tokio_util::sync::CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         let me = self.clone();
-        tokio::spawn(async move {
+        Some(runtime.spawn(async move {
             let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -414,7 +415,7 @@ impl Metrics {
                     _ = tick.tick() => me.upkeep(),
                 }
             }
-        })
+        }))
     }
 
     fn now_ms(&self) -> u64 {

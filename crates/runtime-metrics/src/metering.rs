@@ -71,8 +71,9 @@ mod writer_names {
 
 impl Metering {
     /// Builds everything from `config`: prices from the shipped catalog with its overrides.
-    /// Must be called inside a Tokio runtime: the metrics upkeep task and (with storage
-    /// enabled) the writer task are spawned on it; the database is opened lazily.
+    /// The metrics upkeep task and (with storage enabled) the writer task are spawned on the
+    /// current Tokio runtime (storage without a runtime is an error); the database is opened
+    /// lazily.
     pub fn start(config: &MeteringConfig) -> Result<Self, StoreError> {
         Self::start_with_pricing(config, Pricing::new(&config.pricing))
     }
@@ -90,12 +91,13 @@ impl Metering {
                 config.storage.max_connections,
                 config.storage.connect_timeout,
             )?;
-            let writer = UsageWriter::with_store(Arc::new(store.clone()), &config.storage);
+            let writer = UsageWriter::with_store(Arc::new(store.clone()), &config.storage)?;
             Some((writer, store))
         } else {
             None
         };
         let stop = tokio_util::sync::CancellationToken::new();
+        // Outside a runtime (storage disabled) the recording path's fallback does the upkeep.
         let upkeep = metrics.spawn_upkeep(std::time::Duration::from_secs(1), stop.clone());
         Ok(Self {
             metrics,
@@ -103,7 +105,7 @@ impl Metering {
             enabled: config.metrics.enabled,
             storage,
             stop,
-            upkeep: parking_lot::Mutex::new(Some(upkeep)),
+            upkeep: parking_lot::Mutex::new(upkeep),
         })
     }
 
@@ -222,6 +224,15 @@ output_per_mtok = 0.6
         assert_eq!(c.metrics, MetricsConfig::default());
         let bad: toml::Table = toml::from_str("batch_sise = 7").unwrap();
         assert!(MeteringConfig::from_tables(None, Some(&bad), None).is_err());
+    }
+
+    #[test]
+    fn storage_needs_a_runtime() {
+        let m = Metering::start(&MeteringConfig::default());
+        assert!(matches!(m, Err(StoreError::NoRuntime)), "{m:?}");
+        let mut c = MeteringConfig::default();
+        c.storage.enabled = false;
+        assert!(Metering::start(&c).is_ok());
     }
 
     #[tokio::test]

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// The URL is neither `sqlite:` nor `postgres:`.
     #[error("unsupported database_url `{0}`: use sqlite://file or postgres://…")]
     UnsupportedUrl(String),
+    /// Background tasks need a Tokio runtime, and there is none on this thread.
+    #[error("the usage store and writer must be started inside a Tokio runtime")]
+    NoRuntime,
     /// Usage storage is disabled in the config.
     #[error("usage storage is disabled ([storage] enabled = false)")]
     Disabled,
@@ -488,14 +491,16 @@ pub enum UsageStore {
 }
 
 impl UsageStore {
-    /// Opens `url` (`sqlite://path` — created if missing — or `postgres://…`) without
-    /// connecting yet: connections are made on first use, each waiting at most
+    /// Opens `url` (`sqlite://path` — created if missing — or `postgres://…`) on the current
+    /// Tokio runtime, without connecting yet: connections are made on first use, each waiting at most
     /// `acquire_timeout`, so an unreachable database does not stop the caller.
     pub fn open(
         url: &str,
         max_connections: u32,
         acquire_timeout: Duration,
     ) -> Result<Self, StoreError> {
+        // The pool spawns its maintenance task on the current runtime.
+        tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         let max = max_connections.max(1);
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?

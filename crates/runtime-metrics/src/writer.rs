@@ -116,11 +116,16 @@ impl UsageWriter {
             config.max_connections,
             config.connect_timeout,
         )?;
-        Ok(Self::with_store(Arc::new(store), config))
+        Self::with_store(Arc::new(store), config)
     }
 
-    /// Starts a writer over any [`BatchStore`] (the real store, or a test double).
-    pub fn with_store(store: Arc<dyn BatchStore>, config: &StorageConfig) -> Self {
+    /// Starts a writer over any [`BatchStore`] (the real store, or a test double) on the
+    /// current Tokio runtime.
+    pub fn with_store(
+        store: Arc<dyn BatchStore>,
+        config: &StorageConfig,
+    ) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
         let (flush_tx, flush_rx) = mpsc::channel(16);
         let spill = Arc::new(Spill::new(config.spill_path.clone()));
@@ -143,8 +148,8 @@ impl UsageWriter {
             backoff: FIRST_BACKOFF,
             replay: None,
         };
-        let task = tokio::spawn(worker.run(rx, flush_rx, stop.clone()));
-        Self {
+        let task = runtime.spawn(worker.run(rx, flush_rx, stop.clone()));
+        Ok(Self {
             inner: Arc::new(Inner {
                 tx,
                 overflow,
@@ -155,7 +160,7 @@ impl UsageWriter {
                 task: Mutex::new(Some(task)),
                 counters,
             }),
-        }
+        })
     }
 
     /// Counters since start.

@@ -236,7 +236,7 @@ async fn outage_keeps_memory_bounded_and_replays_everything() {
         spill_path: dir.path().join("spill.jsonl"),
         ..StorageConfig::default()
     };
-    let writer = UsageWriter::with_store(store.clone(), &cfg);
+    let writer = UsageWriter::with_store(store.clone(), &cfg).unwrap();
     store.down.store(true, Ordering::SeqCst);
     for i in 0..5_000u64 {
         writer.submit(record(i, T));
@@ -303,7 +303,7 @@ async fn a_flush_replays_a_leftover_replay_file_and_the_spill_file() {
         spill_path: path,
         ..StorageConfig::default()
     };
-    let writer = UsageWriter::with_store(store.clone(), &cfg);
+    let writer = UsageWriter::with_store(store.clone(), &cfg).unwrap();
     writer.flush().await;
     assert_eq!(writer.spilled_pending().unwrap(), 0);
     writer.shutdown().await;
