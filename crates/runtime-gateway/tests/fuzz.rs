@@ -263,3 +263,33 @@ async fn hostile_bodies_get_4xx_envelopes_and_the_server_keeps_serving() {
     assert_eq!(resp.status(), 200);
     assert_eq!(c.get(gw.at("/health")).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn hostile_request_ids_are_replaced_not_echoed() {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let c = client();
+    for bad in [
+        "x".repeat(1000),
+        "has space".to_owned(),
+        String::new(),
+        "tab\there".to_owned(),
+    ] {
+        let resp = c
+            .get(gw.at("/health"))
+            .header("x-request-id", &bad)
+            .send()
+            .await
+            .unwrap();
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(id, bad);
+        assert!(id.starts_with("req_"), "{id}");
+    }
+    let resp = c
+        .get(gw.at("/health"))
+        .header("x-request-id", "ok-id_123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "ok-id_123");
+}
