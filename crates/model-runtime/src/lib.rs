@@ -156,7 +156,7 @@ impl Runtime {
         };
 
         #[cfg(feature = "router")]
-        let router = {
+        let router_config = {
             let mut table = toml::Table::new();
             if let Some(r) = &config.router {
                 table.insert("router".into(), toml::Value::Table(r.clone()));
@@ -180,13 +180,53 @@ impl Runtime {
             {
                 pricing = share_deployment_prices(&mut rc, pricing);
             }
+            rc
+        };
+
+        #[cfg(feature = "metrics")]
+        let metering = {
+            let mc = runtime_metrics::MeteringConfig {
+                metrics: section(&config, "metrics", config.metrics.as_ref())?,
+                // Usage records are written only where `[storage]` asks for them (the
+                // gateway's embedded default does); a library user gets no surprise file.
+                storage: match &config.storage {
+                    Some(t) => section(&config, "storage", Some(t))?,
+                    None => runtime_metrics::StorageConfig {
+                        enabled: false,
+                        ..Default::default()
+                    },
+                },
+                pricing: section(&config, "pricing", config.pricing.as_ref())?,
+            };
+            let m = runtime_metrics::Metering::start_with_pricing(&mc, pricing)
+                .map_err(|e| config.invalid("storage", e.to_string()))?;
+            Arc::new(m)
+        };
+
+        #[cfg(feature = "router")]
+        let router = {
+            let rc = router_config;
             if rc.models.is_empty() {
                 None
             } else {
                 let reg = registry.clone();
+                // Each deployment is metered per attempt (scope="attempt", no usage record),
+                // so retries and failovers show in the metrics without double-counting.
+                #[cfg(feature = "metrics")]
+                let attempt_meter = metering.enabled().then(|| metering.meter().for_attempts());
                 let r = runtime_router::Router::builder()
                     .config(rc)
-                    .resolver(move |instance: &str| dispatch::resolve_instance(&reg, instance))
+                    .resolver(move |instance: &str| {
+                        let p = dispatch::resolve_instance(&reg, instance)?;
+                        #[cfg(feature = "metrics")]
+                        if let Some(m) = &attempt_meter {
+                            return Ok(
+                                Arc::new(runtime_metrics::MeteredProvider::new(p, m.clone()))
+                                    as Arc<dyn Provider>,
+                            );
+                        }
+                        Ok(p)
+                    })
                     .http(registry.http().clone())
                     .build_async()
                     .await
@@ -241,30 +281,14 @@ impl Runtime {
         }
 
         #[cfg(feature = "metrics")]
-        let metering = {
-            let mc = runtime_metrics::MeteringConfig {
-                metrics: section(&config, "metrics", config.metrics.as_ref())?,
-                // Usage records are written only where `[storage]` asks for them (the
-                // gateway's embedded default does); a library user gets no surprise file.
-                storage: match &config.storage {
-                    Some(t) => section(&config, "storage", Some(t))?,
-                    None => runtime_metrics::StorageConfig {
-                        enabled: false,
-                        ..Default::default()
-                    },
-                },
-                pricing: section(&config, "pricing", config.pricing.as_ref())?,
-            };
-            let m = runtime_metrics::Metering::start_with_pricing(&mc, pricing)
-                .map_err(|e| config.invalid("storage", e.to_string()))?;
-            if m.enabled() {
-                stack = Arc::new(runtime_metrics::MeteredProvider::new(
-                    stack.clone(),
-                    m.meter(),
-                ));
-            }
-            Some(Arc::new(m))
-        };
+        if metering.enabled() {
+            stack = Arc::new(runtime_metrics::MeteredProvider::new(
+                stack.clone(),
+                metering.meter(),
+            ));
+        }
+        #[cfg(feature = "metrics")]
+        let metering = Some(metering);
         #[cfg(not(feature = "metrics"))]
         for (key, t) in [("metrics", &config.metrics), ("storage", &config.storage)] {
             if t.as_ref()
