@@ -200,6 +200,21 @@ impl Runtime {
             };
             let m = runtime_metrics::Metering::start_with_pricing(&mc, pricing)
                 .map_err(|e| config.invalid("storage", e.to_string()))?;
+            // Migrations run at start, so queries work before the first record is written. A
+            // database that is down now is not fatal: records buffer and spill until it is back.
+            if let Some(store) = m.store() {
+                match tokio::time::timeout(std::time::Duration::from_secs(10), store.migrate())
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "usage database not migrated at start; records will buffer and spill until it is reachable")
+                    }
+                    Err(_) => tracing::warn!(
+                        "usage database did not answer within 10 s at start; records will buffer and spill until it is reachable"
+                    ),
+                }
+            }
             Arc::new(m)
         };
 

@@ -149,6 +149,14 @@ flush_interval = "50ms"
     );
     let rt = Runtime::from_toml_str(&toml, "full.toml").await.unwrap();
     assert_eq!(rt.logical_models(), vec!["chat-default".to_owned()]);
+    // Migrations ran at start: the usage store answers before any record exists.
+    let t0 = std::time::SystemTime::now();
+    assert!(
+        rt.usage_summary(t0, t0, &[GroupBy::Model])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Two distinct prompts at temperature 0: round robin sends one to each deployment.
     let mut served = Vec::new();

@@ -1419,7 +1419,8 @@ pub fn ratelimit_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Dur
             wait = Some(wait.map_or(left, |w| w.max(left)));
         }
     }
-    wait.or(any_reset).map(Duration::from_secs_f64)
+    wait.or(any_reset)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// Maps an Anthropic error response (`{"type":"error","error":{"type","message"}}`) to the core

@@ -139,7 +139,7 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Raw::Text(s) => {
             runtime_core::registry::parse_duration_str(&s).map_err(serde::de::Error::custom)
         }
-        Raw::Secs(f) if f.is_finite() && f >= 0.0 => Ok(Duration::from_secs_f64(f)),
+        Raw::Secs(f) if Duration::try_from_secs_f64(f).is_ok() => Ok(Duration::from_secs_f64(f)),
         Raw::Secs(f) => Err(serde::de::Error::custom(format!(
             "expected a non-negative duration, got {f}"
         ))),

@@ -250,8 +250,7 @@ pub fn parse_duration_value(v: &Value) -> std::result::Result<Duration, String> 
     match v {
         Value::Number(n) => n
             .as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(|f| Duration::try_from_secs_f64(f).ok())
             .ok_or_else(|| format!("expected a non-negative number of seconds, got {n}")),
         Value::String(s) => parse_duration_str(s),
         other => Err(format!("expected a duration such as \"30s\", got {other}")),
@@ -275,8 +274,7 @@ pub fn parse_duration_str(s: &str) -> std::result::Result<Duration, String> {
     num.trim()
         .parse::<f64>()
         .ok()
-        .filter(|f| f.is_finite() && *f >= 0.0)
-        .map(|f| Duration::from_secs_f64(f * mult))
+        .and_then(|f| Duration::try_from_secs_f64(f * mult).ok())
         .ok_or_else(|| format!("`{s}` is not a duration (use e.g. \"30s\", \"500ms\", \"2m\")"))
 }
 
@@ -622,5 +620,8 @@ mod tests {
             Duration::from_millis(1500)
         );
         assert!(parse_duration_str("soon").is_err());
+        assert!(parse_duration_str("1e300h").is_err());
+        assert!(parse_duration_str("-1s").is_err());
+        assert!(parse_duration_value(&serde_json::json!(1e300)).is_err());
     }
 }

@@ -16,7 +16,7 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::E
         Str(String),
     }
     match Raw::deserialize(d)? {
-        Raw::Num(n) if n.is_finite() && n >= 0.0 => Ok(Duration::from_secs_f64(n)),
+        Raw::Num(n) if Duration::try_from_secs_f64(n).is_ok() => Ok(Duration::from_secs_f64(n)),
         Raw::Num(n) => Err(serde::de::Error::custom(format!(
             "expected a non-negative number of seconds, got {n}"
         ))),

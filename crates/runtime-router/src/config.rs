@@ -445,7 +445,7 @@ enum DurRepr {
 
 fn parse_dur<E: serde::de::Error>(r: DurRepr) -> Result<Duration, E> {
     match r {
-        DurRepr::Num(n) if n.is_finite() && n >= 0.0 => Ok(Duration::from_secs_f64(n)),
+        DurRepr::Num(n) if Duration::try_from_secs_f64(n).is_ok() => Ok(Duration::from_secs_f64(n)),
         DurRepr::Num(n) => Err(E::custom(format!("`{n}` is not a duration"))),
         DurRepr::Str(s) => runtime_core::registry::parse_duration_str(&s).map_err(E::custom),
     }

@@ -86,9 +86,7 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
     out.code = obj.get("code").and_then(as_string);
     out.param = obj.get("param").and_then(as_string);
     if let Some(t) = json.get("estimated_time").and_then(Value::as_f64) {
-        if t.is_finite() && t >= 0.0 {
-            out.retry_after = Some(Duration::from_secs_f64(t));
-        }
+        out.retry_after = Duration::try_from_secs_f64(t).ok();
     }
     if let Some(details) = obj.get("details").and_then(Value::as_array) {
         for d in details {
@@ -119,9 +117,9 @@ fn retry_after_in_message(msg: &str) -> Option<Duration> {
     let n: f64 = num.parse().ok()?;
     let unit = rest[num.len()..].trim_start();
     if unit.starts_with("second") || unit.starts_with('s') {
-        Some(Duration::from_secs_f64(n))
+        Duration::try_from_secs_f64(n).ok()
     } else if unit.starts_with("millisecond") || unit.starts_with("ms") {
-        Some(Duration::from_secs_f64(n / 1000.0))
+        Duration::try_from_secs_f64(n / 1000.0).ok()
     } else {
         None
     }
@@ -132,13 +130,13 @@ pub fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) =
         header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
     {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
+        if let Ok(d) = Duration::try_from_secs_f64(ms / 1000.0) {
+            return Some(d);
         }
     }
     let v = header_str(headers, "retry-after")?.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(
@@ -226,7 +224,8 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         total += num.parse::<f64>().ok()?;
         any = true;
     }
-    any.then(|| Duration::from_secs_f64(total))
+    any.then(|| Duration::try_from_secs_f64(total).ok())
+        .flatten()
 }
 
 fn contains_any(haystack: &str, needles: &[&str]) -> bool {
@@ -455,6 +454,23 @@ mod tests {
         assert!(e.is_retryable());
         let e = map(500, &[("x-should-retry", "false")], "{}");
         assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn absurd_retry_hints_never_panic() {
+        let e = map(
+            429,
+            &[("retry-after", "1e300")],
+            r#"{"error":"x","estimated_time":1e300}"#,
+        );
+        assert_eq!(e.retry_after(), None);
+        let e = map(
+            429,
+            &[("retry-after-ms", "-5")],
+            r#"{"error":{"message":"Please retry after 1e400 seconds"}}"#,
+        );
+        assert_eq!(e.retry_after(), None);
+        assert_eq!(parse_go_duration("99999999999999999999h"), None);
     }
 
     #[test]
