@@ -4,8 +4,11 @@
 //!   the link-registration test in release), the conformance table.
 //! - `conformance [--provider NAME]`: every linked provider's conformance suite, as a table.
 //! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests.
+//! - `bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: gateway overhead, throughput,
+//!   CPU and memory against direct calls and nginx (docs/performance.md).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod conformance;
 mod services;
 
@@ -17,8 +20,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("conformance") => conformance::run(&args[1..]),
         Some("services") => services::ensure(),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test | conformance [--provider NAME] | services>");
+            eprintln!(
+                "usage: cargo xtask <test | conformance [--provider NAME] | services | bench [--duration S] [--warmup S] [--smoke] [--out FILE]>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -65,6 +65,8 @@ impl Percentiles {
 pub struct LoadReport {
     /// Requests completed in the recorded window (successes and errors).
     pub requests: u64,
+    /// Requests sent in the whole run, warm-up included (to divide a target's CPU time by).
+    pub all_requests: u64,
     /// Failed requests: transport errors, non-2xx statuses, streams without `[DONE]`.
     pub errors: u64,
     /// The recorded window in seconds.
@@ -121,6 +123,7 @@ struct WorkerResult {
     latency: Histogram<u64>,
     ttft: Histogram<u64>,
     requests: u64,
+    all_requests: u64,
     errors: u64,
     first_error: Option<String>,
 }
@@ -198,6 +201,7 @@ async fn worker(
         latency: histogram()?,
         ttft: histogram()?,
         requests: 0,
+        all_requests: 0,
         errors: 0,
         first_error: None,
     };
@@ -210,6 +214,7 @@ async fn worker(
         }
         let outcome = one(&client, &config, b, t0).await;
         let elapsed = t0.elapsed();
+        r.all_requests += 1;
         if t0 < record_from {
             continue;
         }
@@ -266,7 +271,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
     }
     let mut latency = histogram()?;
     let mut ttft = histogram()?;
-    let (mut requests, mut errors, mut first_error) = (0, 0, None);
+    let (mut requests, mut all_requests, mut errors, mut first_error) = (0, 0, 0, None);
     for t in tasks {
         let r = t
             .await
@@ -276,6 +281,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
             .map_err(|e| LoadError(e.to_string()))?;
         ttft.add(&r.ttft).map_err(|e| LoadError(e.to_string()))?;
         requests += r.requests;
+        all_requests += r.all_requests;
         errors += r.errors;
         if first_error.is_none() {
             first_error = r.first_error;
@@ -284,6 +290,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
     let seconds = config.duration.as_secs_f64();
     Ok(LoadReport {
         requests,
+        all_requests,
         errors,
         seconds,
         rps: (requests - errors) as f64 / seconds.max(1e-9),
@@ -317,7 +324,7 @@ mod tests {
     #[tokio::test]
     async fn measures_chat_against_the_mock() {
         let r = against_mock(false).await;
-        assert!(r.requests > 0);
+        assert!(r.requests > 0 && r.all_requests >= r.requests);
         assert_eq!(r.errors, 0, "{:?}", r.first_error);
         assert!(r.latency_us.p50 > 0 && r.latency_us.p50 <= r.latency_us.max);
         assert!(r.ttft_us.is_none());

@@ -1,0 +1,818 @@
+//! `cargo xtask bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: the gateway's
+//! overhead, throughput, CPU and memory against the mock upstream directly and against nginx as
+//! a plain reverse proxy. See docs/performance.md.
+//!
+//! Processes: the mock upstream and the load generator (`modelrt-bench`, crates/runtime-bench)
+//! run pinned to CPU 1, the target (`modelrt serve` or nginx) to CPU 0, when `taskset` exists
+//! and the machine has two cores.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{cargo, run as run_cmd};
+
+const CONCURRENCY: [usize; 3] = [1, 16, 64];
+const SMOKE_CONCURRENCY: [usize; 2] = [1, 4];
+const STREAM_CHUNKS: usize = 20;
+
+struct Options {
+    duration: f64,
+    warmup: f64,
+    smoke: bool,
+    out: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        duration: 5.0,
+        warmup: 1.0,
+        smoke: false,
+        out: None,
+    };
+    let mut duration = None;
+    let mut warmup = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--smoke" => o.smoke = true,
+            "--duration" => duration = Some(num(&value("--duration")?)?),
+            "--warmup" => warmup = Some(num(&value("--warmup")?)?),
+            "--out" => o.out = Some(PathBuf::from(value("--out")?)),
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: cargo xtask bench [--duration S] [--warmup S] [--smoke] [--out FILE]"
+                ));
+            }
+        }
+    }
+    if o.smoke {
+        o.duration = 1.5;
+        o.warmup = 0.5;
+    }
+    o.duration = duration.unwrap_or(o.duration);
+    o.warmup = warmup.unwrap_or(o.warmup);
+    Ok(o)
+}
+
+fn num(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("not a number of seconds: {s}"))
+}
+
+/// A process the bench started; killed when dropped.
+struct Proc {
+    name: String,
+    child: Child,
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("{} exited: {status}", self.name)),
+            Err(e) => Err(format!("{}: {e}", self.name)),
+        }
+    }
+
+    fn stop(&mut self) {
+        // SIGTERM first (nginx's master then stops its workers), SIGKILL if it lingers.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+/// Pins commands to a CPU with `taskset` when it exists and there are two cores.
+struct Pinning {
+    enabled: bool,
+}
+
+impl Pinning {
+    fn detect() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let taskset = Command::new("taskset")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        Self {
+            enabled: cores >= 2 && taskset,
+        }
+    }
+
+    fn command(&self, cpu: u32, program: &Path) -> Command {
+        if self.enabled {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpu.to_string()]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// `GET path` on addr; true on a 200.
+fn http_ok(addr: SocketAddr, path: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.1 200")
+}
+
+fn wait_ready(p: &mut Proc, addr: SocketAddr, path: &str, log: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Err(e) = p.alive() {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(format!("{e}; its log ({}):\n{tail}", log.display()));
+        }
+        if http_ok(addr, path) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("{} not ready on {addr} after 30 s", p.name))
+}
+
+/// Clock ticks per second of /proc/<pid>/stat.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// (ppid, utime + stime in ticks) of a process.
+fn stat(pid: u32) -> Option<(u32, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ppid = f.get(1)?.parse().ok()?;
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some((ppid, utime + stime))
+}
+
+/// The process and its direct children (nginx's workers).
+fn tree(pid: u32) -> Vec<u32> {
+    let mut pids = vec![pid];
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            if let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+                && stat(p).is_some_and(|(ppid, _)| ppid == pid)
+            {
+                pids.push(p);
+            }
+        }
+    }
+    pids
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    tree(pid).into_iter().filter_map(stat).map(|(_, t)| t).sum()
+}
+
+/// A `/proc/<pid>/status` field in kB, summed over the process tree.
+fn status_kb(pid: u32, field: &str) -> u64 {
+    tree(pid)
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Mode {
+    Chat,
+    Stream,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Chat => "chat",
+            Mode::Stream => "stream",
+        }
+    }
+}
+
+struct Cell {
+    target: String,
+    mode: Mode,
+    concurrency: usize,
+    report: Value,
+    /// Target CPU µs per request (None for the direct target: nothing in between).
+    cpu_us: Option<f64>,
+}
+
+impl Cell {
+    fn f(&self, path: &[&str]) -> f64 {
+        let mut v = &self.report;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_f64().unwrap_or(f64::NAN)
+    }
+    fn errors(&self) -> u64 {
+        self.report["errors"].as_u64().unwrap_or(0)
+    }
+}
+
+struct Memory {
+    target: String,
+    idle_kb: u64,
+    peak_kb: u64,
+    after_kb: u64,
+    requests: u64,
+}
+
+struct Bench {
+    opts: Options,
+    pin: Pinning,
+    bench_bin: PathBuf,
+    ticks: f64,
+    cells: Vec<Cell>,
+    memory: Vec<Memory>,
+    notes: Vec<String>,
+}
+
+impl Bench {
+    fn concurrencies(&self) -> &'static [usize] {
+        if self.opts.smoke {
+            &SMOKE_CONCURRENCY
+        } else {
+            &CONCURRENCY
+        }
+    }
+
+    fn load(&self, url: &str, model: &str, mode: Mode, c: usize) -> Result<Value, String> {
+        let mut cmd = self.pin.command(1, &self.bench_bin);
+        cmd.args(["load", "--url", url, "--model", model, "--unique"])
+            .args(["--concurrency", &c.to_string()])
+            .args(["--duration", &self.opts.duration.to_string()])
+            .args(["--warmup", &self.opts.warmup.to_string()]);
+        if mode == Mode::Stream {
+            cmd.arg("--stream");
+        }
+        let out = cmd
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run the load generator: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("load generator failed: {}", out.status));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("load generator output: {e}"))
+    }
+
+    /// Runs every cell against one target; `proc` is the process to meter (None: direct).
+    fn target(
+        &mut self,
+        name: &str,
+        url: &str,
+        model: &str,
+        mut proc: Option<&mut Proc>,
+    ) -> Result<(), String> {
+        let pid = proc.as_ref().map(|p| p.pid());
+        if pid.is_some() {
+            // Let the process settle before reading its idle RSS.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let idle_kb = pid.map_or(0, |p| status_kb(p, "VmRSS:"));
+        let mut requests = 0;
+        for mode in [Mode::Chat, Mode::Stream] {
+            for &c in self.concurrencies() {
+                let before = pid.map(cpu_ticks);
+                let report = self.load(url, model, mode, c)?;
+                let after = pid.map(cpu_ticks);
+                let all = report["all_requests"].as_u64().unwrap_or(0);
+                requests += all;
+                let cpu_us = match (before, after) {
+                    (Some(b), Some(a)) if all > 0 => {
+                        Some((a.saturating_sub(b)) as f64 / self.ticks * 1e6 / all as f64)
+                    }
+                    _ => None,
+                };
+                let cell = Cell {
+                    target: name.to_owned(),
+                    mode,
+                    concurrency: c,
+                    report,
+                    cpu_us,
+                };
+                eprintln!(
+                    "xtask bench: {name:<14} {:<6} c={c:<3} {:>8.0} rps  p50 {:>8.3} ms  p99 {:>8.3} ms  errors {}",
+                    mode.name(),
+                    cell.f(&["rps"]),
+                    cell.f(&["latency_us", "p50"]) / 1e3,
+                    cell.f(&["latency_us", "p99"]) / 1e3,
+                    cell.errors()
+                );
+                if let Some(e) = cell.report["first_error"].as_str() {
+                    eprintln!("xtask bench:   first error: {e}");
+                }
+                self.cells.push(cell);
+                if let Some(p) = proc.as_deref_mut() {
+                    p.alive()?;
+                }
+            }
+        }
+        if let Some(p) = pid {
+            self.memory.push(Memory {
+                target: name.to_owned(),
+                idle_kb,
+                peak_kb: status_kb(p, "VmHWM:"),
+                after_kb: status_kb(p, "VmRSS:"),
+                requests,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn gateway_config(mock: SocketAddr, dir: &Path, full: bool) -> String {
+    let mut s = format!(
+        "[providers.mock]\ntype = \"openai\"\napi_key = \"bench\"\nbase_url = \"http://{mock}/v1\"\n\n"
+    );
+    if full {
+        s.push_str("[[models]]\nname = \"bench\"\n");
+        for d in ["a", "b", "c"] {
+            let _ = write!(
+                s,
+                "\n[[models.deployments]]\nprovider = \"mock\"\nmodel = \"bench-model\"\nname = \"mock-{d}\"\n"
+            );
+        }
+        let _ = write!(
+            s,
+            "\n[cache]\nenabled = true\nbackend = \"memory\"\n\n[storage]\nenabled = true\n\
+             database_url = \"sqlite://{db}\"\nspill_path = \"{spill}\"\n",
+            db = dir.join("usage.sqlite").display(),
+            spill = dir.join("usage.spill.jsonl").display()
+        );
+    } else {
+        s.push_str("[cache]\nenabled = false\n\n[storage]\nenabled = false\n");
+    }
+    s.push_str("\n[metrics]\nenabled = true\n\n[gateway]\nshutdown_grace = \"1s\"\n");
+    s
+}
+
+fn nginx_config(mock: SocketAddr, port: u16, dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "worker_processes 1;\n\
+         error_log {d}/nginx-error.log warn;\n\
+         pid {d}/nginx.pid;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n\
+         \x20 access_log off;\n\
+         \x20 client_body_temp_path {d}/nginx-body;\n\
+         \x20 proxy_temp_path {d}/nginx-proxy;\n\
+         \x20 fastcgi_temp_path {d}/nginx-fastcgi;\n\
+         \x20 uwsgi_temp_path {d}/nginx-uwsgi;\n\
+         \x20 scgi_temp_path {d}/nginx-scgi;\n\
+         \x20 keepalive_requests 1000000;\n\
+         \x20 upstream mock {{ server {mock}; keepalive 128; keepalive_requests 1000000; }}\n\
+         \x20 server {{\n\
+         \x20   listen 127.0.0.1:{port};\n\
+         \x20   location / {{\n\
+         \x20     proxy_pass http://mock;\n\
+         \x20     proxy_http_version 1.1;\n\
+         \x20     proxy_set_header Connection \"\";\n\
+         \x20     proxy_buffering off;\n\
+         \x20   }}\n\
+         \x20 }}\n\
+         }}\n"
+    )
+}
+
+fn nginx_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join("nginx"))
+        .find(|p| p.is_file())
+}
+
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map_or(manifest.clone(), Path::to_path_buf)
+}
+
+fn release_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+        .join("release")
+}
+
+/// `cargo xtask bench`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let opts = parse(args)?;
+    run_cmd(cargo().current_dir(workspace_root()).args([
+        "build",
+        "--release",
+        "-p",
+        "runtime-gateway",
+        "-p",
+        "runtime-bench",
+    ]))?;
+    let bin = release_dir();
+    let modelrt = bin.join("modelrt");
+    let bench_bin = bin.join("modelrt-bench");
+    let dir = std::env::temp_dir().join(format!("modelrt-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pin = Pinning::detect();
+    let mut bench = Bench {
+        opts,
+        pin,
+        bench_bin,
+        ticks: clock_ticks(),
+        cells: Vec::new(),
+        memory: Vec::new(),
+        notes: Vec::new(),
+    };
+    if !bench.pin.enabled {
+        bench
+            .notes
+            .push("no CPU pinning (taskset missing or fewer than 2 cores)".into());
+    }
+    let result = run_targets(&mut bench, &modelrt, &dir);
+    let table = render(&bench);
+    println!("{table}");
+    if let Some(out) = &bench.opts.out {
+        std::fs::write(out, &table).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    result?;
+    let failed: Vec<String> = bench
+        .cells
+        .iter()
+        .filter(|c| c.errors() > 0)
+        .map(|c| {
+            format!(
+                "{} {} c={}: {} errors",
+                c.target,
+                c.mode.name(),
+                c.concurrency,
+                c.errors()
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(format!("requests failed: {}", failed.join("; ")));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn run_targets(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), String> {
+    // The mock upstream.
+    let mut cmd = bench.pin.command(1, &bench.bench_bin);
+    let mut mock_child = cmd
+        .args(["mock", "--chunks", &STREAM_CHUNKS.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start the mock upstream: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = mock_child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    let mut mock = Proc {
+        name: "mock upstream".into(),
+        child: mock_child,
+    };
+    let mock_addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("mock upstream did not say where it listens: {line:?}"))?;
+    wait_ready(&mut mock, mock_addr, "/health", Path::new("/dev/null"))?;
+
+    bench.target(
+        "direct",
+        &format!("http://{mock_addr}/v1/chat/completions"),
+        "bench-model",
+        None,
+    )?;
+
+    match nginx_path() {
+        Some(nginx) => {
+            let port = free_port()?;
+            let conf = dir.join("nginx.conf");
+            std::fs::write(&conf, nginx_config(mock_addr, port, dir))
+                .map_err(|e| format!("{}: {e}", conf.display()))?;
+            let log = dir.join("nginx-error.log");
+            let child = bench
+                .pin
+                .command(0, &nginx)
+                .arg("-c")
+                .arg(&conf)
+                .arg("-p")
+                .arg(dir)
+                .args(["-g", "daemon off;"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start nginx: {e}"))?;
+            let mut p = Proc {
+                name: "nginx".into(),
+                child,
+            };
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            wait_ready(&mut p, addr, "/health", &log)?;
+            bench.target(
+                "nginx",
+                &format!("http://{addr}/v1/chat/completions"),
+                "bench-model",
+                Some(&mut p),
+            )?;
+            p.stop();
+        }
+        None => {
+            let msg = "nginx not found: its rows are skipped. Install it with \
+                       `apt-get install -y nginx` (Debian/Ubuntu) to bench the plain reverse proxy.";
+            eprintln!("xtask bench: {msg}");
+            bench.notes.push(msg.into());
+        }
+    }
+
+    let configs: &[(&str, bool)] = if bench.opts.smoke {
+        &[("modelrt lean", false)]
+    } else {
+        &[("modelrt lean", false), ("modelrt full", true)]
+    };
+    for &(name, full) in configs {
+        let file = dir.join(if full { "full.toml" } else { "lean.toml" });
+        std::fs::write(&file, gateway_config(mock_addr, dir, full))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        let port = free_port()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = dir.join(if full { "full.log" } else { "lean.log" });
+        let logf = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let child = bench
+            .pin
+            .command(0, modelrt)
+            .arg("--config")
+            .arg(&file)
+            .args(["serve", "--listen", &addr.to_string()])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .map_err(|e| format!("cannot start modelrt: {e}"))?;
+        let mut p = Proc {
+            name: name.into(),
+            child,
+        };
+        wait_ready(&mut p, addr, "/health", &log)?;
+        let model = if full { "bench" } else { "mock/bench-model" };
+        bench.target(
+            name,
+            &format!("http://{addr}/v1/chat/completions"),
+            model,
+            Some(&mut p),
+        )?;
+        p.stop();
+    }
+    mock.alive()?;
+    mock.stop();
+    Ok(())
+}
+
+fn ms(us: f64) -> String {
+    format!("{:.3}", us / 1e3)
+}
+
+fn render(b: &Bench) -> String {
+    let mut s = String::new();
+    let direct: BTreeMap<(Mode, usize), &Cell> = b
+        .cells
+        .iter()
+        .filter(|c| c.target == "direct")
+        .map(|c| ((c.mode, c.concurrency), c))
+        .collect();
+    let _ = writeln!(
+        s,
+        "Duration {} s per cell after {} s warm-up; stream = {STREAM_CHUNKS} content chunks + usage + [DONE]; \
+         latencies in ms to the last byte; overhead = target − direct at the same percentile (µs); \
+         CPU = target CPU time per request (µs).\n",
+        b.opts.duration, b.opts.warmup
+    );
+    s.push_str("| target | mode | conc | RPS | p50 | p90 | p99 | max | +p50 µs | +p99 µs | TTFT p50 | CPU µs/req | errors |\n");
+    s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for c in &b.cells {
+        let d = direct.get(&(c.mode, c.concurrency));
+        let over = |p: &str| match d {
+            Some(d) if c.target != "direct" => {
+                format!("{:.0}", c.f(&["latency_us", p]) - d.f(&["latency_us", p]))
+            }
+            _ => "–".into(),
+        };
+        let ttft = if c.mode == Mode::Stream {
+            ms(c.f(&["ttft_us", "p50"]))
+        } else {
+            "–".into()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            c.target,
+            c.mode.name(),
+            c.concurrency,
+            c.f(&["rps"]),
+            ms(c.f(&["latency_us", "p50"])),
+            ms(c.f(&["latency_us", "p90"])),
+            ms(c.f(&["latency_us", "p99"])),
+            ms(c.f(&["latency_us", "max"])),
+            over("p50"),
+            over("p99"),
+            ttft,
+            c.cpu_us.map_or("–".into(), |v| format!("{v:.0}")),
+            c.errors()
+        );
+    }
+    if !b.memory.is_empty() {
+        s.push_str("\n| target | RSS idle MB | RSS peak MB | RSS after MB | requests served |\n");
+        s.push_str("|---|---:|---:|---:|---:|\n");
+        for m in &b.memory {
+            let _ = writeln!(
+                s,
+                "| {} | {:.1} | {:.1} | {:.1} | {} |",
+                m.target,
+                m.idle_kb as f64 / 1024.0,
+                m.peak_kb as f64 / 1024.0,
+                m.after_kb as f64 / 1024.0,
+                m.requests
+            );
+        }
+    }
+    targets(b, &mut s);
+    for n in &b.notes {
+        let _ = writeln!(s, "\nNote: {n}");
+    }
+    s
+}
+
+/// The issue's ratio targets, for each gateway configuration, when nginx was measured.
+fn targets(b: &Bench, s: &mut String) {
+    let find = |t: &str, m: Mode, c: usize| {
+        b.cells
+            .iter()
+            .find(|x| x.target == t && x.mode == m && x.concurrency == c)
+    };
+    let over = |t: &str, m: Mode, c: usize, p: &str| {
+        let (x, d) = (find(t, m, c)?, find("direct", m, c)?);
+        Some(x.f(&["latency_us", p]) - d.f(&["latency_us", p]))
+    };
+    let gateways: Vec<&str> = b
+        .memory
+        .iter()
+        .map(|m| m.target.as_str())
+        .filter(|t| t.starts_with("modelrt"))
+        .collect();
+    if gateways.is_empty() || find("nginx", Mode::Chat, 1).is_none() || b.opts.smoke {
+        return;
+    }
+    s.push_str("\n| target (issue) | config | mode | modelrt | nginx | ratio | limit | met |\n");
+    s.push_str("|---|---|---|---:|---:|---:|---:|---|\n");
+    for g in &gateways {
+        for m in [Mode::Chat, Mode::Stream] {
+            let mut row = |what: &str, gv: Option<f64>, nv: Option<f64>, limit: f64, ge: bool| {
+                let (Some(gv), Some(nv)) = (gv, nv) else {
+                    return;
+                };
+                let ratio = gv / nv;
+                let met = if ge { ratio >= limit } else { ratio <= limit };
+                let _ = writeln!(
+                    s,
+                    "| {what} | {g} | {} | {gv:.0} | {nv:.0} | {ratio:.2} | {} {limit} | {} |",
+                    m.name(),
+                    if ge { "≥" } else { "≤" },
+                    if met { "yes" } else { "**no**" }
+                );
+            };
+            row(
+                "added p50 µs, c=1",
+                over(g, m, 1, "p50"),
+                over("nginx", m, 1, "p50"),
+                1.5,
+                false,
+            );
+            row(
+                "added p99 µs, c=16",
+                over(g, m, 16, "p99"),
+                over("nginx", m, 16, "p99"),
+                2.0,
+                false,
+            );
+            row(
+                "RPS, c=16",
+                find(g, m, 16).map(|c| c.f(&["rps"])),
+                find("nginx", m, 16).map(|c| c.f(&["rps"])),
+                0.7,
+                true,
+            );
+            row(
+                "CPU µs/req, c=16",
+                find(g, m, 16).and_then(|c| c.cpu_us),
+                find("nginx", m, 16).and_then(|c| c.cpu_us),
+                2.0,
+                false,
+            );
+        }
+    }
+    for m in b.memory.iter().filter(|m| m.target.starts_with("modelrt")) {
+        let mb = m.idle_kb as f64 / 1024.0;
+        let _ = writeln!(
+            s,
+            "| RSS idle MB | {} | – | {mb:.1} | – | – | ≤ 20 | {} |",
+            m.target,
+            if mb <= 20.0 { "yes" } else { "**no**" }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoke_defaults_are_short_and_overridable() {
+        let o = parse(&["--smoke".into()]).unwrap();
+        assert!(o.smoke && o.duration < 2.0);
+        let o = parse(&["--smoke".into(), "--duration".into(), "3".into()]).unwrap();
+        assert_eq!(o.duration, 3.0);
+        assert!(parse(&["--bogus".into()]).is_err());
+        assert!(parse(&["--duration".into(), "-1".into()]).is_err());
+    }
+
+    #[test]
+    fn generated_gateway_configs_parse_as_model_runtime_configs() {
+        let dir = std::env::temp_dir();
+        let mock: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        for full in [false, true] {
+            let text = gateway_config(mock, &dir, full);
+            model_runtime::Config::from_toml_str(&text, "bench.toml")
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
+}
