@@ -312,7 +312,9 @@ async fn errors_are_openai_envelopes() {
     );
     let v = error_envelope(post(big.into_bytes()).await.unwrap(), 413).await;
     assert_eq!(v["error"]["code"], "request_too_large");
-    // Unknown route and wrong method.
+    // Unknown route and wrong method. A fresh client: the server closes the connection it
+    // answered 413 on without reading the rest of the body, and a pooled client could race it.
+    let c = reqwest::Client::new();
     error_envelope(c.get(gw.at("/v1/nothing")).send().await.unwrap(), 404).await;
     error_envelope(
         c.get(gw.at("/v1/chat/completions")).send().await.unwrap(),
