@@ -740,13 +740,22 @@ fn targets(b: &Bench, s: &mut String) {
                 let (Some(gv), Some(nv)) = (gv, nv) else {
                     return;
                 };
+                let cmp = if ge { "≥" } else { "≤" };
+                if nv <= 0.0 {
+                    // nginx's figure is within the direct run's noise: no meaningful ratio.
+                    let _ = writeln!(
+                        s,
+                        "| {what} | {g} | {} | {gv:.0} | {nv:.0} | n/a | {cmp} {limit} | n/a (nginx ≤ direct) |",
+                        m.name()
+                    );
+                    return;
+                }
                 let ratio = gv / nv;
                 let met = if ge { ratio >= limit } else { ratio <= limit };
                 let _ = writeln!(
                     s,
-                    "| {what} | {g} | {} | {gv:.0} | {nv:.0} | {ratio:.2} | {} {limit} | {} |",
+                    "| {what} | {g} | {} | {gv:.0} | {nv:.0} | {ratio:.2} | {cmp} {limit} | {} |",
                     m.name(),
-                    if ge { "≥" } else { "≤" },
                     if met { "yes" } else { "**no**" }
                 );
             };
