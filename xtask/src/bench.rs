@@ -291,6 +291,8 @@ struct Bench {
     ticks: f64,
     cells: Vec<Cell>,
     memory: Vec<Memory>,
+    /// Rows of the memory-target table (soak, 1000 streams).
+    extra: Vec<String>,
     notes: Vec<String>,
 }
 
@@ -304,11 +306,23 @@ impl Bench {
     }
 
     fn load(&self, url: &str, model: &str, mode: Mode, c: usize) -> Result<Value, String> {
+        self.load_for(url, model, mode, c, self.opts.duration, self.opts.warmup)
+    }
+
+    fn load_for(
+        &self,
+        url: &str,
+        model: &str,
+        mode: Mode,
+        c: usize,
+        duration: f64,
+        warmup: f64,
+    ) -> Result<Value, String> {
         let mut cmd = self.pin.command(1, &self.bench_bin);
         cmd.args(["load", "--url", url, "--model", model, "--unique"])
             .args(["--concurrency", &c.to_string()])
-            .args(["--duration", &self.opts.duration.to_string()])
-            .args(["--warmup", &self.opts.warmup.to_string()]);
+            .args(["--duration", &duration.to_string()])
+            .args(["--warmup", &warmup.to_string()]);
         if mode == Mode::Stream {
             cmd.arg("--stream");
         }
@@ -488,6 +502,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ticks: clock_ticks(),
         cells: Vec::new(),
         memory: Vec::new(),
+        extra: Vec::new(),
         notes: Vec::new(),
     };
     if !bench.pin.enabled {
@@ -523,29 +538,69 @@ pub fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn run_targets(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), String> {
-    // The mock upstream.
+fn start_mock(bench: &Bench, chunk_delay_ms: u64) -> Result<(Proc, SocketAddr), String> {
     let mut cmd = bench.pin.command(1, &bench.bench_bin);
-    let mut mock_child = cmd
+    let mut child = cmd
         .args(["mock", "--chunks", &STREAM_CHUNKS.to_string()])
+        .args(["--chunk-delay-ms", &chunk_delay_ms.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start the mock upstream: {e}"))?;
     let mut line = String::new();
-    if let Some(out) = mock_child.stdout.take() {
+    if let Some(out) = child.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut line);
     }
     let mut mock = Proc {
         name: "mock upstream".into(),
-        child: mock_child,
+        child,
     };
-    let mock_addr: SocketAddr = line
+    let addr: SocketAddr = line
         .trim()
         .strip_prefix("listening on ")
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| format!("mock upstream did not say where it listens: {line:?}"))?;
-    wait_ready(&mut mock, mock_addr, "/health", Path::new("/dev/null"))?;
+    wait_ready(&mut mock, addr, "/health", Path::new("/dev/null"))?;
+    Ok((mock, addr))
+}
+
+fn start_gateway(
+    bench: &Bench,
+    modelrt: &Path,
+    dir: &Path,
+    mock_addr: SocketAddr,
+    name: &str,
+    full: bool,
+) -> Result<(Proc, SocketAddr), String> {
+    let tag = name.replace(' ', "-");
+    let file = dir.join(format!("{tag}.toml"));
+    std::fs::write(&file, gateway_config(mock_addr, dir, full))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let log = dir.join(format!("{tag}.log"));
+    let logf = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let child = bench
+        .pin
+        .command(0, modelrt)
+        .arg("--config")
+        .arg(&file)
+        .args(["serve", "--listen", &addr.to_string()])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(logf)
+        .spawn()
+        .map_err(|e| format!("cannot start modelrt: {e}"))?;
+    let mut p = Proc {
+        name: name.into(),
+        child,
+    };
+    wait_ready(&mut p, addr, "/health", &log)?;
+    Ok((p, addr))
+}
+
+fn run_targets(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), String> {
+    let (mut mock, mock_addr) = start_mock(bench, 0)?;
 
     bench.target(
         "direct",
@@ -601,29 +656,7 @@ fn run_targets(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), Stri
         &[("modelrt lean", false), ("modelrt full", true)]
     };
     for &(name, full) in configs {
-        let file = dir.join(if full { "full.toml" } else { "lean.toml" });
-        std::fs::write(&file, gateway_config(mock_addr, dir, full))
-            .map_err(|e| format!("{}: {e}", file.display()))?;
-        let port = free_port()?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let log = dir.join(if full { "full.log" } else { "lean.log" });
-        let logf = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = bench
-            .pin
-            .command(0, modelrt)
-            .arg("--config")
-            .arg(&file)
-            .args(["serve", "--listen", &addr.to_string()])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(logf)
-            .spawn()
-            .map_err(|e| format!("cannot start modelrt: {e}"))?;
-        let mut p = Proc {
-            name: name.into(),
-            child,
-        };
-        wait_ready(&mut p, addr, "/health", &log)?;
+        let (mut p, addr) = start_gateway(bench, modelrt, dir, mock_addr, name, full)?;
         let model = if full { "bench" } else { "mock/bench-model" };
         bench.target(
             name,
@@ -633,8 +666,71 @@ fn run_targets(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), Stri
         )?;
         p.stop();
     }
+    if !bench.opts.smoke {
+        soak(bench, modelrt, dir, mock_addr)?;
+    }
     mock.alive()?;
     mock.stop();
+    if !bench.opts.smoke {
+        many_streams(bench, modelrt, dir)?;
+    }
+    Ok(())
+}
+
+/// RSS of a fresh lean gateway after the first 20 000 and after 200 000 chat requests (c=16).
+fn soak(bench: &mut Bench, modelrt: &Path, dir: &Path, mock: SocketAddr) -> Result<(), String> {
+    let (mut p, addr) = start_gateway(bench, modelrt, dir, mock, "modelrt soak", false)?;
+    let url = format!("http://{addr}/v1/chat/completions");
+    let (mut served, mut errors) = (0u64, 0u64);
+    let mut marks = Vec::new();
+    for goal in [20_000u64, 200_000] {
+        while served < goal {
+            let r = bench.load_for(&url, "mock/bench-model", Mode::Chat, 16, 1.0, 0.0)?;
+            served += r["all_requests"].as_u64().unwrap_or(0);
+            errors += r["errors"].as_u64().unwrap_or(0);
+            p.alive()?;
+        }
+        marks.push((served, status_kb(p.pid(), "VmRSS:")));
+        eprintln!(
+            "xtask bench: soak: RSS after {served} requests: {:.1} MB",
+            marks[marks.len() - 1].1 as f64 / 1024.0
+        );
+    }
+    p.stop();
+    if let [(n1, r1), (n2, r2)] = marks[..] {
+        let growth = (r2 as f64 - r1 as f64) / (r1 as f64).max(1.0) * 100.0;
+        bench.extra.push(format!(
+            "| RSS growth, lean, c=16 chat | after {n1} req: {:.1} MB; after {n2} req: {:.1} MB | {growth:+.1} % | within 10 % | {} |{}",
+            r1 as f64 / 1024.0,
+            r2 as f64 / 1024.0,
+            if growth.abs() <= 10.0 { "yes" } else { "**no**" },
+            if errors > 0 { format!(" ({errors} errors)") } else { String::new() }
+        ));
+    }
+    Ok(())
+}
+
+/// Peak RSS of a fresh lean gateway holding 1000 concurrent streams (the mock waits 50 ms
+/// between chunks, so each stream lasts about 1.1 s).
+fn many_streams(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), String> {
+    let (mut mock, mock_addr) = start_mock(bench, 50)?;
+    let (mut p, addr) = start_gateway(bench, modelrt, dir, mock_addr, "modelrt streams", false)?;
+    let idle = status_kb(p.pid(), "VmRSS:");
+    let url = format!("http://{addr}/v1/chat/completions");
+    let r = bench.load_for(&url, "mock/bench-model", Mode::Stream, 1000, 5.0, 2.0)?;
+    p.alive()?;
+    let peak = status_kb(p.pid(), "VmHWM:");
+    p.stop();
+    mock.stop();
+    let mb = peak as f64 / 1024.0;
+    bench.extra.push(format!(
+        "| RSS peak, lean, 1000 concurrent streams | idle {:.1} MB; peak {mb:.1} MB; {} streams, {} errors, p50 {:.0} ms | – | ≤ 150 MB | {} |",
+        idle as f64 / 1024.0,
+        r["requests"].as_u64().unwrap_or(0),
+        r["errors"].as_u64().unwrap_or(0),
+        r["latency_us"]["p50"].as_f64().unwrap_or(f64::NAN) / 1e3,
+        if mb <= 150.0 { "yes" } else { "**no**" }
+    ));
     Ok(())
 }
 
@@ -706,6 +802,15 @@ fn render(b: &Bench) -> String {
         }
     }
     targets(b, &mut s);
+    if !b.extra.is_empty() {
+        s.push_str(
+            "\n| memory target | measured | change | limit | met |\n|---|---|---:|---|---|\n",
+        );
+        for row in &b.extra {
+            s.push_str(row);
+            s.push('\n');
+        }
+    }
     for n in &b.notes {
         let _ = writeln!(s, "\nNote: {n}");
     }
