@@ -26,6 +26,9 @@ struct Options {
     duration: f64,
     warmup: f64,
     smoke: bool,
+    /// Use the debug build (CI's smoke run: it checks the bench machinery, not performance,
+    /// and reuses what `cargo test` already built).
+    debug: bool,
     out: Option<PathBuf>,
 }
 
@@ -34,6 +37,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         duration: 5.0,
         warmup: 1.0,
         smoke: false,
+        debug: false,
         out: None,
     };
     let mut duration = None;
@@ -47,12 +51,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match a.as_str() {
             "--smoke" => o.smoke = true,
+            "--debug" => o.debug = true,
             "--duration" => duration = Some(num(&value("--duration")?)?),
             "--warmup" => warmup = Some(num(&value("--warmup")?)?),
             "--out" => o.out = Some(PathBuf::from(value("--out")?)),
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: cargo xtask bench [--duration S] [--warmup S] [--smoke] [--out FILE]"
+                    "unknown argument {other}; usage: cargo xtask bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE]"
                 ));
             }
         }
@@ -471,24 +476,22 @@ fn workspace_root() -> PathBuf {
         .map_or(manifest.clone(), Path::to_path_buf)
 }
 
-fn release_dir() -> PathBuf {
+fn profile_dir(debug: bool) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
-        .join("release")
+        .join(if debug { "debug" } else { "release" })
 }
 
 /// `cargo xtask bench`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let opts = parse(args)?;
-    run_cmd(cargo().current_dir(workspace_root()).args([
-        "build",
-        "--release",
-        "-p",
-        "runtime-gateway",
-        "-p",
-        "runtime-bench",
-    ]))?;
-    let bin = release_dir();
+    let mut build = cargo();
+    build.current_dir(workspace_root()).arg("build");
+    if !opts.debug {
+        build.arg("--release");
+    }
+    run_cmd(build.args(["-p", "runtime-gateway", "-p", "runtime-bench"]))?;
+    let bin = profile_dir(opts.debug);
     let modelrt = bin.join("modelrt");
     let bench_bin = bin.join("modelrt-bench");
     let dir = std::env::temp_dir().join(format!("modelrt-bench-{}", std::process::id()));

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | conformance [--provider NAME] | services | bench [--duration S] [--warmup S] [--smoke] [--out FILE]>"
+                "usage: cargo xtask <test | conformance [--provider NAME] | services | bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE]>"
             );
             return ExitCode::from(2);
         }
@@ -75,5 +75,19 @@ fn test() -> Result<(), String> {
         "--test",
         "link_registration",
     ]))?;
-    conformance::run(&[])
+    // A facade built with one provider feature registers exactly that provider.
+    run(cargo().args([
+        "test",
+        "-p",
+        "model-runtime",
+        "--no-default-features",
+        "--features",
+        "anthropic",
+        "--test",
+        "registry_features",
+    ]))?;
+    conformance::run(&[])?;
+    // The bench machinery end to end (mock, load generator, gateway, nginx when installed),
+    // a few seconds on the debug build `cargo test` already made; no targets asserted.
+    bench::run(&["--smoke".to_owned(), "--debug".to_owned()])
 }

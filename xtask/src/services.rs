@@ -77,6 +77,10 @@ pub fn ensure() -> Result<(), String> {
     if pg_bin().is_none() {
         missing.push("postgresql");
     }
+    // The reference reverse proxy of `cargo xtask bench` (its smoke run is part of the tests).
+    if !have("nginx") && !std::path::Path::new("/usr/sbin/nginx").exists() {
+        missing.push("nginx");
+    }
     if !missing.is_empty() {
         apt_install(&missing)?;
     }
