@@ -6,10 +6,9 @@
 use http::HeaderMap;
 use provider_azure_openai::wire::{self, AzureChunkDecoder};
 use provider_openai::wire::{MaxTokensField, RequestOptions};
-use runtime_core::http::{ErrorContext, SseDecoder};
+use runtime_core::http::ErrorContext;
 use runtime_core::{
-    ChatRequest, ChatResponse, CompletionRequest, Error, FinishReason, FrameDecoder,
-    StreamAccumulator, StreamEvent,
+    ChatRequest, ChatResponse, CompletionRequest, Error, FinishReason, FrameDecoder, StreamEvent,
 };
 use runtime_testkit::fixtures;
 use serde_json::{Value, json};
@@ -216,33 +215,10 @@ struct Decoded {
 }
 
 fn decode_pieces(pieces: &[Vec<u8>]) -> Result<Decoded, Error> {
-    let mut sse = SseDecoder::new();
     let mut dec = AzureChunkDecoder::new("azure", "gpt-4o");
-    let mut frames = Vec::new();
-    let mut events = Vec::new();
-    for p in pieces {
-        sse.push(p, &mut frames);
-        for f in frames.drain(..) {
-            if !dec.is_done() {
-                dec.decode(&f.data, &mut events)?;
-            }
-        }
-    }
-    sse.finish(&mut frames);
-    for f in frames.drain(..) {
-        if !dec.is_done() {
-            dec.decode(&f.data, &mut events)?;
-        }
-    }
-    if !dec.is_done() {
-        dec.end(&mut events)?;
-    }
-    let mut acc = StreamAccumulator::default();
-    for e in &events {
-        acc.push(e.clone());
-    }
+    let events = runtime_testkit::stream::decode_sse(pieces, &mut dec).into_result()?;
     Ok(Decoded {
-        response: acc.finish(),
+        response: runtime_testkit::stream::fold(&events),
         events,
         annotations: dec.annotations().clone(),
     })

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use provider_huggingface::{Api, HuggingFaceProvider, HuggingFaceSettings, Pooling};
 use runtime_core::FrameDecoder as EventDecoder;
-use runtime_core::http::{HttpClient, SseDecoder, SseEvent};
-use runtime_core::{ChatResponse, Provider, Secret, StreamAccumulator, StreamEvent};
+use runtime_core::http::HttpClient;
+use runtime_core::{ChatResponse, Provider, Secret, StreamEvent};
 use runtime_testkit::fixtures;
 use serde_json::{Value, json};
 
@@ -121,56 +121,11 @@ pub struct Folded {
 /// Feeds `chunks` through the real SSE decoder and `dec`, exactly as the provider's stream does
 /// (stop at the first error or once the decoder is done), and folds the events.
 pub fn fold<D: EventDecoder>(chunks: &[Vec<u8>], mut dec: D) -> Folded {
-    let mut sse = SseDecoder::new();
-    let mut acc = StreamAccumulator::default();
-    let mut all = Vec::new();
-    let mut frames: Vec<SseEvent> = Vec::new();
-    let mut error = None;
-    let feed = |frames: &mut Vec<SseEvent>,
-                dec: &mut D,
-                all: &mut Vec<StreamEvent>,
-                error: &mut Option<String>|
-     -> bool {
-        for f in frames.drain(..) {
-            if dec.is_done() || error.is_some() {
-                return false;
-            }
-            let mut out = Vec::new();
-            let r = dec.decode(&f.data, &mut out);
-            all.extend(out);
-            if let Err(e) = r {
-                *error = Some(format!("{e:?}"));
-                return false;
-            }
-        }
-        true
-    };
-    let mut go = true;
-    for c in chunks {
-        sse.push(c, &mut frames);
-        if !feed(&mut frames, &mut dec, &mut all, &mut error) {
-            go = false;
-            break;
-        }
-    }
-    if go {
-        sse.finish(&mut frames);
-        if feed(&mut frames, &mut dec, &mut all, &mut error) && !dec.is_done() {
-            let mut out = Vec::new();
-            let r = dec.end(&mut out);
-            all.extend(out);
-            if let Err(e) = r {
-                error = Some(format!("{e:?}"));
-            }
-        }
-    }
-    for e in all.clone() {
-        acc.push(e);
-    }
+    let d = runtime_testkit::stream::decode_sse(chunks, &mut dec);
     Folded {
-        response: acc.finish(),
-        events: all,
-        error,
+        response: d.response(),
+        error: d.error.as_ref().map(|e| format!("{e:?}")),
+        events: d.events,
     }
 }
 

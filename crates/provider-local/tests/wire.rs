@@ -7,10 +7,9 @@ use provider_local::ollama::{self, OllamaStreamDecoder};
 use provider_local::openai::{self as local, LocalChunkDecoder};
 use provider_openai::wire::{MaxTokensField, RequestOptions};
 use runtime_core::FrameDecoder;
-use runtime_core::http::{ErrorContext, NdjsonDecoder, SseDecoder};
+use runtime_core::http::{ErrorContext, NdjsonDecoder};
 use runtime_core::{
-    ChatRequest, ChatResponse, EmbeddingRequest, Error, FinishReason, ModelKind, StreamAccumulator,
-    StreamEvent,
+    ChatRequest, ChatResponse, EmbeddingRequest, Error, FinishReason, ModelKind, StreamEvent,
 };
 use runtime_testkit::fixtures;
 use serde_json::{Value, json};
@@ -387,51 +386,17 @@ fn llamacpp_model_listing() {
 }
 
 fn fold(events: &[StreamEvent]) -> ChatResponse {
-    let mut acc = StreamAccumulator::default();
-    for e in events {
-        acc.push(e.clone());
-    }
-    acc.finish()
+    runtime_testkit::stream::fold(events)
 }
 
 fn decode_sse(pieces: &[Vec<u8>]) -> Result<Vec<StreamEvent>, Error> {
-    let mut sse = SseDecoder::new();
-    let mut dec = LocalChunkDecoder::new("local", "m");
-    let mut frames = Vec::new();
-    let mut out = Vec::new();
-    for p in pieces {
-        sse.push(p, &mut frames);
-    }
-    sse.finish(&mut frames);
-    for f in frames {
-        if dec.is_done() {
-            break;
-        }
-        dec.decode(&f.data, &mut out)?;
-    }
-    if !dec.is_done() {
-        dec.end(&mut out)?;
-    }
-    Ok(out)
+    runtime_testkit::stream::decode_sse(pieces, &mut LocalChunkDecoder::new("local", "m"))
+        .into_result()
 }
 
 fn decode_ndjson(pieces: &[Vec<u8>]) -> Result<Vec<StreamEvent>, Error> {
-    let mut nd = NdjsonDecoder::new();
-    let mut dec = OllamaStreamDecoder::new("local", "m");
-    let mut lines = Vec::new();
-    let mut out = Vec::new();
-    for p in pieces {
-        nd.push(p, &mut lines);
-        for l in lines.drain(..) {
-            dec.decode(&l, &mut out)?;
-        }
-    }
-    nd.finish(&mut lines);
-    for l in lines.drain(..) {
-        dec.decode(&l, &mut out)?;
-    }
-    dec.end(&mut out)?;
-    Ok(out)
+    runtime_testkit::stream::decode_ndjson(pieces, &mut OllamaStreamDecoder::new("local", "m"))
+        .into_result()
 }
 
 #[test]

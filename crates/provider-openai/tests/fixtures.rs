@@ -7,11 +7,8 @@ mod common;
 use std::time::Duration;
 
 use provider_openai::wire::{self, ChunkDecoder, MaxTokensField, RequestOptions};
-use runtime_core::http::SseDecoder;
-use runtime_core::{
-    ChatRequest, ChatResponse, Provider, RequestContext, StreamAccumulator, StreamEvent,
-};
-use runtime_testkit::fixtures;
+use runtime_core::{ChatRequest, ChatResponse, Provider, RequestContext};
+use runtime_testkit::{fixtures, stream};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -115,23 +112,8 @@ fn response_fixtures_parse() {
 }
 
 fn fold_sse(pieces: &[Vec<u8>]) -> Result<ChatResponse, runtime_core::Error> {
-    let mut sse = SseDecoder::new();
-    let mut dec = ChunkDecoder::new("openai", "m");
-    let mut acc = StreamAccumulator::default();
-    let mut frames = Vec::new();
-    for p in pieces {
-        sse.push(p, &mut frames);
-    }
-    sse.finish(&mut frames);
-    let mut events: Vec<StreamEvent> = Vec::new();
-    for f in frames {
-        dec.decode(&f.data, &mut events)?;
-    }
-    dec.end(&mut events)?;
-    for e in events {
-        acc.push(e);
-    }
-    Ok(acc.finish())
+    let events = stream::decode_sse(pieces, &mut ChunkDecoder::new("openai", "m")).into_result()?;
+    Ok(stream::fold(&events))
 }
 
 #[test]

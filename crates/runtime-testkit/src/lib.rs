@@ -4,3 +4,4 @@
 pub mod fake;
 pub mod fault;
 pub mod fixtures;
+pub mod stream;

@@ -10,10 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use provider_google::{GoogleProvider, GoogleSettings};
-use runtime_core::{
-    ChatRequest, ChatResponse, Error, Provider, Secret, StreamAccumulator, StreamEvent,
-    http::{HttpClient, SseDecoder},
-};
+use runtime_core::{ChatRequest, ChatResponse, Error, Provider, Secret, http::HttpClient};
 use serde_json::{Map, Value};
 
 pub const DIR: &str = "gemini";
@@ -37,23 +34,9 @@ pub fn dyn_provider(
 /// Feeds an SSE body in the given pieces through the shared SSE decoder and the Gemini
 /// decoder, folding the events; an error ends the fold.
 pub fn fold_pieces(pieces: &[Vec<u8>], model: &str) -> Result<ChatResponse, Error> {
-    let mut sse = SseDecoder::new();
-    let mut frames = Vec::new();
-    for p in pieces {
-        sse.push(p, &mut frames);
-    }
-    sse.finish(&mut frames);
     let mut dec = provider_google::wire::StreamDecoder::new("google", model);
-    let mut events: Vec<StreamEvent> = Vec::new();
-    for f in &frames {
-        dec.decode(&f.data, &mut events)?;
-    }
-    dec.end(&mut events)?;
-    let mut acc = StreamAccumulator::default();
-    for e in events {
-        acc.push(e);
-    }
-    Ok(acc.finish())
+    let events = runtime_testkit::stream::decode_sse(pieces, &mut dec).into_result()?;
+    Ok(runtime_testkit::stream::fold(&events))
 }
 
 /// An SSE body from a `.chunks.jsonl` fixture, framed the way Gemini frames it (`\r\n\r\n`).
