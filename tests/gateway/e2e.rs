@@ -517,6 +517,44 @@ async fn a_stream_that_fails_midway_ends_with_an_error_frame() {
 }
 
 #[tokio::test]
+async fn a_stream_that_fails_before_its_first_event_is_an_http_error() {
+    // The upstream accepted the request (200, SSE) but its first event is an error: the
+    // client gets the error's status and an OpenAI envelope, not a 200 with an error frame.
+    let up = FaultServer::start(vec![
+        Action::head(200, "text/event-stream"),
+        Action::body(
+            "data: {\"error\":{\"message\":\"The server is overloaded\",\"type\":\"server_error\"}}\n\n",
+        ),
+        Action::Close,
+    ])
+    .await;
+    let gw = Gw::start(Some(&mock_config(&up.url(), ""))).await;
+    let mut body = chat_body("mock/gpt-4o-mini");
+    body["stream"] = json!(true);
+    let resp = client()
+        .post(gw.at("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = resp.text().await.unwrap();
+    assert!(status.is_server_error(), "{status} {text}");
+    assert_eq!(ctype.as_deref(), Some("application/json"), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("overloaded")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn client_giving_up_on_a_plain_request_cancels_the_upstream_call() {
     let up = FaultServer::start(vec![Action::Stall]).await;
     let gw = Gw::start(Some(&mock_config(&up.url(), ""))).await;

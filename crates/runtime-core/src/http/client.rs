@@ -3,7 +3,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -403,34 +403,222 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
 }
 
 fn byte_stream(call: &CallInfo, resp: reqwest::Response, ctx: &RequestContext) -> ByteStream {
-    let call = call.clone();
-    let cancel = ctx.cancel.clone();
-    let deadline = ctx.deadline;
-    let body = resp.bytes_stream();
-    let s = futures::stream::unfold(
-        (Box::pin(body), call, cancel, false),
-        move |(mut body, call, cancel, done)| async move {
-            if done {
-                return None;
+    Box::pin(BodyStream {
+        body: Box::pin(resp.bytes_stream()),
+        call: call.clone(),
+        cancel: Box::pin(ctx.cancel.clone().cancelled_owned()),
+        deadline: ctx.deadline,
+        timer: None,
+        armed: None,
+        done: false,
+    })
+}
+
+/// An upstream body as a stream of chunks, each within the idle timeout (or the request's
+/// deadline, when that comes first) of the previous one, ended early by cancellation.
+///
+/// One timer and one cancellation registration serve the whole body: the timer is re-armed
+/// (an in-place extension, no timer-wheel work) only when the body runs dry after a chunk,
+/// and cancellation is looked at only then too — a chunk that is already there is handed
+/// over without touching either. A cancelled request still ends within one chunk.
+struct BodyStream {
+    body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    call: CallInfo,
+    cancel: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    deadline: Option<std::time::Instant>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The current wait and what it is for; `None` after a chunk (the timer must be re-armed).
+    armed: Option<(Duration, TimeoutPhase)>,
+    done: bool,
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match this.body.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(b))) => {
+                this.armed = None;
+                return Poll::Ready(Some(Ok(b)));
             }
-            let (wait, phase) =
-                match deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())) {
-                    Some(rem) if rem < call.idle_timeout => (rem, TimeoutPhase::Deadline),
-                    _ => (call.idle_timeout, TimeoutPhase::StreamIdle),
+            Poll::Ready(Some(Err(e))) => {
+                this.done = true;
+                return Poll::Ready(Some(Err(this.call.transport_error(&e))));
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {}
+        }
+        if this.cancel.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            return Poll::Ready(Some(Err(Error::Cancelled)));
+        }
+        let (wait, phase) = match this.armed {
+            Some(armed) => armed,
+            None => {
+                let armed = match this
+                    .deadline
+                    .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+                {
+                    Some(rem) if rem < this.call.idle_timeout => (rem, TimeoutPhase::Deadline),
+                    _ => (this.call.idle_timeout, TimeoutPhase::StreamIdle),
                 };
-            let next = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => Some(Err(Error::Cancelled)),
-                r = tokio::time::timeout(wait, body.next()) => match r {
-                    Err(_) => Some(Err(call.timeout_err(phase, wait))),
-                    Ok(None) => None,
-                    Ok(Some(Ok(b))) => Some(Ok(b)),
-                    Ok(Some(Err(e))) => Some(Err(call.transport_error(&e))),
-                },
-            };
-            let stop = matches!(next, Some(Err(_)));
-            next.map(|item| (item, (body, call, cancel, stop)))
-        },
-    );
-    Box::pin(s)
+                let at = tokio::time::Instant::now() + armed.0;
+                match this.timer.as_mut() {
+                    Some(t) => t.as_mut().reset(at),
+                    None => this.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
+                this.armed = Some(armed);
+                armed
+            }
+        };
+        if let Some(t) = this.timer.as_mut()
+            && t.as_mut().poll(cx).is_ready()
+        {
+            this.done = true;
+            return Poll::Ready(Some(Err(this.call.timeout_err(phase, wait))));
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering one request with a chunked body: each `(pause, text)` is written as
+    /// one HTTP chunk after the pause; then the connection stalls until the client leaves.
+    async fn chunked_server(script: Vec<(u64, &'static str)>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let head =
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+            sock.write_all(head.as_bytes()).await.unwrap();
+            for (pause, text) in script {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                let chunk = format!("{:x}\r\n{text}\r\n", text.len());
+                if sock.write_all(chunk.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            let _ = sock.read(&mut buf).await;
+        });
+        format!("http://{addr}/")
+    }
+
+    fn call(idle: Duration) -> CallInfo {
+        let mut c = CallInfo::new("test".into(), "m", None, Duration::from_secs(5));
+        c.idle_timeout = idle;
+        c
+    }
+
+    async fn collect(mut s: ByteStream) -> (String, Option<Error>) {
+        let mut text = String::new();
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(b) => text.push_str(&String::from_utf8_lossy(&b)),
+                Err(e) => return (text, Some(e)),
+            }
+        }
+        (text, None)
+    }
+
+    #[tokio::test]
+    async fn the_idle_timer_restarts_with_every_chunk_and_fires_on_silence() {
+        // Five gaps of 120 ms: 600 ms in all, longer than the 300 ms idle limit, yet no gap
+        // reaches it; then silence.
+        let url = chunked_server(vec![
+            (0, "a"),
+            (120, "b"),
+            (120, "c"),
+            (120, "d"),
+            (120, "e"),
+        ])
+        .await;
+        let client = HttpClient::new(&HttpClientConfig::default()).unwrap();
+        let ctx = RequestContext::new();
+        let (s, _) = client
+            .stream(
+                &call(Duration::from_millis(300)),
+                HttpRequestSpec::get(url),
+                &ctx,
+            )
+            .await
+            .unwrap();
+        let (text, err) = collect(s).await;
+        assert_eq!(text, "abcde");
+        match err {
+            Some(Error::Timeout { phase, after, .. }) => {
+                assert_eq!(phase, TimeoutPhase::StreamIdle);
+                assert_eq!(after, Duration::from_millis(300));
+            }
+            other => panic!("expected an idle timeout, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_deadline_wins_over_a_longer_idle_limit() {
+        let url = chunked_server(vec![(0, "a")]).await;
+        let client = HttpClient::new(&HttpClientConfig::default()).unwrap();
+        let ctx = RequestContext::new().with_timeout(Duration::from_millis(400));
+        let (s, _) = client
+            .stream(
+                &call(Duration::from_secs(30)),
+                HttpRequestSpec::get(url),
+                &ctx,
+            )
+            .await
+            .unwrap();
+        let (text, err) = collect(s).await;
+        assert_eq!(text, "a");
+        match err {
+            Some(Error::Timeout { phase, after, .. }) => {
+                assert_eq!(phase, TimeoutPhase::Deadline);
+                assert!(after <= Duration::from_millis(400), "{after:?}");
+            }
+            other => panic!("expected the deadline, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn cancelling_the_request_ends_a_stalled_body() {
+        let url = chunked_server(vec![(0, "a")]).await;
+        let client = HttpClient::new(&HttpClientConfig::default()).unwrap();
+        let ctx = RequestContext::new();
+        let (mut s, _) = client
+            .stream(
+                &call(Duration::from_secs(30)),
+                HttpRequestSpec::get(url),
+                &ctx,
+            )
+            .await
+            .unwrap();
+        assert_eq!(&s.next().await.unwrap().unwrap()[..], b"a");
+        let cancel = ctx.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            cancel.cancel();
+        });
+        let next = tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("cancellation ends the stream");
+        assert!(matches!(next, Some(Err(Error::Cancelled))), "{next:?}");
+        assert!(s.next().await.is_none(), "nothing after the error");
+    }
 }
