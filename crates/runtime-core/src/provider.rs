@@ -100,8 +100,15 @@ pub struct CacheControl {
 
 impl Default for RequestContext {
     fn default() -> Self {
+        Self::with_id(new_request_id())
+    }
+}
+
+impl RequestContext {
+    /// A context with this request id (no new id is drawn) and no deadline.
+    pub fn with_id(request_id: impl Into<String>) -> Self {
         Self {
-            request_id: new_request_id(),
+            request_id: request_id.into(),
             deadline: None,
             cancel: CancellationToken::new(),
             api_key: None,
@@ -138,8 +145,14 @@ impl RequestContext {
 
 /// A random request id (`req_` + 24 hex digits).
 pub fn new_request_id() -> String {
-    let n: u128 = rand::random();
-    format!("req_{:024x}", n & ((1u128 << 96) - 1))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n: u128 = rand::random::<u128>() & ((1u128 << 96) - 1);
+    let mut id = String::with_capacity(28);
+    id.push_str("req_");
+    for shift in (0..24).rev() {
+        id.push(char::from(HEX[((n >> (shift * 4)) & 0xf) as usize]));
+    }
+    id
 }
 
 /// Result of a health probe.
@@ -278,5 +291,32 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
     }
     async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
         (**self).health(ctx).await
+    }
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_req_and_24_lowercase_hex_digits_and_differ() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 28, "{id}");
+            let hex = id.strip_prefix("req_").expect("req_ prefix");
+            assert!(
+                hex.bytes()
+                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_context_keeps_the_id_it_is_given() {
+        assert_eq!(RequestContext::with_id("req_given").request_id, "req_given");
+        assert!(RequestContext::new().request_id.starts_with("req_"));
     }
 }
