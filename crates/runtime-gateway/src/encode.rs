@@ -284,12 +284,10 @@ enum ChoicesOut<'a> {
     None([(); 0]),
 }
 
+/// The part of a chunk that changes from chunk to chunk (`id`, `object`, `created` and
+/// `model` are written once into [`ChunkEncoder`]'s cached prefix).
 #[derive(Serialize)]
-struct ChunkOut<'a> {
-    id: &'a str,
-    object: &'static str,
-    created: i64,
-    model: &'a str,
+struct ChunkTail<'a> {
     choices: ChoicesOut<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<&'a Usage>,
@@ -312,6 +310,9 @@ pub struct ChunkEncoder {
     started: bool,
     usage: Option<Usage>,
     done: bool,
+    /// `data: {"id":…,"object":…,"created":…,"model":…` — the same for every chunk, so it is
+    /// escaped and formatted once (empty until the first chunk, reset when `Start` changes it).
+    prefix: Vec<u8>,
 }
 
 impl ChunkEncoder {
@@ -326,6 +327,7 @@ impl ChunkEncoder {
             started: false,
             usage: None,
             done: false,
+            prefix: Vec::new(),
         }
     }
 
@@ -341,21 +343,46 @@ impl ChunkEncoder {
         }
     }
 
-    fn write(&self, choices: ChoicesOut<'_>, usage: Option<&Usage>, out: &mut Vec<u8>) {
-        let chunk = ChunkOut {
+    fn write(&mut self, choices: ChoicesOut<'_>, usage: Option<&Usage>, out: &mut Vec<u8>) {
+        if self.prefix.is_empty() {
+            self.prefix = self.head();
+        }
+        out.extend_from_slice(&self.prefix);
+        let tail_at = out.len();
+        if serde_json::to_writer(&mut *out, &ChunkTail { choices, usage }).is_ok() {
+            // `{"choices":…}` continues the prefix's object: its `{` becomes the `,`.
+            out[tail_at] = b',';
+        } else {
+            // Serialising these plain structs cannot fail; keep the frame well formed anyway.
+            out.truncate(tail_at);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"\n\n");
+    }
+
+    /// `data: {"id":…,"object":…,"created":…,"model":…` (no closing brace).
+    fn head(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            id: &'a str,
+            object: &'static str,
+            created: i64,
+            model: &'a str,
+        }
+        let mut head = b"data: ".to_vec();
+        let head_obj = Head {
             id: &self.id,
             object: self.object(),
             created: self.created,
             model: &self.model,
-            choices,
-            usage,
         };
-        out.extend_from_slice(b"data: ");
-        if serde_json::to_writer(&mut *out, &chunk).is_err() {
-            // Serialising these plain structs cannot fail; keep the frame well formed anyway.
-            out.extend_from_slice(b"{}");
+        if serde_json::to_writer(&mut head, &head_obj).is_err() {
+            head.truncate(6);
+            head.extend_from_slice(b"{}");
         }
-        out.extend_from_slice(b"\n\n");
+        // Drop the closing `}`: the chunk's tail follows.
+        head.pop();
+        head
     }
 
     fn delta(&mut self, mut delta: DeltaOut<'_>, text: &str, out: &mut Vec<u8>) {
@@ -402,6 +429,7 @@ impl ChunkEncoder {
                 if created != 0 {
                     self.created = created;
                 }
+                self.prefix.clear();
                 if self.kind == ChunkKind::Chat {
                     self.delta(
                         DeltaOut {

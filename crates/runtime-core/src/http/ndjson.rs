@@ -50,7 +50,10 @@ fn emit(line: &[u8], out: &mut Vec<String>) {
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
-    out.push(String::from_utf8_lossy(line).into_owned());
+    out.push(match std::str::from_utf8(line) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(line).into_owned(),
+    });
 }
 
 pin_project_lite::pin_project! {
@@ -110,6 +113,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_dropped() {
+        let mut d = NdjsonDecoder::new();
+        let mut out = Vec::new();
+        d.push(b"{\"a\":\"x\xffy\"}\n{\"b\":1}\n", &mut out);
+        assert_eq!(
+            out,
+            vec!["{\"a\":\"x\u{fffd}y\"}".to_owned(), "{\"b\":1}".to_owned()]
+        );
+    }
 
     #[test]
     fn a_cut_last_line_is_discarded() {
