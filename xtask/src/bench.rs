@@ -1,6 +1,8 @@
 //! `cargo xtask bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: the gateway's
 //! overhead, throughput, CPU and memory against the mock upstream directly and against nginx as
-//! a plain reverse proxy. See docs/performance.md.
+//! a plain reverse proxy. `--instructions` counts instead the instructions the gateway runs per
+//! request, under callgrind (repeatable figures for before/after comparisons). See
+//! docs/performance.md.
 //!
 //! Processes: the mock upstream and the load generator (`modelrt-bench`, crates/runtime-bench)
 //! run pinned to CPU 1, the target (`modelrt serve` or nginx) to CPU 0, when `taskset` exists
@@ -18,6 +20,8 @@ use serde_json::Value;
 
 use crate::{cargo, run as run_cmd};
 
+mod instructions;
+
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 const SMOKE_CONCURRENCY: [usize; 2] = [1, 4];
 const STREAM_CHUNKS: usize = 20;
@@ -26,6 +30,8 @@ struct Options {
     duration: f64,
     warmup: f64,
     smoke: bool,
+    /// Count instructions per request under callgrind instead of timing.
+    instructions: bool,
     /// Use the debug build (CI's smoke run: it checks the bench machinery, not performance,
     /// and reuses what `cargo test` already built).
     debug: bool,
@@ -37,6 +43,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         duration: 5.0,
         warmup: 1.0,
         smoke: false,
+        instructions: false,
         debug: false,
         out: None,
     };
@@ -51,13 +58,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match a.as_str() {
             "--smoke" => o.smoke = true,
+            "--instructions" => o.instructions = true,
             "--debug" => o.debug = true,
             "--duration" => duration = Some(num(&value("--duration")?)?),
             "--warmup" => warmup = Some(num(&value("--warmup")?)?),
             "--out" => o.out = Some(PathBuf::from(value("--out")?)),
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: cargo xtask bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE]"
+                    "unknown argument {other}; usage: cargo xtask bench [--duration S] [--warmup S] [--smoke] [--instructions] [--debug] [--out FILE]"
                 ));
             }
         }
@@ -174,7 +182,17 @@ fn http_ok(addr: SocketAddr, path: &str) -> bool {
 }
 
 fn wait_ready(p: &mut Proc, addr: SocketAddr, path: &str, log: &Path) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    wait_ready_for(p, addr, path, log, Duration::from_secs(30))
+}
+
+fn wait_ready_for(
+    p: &mut Proc,
+    addr: SocketAddr,
+    path: &str,
+    log: &Path,
+    limit: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Err(e) = p.alive() {
             let tail = std::fs::read_to_string(log).unwrap_or_default();
@@ -185,7 +203,11 @@ fn wait_ready(p: &mut Proc, addr: SocketAddr, path: &str, log: &Path) -> Result<
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!("{} not ready on {addr} after 30 s", p.name))
+    Err(format!(
+        "{} not ready on {addr} after {} s",
+        p.name,
+        limit.as_secs()
+    ))
 }
 
 /// Clock ticks per second of /proc/<pid>/stat.
@@ -512,6 +534,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
         bench
             .notes
             .push("no CPU pinning (taskset missing or fewer than 2 cores)".into());
+    }
+    if bench.opts.instructions {
+        let table = instructions::run(&bench, &modelrt, &dir)?;
+        println!("{table}");
+        if let Some(out) = &bench.opts.out {
+            std::fs::write(out, &table).map_err(|e| format!("{}: {e}", out.display()))?;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
     }
     let result = run_targets(&mut bench, &modelrt, &dir);
     let table = render(&bench);
