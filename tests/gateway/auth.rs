@@ -166,3 +166,78 @@ async fn bad_key_config_fails_at_start_naming_the_key() {
         "{err}"
     );
 }
+
+fn redis_url() -> String {
+    std::env::var("MODELRT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+#[tokio::test]
+async fn replicas_share_a_keys_rpm_through_redis() {
+    // A test that needs Redis fails without it (`cargo xtask test` starts one).
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis-server must be running (MODELRT_TEST_REDIS_URL)");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("modelrt-test:gw:{}:{nanos}", std::process::id());
+    let up = openai_upstream().await;
+    let extra = format!(
+        r#"
+[gateway]
+redis_url = "{}"
+redis_prefix = "{prefix}"
+redis_timeout = "2s"
+
+[[gateway.keys]]
+id = "shared"
+key_hash = "{}"
+rpm = 3
+"#,
+        redis_url(),
+        sha256_hex(LIMITED)
+    );
+    let config = mock_config(&up.uri(), &extra);
+    let (a, b) = tokio::join!(Gw::start(Some(&config)), Gw::start(Some(&config)));
+    let c = client();
+    let chat = |gw: &Gw| {
+        c.post(gw.at("/v1/chat/completions"))
+            .bearer_auth(LIMITED)
+            .json(&chat_body("mock/gpt-4o-mini"))
+            .send()
+    };
+    // rpm = 3 for the key across both replicas: three requests spread over them pass…
+    for gw in [&a, &b, &a] {
+        assert_eq!(chat(gw).await.unwrap().status(), 200);
+    }
+    // …and the fourth is refused on either one, though each has seen fewer than three.
+    for gw in [&b, &a] {
+        let resp = chat(gw).await.unwrap();
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((19..=20).contains(&retry), "{retry}");
+        let v = error_envelope(resp, 429).await;
+        assert_eq!(v["error"]["code"], "rate_limit_exceeded");
+    }
+    // The budget lives in Redis, under the configured prefix, with an expiry.
+    let key = format!("{prefix}:rpm:shared");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 60_001, "{key}: {ttl}");
+    // Only the admitted requests reached the upstream.
+    assert_eq!(up.received_requests().await.unwrap().len(), 3);
+    for gw in [&a, &b] {
+        let logs = gw.logs();
+        assert!(!logs.contains(LIMITED), "key in logs:\n{logs}");
+        assert!(!logs.contains("did not answer"), "Redis fell back:\n{logs}");
+    }
+}

@@ -1,14 +1,17 @@
 //! Access control: the master key, gateway keys (compared by SHA-256, never kept in plain),
-//! allowed models and per-key requests-per-minute limits.
+//! allowed models and per-key requests-per-minute limits — counted in this process, or in a
+//! Redis that every replica shares when `[gateway] redis_url` is set.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
 use parking_lot::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::config::{GatewayConfig, GatewayKey, KeyHash, hash_key};
+use crate::config::{GatewayConfig, GatewayKey, KeyHash, RedisSettings, hash_key};
 use crate::error::ApiError;
 
 /// Who is calling, once the key was checked.
@@ -52,7 +55,7 @@ pub struct Auth {
     enabled: bool,
     master: Option<KeyHash>,
     keys: HashMap<KeyHash, Arc<GatewayKey>>,
-    limiter: RpmLimiter,
+    limiter: KeyLimiter,
 }
 
 impl Auth {
@@ -66,7 +69,7 @@ impl Auth {
                 .iter()
                 .map(|k| (k.hash, Arc::new(k.clone())))
                 .collect(),
-            limiter: RpmLimiter::default(),
+            limiter: KeyLimiter::new(cfg.redis.as_ref()),
         }
     }
 
@@ -76,8 +79,30 @@ impl Auth {
     }
 
     /// Checks the request's key (`Authorization: Bearer …`, or `x-api-key` / `api-key`) and
-    /// the key's rpm limit.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    /// takes one request from the key's rpm limit.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let who = self.identify(headers)?;
+        if let Some(key) = &who.key {
+            if let Some(rpm) = key.rpm {
+                if let Err(wait) = self.limiter.admit(&key.id, rpm).await {
+                    return Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limit_error",
+                        format!(
+                            "key `{}` is over its limit of {rpm} requests per minute",
+                            key.id
+                        ),
+                    )
+                    .with_code("rate_limit_exceeded")
+                    .with_retry_after(wait));
+                }
+            }
+        }
+        Ok(who)
+    }
+
+    /// Checks the request's key without taking from its rpm limit.
+    pub fn identify(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         if !self.enabled {
             return Ok(Principal {
                 key_id: None,
@@ -102,20 +127,6 @@ impl Auth {
             // Never echo the key, not even a prefix.
             return Err(ApiError::unauthorized("invalid API key"));
         };
-        if let Some(rpm) = key.rpm {
-            if let Err(wait) = self.limiter.check(&key.id, rpm, Instant::now()) {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limit_error",
-                    format!(
-                        "key `{}` is over its limit of {rpm} requests per minute",
-                        key.id
-                    ),
-                )
-                .with_code("rate_limit_exceeded")
-                .with_retry_after(wait));
-            }
-        }
         Ok(Principal {
             key_id: Some(key.id.clone()),
             admin: false,
@@ -139,6 +150,132 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
+}
+
+/// GCRA in Redis, on the server's clock (`TIME`) so replicas with skewed clocks agree. The
+/// key holds the theoretical arrival time in µs; the reply is 0 (admitted) or the µs to wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval
+local ahead = new_tat - now
+if ahead > period then return ahead - period end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
+return 0
+";
+
+/// Per-key rpm limits: in Redis when the gateway has one, so every replica draws on one
+/// budget; in this process otherwise. While Redis cannot answer within its timeout, each
+/// replica enforces the limit on its own (a warning says so once, and again on recovery)
+/// rather than refusing every keyed request or letting them all through.
+pub struct KeyLimiter {
+    local: RpmLimiter,
+    shared: Option<SharedLimiter>,
+}
+
+struct SharedLimiter {
+    conn: ConnectionManager,
+    script: redis::Script,
+    prefix: String,
+    timeout: Duration,
+    degraded: AtomicBool,
+}
+
+impl std::fmt::Debug for KeyLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyLimiter")
+            .field("shared", &self.shared.as_ref().map(|s| &s.prefix))
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyLimiter {
+    /// A limiter counting in `redis` (validated by the config loader), or in this process.
+    /// Does not connect yet: the first keyed request does, and reconnects happen in the
+    /// background.
+    pub fn new(redis: Option<&RedisSettings>) -> Self {
+        let shared = redis.and_then(|r| {
+            let built = redis::Client::open(r.url.as_str()).and_then(|client| {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(r.timeout))
+                    .set_response_timeout(Some(r.timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(10))
+                    .set_max_delay(Duration::from_secs(1));
+                ConnectionManager::new_lazy_with_config(client, config)
+            });
+            match built {
+                Ok(conn) => Some(SharedLimiter {
+                    conn,
+                    script: redis::Script::new(GCRA),
+                    prefix: r.prefix.clone(),
+                    timeout: r.timeout,
+                    degraded: AtomicBool::new(false),
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "gateway.redis_url unusable; key limits count per process");
+                    None
+                }
+            }
+        });
+        Self {
+            local: RpmLimiter::default(),
+            shared,
+        }
+    }
+
+    /// Whether limits are shared through Redis (when it answers).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Admits one request of `key` under `rpm`, or says how long to wait.
+    pub async fn admit(&self, key: &str, rpm: u32) -> Result<(), Duration> {
+        if let Some(shared) = &self.shared {
+            match shared.admit(key, rpm).await {
+                Ok(wait) => {
+                    if shared.degraded.swap(false, Ordering::Relaxed) {
+                        tracing::info!("key limits are shared through Redis again");
+                    }
+                    return wait;
+                }
+                Err(e) => {
+                    if !shared.degraded.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            error = %e,
+                            "Redis did not answer the key limiter; each replica counts its own requests until it does"
+                        );
+                    }
+                }
+            }
+        }
+        self.local.check(key, rpm, Instant::now())
+    }
+}
+
+impl SharedLimiter {
+    async fn admit(&self, key: &str, rpm: u32) -> Result<Result<(), Duration>, String> {
+        let period = Duration::from_secs(60);
+        let interval = period / rpm.max(1);
+        let mut conn = self.conn.clone();
+        let mut call = self.script.key(format!("{}:rpm:{key}", self.prefix));
+        call.arg(u64::try_from(interval.as_micros()).unwrap_or(u64::MAX))
+            .arg(u64::try_from(period.as_micros()).unwrap_or(u64::MAX));
+        let wait_us: i64 =
+            match tokio::time::timeout(self.timeout, call.invoke_async(&mut conn)).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err(format!("timed out after {:?}", self.timeout)),
+            };
+        Ok(match u64::try_from(wait_us) {
+            Ok(0) | Err(_) => Ok(()),
+            Ok(us) => Err(Duration::from_micros(us)),
+        })
+    }
 }
 
 /// Requests-per-minute limits by key, as a generic cell rate (GCRA): a key may burst up to
@@ -188,8 +325,8 @@ mod tests {
         assert!(l.check("other", 3, t0).is_ok());
     }
 
-    #[test]
-    fn keys_are_checked_by_hash() {
+    #[tokio::test]
+    async fn keys_are_checked_by_hash() {
         let cfg = GatewayConfig {
             master_key_hash: Some(hash_key("sk-master")),
             keys: vec![GatewayKey {
@@ -202,22 +339,42 @@ mod tests {
         };
         let auth = Auth::new(&cfg);
         let mut h = HeaderMap::new();
-        assert_eq!(auth.authenticate(&h).unwrap_err().status, 401);
+        assert_eq!(auth.authenticate(&h).await.unwrap_err().status, 401);
         h.insert("authorization", HeaderValue::from_static("Bearer sk-wrong"));
-        let e = auth.authenticate(&h).unwrap_err();
+        let e = auth.authenticate(&h).await.unwrap_err();
         assert_eq!(e.status, 401);
         assert!(!e.message.contains("sk-wrong"));
         h.insert(
             "authorization",
             HeaderValue::from_static("Bearer sk-master"),
         );
-        assert!(auth.authenticate(&h).unwrap().admin);
+        assert!(auth.authenticate(&h).await.unwrap().admin);
         h.remove("authorization");
         h.insert("x-api-key", HeaderValue::from_static("sk-a"));
-        let p = auth.authenticate(&h).unwrap();
+        let p = auth.authenticate(&h).await.unwrap();
         assert_eq!(p.key_id.as_deref(), Some("a"));
         assert!(p.check_model("m1").is_ok());
         assert_eq!(p.check_model("m2").unwrap_err().status, 403);
-        assert_eq!(auth.authenticate(&h).unwrap_err().status, 429);
+        assert_eq!(auth.authenticate(&h).await.unwrap_err().status, 429);
+        // Identifying a caller (the `/metrics` check) takes nothing from its limit, and
+        // still knows the key.
+        assert_eq!(auth.identify(&h).unwrap().key_id.as_deref(), Some("a"));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_falls_back_to_counting_in_process() {
+        // Nothing listens on port 1: every Redis call fails fast, and the limit still holds.
+        let limiter = KeyLimiter::new(Some(&RedisSettings {
+            url: "redis://127.0.0.1:1/".into(),
+            prefix: "t".into(),
+            timeout: Duration::from_millis(200),
+        }));
+        assert!(limiter.is_shared());
+        assert!(limiter.admit("k", 2).await.is_ok());
+        assert!(limiter.admit("k", 2).await.is_ok());
+        let wait = limiter.admit("k", 2).await.unwrap_err();
+        assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30));
+        assert!(limiter.admit("other", 2).await.is_ok());
+        assert!(!KeyLimiter::new(None).is_shared());
     }
 }

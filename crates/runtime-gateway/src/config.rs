@@ -7,6 +7,7 @@
 //! max_body_bytes = 4194304
 //! request_timeout = "600s"
 //! shutdown_grace = "30s"
+//! redis_url = "redis://127.0.0.1:6379/"  # optional: share key rpm limits between replicas
 //!
 //! [[gateway.keys]]
 //! id = "team-a"
@@ -30,6 +31,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The default whole-request deadline (retries included).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// The default prefix of the gateway's Redis keys.
+pub const DEFAULT_REDIS_PREFIX: &str = "modelrt:gateway";
+/// The default bound on one Redis round trip of the key limiter.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 
 /// A SHA-256 digest of a key.
 pub type KeyHash = [u8; 32];
@@ -56,6 +61,29 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// Whether `/metrics` needs the master key.
     pub metrics_require_auth: bool,
+    /// Where replicas share their per-key rpm limits (`None`: each process counts alone).
+    pub redis: Option<RedisSettings>,
+}
+
+/// The Redis that replicas share their per-key rpm limits through.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://host:port/db` (may carry a password: never printed).
+    pub url: String,
+    /// Prefix of every key the limiter writes.
+    pub prefix: String,
+    /// Bound on one round trip; a slower or unreachable Redis falls back to the local count.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &"***")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Default for GatewayConfig {
@@ -68,6 +96,7 @@ impl Default for GatewayConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             metrics_require_auth: false,
+            redis: None,
         }
     }
 }
@@ -132,6 +161,12 @@ struct RawGateway {
     request_timeout: Option<Duration>,
     #[serde(default)]
     metrics_require_auth: bool,
+    #[serde(default)]
+    redis_url: Option<String>,
+    #[serde(default)]
+    redis_prefix: Option<String>,
+    #[serde(default, deserialize_with = "duration")]
+    redis_timeout: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +199,43 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
             "expected a duration such as \"30s\", \"500ms\" or a number of seconds",
         )),
     }
+}
+
+fn redis_settings(
+    config: &Config,
+    url: Option<String>,
+    prefix: Option<String>,
+    timeout: Option<Duration>,
+) -> Result<Option<RedisSettings>, ConfigError> {
+    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+        if prefix.is_some() || timeout.is_some() {
+            return Err(config.invalid(
+                "gateway.redis_url",
+                "redis_prefix and redis_timeout need redis_url",
+            ));
+        }
+        return Ok(None);
+    };
+    if let Err(e) = redis::Client::open(url.as_str()) {
+        // The parser's message does not repeat the URL (it may hold a password).
+        return Err(config.invalid(
+            "gateway.redis_url",
+            format!("not a Redis URL such as redis://127.0.0.1:6379/: {e}"),
+        ));
+    }
+    let prefix = prefix.unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_owned());
+    if prefix.trim().is_empty() {
+        return Err(config.invalid("gateway.redis_prefix", "must not be empty"));
+    }
+    let timeout = timeout.unwrap_or(DEFAULT_REDIS_TIMEOUT);
+    if timeout.is_zero() {
+        return Err(config.invalid("gateway.redis_timeout", "must be more than 0"));
+    }
+    Ok(Some(RedisSettings {
+        url,
+        prefix,
+        timeout,
+    }))
 }
 
 /// `prefix.a.0.b` from a serde path (the same style the facade uses for `${ENV}` errors).
@@ -278,6 +350,7 @@ impl GatewayConfig {
             out.request_timeout = d;
         }
         out.metrics_require_auth = raw.metrics_require_auth;
+        out.redis = redis_settings(config, raw.redis_url, raw.redis_prefix, raw.redis_timeout)?;
         Ok(out)
     }
 
@@ -329,6 +402,35 @@ mod tests {
         assert_eq!(g.request_timeout, Duration::from_secs(30));
         assert_eq!(g.max_body_bytes, 1000);
         assert!(!format!("{g:?}").contains("sk-"));
+        assert_eq!(g.redis, None);
+    }
+
+    #[test]
+    fn redis_settings_default_and_hide_the_url() {
+        let g = load(
+            r#"
+            [gateway]
+            redis_url = "redis://:hunter2@127.0.0.1:6379/0"
+            "#,
+        )
+        .unwrap();
+        let r = g.redis.clone().unwrap();
+        assert_eq!(r.url, "redis://:hunter2@127.0.0.1:6379/0");
+        assert_eq!(r.prefix, DEFAULT_REDIS_PREFIX);
+        assert_eq!(r.timeout, DEFAULT_REDIS_TIMEOUT);
+        assert!(!format!("{g:?}").contains("hunter2"));
+        let g = load(
+            r#"
+            [gateway]
+            redis_url = "redis://127.0.0.1:6379/"
+            redis_prefix = "fleet-a"
+            redis_timeout = "200ms"
+            "#,
+        )
+        .unwrap();
+        let r = g.redis.unwrap();
+        assert_eq!(r.prefix, "fleet-a");
+        assert_eq!(r.timeout, Duration::from_millis(200));
     }
 
     #[test]
@@ -349,6 +451,16 @@ mod tests {
                 "gateway.keys.0.key_hash",
             ),
             ("[[gateway.keys]]\nid = \"a\"", "gateway.keys.0.key_hash"),
+            ("[gateway]\nredis_url = \"http://x\"", "gateway.redis_url"),
+            ("[gateway]\nredis_prefix = \"p\"", "gateway.redis_url"),
+            (
+                "[gateway]\nredis_url = \"redis://127.0.0.1/\"\nredis_timeout = \"0s\"",
+                "gateway.redis_timeout",
+            ),
+            (
+                "[gateway]\nredis_url = \"redis://127.0.0.1/\"\nredis_prefix = \" \"",
+                "gateway.redis_prefix",
+            ),
             (
                 "[[gateway.keys]]\nid = \"a\"\nkey = \"k\"\n[[gateway.keys]]\nid = \"a\"\nkey = \"j\"",
                 "gateway.keys.1.id",

@@ -172,7 +172,7 @@ fn shutting_down() -> ApiError {
 }
 
 async fn authenticate(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
-    match gw.auth.authenticate(req.headers()) {
+    match gw.auth.authenticate(req.headers()).await {
         Ok(p) => {
             req.extensions_mut().insert(p);
             next.run(req).await
@@ -227,7 +227,7 @@ async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
 /// Prometheus text exposition.
 async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if gw.config.metrics_require_auth {
-        match gw.auth.authenticate(&headers) {
+        match gw.auth.identify(&headers) {
             Ok(p) if p.admin => {}
             Ok(_) => return admin_only().into_response(),
             Err(e) => return e.into_response(),
