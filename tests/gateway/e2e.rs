@@ -223,6 +223,15 @@ async fn models_and_health() {
         .await
         .unwrap();
     error_envelope(resp, 404).await;
+    // Three listings, one upstream request: the provider's listing is kept for minutes.
+    let listings = up
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/v1/models")
+        .count();
+    assert_eq!(listings, 1);
     let resp = client().get(gw.at("/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }

@@ -2,6 +2,7 @@
 //! logical models to the router, when there is one).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use runtime_core::{
@@ -10,11 +11,14 @@ use runtime_core::{
     RequestContext, Result,
 };
 
+use crate::listing::ListingCache;
+
 /// Resolves a model name to the provider that serves it and the model to send.
 pub struct Dispatcher {
     registry: Arc<ProviderRegistry>,
     logical: Option<Arc<dyn Provider>>,
     logical_names: Vec<String>,
+    listings: ListingCache,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -37,7 +41,17 @@ impl Dispatcher {
             registry,
             logical,
             logical_names,
+            listings: ListingCache::default(),
         }
+    }
+
+    /// Keeps each provider's live model listing for `ttl`, and the static catalog that stands
+    /// in for a failed listing for `failed_ttl` (defaults:
+    /// [`DEFAULT_LISTING_TTL`](crate::listing::DEFAULT_LISTING_TTL),
+    /// [`FAILED_LISTING_TTL`](crate::listing::FAILED_LISTING_TTL)).
+    pub fn with_listing_ttl(mut self, ttl: Duration, failed_ttl: Duration) -> Self {
+        self.listings = ListingCache::new(ttl, failed_ttl);
+        self
     }
 
     /// The provider and the model to send for `model`.
@@ -182,21 +196,25 @@ impl Provider for Dispatcher {
         if let Some(r) = &self.logical {
             out.extend(r.list_models(ctx).await?);
         }
-        for name in self.registry.instances() {
-            if let Some(p) = self.registry.get(&name) {
-                // One provider failing to list must not hide the others.
-                let models = match p.list_models(ctx).await {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!(provider = %name, error = %e, "model listing failed; using the static catalog");
-                        p.models()
-                    }
-                };
-                out.extend(models.into_iter().map(|mut m| {
-                    m.id = format!("{name}/{}", m.id);
-                    m
-                }));
-            }
+        // Every provider at once; one failing to list falls back to its static catalog and
+        // does not hide the others.
+        let instances: Vec<(String, Arc<dyn Provider>)> = self
+            .registry
+            .instances()
+            .into_iter()
+            .filter_map(|name| self.registry.get(&name).map(|p| (name, p)))
+            .collect();
+        let listings = futures::future::join_all(
+            instances
+                .iter()
+                .map(|(name, p)| self.listings.get(name, p.as_ref(), ctx)),
+        )
+        .await;
+        for ((name, _), models) in instances.iter().zip(listings) {
+            out.extend(models.iter().map(|m| ModelInfo {
+                id: format!("{name}/{}", m.id),
+                ..m.clone()
+            }));
         }
         Ok(out)
     }

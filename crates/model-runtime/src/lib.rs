@@ -3,6 +3,7 @@
 pub mod config;
 mod defaults;
 mod dispatch;
+pub mod listing;
 
 use std::path::Path;
 use std::sync::Arc;
