@@ -88,3 +88,136 @@ priority = 1
     assert!(ids.contains(&"fast"), "{ids:?}");
     assert!(ids.contains(&"backup/gpt-4o-mini"), "{ids:?}");
 }
+
+#[tokio::test]
+async fn a_routed_failure_says_where_it_failed_in_headers_and_metrics() {
+    let bad = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(
+            serde_json::json!({"error": {"message": "overloaded", "type": "server_error"}}),
+        ))
+        .mount(&bad)
+        .await;
+    let cfg = format!(
+        r#"
+[providers.primary]
+type = "openai"
+base_url = "{bad}/v1"
+api_key = "{UPSTREAM_KEY}"
+
+[providers.secondary]
+type = "openai"
+base_url = "{bad}/v1"
+api_key = "{UPSTREAM_KEY}"
+
+[router]
+backoff_base = "1ms"
+backoff_max = "2ms"
+
+[[models]]
+name = "doomed"
+max_attempts = 3
+
+[[models.deployments]]
+provider = "primary"
+model = "gpt-4o-mini"
+name = "primary-mini"
+priority = 0
+
+[[models.deployments]]
+provider = "secondary"
+model = "gpt-4o-mini"
+name = "secondary-mini"
+priority = 1
+
+[storage]
+enabled = false
+"#,
+        bad = bad.uri()
+    );
+    let gw = Gw::start(Some(&cfg)).await;
+    let resp = client()
+        .post(gw.at("/v1/chat/completions"))
+        .json(&chat_body("doomed"))
+        .send()
+        .await
+        .unwrap();
+    let h = resp.headers().clone();
+    let status = resp.status().as_u16();
+    assert!((500..600).contains(&status), "{status}");
+    error_envelope(resp, status).await;
+    // The error response names the last deployment tried and how many attempts were made.
+    let upstream_calls = bad.received_requests().await.unwrap().len();
+    assert_eq!(upstream_calls, 3);
+    assert_eq!(h["x-modelrt-attempts"], "3");
+    let deployment = h["x-modelrt-deployment"].to_str().unwrap().to_owned();
+    let provider = h["x-modelrt-provider"].to_str().unwrap().to_owned();
+    assert!(
+        [("primary-mini", "primary"), ("secondary-mini", "secondary")]
+            .contains(&(deployment.as_str(), provider.as_str())),
+        "{deployment} / {provider}"
+    );
+    // The request-scope error metric carries the same deployment and provider, not the
+    // dispatcher's name.
+    let text = client()
+        .get(gw.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("gen_ai_client_request_errors_total")
+                && l.contains("scope=\"request\"")
+                && l.contains("gen_ai_request_model=\"doomed\"")
+        })
+        .unwrap_or_else(|| panic!("no request-scope error series:\n{text}"));
+    assert!(
+        line.contains(&format!("deployment=\"{deployment}\""))
+            && line.contains(&format!("gen_ai_provider_name=\"{provider}\"")),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_direct_call_is_labelled_with_its_provider() {
+    let bad = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            serde_json::json!({"error": {"message": "bad thing", "type": "invalid_request_error"}}),
+        ))
+        .mount(&bad)
+        .await;
+    let gw = Gw::start(Some(&mock_config(
+        &bad.uri(),
+        "[storage]\nenabled = false\n",
+    )))
+    .await;
+    let resp = client()
+        .post(gw.at("/v1/chat/completions"))
+        .json(&chat_body("mock/gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("x-modelrt-attempts").is_none());
+    error_envelope(resp, 400).await;
+    let text = client()
+        .get(gw.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("gen_ai_client_request_errors_total")
+                && l.contains("gen_ai_provider_name=\"mock\"")),
+        "{text}"
+    );
+}

@@ -361,6 +361,8 @@ impl EmbeddingBatcher {
                         api_key: ctx.api_key.clone(),
                         key_id: ctx.key_id.clone(),
                         cache: ctx.cache,
+                        // One batch serves many callers: its route is no one caller's.
+                        route: runtime_core::RouteReport::default(),
                     },
                     members: Vec::new(),
                     inputs: 0,

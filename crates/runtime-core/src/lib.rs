@@ -10,7 +10,8 @@ pub mod types;
 
 pub use error::{Error, Result, Retryability, TimeoutPhase};
 pub use provider::{
-    CacheControl, CacheMode, Capabilities, HealthStatus, Provider, RequestContext, new_request_id,
+    CacheControl, CacheMode, Capabilities, HealthStatus, Provider, RequestContext, RouteReport,
+    RouteSummary, new_request_id,
 };
 pub use registry::{
     BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,

@@ -69,6 +69,44 @@ pub struct RequestContext {
     pub key_id: Option<String>,
     /// Per-request response-cache control (read by the cache layer).
     pub cache: CacheControl,
+    /// Where a router leaves the route the call took, so the layers above it can name the
+    /// deployment and the attempts of a call that failed (shared by this context's clones).
+    pub route: RouteReport,
+}
+
+/// The route a routed call took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSummary {
+    /// The provider instance of the last attempt.
+    pub provider: String,
+    /// The deployment of the last attempt.
+    pub deployment: String,
+    /// How many attempts were made (retries and failovers included).
+    pub attempts: u32,
+}
+
+/// A slot for the [`RouteSummary`] of one call, filled by a router and read by the layers
+/// above it. Clones share the slot.
+#[derive(Debug, Clone, Default)]
+pub struct RouteReport(Arc<std::sync::Mutex<Option<RouteSummary>>>);
+
+impl RouteReport {
+    /// Records the route (a later record replaces an earlier one).
+    pub fn record(&self, summary: RouteSummary) {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(summary);
+    }
+
+    /// The recorded route, if a router recorded one.
+    pub fn get(&self) -> Option<RouteSummary> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// How the response cache treats one request.
@@ -114,6 +152,7 @@ impl RequestContext {
             api_key: None,
             key_id: None,
             cache: CacheControl::default(),
+            route: RouteReport::default(),
         }
     }
 }

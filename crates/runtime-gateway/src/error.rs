@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use model_runtime::Error;
+use model_runtime::{Error, RequestContext, RouteSummary};
 use serde::Serialize;
 
 /// An error answered to the client in OpenAI's shape.
@@ -22,6 +22,9 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Sent as `Retry-After` (whole seconds, rounded up).
     pub retry_after: Option<Duration>,
+    /// The route a failed routed call took, sent as the `x-modelrt-provider`,
+    /// `x-modelrt-deployment` and `x-modelrt-attempts` headers.
+    pub route: Option<RouteSummary>,
 }
 
 #[derive(Serialize)]
@@ -49,7 +52,15 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
+            route: None,
         }
+    }
+
+    /// An upstream call's error, with the route the router reported for it in `ctx`.
+    pub fn from_call(e: Error, ctx: &RequestContext) -> Self {
+        let mut err = Self::from(e);
+        err.route = ctx.route.get();
+        err
     }
 
     /// 400 `invalid_request_error`.
@@ -122,6 +133,7 @@ impl From<&Error> for ApiError {
             retry_after: (status == StatusCode::TOO_MANY_REQUESTS)
                 .then(|| e.retry_after())
                 .flatten(),
+            route: None,
         }
     }
 }
@@ -147,6 +159,17 @@ impl IntoResponse for ApiError {
         if let Some(after) = self.retry_after {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if let Some(route) = &self.route {
+            for (name, value) in [
+                ("x-modelrt-provider", route.provider.as_str()),
+                ("x-modelrt-deployment", route.deployment.as_str()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    h.insert(name, v);
+                }
+            }
+            h.insert("x-modelrt-attempts", HeaderValue::from(route.attempts));
         }
         resp
     }

@@ -436,11 +436,19 @@ async fn chat(
     let fallback_id = format!("chatcmpl-{}", id.0);
     if req.stream == Some(true) {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let stream = gw.provider.chat_stream(&req, &ctx).await?;
+        let stream = gw
+            .provider
+            .chat_stream(&req, &ctx)
+            .await
+            .map_err(|e| ApiError::from_call(e, &ctx))?;
         let enc = ChunkEncoder::new(ChunkKind::Chat, fallback_id, req.model, include_usage);
         sse_response(&gw, stream, enc, ctx.cancel).await
     } else {
-        let resp = gw.provider.chat(&req, &ctx).await?;
+        let resp = gw
+            .provider
+            .chat(&req, &ctx)
+            .await
+            .map_err(|e| ApiError::from_call(e, &ctx))?;
         Ok(json_with_meta(
             encode::chat_completion(&resp, &fallback_id, &req.model),
             &resp.meta,
@@ -463,11 +471,19 @@ async fn completions(
     let fallback_id = format!("cmpl-{}", id.0);
     if req.stream == Some(true) {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let stream = gw.provider.complete_stream(&req, &ctx).await?;
+        let stream = gw
+            .provider
+            .complete_stream(&req, &ctx)
+            .await
+            .map_err(|e| ApiError::from_call(e, &ctx))?;
         let enc = ChunkEncoder::new(ChunkKind::Completion, fallback_id, req.model, include_usage);
         sse_response(&gw, stream, enc, ctx.cancel).await
     } else {
-        let resp = gw.provider.complete(&req, &ctx).await?;
+        let resp = gw
+            .provider
+            .complete(&req, &ctx)
+            .await
+            .map_err(|e| ApiError::from_call(e, &ctx))?;
         Ok(json_with_meta(
             encode::text_completion(&resp, &fallback_id, &req.model),
             &resp.meta,
@@ -491,7 +507,11 @@ async fn embeddings(
     who.check_model(&req.model)?;
     let ctx = gw.context(&id, &who, &headers);
     let format = req.encoding_format.unwrap_or(EncodingFormat::Float);
-    let resp = gw.provider.embed(&req, &ctx).await?;
+    let resp = gw
+        .provider
+        .embed(&req, &ctx)
+        .await
+        .map_err(|e| ApiError::from_call(e, &ctx))?;
     Ok(json_with_meta(
         encode::embeddings(&resp, format, &req.model),
         &resp.meta,

@@ -197,12 +197,26 @@ impl Meter {
         );
     }
 
-    fn finish_err(&self, call: &Call, fallback: &str, e: &runtime_core::Error) {
+    /// A failed call is labelled with the route a router reported in `ctx` (its last
+    /// provider and deployment, and the attempts), else with the provider the error names.
+    fn finish_err(
+        &self,
+        call: &Call,
+        fallback: &str,
+        e: &runtime_core::Error,
+        ctx: &RequestContext,
+    ) {
+        let meta = ctx.route.get().map(|r| ResponseMeta {
+            provider: Some(r.provider),
+            deployment: Some(r.deployment),
+            attempts: Some(r.attempts),
+            ..ResponseMeta::default()
+        });
         self.finish(
             call,
-            fallback,
+            e.provider().unwrap_or(fallback),
             Outcome {
-                meta: None,
+                meta: meta.as_ref(),
                 provider_model: None,
                 usage: None,
                 ttft: None,
@@ -282,7 +296,7 @@ impl<P: Provider> Provider for MeteredProvider<P> {
                 Ok(r)
             }
             Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e);
+                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
                 Err(e)
             }
         }
@@ -293,7 +307,7 @@ impl<P: Provider> Provider for MeteredProvider<P> {
         match self.inner.chat_stream(req, ctx).await {
             Ok(s) => Ok(self.wrap_stream(call, s)),
             Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e);
+                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
                 Err(e)
             }
         }
@@ -312,7 +326,7 @@ impl<P: Provider> Provider for MeteredProvider<P> {
                 Ok(r)
             }
             Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e);
+                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
                 Err(e)
             }
         }
@@ -327,7 +341,7 @@ impl<P: Provider> Provider for MeteredProvider<P> {
         match self.inner.complete_stream(req, ctx).await {
             Ok(s) => Ok(self.wrap_stream(call, s)),
             Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e);
+                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
                 Err(e)
             }
         }
@@ -346,7 +360,7 @@ impl<P: Provider> Provider for MeteredProvider<P> {
                 Ok(r)
             }
             Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e);
+                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
                 Err(e)
             }
         }

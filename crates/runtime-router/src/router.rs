@@ -12,8 +12,8 @@ use runtime_core::http::HttpClient;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
     EmbeddingRequest, EmbeddingResponse, Error, HealthStatus, Message, ModelInfo, ModelKind,
-    Provider, RequestContext, ResponseFormat, ResponseMeta, Result, Retryability, Secret,
-    TimeoutPhase, Usage,
+    Provider, RequestContext, ResponseFormat, ResponseMeta, Result, Retryability, RouteSummary,
+    Secret, TimeoutPhase, Usage,
 };
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -77,6 +77,21 @@ pub struct RouteError {
     pub error: Error,
     /// Every attempt made.
     pub attempts: Vec<Attempt>,
+}
+
+impl RouteError {
+    /// Leaves the route in `ctx` (last provider and deployment, attempts made) for the layers
+    /// above the router, and returns the error.
+    pub fn report(self, ctx: &RequestContext) -> Error {
+        if let Some(last) = self.attempts.last() {
+            ctx.route.record(RouteSummary {
+                provider: last.provider.clone(),
+                deployment: last.deployment.clone(),
+                attempts: u32::try_from(self.attempts.len()).unwrap_or(u32::MAX),
+            });
+        }
+        self.error
+    }
 }
 
 impl std::fmt::Display for RouteError {
@@ -1645,14 +1660,14 @@ impl Provider for Router {
         self.chat_routed(req, ctx)
             .await
             .map(|r| r.value)
-            .map_err(|e| e.error)
+            .map_err(|e| e.report(ctx))
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
         self.chat_stream_routed(req, ctx)
             .await
             .map(|r| r.value)
-            .map_err(|e| e.error)
+            .map_err(|e| e.report(ctx))
     }
 
     async fn complete(
@@ -1663,7 +1678,7 @@ impl Provider for Router {
         match self.inner.route(Call::Complete(req), ctx).await {
             Ok((Out::Complete(r), _)) => Ok(r),
             Ok((_, a)) => Err(internal(a).error),
-            Err(e) => Err(e.error),
+            Err(e) => Err(e.report(ctx)),
         }
     }
 
@@ -1675,7 +1690,7 @@ impl Provider for Router {
         match self.inner.route(Call::CompleteStream(req), ctx).await {
             Ok((Out::Stream(s), _)) => Ok(s),
             Ok((_, a)) => Err(internal(a).error),
-            Err(e) => Err(e.error),
+            Err(e) => Err(e.report(ctx)),
         }
     }
 
@@ -1687,7 +1702,7 @@ impl Provider for Router {
         self.embed_routed(req, ctx)
             .await
             .map(|r| r.value)
-            .map_err(|e| e.error)
+            .map_err(|e| e.report(ctx))
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -458,6 +458,16 @@ async fn max_attempts_bounds_retries_with_backoff() {
     assert_eq!(e.attempts.len(), 3);
     // Backoff 1s then 2s, each with equal jitter (at least half).
     assert!(start.elapsed() >= Duration::from_millis(1500));
+
+    // Through the `Provider` trait the attempts are gone from the error, so the router leaves
+    // the route in the context for the layers above it.
+    let ctx = RequestContext::new();
+    assert_eq!(ctx.route.get(), None);
+    r.chat(&req("chat"), &ctx).await.unwrap_err();
+    let route = ctx.route.get().unwrap();
+    assert_eq!(route.attempts, 3);
+    assert_eq!(route.deployment, e.attempts[2].deployment);
+    assert_eq!(route.provider, e.attempts[2].provider);
 }
 
 #[tokio::test(start_paused = true)]
