@@ -572,6 +572,11 @@ fn cache_metrics(s: &runtime_cache::CacheStatsSnapshot) -> String {
             "Embedding inputs sent in coalesced calls.",
             s.batched_inputs,
         ),
+        (
+            "modelrt_cache_merged_total",
+            "Misses answered by an identical request already upstream.",
+            s.merged,
+        ),
     ] {
         out.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"

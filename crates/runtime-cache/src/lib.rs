@@ -8,6 +8,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod control;
+pub mod flight;
 mod hashser;
 pub mod key;
 pub mod memory;

@@ -19,6 +19,7 @@ use crate::batch::{EmbeddingBatcher, batch_limit, embed_in_chunks};
 use crate::cache::ResponseCache;
 use crate::config::{BatchConfig, CacheConfig};
 use crate::control::{reads, writes};
+use crate::flight::{Flights, Join};
 use crate::key::{CacheKey, EmbeddingKeys, chat_key, completion_key};
 use crate::stats::CacheStats;
 
@@ -38,6 +39,9 @@ pub const CACHED_INPUTS_ANNOTATION: &str = "cache_hit_inputs";
 ///   batcher when enabled), and the answer keeps the request's order.
 /// - Only successful answers are stored: never an error, and never an answer whose finish
 ///   reason is `content_filter` or that ended incomplete.
+/// - Identical non-streamed misses in flight at the same time are merged: the first goes
+///   upstream, the others wait for its answer (served to them as a hit) instead of each
+///   sending their own; if it fails or is not storable, they go upstream themselves.
 /// - [`ResponseMeta::cache_hit`] is `Some(true)` on a hit, `Some(false)` when the cache was
 ///   consulted or written and missed, `None` when it did not apply (mode `off`, sampling not
 ///   deterministic, cache disabled).
@@ -47,6 +51,7 @@ pub struct CachedProvider<P> {
     cache: Option<ResponseCache>,
     batcher: Option<EmbeddingBatcher>,
     stats: Arc<CacheStats>,
+    flights: Flights,
 }
 
 impl<P> std::fmt::Debug for CachedProvider<P> {
@@ -78,6 +83,7 @@ impl<P: Provider> CachedProvider<P> {
             cache,
             batcher: None,
             stats,
+            flights: Flights::default(),
         }
     }
 
@@ -193,6 +199,98 @@ impl<P: Provider> CachedProvider<P> {
                 embed_in_chunks(self.inner.as_ref(), req, ctx, limit).await
             }
         }
+    }
+}
+
+/// A non-streamed answer the cache stores and merged misses share.
+trait Answer: Clone + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static {
+    fn meta_mut(&mut self) -> &mut ResponseMeta;
+    fn finish_reason(&self) -> &FinishReason;
+}
+
+impl Answer for ChatResponse {
+    fn meta_mut(&mut self) -> &mut ResponseMeta {
+        &mut self.meta
+    }
+    fn finish_reason(&self) -> &FinishReason {
+        &self.finish_reason
+    }
+}
+
+impl Answer for CompletionResponse {
+    fn meta_mut(&mut self) -> &mut ResponseMeta {
+        &mut self.meta
+    }
+    fn finish_reason(&self) -> &FinishReason {
+        &self.finish_reason
+    }
+}
+
+impl<P: Provider> CachedProvider<P> {
+    /// A cacheable non-streamed call: the cache, else the answer of an identical request
+    /// already upstream, else `call` — stored when it may be, and handed to the requests
+    /// that merged into it.
+    async fn answer<T: Answer, Fut>(
+        &self,
+        cache: &ResponseCache,
+        key: CacheKey,
+        ctx: &RequestContext,
+        model: &str,
+        call: impl FnOnce() -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        if let Some(mut hit) = Self::lookup::<T>(cache, &key, ctx).await {
+            hit.meta_mut().cache_hit = Some(true);
+            return Ok(hit);
+        }
+        // Only a request that may read the cache may take another's fresh answer. A request
+        // released by a failed leader joins again: the next one to go leads the others.
+        let mut leader = None;
+        if reads(ctx.cache.mode) {
+            let flight = cache.storage_key(&key);
+            loop {
+                match self.flights.join(&flight) {
+                    Join::Leader(l) => {
+                        leader = Some(l);
+                        break;
+                    }
+                    Join::Follower(f) => {
+                        if let Some(mut v) = f.wait::<T>(ctx, self.inner.name(), model).await? {
+                            self.stats.merged();
+                            v.meta_mut().cache_hit = Some(true);
+                            return Ok(v);
+                        }
+                    }
+                }
+            }
+        }
+        let started = Instant::now();
+        // An error drops `leader`: the merged requests go upstream themselves.
+        let mut resp = call().await?;
+        if storable(resp.finish_reason()) {
+            resp.meta_mut().cache_hit = None;
+            let shared = Arc::new(resp.clone());
+            if writes(ctx.cache.mode) {
+                if let Some(bytes) = serialize(&resp) {
+                    cache
+                        .put_decoded(
+                            &key,
+                            bytes,
+                            Some(Decoded(shared.clone())),
+                            ctx.cache.ttl,
+                            started.elapsed(),
+                        )
+                        .await;
+                }
+            }
+            if let Some(l) = leader {
+                l.land(shared);
+            }
+        }
+        resp.meta_mut().cache_hit = Some(false);
+        Ok(resp)
     }
 }
 
@@ -363,23 +461,8 @@ impl<P: Provider> Provider for CachedProvider<P> {
         }) else {
             return self.inner.chat(req, ctx).await;
         };
-        if let Some(mut hit) = Self::lookup::<ChatResponse>(cache, &key, ctx).await {
-            hit.meta.cache_hit = Some(true);
-            return Ok(hit);
-        }
-        let started = Instant::now();
-        let mut resp = self.inner.chat(req, ctx).await?;
-        if writes(ctx.cache.mode) && storable(&resp.finish_reason) {
-            resp.meta.cache_hit = None;
-            if let Some(bytes) = serialize(&resp) {
-                let decoded = Decoded(Arc::new(resp.clone()));
-                cache
-                    .put_decoded(&key, bytes, Some(decoded), ctx.cache.ttl, started.elapsed())
-                    .await;
-            }
-        }
-        resp.meta.cache_hit = Some(false);
-        Ok(resp)
+        self.answer(cache, key, ctx, &req.model, || self.inner.chat(req, ctx))
+            .await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
@@ -418,23 +501,10 @@ impl<P: Provider> Provider for CachedProvider<P> {
         }) else {
             return self.inner.complete(req, ctx).await;
         };
-        if let Some(mut hit) = Self::lookup::<CompletionResponse>(cache, &key, ctx).await {
-            hit.meta.cache_hit = Some(true);
-            return Ok(hit);
-        }
-        let started = Instant::now();
-        let mut resp = self.inner.complete(req, ctx).await?;
-        if writes(ctx.cache.mode) && storable(&resp.finish_reason) {
-            resp.meta.cache_hit = None;
-            if let Some(bytes) = serialize(&resp) {
-                let decoded = Decoded(Arc::new(resp.clone()));
-                cache
-                    .put_decoded(&key, bytes, Some(decoded), ctx.cache.ttl, started.elapsed())
-                    .await;
-            }
-        }
-        resp.meta.cache_hit = Some(false);
-        Ok(resp)
+        self.answer(cache, key, ctx, &req.model, || {
+            self.inner.complete(req, ctx)
+        })
+        .await
     }
 
     async fn complete_stream(

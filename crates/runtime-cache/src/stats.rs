@@ -21,6 +21,7 @@ pub struct CacheStats {
     upstream_batches: AtomicU64,
     batched_requests: AtomicU64,
     batched_inputs: AtomicU64,
+    merged: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -45,6 +46,8 @@ pub struct CacheStatsSnapshot {
     pub batched_requests: u64,
     /// Input texts sent in those calls.
     pub batched_inputs: u64,
+    /// Misses answered by an identical request already upstream (no call of their own).
+    pub merged: u64,
 }
 
 impl CacheStats {
@@ -66,6 +69,7 @@ impl CacheStats {
             upstream_batches: l(&self.upstream_batches),
             batched_requests: l(&self.batched_requests),
             batched_inputs: l(&self.batched_inputs),
+            merged: l(&self.merged),
         }
     }
 
@@ -89,6 +93,10 @@ impl CacheStats {
 
     pub(crate) fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn merged(&self) {
+        self.merged.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn bypass(&self) {

@@ -486,3 +486,85 @@ async fn disabled_cache_passes_everything_through() {
     assert_eq!(fake.calls(), 2);
     assert_eq!(plain.name(), "fake");
 }
+
+fn slow(text: &str) -> Step {
+    Step::Reply {
+        text: text.to_owned(),
+        usage: Usage::new(10, 5),
+        delay: Duration::from_millis(200),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn identical_concurrent_misses_share_one_upstream_call() {
+    let s = setup();
+    s.fake.set_default(slow("once"));
+    let c = RequestContext::default();
+    let same = req("same");
+    let all = futures::future::join_all((0..10).map(|_| s.cached.chat(&same, &c))).await;
+    assert_eq!(s.fake.calls(), 1);
+    let hits = all
+        .iter()
+        .map(|r| r.as_ref().unwrap())
+        .inspect(|r| assert_eq!(text(r), "once"))
+        .filter(|r| r.meta.cache_hit == Some(true))
+        .count();
+    // One went upstream (a miss); nine took its answer (served as hits).
+    assert_eq!(hits, 9);
+    let st = s.cached.stats().snapshot();
+    assert_eq!((st.merged, st.stores), (9, 1));
+    // Different prompts are never merged.
+    let two = futures::future::join(
+        s.cached.chat(&req("one"), &c),
+        s.cached.chat(&req("two"), &c),
+    )
+    .await;
+    assert!(two.0.is_ok() && two.1.is_ok());
+    assert_eq!(s.fake.calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_leader_releases_the_merged_requests_to_go_themselves() {
+    let s = setup();
+    s.fake.push(Step::Fail(
+        Error::Api {
+            provider: "fake".into(),
+            model: "m".into(),
+            status: 500,
+            message: "boom".into(),
+            error_type: None,
+            code: None,
+            retry_after: None,
+            should_retry: None,
+        },
+        Duration::from_millis(200),
+    ));
+    s.fake.set_default(slow("after"));
+    let c = RequestContext::default();
+    let (a, b, d) = futures::future::join3(
+        s.cached.chat(&req("x"), &c),
+        s.cached.chat(&req("x"), &c),
+        s.cached.chat(&req("x"), &c),
+    )
+    .await;
+    // The leader's error is its own; the two others joined again after it failed: one led
+    // the second round, the other took its answer.
+    assert!(a.is_err());
+    assert_eq!(text(&b.unwrap()), "after");
+    assert_eq!(text(&d.unwrap()), "after");
+    assert_eq!(s.fake.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_that_may_not_read_the_cache_are_never_merged() {
+    let s = setup();
+    s.fake.set_default(slow("fresh"));
+    let (a, b) = futures::future::join(
+        s.cached.chat(&req("y"), &RequestContext::default()),
+        s.cached.chat(&req("y"), &mode(CacheMode::WriteOnly)),
+    )
+    .await;
+    assert_eq!(a.unwrap().meta.cache_hit, Some(false));
+    assert_eq!(b.unwrap().meta.cache_hit, Some(false));
+    assert_eq!(s.fake.calls(), 2);
+}
