@@ -196,8 +196,11 @@ pub fn filtered_categories(results: &Value) -> Vec<String> {
 /// chunk with empty `id` and `prompt_filter_results`, per-chunk `content_filter_results`, and
 /// with asynchronous filtering annotation-only chunks after the finish chunk).
 ///
-/// Annotations are collected (see [`AzureChunkDecoder::annotations`]); output that the
-/// filter blocks after the finish reason turns the finish into `content_filter`.
+/// Annotations are collected (see [`AzureChunkDecoder::annotations`]) and sent as
+/// [`StreamEvent::Annotation`]s when the stream ends (`[DONE]` or the end of the body), merged
+/// over every chunk, so a folded stream carries the same `meta.annotations` as the
+/// non-streamed answer. Output that the filter blocks after the finish reason turns the finish
+/// into `content_filter`.
 #[derive(Debug)]
 pub struct AzureChunkDecoder {
     inner: openai::ChunkDecoder,
@@ -207,6 +210,7 @@ pub struct AzureChunkDecoder {
     finish_seen: bool,
     output_filtered: bool,
     filter_finish_sent: bool,
+    annotations_sent: bool,
 }
 
 impl AzureChunkDecoder {
@@ -220,6 +224,21 @@ impl AzureChunkDecoder {
             finish_seen: false,
             output_filtered: false,
             filter_finish_sent: false,
+            annotations_sent: false,
+        }
+    }
+
+    /// Sends the collected annotations, once.
+    fn flush_annotations(&mut self, out: &mut Vec<StreamEvent>) {
+        if self.annotations_sent {
+            return;
+        }
+        self.annotations_sent = true;
+        for (key, value) in &self.annotations {
+            out.push(StreamEvent::Annotation {
+                key: key.clone(),
+                value: value.clone(),
+            });
         }
     }
 
@@ -300,7 +319,12 @@ impl FrameDecoder for AzureChunkDecoder {
     /// Decodes one SSE `data` payload, appending events to `out`.
     fn decode(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
         let trimmed = data.trim();
-        if trimmed.is_empty() || trimmed == "[DONE]" {
+        if trimmed == "[DONE]" {
+            FrameDecoder::decode(&mut self.inner, trimmed, out)?;
+            self.flush_annotations(out);
+            return Ok(());
+        }
+        if trimmed.is_empty() {
             return FrameDecoder::decode(&mut self.inner, trimmed, out);
         }
         let v: Value = serde_json::from_str(trimmed)
@@ -343,7 +367,9 @@ impl FrameDecoder for AzureChunkDecoder {
     }
 
     fn end(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), Error> {
-        FrameDecoder::end(&mut self.inner, out)
+        FrameDecoder::end(&mut self.inner, out)?;
+        self.flush_annotations(out);
+        Ok(())
     }
 
     fn is_done(&self) -> bool {

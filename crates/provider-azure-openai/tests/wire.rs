@@ -238,6 +238,9 @@ fn streams_fold_the_same_at_every_split() {
             assert_eq!(got.events, whole.events, "{name}");
             assert_eq!(got.annotations, whole.annotations, "{name}");
         }
+        // The annotations reach the folded answer, as they do a non-streamed one's.
+        assert!(!whole.annotations.is_empty(), "{name}");
+        assert_eq!(whole.response.meta.annotations, whole.annotations, "{name}");
         // The empty-id prompt-filter chunk does not start the answer.
         match &whole.events[0] {
             StreamEvent::Start { id, .. } => assert!(id.starts_with("chatcmpl-"), "{id}"),

@@ -359,8 +359,7 @@ fn store_on_complete(
             }
             None => {
                 if let Some(acc) = st.acc.take() {
-                    let mut resp = acc.finish();
-                    resp.meta = st.meta.clone();
+                    let mut resp = acc.finish_with_meta(st.meta.clone());
                     resp.meta.cache_hit = None;
                     if storable(&resp.finish_reason) {
                         let stored = match st.store_as {

@@ -337,8 +337,12 @@ async fn a_cached_answer_is_replayed_as_a_stream() {
 #[tokio::test]
 async fn a_completed_stream_is_stored() {
     let s = setup();
-    s.fake
-        .push(Step::Stream(rich_answer(), Duration::from_millis(1)));
+    let mut events = rich_answer();
+    events.push(Ok(StreamEvent::Annotation {
+        key: "content_filter_results".into(),
+        value: serde_json::json!({"hate": {"filtered": false, "severity": "safe"}}),
+    }));
+    s.fake.push(Step::Stream(events, Duration::from_millis(1)));
     let c = RequestContext::default();
     let stream = s.cached.chat_stream(&req("q"), &c).await.unwrap();
     assert_eq!(stream.meta().cache_hit, Some(false));
@@ -349,6 +353,12 @@ async fn a_completed_stream_is_stored() {
     assert_eq!(hit.message, streamed.message);
     assert_eq!(hit.usage, streamed.usage);
     assert_eq!(hit.finish_reason, FinishReason::ToolCalls);
+    // The stream's annotations are stored with the answer.
+    assert_eq!(
+        hit.meta.annotations["content_filter_results"]["hate"]["severity"],
+        "safe"
+    );
+    assert_eq!(hit.meta.annotations, streamed.meta.annotations);
     // And replays as a stream too.
     let replay = s
         .cached
@@ -359,6 +369,7 @@ async fn a_completed_stream_is_stored() {
         .await
         .unwrap();
     assert_eq!(replay.message, streamed.message);
+    assert_eq!(replay.meta.annotations, streamed.meta.annotations);
     assert_eq!(s.fake.calls(), 1);
 }
 

@@ -79,6 +79,15 @@ pub enum StreamEvent {
         /// The reason.
         reason: FinishReason,
     },
+    /// A provider-specific annotation of the answer (Azure's content-filter results, …):
+    /// sets `ResponseMeta::annotations[key]` of the folded answer, a later value for the same
+    /// key replacing an earlier one. Not content: it never commits a router to a deployment.
+    Annotation {
+        /// The annotation's name.
+        key: String,
+        /// Its value.
+        value: serde_json::Value,
+    },
 }
 
 impl StreamEvent {
@@ -88,7 +97,10 @@ impl StreamEvent {
     pub fn is_content(&self) -> bool {
         !matches!(
             self,
-            StreamEvent::Start { .. } | StreamEvent::Usage(_) | StreamEvent::Finish { .. }
+            StreamEvent::Start { .. }
+                | StreamEvent::Usage(_)
+                | StreamEvent::Finish { .. }
+                | StreamEvent::Annotation { .. }
         )
     }
 }
@@ -143,9 +155,7 @@ impl ChatStream {
         while let Some(ev) = self.inner.next().await {
             acc.push(ev?);
         }
-        let mut resp = acc.finish();
-        resp.meta = self.meta;
-        Ok(resp)
+        Ok(acc.finish_with_meta(self.meta))
     }
 }
 
@@ -262,6 +272,7 @@ pub struct StreamAccumulator {
     calls: BTreeMap<usize, PartialCall>,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
+    annotations: serde_json::Map<String, serde_json::Value>,
 }
 
 impl StreamAccumulator {
@@ -333,6 +344,9 @@ impl StreamAccumulator {
             StreamEvent::ToolCallEnd { .. } => {}
             StreamEvent::Usage(u) => self.usage = Some(u),
             StreamEvent::Finish { reason } => self.finish = Some(reason),
+            StreamEvent::Annotation { key, value } => {
+                self.annotations.insert(key, value);
+            }
         }
     }
 
@@ -349,7 +363,16 @@ impl StreamAccumulator {
         self.usage
     }
 
-    /// The response the events add up to.
+    /// The response the events add up to, with the stream's metadata: the annotations of
+    /// [`StreamEvent::Annotation`] events are added to `meta`'s (replacing the same keys).
+    pub fn finish_with_meta(self, mut meta: ResponseMeta) -> ChatResponse {
+        let mut resp = self.finish();
+        meta.annotations.append(&mut resp.meta.annotations);
+        resp.meta = meta;
+        resp
+    }
+
+    /// The response the events add up to (metadata: only the annotations).
     pub fn finish(self) -> ChatResponse {
         let tool_calls = self
             .calls
@@ -379,7 +402,10 @@ impl StreamAccumulator {
                 .finish
                 .unwrap_or_else(|| FinishReason::Other("incomplete".into())),
             usage: self.usage,
-            meta: ResponseMeta::default(),
+            meta: ResponseMeta {
+                annotations: self.annotations,
+                ..ResponseMeta::default()
+            },
         }
     }
 }
@@ -433,6 +459,12 @@ impl ChatResponse {
         if let Some(u) = self.usage {
             ev.push(StreamEvent::Usage(u));
         }
+        for (key, value) in &self.meta.annotations {
+            ev.push(StreamEvent::Annotation {
+                key: key.clone(),
+                value: value.clone(),
+            });
+        }
         ev
     }
 }
@@ -440,6 +472,54 @@ impl ChatResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annotations_fold_into_meta_and_replay() {
+        let mut acc = StreamAccumulator::default();
+        for e in [
+            StreamEvent::Start {
+                id: "r".into(),
+                model: "m".into(),
+                created: 1,
+            },
+            StreamEvent::Annotation {
+                key: "filter".into(),
+                value: serde_json::json!({"hate": "low"}),
+            },
+            StreamEvent::TextDelta { text: "hi".into() },
+            StreamEvent::Finish {
+                reason: FinishReason::Stop,
+            },
+            // A later value for a key replaces the earlier one.
+            StreamEvent::Annotation {
+                key: "filter".into(),
+                value: serde_json::json!({"hate": "high"}),
+            },
+        ] {
+            assert!(!matches!(e, StreamEvent::Annotation { .. }) || !e.is_content());
+            acc.push(e);
+        }
+        let stream_meta = ResponseMeta {
+            provider: Some("p".into()),
+            annotations: [
+                ("filter".to_owned(), serde_json::json!("stale")),
+                ("other".to_owned(), serde_json::json!(1)),
+            ]
+            .into_iter()
+            .collect(),
+            ..ResponseMeta::default()
+        };
+        let r = acc.finish_with_meta(stream_meta);
+        assert_eq!(r.meta.provider.as_deref(), Some("p"));
+        assert_eq!(r.meta.annotations["filter"]["hate"], "high");
+        assert_eq!(r.meta.annotations["other"], 1);
+        // Replaying the answer folds back to the same annotations.
+        let mut again = StreamAccumulator::default();
+        for e in r.to_events() {
+            again.push(e);
+        }
+        assert_eq!(again.finish().meta.annotations, r.meta.annotations);
+    }
 
     #[test]
     fn fold_tool_calls_by_index() {

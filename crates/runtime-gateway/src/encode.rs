@@ -537,7 +537,8 @@ impl ChunkEncoder {
                 self.write(choices, None, out);
             }
             // Tool-call ends carry nothing on OpenAI's wire; completions have no reasoning,
-            // refusal or tool calls.
+            // refusal or tool calls; provider annotations have no field in an OpenAI chunk
+            // (they reach the folded answer: the cache and library callers).
             _ => {}
         }
     }

@@ -565,13 +565,11 @@ pub fn parse_generate(
     for ev in events {
         acc.push(ev);
     }
-    let mut resp = acc.finish();
-    resp.meta = ResponseMeta {
+    Ok(acc.finish_with_meta(ResponseMeta {
         provider: Some(provider.to_owned()),
         annotations,
         ..ResponseMeta::default()
-    };
-    Ok(resp)
+    }))
 }
 
 impl runtime_core::FrameDecoder for StreamDecoder {
