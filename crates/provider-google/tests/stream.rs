@@ -341,3 +341,45 @@ fn signature_on_a_final_empty_part_matches_the_whole_answer() {
         json!([{"text": "plan", "thought": true}, {"text": "Hello", "thoughtSignature": "c2ln"}])
     );
 }
+
+#[test]
+fn a_stream_keeps_the_same_annotations_as_the_whole_answer() {
+    let rating = |p: &str| json!([{"category": "HARM_CATEGORY_HARASSMENT", "probability": p}]);
+    let chunks = [
+        json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "Par"}]},
+                            "index": 0, "safetyRatings": rating("NEGLIGIBLE")}],
+            "promptFeedback": {"safetyRatings": rating("NEGLIGIBLE")},
+            "modelVersion": "gemini-2.0-flash", "responseId": "r1"
+        }),
+        json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "is"}]},
+                            "index": 0, "finishReason": "STOP", "safetyRatings": rating("LOW"),
+                            "citationMetadata": {"citationSources": [{"uri": "https://example.org"}]}}],
+            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
+            "modelVersion": "gemini-2.0-flash", "responseId": "r1"
+        }),
+    ];
+    let sse: String = chunks
+        .iter()
+        .map(|c| format!("data: {c}\r\n\r\n"))
+        .collect();
+    let streamed = fold_pieces(&[sse.into_bytes()], "gemini-2.0-flash").unwrap();
+    // The whole answer: the text joined, the last chunk's ratings and citations.
+    let whole = json!({
+        "candidates": [{"content": {"role": "model", "parts": [{"text": "Paris"}]},
+                        "index": 0, "finishReason": "STOP", "safetyRatings": rating("LOW"),
+                        "citationMetadata": {"citationSources": [{"uri": "https://example.org"}]}}],
+        "promptFeedback": {"safetyRatings": rating("NEGLIGIBLE")},
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
+        "modelVersion": "gemini-2.0-flash", "responseId": "r1"
+    });
+    let whole =
+        wire::parse_generate(serde_json::from_value(whole).unwrap(), "google", "m").unwrap();
+    let a = &streamed.meta.annotations;
+    assert_eq!(a["safety_ratings"][0]["probability"], "LOW");
+    assert_eq!(a["prompt_safety_ratings"][0]["probability"], "NEGLIGIBLE");
+    assert!(a["citation_metadata"]["citationSources"].is_array());
+    assert_eq!(a, &whole.meta.annotations);
+    assert_eq!(streamed.message.text().as_deref(), Some("Paris"));
+}

@@ -106,6 +106,9 @@ pub struct StreamDecoder {
     open: Option<OpenCall>,
     usage: Option<Usage>,
     usage_sent: Option<Usage>,
+    /// Safety ratings, citations, grounding, finish message and prompt feedback, latest
+    /// value per key; sent as [`StreamEvent::Annotation`]s when the answer ends.
+    annotations: Map<String, Value>,
 }
 
 impl StreamDecoder {
@@ -121,6 +124,7 @@ impl StreamDecoder {
             open: None,
             usage: None,
             usage_sent: None,
+            annotations: Map::new(),
         }
     }
 
@@ -195,11 +199,27 @@ impl StreamDecoder {
         if let Some(u) = &chunk.usage_metadata {
             self.usage = Some(map_usage(u));
         }
+        if let Some(r) = chunk.prompt_feedback.and_then(|f| f.safety_ratings) {
+            self.annotations.insert("prompt_safety_ratings".into(), r);
+        }
         let candidate = chunk
             .candidates
             .into_iter()
             .find(|c| c.index.unwrap_or(0) == 0);
-        if let Some(c) = candidate {
+        if let Some(mut c) = candidate {
+            for (k, v) in [
+                ("safety_ratings", c.safety_ratings.take()),
+                ("citation_metadata", c.citation_metadata.take()),
+                ("grounding_metadata", c.grounding_metadata.take()),
+                (
+                    "finish_message",
+                    c.finish_message.clone().map(Value::String),
+                ),
+            ] {
+                if let Some(v) = v {
+                    self.annotations.insert(k.into(), v);
+                }
+            }
             if !self.finished {
                 for part in c.content.map(|c| c.parts).unwrap_or_default() {
                     self.part(part, out)?;
@@ -365,6 +385,9 @@ impl StreamDecoder {
         self.close_open(out);
         if self.finished {
             self.flush_usage(out);
+            for (key, value) in std::mem::take(&mut self.annotations) {
+                out.push(StreamEvent::Annotation { key, value });
+            }
             return Ok(());
         }
         Err(Error::Stream {
@@ -497,33 +520,14 @@ fn slot_at<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
     Some(cur)
 }
 
-/// Maps a whole (non-streamed) `generateContent` answer. Safety ratings, citations, grounding
-/// and prompt feedback are kept in `meta.annotations`.
+/// Maps a whole (non-streamed) `generateContent` answer, through the same decoder as a
+/// stream: safety ratings, citations, grounding and prompt feedback are kept in
+/// `meta.annotations` either way.
 pub fn parse_generate(
     body: GenerateContentResponse,
     provider: &str,
     model: &str,
 ) -> Result<ChatResponse, Error> {
-    let mut annotations = Map::new();
-    if let Some(c) = body.candidates.iter().find(|c| c.index.unwrap_or(0) == 0) {
-        for (k, v) in [
-            ("safety_ratings", &c.safety_ratings),
-            ("citation_metadata", &c.citation_metadata),
-            ("grounding_metadata", &c.grounding_metadata),
-        ] {
-            if let Some(v) = v {
-                annotations.insert(k.into(), v.clone());
-            }
-        }
-        if let Some(m) = &c.finish_message {
-            annotations.insert("finish_message".into(), Value::String(m.clone()));
-        }
-    }
-    if let Some(fb) = &body.prompt_feedback {
-        if let Some(r) = &fb.safety_ratings {
-            annotations.insert("prompt_safety_ratings".into(), r.clone());
-        }
-    }
     if body.candidates.is_empty()
         && body.error.is_none()
         && body
@@ -567,7 +571,6 @@ pub fn parse_generate(
     }
     Ok(acc.finish_with_meta(ResponseMeta {
         provider: Some(provider.to_owned()),
-        annotations,
         ..ResponseMeta::default()
     }))
 }
