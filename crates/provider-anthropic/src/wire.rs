@@ -1235,6 +1235,13 @@ impl EventDecoder {
                     self.usage.overwrite(&u);
                     out.push(StreamEvent::Usage(self.usage.to_core()));
                 }
+                if let Some(s) = delta.stop_sequence {
+                    // As a non-streamed answer keeps it in `meta.annotations`.
+                    out.push(StreamEvent::Annotation {
+                        key: "stop_sequence".into(),
+                        value: Value::String(s),
+                    });
+                }
                 if let Some(reason) = delta.stop_reason {
                     let reason = structured_finish(
                         finish_reason(Some(&reason)),

@@ -1113,3 +1113,35 @@ fn json_schema_is_a_forced_tool_both_ways() {
     assert!(r.message.text().unwrap().ends_with("for you.{}"));
     assert_eq!(r.finish_reason, FinishReason::Stop);
 }
+
+#[test]
+fn a_matched_stop_sequence_is_kept_in_streams_as_in_whole_answers() {
+    let events = [
+        json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+            "model": "claude-test", "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "one two"}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "stop_sequence", "stop_sequence": "three"},
+            "usage": {"output_tokens": 3}}),
+        json!({"type": "message_stop"}),
+    ];
+    let sse: String = events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect();
+    let (streamed, err) = fold_chunks(&[sse.into_bytes()]);
+    assert!(err.is_none(), "{err:?}");
+    let whole: MessagesResponse = serde_json::from_value(json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
+        "content": [{"type": "text", "text": "one two"}],
+        "stop_reason": "stop_sequence", "stop_sequence": "three",
+        "usage": {"input_tokens": 5, "output_tokens": 3}
+    }))
+    .unwrap();
+    let whole = parse_response(whole, "anthropic", "m", None);
+    assert_eq!(streamed.meta.annotations["stop_sequence"], "three");
+    assert_eq!(streamed.meta.annotations, whole.meta.annotations);
+    assert_eq!(streamed.finish_reason, whole.finish_reason);
+}
