@@ -702,8 +702,25 @@ fn error_message(e: &Value) -> String {
     }
 }
 
+/// The annotation holding a final answer's durations (ns).
+const DURATIONS: &str = "ollama";
+
+/// The durations (ns) of a final (`done: true`) answer or line, when it has any.
+fn durations(r: &OllamaChatResponse) -> Option<Value> {
+    let d: Map<String, Value> = [
+        ("total_duration", r.total_duration),
+        ("load_duration", r.load_duration),
+        ("prompt_eval_duration", r.prompt_eval_duration),
+        ("eval_duration", r.eval_duration),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), Value::from(v))))
+    .collect();
+    (!d.is_empty()).then_some(Value::Object(d))
+}
+
 /// Maps a non-streaming `/api/chat` answer. Durations (ns) are kept in
-/// `meta.annotations["ollama"]`.
+/// `meta.annotations["ollama"]` (a stream's last line carries them the same way).
 pub fn parse_chat(r: OllamaChatResponse, provider: &str, model: &str) -> Result<ChatResponse> {
     if let Some(e) = &r.error {
         return Err(Error::Api {
@@ -741,17 +758,8 @@ pub fn parse_chat(r: OllamaChatResponse, provider: &str, model: &str) -> Result<
         })
         .collect();
     let mut annotations = Map::new();
-    let durations: Map<String, Value> = [
-        ("total_duration", r.total_duration),
-        ("load_duration", r.load_duration),
-        ("prompt_eval_duration", r.prompt_eval_duration),
-        ("eval_duration", r.eval_duration),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), Value::from(v))))
-    .collect();
-    if !durations.is_empty() {
-        annotations.insert("ollama".into(), Value::Object(durations));
+    if let Some(d) = durations(&r) {
+        annotations.insert(DURATIONS.into(), d);
     }
     Ok(ChatResponse {
         id: String::new(),
@@ -877,6 +885,12 @@ impl FrameDecoder for OllamaStreamDecoder {
             out.push(StreamEvent::Finish {
                 reason: finish_reason(r.done_reason.as_deref(), self.calls > 0),
             });
+            if let Some(value) = durations(&r) {
+                out.push(StreamEvent::Annotation {
+                    key: DURATIONS.into(),
+                    value,
+                });
+            }
         }
         Ok(())
     }

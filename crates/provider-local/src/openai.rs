@@ -171,12 +171,20 @@ impl FrameDecoder for LocalChunkDecoder {
                 content_sent: self.content_sent,
             });
         }
+        // llama.cpp sends its `timings` on the last chunk; a non-streamed answer keeps them too.
+        let timings = v.get("timings").cloned();
         let chunk: ChatCompletionChunk = serde_json::from_value(v)
             .map_err(|e| Error::decode(&self.provider, &self.model, "stream chunk", e, trimmed))?;
         let start = out.len();
         let r = self.inner.decode_chunk(chunk, out);
         if out[start..].iter().any(StreamEvent::is_content) {
             self.content_sent = true;
+        }
+        if let Some(value) = timings {
+            out.push(StreamEvent::Annotation {
+                key: "timings".into(),
+                value,
+            });
         }
         r
     }

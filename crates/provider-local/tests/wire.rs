@@ -450,6 +450,9 @@ fn compat_streams_fold_the_same_at_every_split() {
     );
     assert_eq!(r.created, 0);
     assert_eq!(r.usage.unwrap().cached_prompt_tokens, 59);
+    // llama.cpp's timings (last chunk) are kept, as a non-streamed answer keeps them.
+    assert_eq!(r.meta.annotations["timings"]["predicted_n"], 20);
+    assert_eq!(r.meta.annotations["timings"]["cache_n"], 59);
 }
 
 #[test]
@@ -676,6 +679,15 @@ fn ollama_streams_fold_the_same_at_every_split() {
     assert_eq!(r.finish_reason, FinishReason::Stop);
     assert_eq!(r.usage.unwrap(), runtime_core::Usage::new(39, 289));
     assert_eq!(r.model, "qwen3:4b");
+    // The last line's durations, kept as a non-streamed answer keeps them.
+    assert_eq!(
+        r.meta.annotations["ollama"]["total_duration"],
+        4_852_334_875_u64
+    );
+    assert_eq!(
+        r.meta.annotations["ollama"]["eval_duration"],
+        4_388_903_630_u64
+    );
 
     let r = fold(
         &decode_ndjson(&[fixtures::bytes(
