@@ -1,6 +1,6 @@
 //! Streamed answers: typed events, the stream type, and the one fold back into a response.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -196,47 +196,14 @@ impl ChatStream {
         S: Stream<Item = Result<String>> + Send + Unpin + 'static,
         D: FrameDecoder,
     {
-        struct State<S, D> {
-            frames: S,
-            dec: D,
-            queue: std::collections::VecDeque<StreamEvent>,
-            error: Option<crate::Error>,
-            ended: bool,
-        }
-        let state = State {
+        ChatStream::new(FrameStream {
             frames,
             dec: decoder,
-            queue: Default::default(),
+            queue: VecDeque::new(),
+            out: Vec::new(),
             error: None,
             ended: false,
-        };
-        ChatStream::new(futures::stream::unfold(state, |mut st| async move {
-            loop {
-                if let Some(ev) = st.queue.pop_front() {
-                    return Some((Ok(ev), st));
-                }
-                if let Some(e) = st.error.take() {
-                    return Some((Err(e), st));
-                }
-                if st.ended || st.dec.is_done() {
-                    return None;
-                }
-                let mut out = Vec::new();
-                let step = match st.frames.next().await {
-                    Some(Ok(frame)) => st.dec.decode(&frame, &mut out),
-                    Some(Err(e)) => Err(e),
-                    None => {
-                        st.ended = true;
-                        st.dec.end(&mut out)
-                    }
-                };
-                st.queue.extend(out);
-                if let Err(e) = step {
-                    st.ended = true;
-                    st.error = Some(e);
-                }
-            }
-        }))
+        })
     }
 
     /// [`ChatStream::decode_frames`] over the `data` of Server-Sent Events.
@@ -466,6 +433,58 @@ impl ChatResponse {
             });
         }
         ev
+    }
+}
+
+/// The one stream driver behind [`ChatStream::decode_frames`]: its state stays in place
+/// between polls (no state moved in and out of a future per event) and the decoder writes
+/// into one reused buffer.
+struct FrameStream<S, D> {
+    frames: S,
+    dec: D,
+    queue: VecDeque<StreamEvent>,
+    out: Vec<StreamEvent>,
+    error: Option<crate::Error>,
+    ended: bool,
+}
+
+// Nothing here is ever pinned structurally: the decoder is only used through `&mut`, and the
+// frames are `Unpin`.
+impl<S: Unpin, D> Unpin for FrameStream<S, D> {}
+
+impl<S, D> Stream for FrameStream<S, D>
+where
+    S: Stream<Item = Result<String>> + Unpin,
+    D: FrameDecoder,
+{
+    type Item = Result<StreamEvent>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let st = self.get_mut();
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                return Poll::Ready(Some(Ok(ev)));
+            }
+            if let Some(e) = st.error.take() {
+                return Poll::Ready(Some(Err(e)));
+            }
+            if st.ended || st.dec.is_done() {
+                return Poll::Ready(None);
+            }
+            let step = match std::task::ready!(Pin::new(&mut st.frames).poll_next(cx)) {
+                Some(Ok(frame)) => st.dec.decode(&frame, &mut st.out),
+                Some(Err(e)) => Err(e),
+                None => {
+                    st.ended = true;
+                    st.dec.end(&mut st.out)
+                }
+            };
+            st.queue.extend(st.out.drain(..));
+            if let Err(e) = step {
+                st.ended = true;
+                st.error = Some(e);
+            }
+        }
     }
 }
 
