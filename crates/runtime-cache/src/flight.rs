@@ -14,6 +14,8 @@ use parking_lot::Mutex;
 use runtime_core::{Error, RequestContext, TimeoutPhase};
 use tokio::sync::watch;
 
+use crate::key::CacheKey;
+
 type Value = Arc<dyn Any + Send + Sync>;
 
 #[derive(Clone)]
@@ -23,10 +25,12 @@ enum State {
     Released,
 }
 
-/// The requests in flight, by storage key.
+type Map = HashMap<CacheKey, watch::Receiver<State>>;
+
+/// The requests in flight, by cache key.
 #[derive(Default)]
 pub struct Flights {
-    map: Arc<Mutex<HashMap<String, watch::Receiver<State>>>>,
+    map: Arc<Mutex<Map>>,
 }
 
 impl std::fmt::Debug for Flights {
@@ -48,8 +52,8 @@ pub enum Join {
 /// The guard of the request that went upstream; dropping it without landing releases the
 /// followers.
 pub struct Leader {
-    map: Arc<Mutex<HashMap<String, watch::Receiver<State>>>>,
-    key: String,
+    map: Arc<Mutex<Map>>,
+    key: CacheKey,
     tx: watch::Sender<State>,
 }
 
@@ -60,16 +64,16 @@ pub struct Follower {
 
 impl Flights {
     /// Joins the flight of `key`, or starts it.
-    pub fn join(&self, key: &str) -> Join {
+    pub fn join(&self, key: &CacheKey) -> Join {
         let mut map = self.map.lock();
         if let Some(rx) = map.get(key) {
             return Join::Follower(Follower { rx: rx.clone() });
         }
         let (tx, rx) = watch::channel(State::Flying);
-        map.insert(key.to_owned(), rx);
+        map.insert(*key, rx);
         Join::Leader(Leader {
             map: self.map.clone(),
-            key: key.to_owned(),
+            key: *key,
             tx,
         })
     }
@@ -162,6 +166,12 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::key::KeyKind;
+
+    const K: CacheKey = CacheKey {
+        kind: KeyKind::Chat,
+        digest: [7; 32],
+    };
 
     fn leader(j: Join) -> Leader {
         match j {
@@ -180,9 +190,9 @@ mod tests {
     #[tokio::test]
     async fn followers_get_the_landed_answer_and_the_key_is_free_again() {
         let f = Flights::default();
-        let l = leader(f.join("k"));
-        let a = follower(f.join("k"));
-        let b = follower(f.join("k"));
+        let l = leader(f.join(&K));
+        let a = follower(f.join(&K));
+        let b = follower(f.join(&K));
         assert_eq!(f.len(), 1);
         let ctx = RequestContext::new();
         let (ra, rb, ()) = tokio::join!(
@@ -196,14 +206,14 @@ mod tests {
         assert_eq!(ra.unwrap().as_deref(), Some("answer"));
         assert_eq!(rb.unwrap().as_deref(), Some("answer"));
         assert!(f.is_empty());
-        leader(f.join("k"));
+        leader(f.join(&K));
     }
 
     #[tokio::test]
     async fn a_leader_dropped_without_landing_releases_its_followers() {
         let f = Flights::default();
-        let l = leader(f.join("k"));
-        let a = follower(f.join("k"));
+        let l = leader(f.join(&K));
+        let a = follower(f.join(&K));
         drop(l);
         assert!(f.is_empty());
         let ctx = RequestContext::new();
@@ -213,10 +223,10 @@ mod tests {
     #[tokio::test]
     async fn a_key_flies_again_after_landing_and_a_new_leader_releases_only_its_followers() {
         let f = Flights::default();
-        let old = leader(f.join("k"));
+        let old = leader(f.join(&K));
         old.land(Arc::new(1u32));
-        let new = leader(f.join("k"));
-        let waiting = follower(f.join("k"));
+        let new = leader(f.join(&K));
+        let waiting = follower(f.join(&K));
         drop(new);
         let ctx = RequestContext::new();
         assert_eq!(waiting.wait::<u32>(&ctx, "p", "m").await.unwrap(), None);
@@ -225,9 +235,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_follower_keeps_its_own_deadline_and_cancellation() {
         let f = Flights::default();
-        let _l = leader(f.join("k"));
+        let _l = leader(f.join(&K));
         let ctx = RequestContext::new().with_timeout(Duration::from_secs(2));
-        let e = follower(f.join("k"))
+        let e = follower(f.join(&K))
             .wait::<String>(&ctx, "p", "m")
             .await
             .unwrap_err();
@@ -243,7 +253,7 @@ mod tests {
         );
         let ctx = RequestContext::new();
         ctx.cancel.cancel();
-        let e = follower(f.join("k"))
+        let e = follower(f.join(&K))
             .wait::<String>(&ctx, "p", "m")
             .await
             .unwrap_err();

@@ -82,13 +82,26 @@ impl CacheKey {
         s.push(':');
         s.push_str(self.kind.as_str());
         s.push(':');
-        s.push_str(&hex::encode(self.digest));
+        push_hex(&mut s, &self.digest);
         s
     }
 
     /// The digest in hex.
     pub fn hex(&self) -> String {
-        hex::encode(self.digest)
+        let mut s = String::with_capacity(64);
+        push_hex(&mut s, &self.digest);
+        s
+    }
+}
+
+/// Lower-case hex of `bytes`, appended (a table lookup per nibble: this runs for every cache
+/// lookup and store).
+fn push_hex(s: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    s.reserve(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
 

@@ -249,9 +249,8 @@ impl<P: Provider> CachedProvider<P> {
         // released by a failed leader joins again: the next one to go leads the others.
         let mut leader = None;
         if reads(ctx.cache.mode) {
-            let flight = cache.storage_key(&key);
             loop {
-                match self.flights.join(&flight) {
+                match self.flights.join(&key) {
                     Join::Leader(l) => {
                         leader = Some(l);
                         break;
