@@ -10,17 +10,36 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// An upstream whose chat completions all fail with `status` and an OpenAI error of `kind`.
+async fn failing_upstream(status: u16, message: &str, kind: &str) -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(status)
+                .set_body_json(serde_json::json!({"error": {"message": message, "type": kind}})),
+        )
+        .mount(&s)
+        .await;
+    s
+}
+
+/// The gateway's Prometheus text.
+async fn metrics_text(gw: &Gw) -> String {
+    client()
+        .get(gw.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn logical_model_fails_over_and_says_who_served() {
     let good = openai_upstream().await;
-    let bad = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(
-            serde_json::json!({"error": {"message": "boom", "type": "server_error"}}),
-        ))
-        .mount(&bad)
-        .await;
+    let bad = failing_upstream(500, "boom", "server_error").await;
     let cfg = format!(
         r#"
 [providers.primary]
@@ -91,14 +110,7 @@ priority = 1
 
 #[tokio::test]
 async fn a_routed_failure_says_where_it_failed_in_headers_and_metrics() {
-    let bad = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(503).set_body_json(
-            serde_json::json!({"error": {"message": "overloaded", "type": "server_error"}}),
-        ))
-        .mount(&bad)
-        .await;
+    let bad = failing_upstream(503, "overloaded", "server_error").await;
     let cfg = format!(
         r#"
 [providers.primary]
@@ -160,14 +172,7 @@ enabled = false
     );
     // The request-scope error metric carries the same deployment and provider, not the
     // dispatcher's name.
-    let text = client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&gw).await;
     let line = text
         .lines()
         .find(|l| {
@@ -185,14 +190,7 @@ enabled = false
 
 #[tokio::test]
 async fn a_failed_direct_call_is_labelled_with_its_provider() {
-    let bad = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            serde_json::json!({"error": {"message": "bad thing", "type": "invalid_request_error"}}),
-        ))
-        .mount(&bad)
-        .await;
+    let bad = failing_upstream(400, "bad thing", "invalid_request_error").await;
     let gw = Gw::start(Some(&mock_config(
         &bad.uri(),
         "[storage]\nenabled = false\n",
@@ -206,14 +204,7 @@ async fn a_failed_direct_call_is_labelled_with_its_provider() {
         .unwrap();
     assert!(resp.headers().get("x-modelrt-attempts").is_none());
     error_envelope(resp, 400).await;
-    let text = client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&gw).await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("gen_ai_client_request_errors_total")
