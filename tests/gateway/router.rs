@@ -24,6 +24,47 @@ async fn failing_upstream(status: u16, message: &str, kind: &str) -> MockServer 
     s
 }
 
+/// A logical model `model` over two deployments, `primary-mini` (priority 0, provider
+/// `primary` at `primary_url`) and `backup-mini` (priority 1, provider `backup` at
+/// `backup_url`), three attempts with millisecond backoff; `extra` is appended.
+fn two_deployments(model: &str, primary_url: &str, backup_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[providers.primary]
+type = "openai"
+base_url = "{primary_url}/v1"
+api_key = "{UPSTREAM_KEY}"
+
+[providers.backup]
+type = "openai"
+base_url = "{backup_url}/v1"
+api_key = "{UPSTREAM_KEY}"
+
+[router]
+backoff_base = "1ms"
+backoff_max = "2ms"
+
+[[models]]
+name = "{model}"
+max_attempts = 3
+
+[[models.deployments]]
+provider = "primary"
+model = "gpt-4o-mini"
+name = "primary-mini"
+priority = 0
+
+[[models.deployments]]
+provider = "backup"
+model = "gpt-4o-mini"
+name = "backup-mini"
+priority = 1
+
+{extra}
+"#
+    )
+}
+
 /// The gateway's Prometheus text.
 async fn metrics_text(gw: &Gw) -> String {
     client()
@@ -40,41 +81,7 @@ async fn metrics_text(gw: &Gw) -> String {
 async fn logical_model_fails_over_and_says_who_served() {
     let good = openai_upstream().await;
     let bad = failing_upstream(500, "boom", "server_error").await;
-    let cfg = format!(
-        r#"
-[providers.primary]
-type = "openai"
-base_url = "{bad}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[providers.backup]
-type = "openai"
-base_url = "{good}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[router]
-backoff_base = "1ms"
-backoff_max = "2ms"
-
-[[models]]
-name = "fast"
-max_attempts = 3
-
-[[models.deployments]]
-provider = "primary"
-model = "gpt-4o-mini"
-name = "primary-mini"
-priority = 0
-
-[[models.deployments]]
-provider = "backup"
-model = "gpt-4o-mini"
-name = "backup-mini"
-priority = 1
-"#,
-        bad = bad.uri(),
-        good = good.uri()
-    );
+    let cfg = two_deployments("fast", &bad.uri(), &good.uri(), "");
     let gw = Gw::start(Some(&cfg)).await;
     let resp = client()
         .post(gw.at("/v1/chat/completions"))
@@ -111,42 +118,13 @@ priority = 1
 #[tokio::test]
 async fn a_routed_failure_says_where_it_failed_in_headers_and_metrics() {
     let bad = failing_upstream(503, "overloaded", "server_error").await;
-    let cfg = format!(
-        r#"
-[providers.primary]
-type = "openai"
-base_url = "{bad}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[providers.secondary]
-type = "openai"
-base_url = "{bad}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[router]
-backoff_base = "1ms"
-backoff_max = "2ms"
-
-[[models]]
-name = "doomed"
-max_attempts = 3
-
-[[models.deployments]]
-provider = "primary"
-model = "gpt-4o-mini"
-name = "primary-mini"
-priority = 0
-
-[[models.deployments]]
-provider = "secondary"
-model = "gpt-4o-mini"
-name = "secondary-mini"
-priority = 1
-
-[storage]
+    let cfg = two_deployments(
+        "doomed",
+        &bad.uri(),
+        &bad.uri(),
+        "[storage]
 enabled = false
-"#,
-        bad = bad.uri()
+",
     );
     let gw = Gw::start(Some(&cfg)).await;
     let resp = client()
@@ -166,7 +144,7 @@ enabled = false
     let deployment = h["x-modelrt-deployment"].to_str().unwrap().to_owned();
     let provider = h["x-modelrt-provider"].to_str().unwrap().to_owned();
     assert!(
-        [("primary-mini", "primary"), ("secondary-mini", "secondary")]
+        [("primary-mini", "primary"), ("backup-mini", "backup")]
             .contains(&(deployment.as_str(), provider.as_str())),
         "{deployment} / {provider}"
     );
