@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod http;
@@ -15,7 +16,7 @@ pub use provider::{
 };
 pub use registry::{
     BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,
-    SettingKind, SettingSpec,
+    SettingKind, SettingSpec, Timeouts,
 };
 pub use secret::Secret;
 pub use stream::{ChatStream, FrameDecoder, StreamAccumulator, StreamEvent};
