@@ -1191,18 +1191,16 @@ pub fn parse_tags(t: OllamaTags, provider: &str) -> Vec<ModelInfo> {
 }
 
 /// What the native Ollama provider can do.
-pub const CAPABILITIES: Capabilities = Capabilities {
-    chat: true,
-    streaming: true,
-    tools: true,
-    vision: true,
-    json_schema: true,
-    // `/api/generate`.
-    completion: true,
-    embeddings: true,
-    list_models: true,
-    max_embedding_inputs: None,
-};
+/// Completion is `/api/generate`.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .embeddings(true)
+    .list_models(true);
 
 /// The native Ollama provider.
 #[derive(Debug, Clone)]
