@@ -114,6 +114,12 @@ fn user_blocks(
                 ContentPart::ImageUrl { image_url } => {
                     image_block(image_url, provider, model, &format!("{param}.content[{j}]"))
                 }
+                _ => Err(invalid(
+                    provider,
+                    model,
+                    &format!("{param}.content[{j}]"),
+                    "this kind of content part cannot be expressed for Anthropic",
+                )),
             })
             .collect(),
     }
@@ -210,6 +216,14 @@ fn assistant_blocks(
                             "Anthropic assistant messages cannot hold images",
                         ));
                     }
+                    _ => {
+                        return Err(invalid(
+                            provider,
+                            model,
+                            &format!("{param}.content[{j}]"),
+                            "this kind of content part cannot be expressed for Anthropic",
+                        ));
+                    }
                 }
             }
         }
@@ -291,6 +305,15 @@ fn system_value(
                                         "the Anthropic system prompt cannot hold images",
                                     ));
                                 }
+                                _ => {
+                                    return Err(invalid(
+                                        provider,
+                                        model,
+                                        &format!("messages[{i}].content[{j}]"),
+                                        "this kind of content part cannot be expressed in the \
+                                         Anthropic system prompt",
+                                    ));
+                                }
                             }
                         }
                     }
@@ -301,13 +324,14 @@ fn system_value(
     }
 }
 
-fn tool_choice_value(choice: &ToolChoice) -> Value {
-    match choice {
+fn tool_choice_value(choice: &ToolChoice) -> Option<Value> {
+    Some(match choice {
         ToolChoice::Auto => json!({"type": "auto"}),
         ToolChoice::None => json!({"type": "none"}),
         ToolChoice::Required => json!({"type": "any"}),
         ToolChoice::Function(name) => json!({"type": "tool", "name": name}),
-    }
+        _ => return None,
+    })
 }
 
 /// The name of the tool that carries a structured (`response_format`) answer, if the request
@@ -316,7 +340,7 @@ pub fn structured_output_tool(req: &ChatRequest) -> Option<&str> {
     match &req.response_format {
         Some(ResponseFormat::JsonSchema { json_schema }) => Some(&json_schema.name),
         Some(ResponseFormat::JsonObject) => Some(JSON_OBJECT_TOOL),
-        None | Some(ResponseFormat::Text) => None,
+        None | Some(ResponseFormat::Text) | Some(_) => None,
     }
 }
 
@@ -336,6 +360,16 @@ fn structured_output<'a>(
 ) -> Result<Option<StructuredOutput<'a>>, Error> {
     let model = req.model.as_str();
     let Some(name) = structured_output_tool(req) else {
+        if let Some(f) = &req.response_format
+            && !matches!(f, ResponseFormat::Text)
+        {
+            return Err(invalid(
+                provider,
+                model,
+                "response_format",
+                "this response format cannot be expressed for Anthropic",
+            ));
+        }
         return Ok(None);
     };
     let fail = |why: &str| {
@@ -461,6 +495,17 @@ pub fn messages_request(
                     })],
                 );
             }
+            other => {
+                return Err(invalid(
+                    provider,
+                    model,
+                    &param,
+                    format!(
+                        "a `{}` message cannot be expressed for Anthropic",
+                        other.role()
+                    ),
+                ));
+            }
         }
     }
 
@@ -557,7 +602,17 @@ pub fn messages_request(
         .tool_choice
         .as_ref()
         .filter(|_| !(req.tools.is_empty() && choice_without_tools))
-        .map(tool_choice_value);
+        .map(|c| {
+            tool_choice_value(c).ok_or_else(|| {
+                invalid(
+                    provider,
+                    &req.model,
+                    "tool_choice",
+                    "this tool_choice cannot be expressed for Anthropic",
+                )
+            })
+        })
+        .transpose()?;
     if req.parallel_tool_calls == Some(false)
         && !req.tools.is_empty()
         && req.tool_choice != Some(ToolChoice::None)

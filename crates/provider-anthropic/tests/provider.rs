@@ -444,9 +444,7 @@ async fn factory_reads_every_setting() {
     });
     let env = |k: &str| (k == "ANTHROPIC_API_KEY").then(|| "sk-ant-from-env".to_owned());
     let cfg = validate_with(&FACTORY, "claude-prod", table.as_object().unwrap(), &env).unwrap();
-    let bctx = BuildContext {
-        http: common::http(),
-    };
+    let bctx = BuildContext::new(common::http());
     let p = (FACTORY.build)(cfg, &bctx).unwrap();
     assert_eq!(p.name(), "claude-prod");
     p.chat(&ChatRequest::new("m", vec![Message::user("hi")]), &ctx())

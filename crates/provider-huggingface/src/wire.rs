@@ -99,6 +99,14 @@ impl<'a> GenerateInput<'a> {
                                         "image input (api = \"generate\"; use api = \"messages\")",
                                     ));
                                 }
+                                _ => {
+                                    return Err(invalid(
+                                        provider,
+                                        model,
+                                        "messages[0].content",
+                                        "api = \"generate\" sends a text prompt; this content part cannot be expressed",
+                                    ));
+                                }
                             }
                         }
                         Cow::Owned(t)
@@ -272,6 +280,14 @@ pub fn generate_request(input: &GenerateInput<'_>, provider: &str) -> Result<Val
                 ));
             };
             p.insert("grammar".into(), json!({"type": "json", "value": schema}));
+        }
+        Some(_) => {
+            return Err(invalid(
+                provider,
+                model,
+                "response_format",
+                "this response format cannot be expressed as a TGI grammar",
+            ));
         }
     }
     for (k, v) in input.extra {

@@ -173,6 +173,14 @@ fn content_and_images(
                             }
                         }
                     }
+                    _ => {
+                        return Err(invalid(
+                            provider,
+                            model,
+                            &format!("{field}[{j}]"),
+                            "this kind of content part cannot be expressed for Ollama",
+                        ));
+                    }
                 }
             }
             Ok((text, images))
@@ -436,6 +444,17 @@ pub fn chat_request(req: &ChatRequest, stream: bool, provider: &str) -> Result<O
                 tool_name: name.clone().or_else(|| tool_name_for(req, i, tool_call_id)),
                 tool_call_id: (!tool_call_id.is_empty()).then(|| tool_call_id.clone()),
             },
+            other => {
+                return Err(invalid(
+                    provider,
+                    model,
+                    &format!("messages[{i}]"),
+                    format!(
+                        "a `{}` message cannot be expressed for Ollama",
+                        other.role()
+                    ),
+                ));
+            }
         });
     }
 
@@ -490,6 +509,14 @@ pub fn chat_request(req: &ChatRequest, stream: bool, provider: &str) -> Result<O
                 .clone()
                 .unwrap_or_else(|| Value::String("json".into())),
         ),
+        Some(_) => {
+            return Err(invalid(
+                provider,
+                model,
+                "response_format",
+                "this response format cannot be expressed for Ollama",
+            ));
+        }
     };
     if req.user.is_some() {
         return Err(invalid(

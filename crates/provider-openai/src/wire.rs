@@ -75,6 +75,10 @@ pub enum WireMessage<'a> {
         /// The call answered.
         tool_call_id: &'a str,
     },
+    /// A kind of message newer than this mapping: the core type is OpenAI-shaped, so it is
+    /// sent as the core serializes it (never dropped).
+    #[serde(untagged)]
+    Other(&'a Message),
 }
 
 /// A tool call in a request's assistant message.
@@ -206,7 +210,7 @@ pub fn chat_request<'a>(
                 content,
                 tool_call_id,
             },
-            // `Message` is non-exhaustive only for downstream crates; every variant is above.
+            other => WireMessage::Other(other),
         })
         .collect();
     let (max_tokens, max_completion_tokens) = match opts.max_tokens_field {

@@ -23,10 +23,7 @@ impl Provider for Bad {
         "bad"
     }
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            streaming: false,
-            ..Capabilities::default()
-        }
+        Capabilities::default().streaming(false)
     }
     async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {
         let status = reqwest_status(&self.base).await;

@@ -27,7 +27,7 @@ use crate::types::{
 /// assert!(CAPS.streaming && !CAPS.tools);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(any(), non_exhaustive)] // NONEX
+#[non_exhaustive]
 pub struct Capabilities {
     /// Chat.
     pub chat: bool,
@@ -194,7 +194,7 @@ impl RouteReport {
 
 /// How the response cache treats one request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(any(), non_exhaustive)] // NONEX
+#[non_exhaustive]
 pub enum CacheMode {
     /// Read and write (the default).
     #[default]

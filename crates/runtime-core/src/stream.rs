@@ -17,7 +17,7 @@ use crate::types::{
 /// `#[non_exhaustive]`: new kinds of events come (annotations came late); a consumer that
 /// matches events keeps a `_ =>` arm, and [`StreamAccumulator`] folds every kind.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(any(), non_exhaustive)] // NONEX
+#[non_exhaustive]
 pub enum StreamEvent {
     /// The answer's identity, sent first.
     Start {

@@ -36,7 +36,7 @@ pub type BuildFn = fn(ProviderConfig, &BuildContext) -> Result<Arc<dyn Provider>
 /// }
 /// # assert_eq!(FACTORY.display_name, "Acme");
 /// ```
-#[cfg_attr(any(), non_exhaustive)] // NONEX
+#[non_exhaustive]
 pub struct ProviderFactory {
     /// The provider type's name (`openai`, `anthropic`…); also the default instance name.
     pub name: &'static str,
@@ -126,7 +126,7 @@ macro_rules! register_provider {
 
 /// Shared resources handed to every provider constructor.
 #[derive(Debug, Clone)]
-#[cfg_attr(any(), non_exhaustive)] // NONEX
+#[non_exhaustive]
 pub struct BuildContext {
     /// The one HTTP client (and connection pool) all providers share.
     pub http: HttpClient,

@@ -61,7 +61,7 @@ impl SettingKind {
 /// assert_eq!(SETTINGS[0].env, Some("ACME_API_KEY"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(any(), non_exhaustive)] // NONEX
+#[non_exhaustive]
 pub struct SettingSpec {
     /// Key in the provider's config table.
     pub key: &'static str,
