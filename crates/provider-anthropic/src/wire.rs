@@ -4,13 +4,14 @@
 //! Nothing here does I/O; [`crate::AnthropicProvider`] sends what these functions build.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use runtime_core::http::{ErrorContext, classify, parse_error_body};
+use runtime_core::time::{parse_rfc3339, rfc3339_unix_seconds, until};
 use runtime_core::{
     AssistantMessage, ChatRequest, ChatResponse, Content, ContentPart, Error, FinishReason,
     ImageSource, ImageUrl, Message, ModelInfo, ModelKind, ReasoningBlock, ResponseFormat,
@@ -1418,63 +1419,19 @@ fn close_tool(state: &mut BlockState, out: &mut Vec<StreamEvent>) {
     }
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 timestamp (`2024-09-26T19:05:00Z`,
-/// `2024-09-26T19:05:00.123+02:00`).
-pub fn parse_rfc3339(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let mut rest = s.get(19..)?;
-    let mut frac = 0.0;
-    if let Some(r) = rest.strip_prefix('.') {
-        let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
-        frac = format!("0.{digits}").parse().ok()?;
-        rest = &r[digits.len()..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let h: i64 = o.get(1..3)?.parse().ok()?;
-            let m: i64 = o.get(4..6)?.parse().ok()?;
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (h * 3600 + m * 60)
-        }
-        _ => return None,
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    Some(secs as f64 + frac)
-}
-
 /// On a 429 without `retry-after`: the wait until the latest reset of an exhausted
 /// `anthropic-ratelimit-*` limit (reset timestamps are RFC 3339).
 pub fn ratelimit_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
     let get = |name: String| headers.get(name).and_then(|v| v.to_str().ok());
-    let mut wait: Option<f64> = None;
-    let mut any_reset: Option<f64> = None;
+    let mut wait: Option<Duration> = None;
+    let mut any_reset: Option<Duration> = None;
     for kind in ["requests", "tokens", "input-tokens", "output-tokens"] {
         let Some(reset) = get(format!("anthropic-ratelimit-{kind}-reset")).and_then(parse_rfc3339)
         else {
             continue;
         };
-        let left = (reset - now).max(0.0);
-        any_reset = Some(any_reset.map_or(left, |a: f64| a.max(left)));
+        let left = until(reset, now);
+        any_reset = Some(any_reset.map_or(left, |a| a.max(left)));
         let remaining = get(format!("anthropic-ratelimit-{kind}-remaining"))
             .and_then(|v| v.trim().parse::<u64>().ok());
         if remaining == Some(0) {
@@ -1482,7 +1439,6 @@ pub fn ratelimit_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Dur
         }
     }
     wait.or(any_reset)
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// Maps an Anthropic error response (`{"type":"error","error":{"type","message"}}`) to the core
@@ -1563,11 +1519,7 @@ pub fn parse_models(
             info.id = m.id;
             info.provider = provider.to_owned();
             info.owned_by = Some("anthropic".into());
-            info.created = m
-                .created_at
-                .as_deref()
-                .and_then(parse_rfc3339)
-                .map(|s| s as i64);
+            info.created = m.created_at.as_deref().and_then(rfc3339_unix_seconds);
             info
         })
         .collect()
@@ -1590,17 +1542,6 @@ impl runtime_core::FrameDecoder for EventDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0.0));
-        assert_eq!(parse_rfc3339("2024-09-26T19:05:00Z"), Some(1_727_377_500.0));
-        assert_eq!(
-            parse_rfc3339("2024-09-26T21:05:00.5+02:00"),
-            Some(1_727_377_500.5)
-        );
-        assert_eq!(parse_rfc3339("yesterday"), None);
-    }
 
     #[test]
     fn finish_reasons() {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, map_status};
+use runtime_core::time::rfc3339_unix_seconds;
 use runtime_core::{
     AssistantMessage, Capabilities, ChatRequest, ChatResponse, ChatStream, Content, ContentPart,
     Embedding, EmbeddingRequest, EmbeddingResponse, Error, FinishReason, FrameDecoder, ImageSource,
@@ -640,48 +641,10 @@ pub struct OllamaChatResponse {
     pub error: Option<Value>,
 }
 
-/// Parses RFC 3339 (`2026-07-28T06:38:03.222822Z`, `…-07:00`) to Unix seconds.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[n..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh = rest.get(1..3)?.parse::<i64>().ok()?;
-            let om = rest.get(4..6)?.parse::<i64>().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
-}
-
 fn created(r: &OllamaChatResponse) -> i64 {
     r.created_at
         .as_deref()
-        .and_then(parse_rfc3339)
+        .and_then(rfc3339_unix_seconds)
         .unwrap_or_default()
 }
 
@@ -1210,7 +1173,7 @@ pub fn parse_tags(t: OllamaTags, provider: &str) -> Vec<ModelInfo> {
                 supports_vision: vision,
                 supports_json_schema: chat,
                 owned_by: Some("ollama".into()),
-                created: m.modified_at.as_deref().and_then(parse_rfc3339),
+                created: m.modified_at.as_deref().and_then(rfc3339_unix_seconds),
                 ..ModelInfo::default()
             }
         })
@@ -1386,16 +1349,16 @@ mod tests {
 
     #[test]
     fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        let created_at = |t: &str| {
+            created(&serde_json::from_value(serde_json::json!({"created_at": t})).unwrap())
+        };
+        assert_eq!(created_at("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(created_at("2026-07-28T06:38:03.222822Z"), 1_785_220_683);
         assert_eq!(
-            parse_rfc3339("2026-07-28T06:38:03.222822Z"),
-            Some(1_785_220_683)
+            created_at("2026-06-19T17:15:40.188240254-07:00"),
+            created_at("2026-06-20T00:15:40Z")
         );
-        assert_eq!(
-            parse_rfc3339("2026-06-19T17:15:40.188240254-07:00"),
-            parse_rfc3339("2026-06-20T00:15:40Z")
-        );
-        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(created_at("yesterday"), 0);
     }
 
     #[test]

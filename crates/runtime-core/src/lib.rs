@@ -7,6 +7,7 @@ pub mod provider;
 pub mod registry;
 pub mod secret;
 pub mod stream;
+pub mod time;
 pub mod types;
 
 pub use error::{Error, Result, Retryability, TimeoutPhase};
