@@ -121,7 +121,10 @@ async fn every_recorded_exchange_replays() {
         let body: Value = serde_json::from_slice(&sent.body).unwrap();
         assert_eq!(
             body,
-            messages_request(&core, "anthropic", RequestOptions::default(), stream).unwrap(),
+            serde_json::to_value(
+                messages_request(&core, "anthropic", RequestOptions::default(), stream).unwrap()
+            )
+            .unwrap(),
             "{stem}"
         );
         assert_eq!(body["model"], recorded_req["model"]);
