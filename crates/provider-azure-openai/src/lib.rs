@@ -216,6 +216,7 @@ impl AzureOpenAiSettings {
         c.request = RequestOptions {
             max_tokens_field: self.max_tokens_field,
             stream_usage: true,
+            reasoning_content: false,
         };
         c.embeddings_base64 = true;
         c.map_error = wire::map_error;

@@ -213,6 +213,7 @@ impl LocalSettings {
         c.request = RequestOptions {
             max_tokens_field: self.max_tokens_field,
             stream_usage: self.stream_usage,
+            reasoning_content: false,
         };
         // Float vectors: not every local server implements `encoding_format: base64`.
         c.embeddings_base64 = false;

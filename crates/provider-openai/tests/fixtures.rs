@@ -15,6 +15,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const OPTS: RequestOptions = RequestOptions {
     max_tokens_field: MaxTokensField::MaxCompletionTokens,
     stream_usage: true,
+    reasoning_content: false,
 };
 
 /// Fixture files this test file covers (others are covered by tests/conformance.rs).

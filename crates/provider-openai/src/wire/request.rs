@@ -22,6 +22,9 @@ pub struct RequestOptions {
     pub max_tokens_field: MaxTokensField,
     /// Ask for the usage chunk on streams (`stream_options.include_usage`).
     pub stream_usage: bool,
+    /// Send an assistant message's reasoning as `reasoning_content` (what llama.cpp and vLLM
+    /// read back; OpenAI itself has no such field).
+    pub reasoning_content: bool,
 }
 
 /// A message as OpenAI accepts it.
@@ -54,6 +57,9 @@ pub enum WireMessage<'a> {
         /// Refusal.
         #[serde(skip_serializing_if = "Option::is_none")]
         refusal: Option<&'a str>,
+        /// Earlier reasoning (compatible servers only, see [`RequestOptions::reasoning_content`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reasoning_content: Option<String>,
         /// Name.
         #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<&'a str>,
@@ -190,6 +196,11 @@ pub fn chat_request<'a>(
                     })
                     .collect(),
                 refusal: a.refusal.as_deref(),
+                reasoning_content: if opts.reasoning_content {
+                    a.reasoning_text()
+                } else {
+                    None
+                },
                 name: a.name.as_deref(),
             },
             Message::Tool {
