@@ -33,14 +33,15 @@ fn ctx() -> RequestContext {
     RequestContext::new()
 }
 
-/// Every `*.meta.json` exchange: the recorded request (read back into core) is sent, the
-/// recorded status, content type and body are answered; the outcome and the request on the wire
-/// are checked.
+/// Every recorded Messages exchange (`*.meta.json` with a request): the recorded request (read
+/// back into core) is sent, the recorded status, content type and body are answered; the
+/// outcome and the request on the wire are checked. (The model list has no request body; its
+/// conformance case replays it.)
 #[tokio::test]
 async fn every_recorded_exchange_replays() {
     let metas: Vec<String> = fixtures::list(DIR)
         .into_iter()
-        .filter(|n| n.ends_with(".meta.json"))
+        .filter(|n| n.ends_with(".meta.json") && n != "models-list.meta.json")
         .collect();
     assert_eq!(metas.len(), 10);
     for meta_name in metas {
