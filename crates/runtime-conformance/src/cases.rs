@@ -34,7 +34,7 @@ struct Case {
     /// A whole answer (JSON reply file) the streamed reply must fold to.
     #[serde(default)]
     equivalent: Option<String>,
-    /// What the upstream request body must contain.
+    /// What the upstream request body must contain (`"recorded"`: the fixture's request).
     #[serde(default)]
     sent: Option<Value>,
     /// What the answer must contain (core serde shape).
@@ -303,6 +303,14 @@ fn scenario(target: &Target, dirs: &Dirs<'_>, name: &str, path: &Path) -> Result
         call = Call::StreamEqualsChat(r, std::mem::replace(&mut reply, whole));
     }
 
+    let mut case = case;
+    if case.sent.as_ref().and_then(Value::as_str) == Some("recorded") {
+        let f = case
+            .fixture
+            .as_ref()
+            .ok_or("`sent: recorded` needs a `fixture`")?;
+        case.sent = Some(dirs.json(&format!("{f}.request.json"))?);
+    }
     let categories = categories(&call, &case);
     let mut s = Scenario::new(name, categories, call, reply);
     s.expect_body = case.sent.clone();

@@ -283,6 +283,9 @@ async fn run_scenario(run: &mut Run<'_>, s: &Scenario) -> Outcome {
         Err(e) => return Outcome::Fail(format!("build: {e}")),
     };
     let ctx = RequestContext::new();
+    // The server whose reply is the recording: the stream's, when a stream is compared with
+    // the whole answer.
+    let mut recorded = server;
     let result = match &s.call {
         Call::StreamEqualsChat(req, stream_reply) => {
             let whole = call(&provider, &Call::Chat(req.clone()), &ctx).await;
@@ -301,6 +304,7 @@ async fn run_scenario(run: &mut Run<'_>, s: &Scenario) -> Outcome {
                 (Err(e), _) | (_, Err(e)) => return Outcome::Fail(format!("error: {e}")),
                 _ => return Outcome::Fail("unexpected result kinds".into()),
             }
+            recorded = stream_server;
             streamed
         }
         other => call(&provider, other, &ctx).await,
@@ -317,7 +321,7 @@ async fn run_scenario(run: &mut Run<'_>, s: &Scenario) -> Outcome {
     if let Err(why) = (s.expect)(&result) {
         return Outcome::Fail(why);
     }
-    let reqs = server.received_requests().await.unwrap_or_default();
+    let reqs = recorded.received_requests().await.unwrap_or_default();
     if let Some(url) = &s.endpoint {
         let Some(first) = reqs.first() else {
             return Outcome::Fail("no request reached the server".into());
@@ -594,9 +598,11 @@ fn stream_event(run: &Run<'_>) -> Option<(Vec<u8>, String)> {
         return Some(e.clone());
     }
     run.scenarios.iter().find_map(|s| {
+        let streams = s.categories.contains(&Category::Streaming)
+            || s.categories.contains(&Category::StreamEqualsChat);
         let r = match &s.call {
-            Call::Stream(_) if s.reply.status == 200 => &s.reply,
-            Call::StreamEqualsChat(_, r) => r,
+            Call::Stream(_) if streams && s.reply.status == 200 => &s.reply,
+            Call::StreamEqualsChat(_, r) if streams => r,
             _ => return None,
         };
         let ndjson = r.content_type.starts_with("application/x-ndjson");

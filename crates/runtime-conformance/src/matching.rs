@@ -22,7 +22,8 @@ pub fn json_contains(got: &Value, want: &Value) -> bool {
 /// - a string in `got` that holds JSON (tool-call arguments) matches an object or array in
 ///   `want` by its parsed value;
 /// - `{"$len": n}` matches an array of `n` elements;
-/// - `{"$prefix": [..]}` matches an array that starts with those elements;
+/// - `{"$prefix": [..]}` matches an array that starts with those elements, and
+///   `{"$prefix": "text"}` a string that starts with that text;
 /// - `{"$contains": [..]}` matches an array holding, for each of those, a matching element;
 /// - `null` matches a missing key (empty lists are left out of the serialized answer).
 pub fn matches(got: &Value, want: &Value) -> Result<(), String> {
@@ -32,6 +33,12 @@ pub fn matches(got: &Value, want: &Value) -> Result<(), String> {
 fn at(got: &Value, want: &Value, path: &str) -> Result<(), String> {
     let differs = || format!("{path}: got {}, want {}", short(got), short(want));
     match (got, want) {
+        (Value::String(g), Value::Object(w)) if w.len() == 1 && w.contains_key("$prefix") => {
+            match w.get("$prefix") {
+                Some(Value::String(p)) if g.starts_with(p.as_str()) => Ok(()),
+                _ => Err(differs()),
+            }
+        }
         (Value::Array(g), Value::Object(w)) if w.len() == 1 => {
             if let Some(n) = w.get("$len") {
                 return if n.as_u64() == Some(g.len() as u64) {
@@ -146,6 +153,11 @@ mod tests {
             Ok(())
         );
         assert_eq!(matches(&got, &json!({"v": {"$len": 3}})), Ok(()));
+        assert_eq!(
+            matches(&json!("EpwICpkI..."), &json!({"$prefix": "EpwI"})),
+            Ok(())
+        );
+        assert!(matches(&json!("xyz"), &json!({"$prefix": "EpwI"})).is_err());
         let e = matches(&got, &json!({"v": {"$len": 2}})).unwrap_err();
         assert!(e.contains("$.v"), "{e}");
         let e = matches(&got, &json!({"models": {"$contains": [{"id": "c"}]}})).unwrap_err();
