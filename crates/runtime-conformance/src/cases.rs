@@ -19,7 +19,8 @@ struct Case {
     /// `<fixture>.meta.json` in the fixtures folder.
     #[serde(default)]
     fixture: Option<String>,
-    /// A core-shaped request (overrides the fixture's recorded one).
+    /// A core-shaped request, or the name of a recorded request file (read like a fixture's);
+    /// either replaces the fixture's recorded request.
     #[serde(default)]
     request: Option<Value>,
     /// `chat`, `stream`, `embed`, `complete` or `list_models` (default: from the request).
@@ -67,6 +68,9 @@ struct ErrorExpectation {
     /// Whether the error may be retried.
     #[serde(default)]
     retryable: Option<bool>,
+    /// The wait the error asks for, in seconds.
+    #[serde(default)]
+    retry_after: Option<f64>,
 }
 
 /// The snake-case name of an error's kind, as case files write it.
@@ -130,6 +134,11 @@ impl ErrorExpectation {
             && e.is_retryable() != r
         {
             return Err(format!("expected is_retryable() = {r}: {e}"));
+        }
+        if let Some(secs) = self.retry_after
+            && e.retry_after().map(|d| d.as_secs_f64()) != Some(secs)
+        {
+            return Err(format!("expected a retry after {secs}s: {e:?}"));
         }
         Ok(())
     }
@@ -235,6 +244,7 @@ fn scenario(target: &Target, dirs: &Dirs<'_>, name: &str, path: &Path) -> Result
 
     // The request: inline (core-shaped), else the fixture's recording, else a greeting.
     let mut call = match (&case.request, &case.fixture) {
+        (Some(Value::String(file)), _) => (target.read_request)(&dirs.json(file)?)?,
         (Some(v), _) => crate::target::core_call(v)?,
         (None, Some(f)) if dirs.find(&format!("{f}.request.json")).is_some() => {
             (target.read_request)(&dirs.json(&format!("{f}.request.json"))?)?

@@ -573,26 +573,30 @@ async fn stall(run: &mut Run<'_>) -> Outcome {
     }
 }
 
-/// The first event of a streamed body: up to and including the first blank line (SSE) or
-/// newline (NDJSON).
-fn first_event(body: &[u8], ndjson: bool) -> Vec<u8> {
-    let end = if ndjson {
-        body.iter().position(|b| *b == b'\n').map(|i| i + 1)
+/// A recorded stream without its last frame (`[DONE]`, `message_stop`, the `done` line…):
+/// real content, then no end — what the stall and drop checks replay.
+fn without_last_frame(body: &[u8], ndjson: bool) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    let sep = if ndjson {
+        "\n"
+    } else if text.contains("\r\n\r\n") {
+        "\r\n\r\n"
     } else {
-        let lf = body.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-        let crlf = body
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|i| i + 4);
-        match (lf, crlf) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        "\n\n"
     };
-    body[..end.unwrap_or(body.len())].to_vec()
+    let frames: Vec<&str> = text.split(sep).filter(|f| !f.trim().is_empty()).collect();
+    let keep = if frames.len() > 1 {
+        &frames[..frames.len() - 1]
+    } else {
+        &frames[..]
+    };
+    keep.iter()
+        .map(|f| format!("{f}{sep}"))
+        .collect::<String>()
+        .into_bytes()
 }
 
-/// The declared stream event, else the first event of the first streamed scenario.
+/// The declared stream event, else the first successful streamed case without its end.
 fn stream_event(run: &Run<'_>) -> Option<(Vec<u8>, String)> {
     if let Some(e) = &run.target.stream_event {
         return Some(e.clone());
@@ -606,7 +610,7 @@ fn stream_event(run: &Run<'_>) -> Option<(Vec<u8>, String)> {
             _ => return None,
         };
         let ndjson = r.content_type.starts_with("application/x-ndjson");
-        Some((first_event(&r.body, ndjson), r.content_type.clone()))
+        Some((without_last_frame(&r.body, ndjson), r.content_type.clone()))
     })
 }
 
@@ -773,16 +777,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_events() {
+    fn a_replayed_stream_loses_its_last_frame() {
         assert_eq!(
-            first_event(b"data: a\n\ndata: b\n\n", false),
-            b"data: a\n\n"
+            without_last_frame(b"data: a\n\ndata: b\n\ndata: [DONE]\n\n", false),
+            b"data: a\n\ndata: b\n\n"
         );
         assert_eq!(
-            first_event(b"data: a\r\n\r\ndata: b", false),
+            without_last_frame(b"data: a\r\n\r\ndata: b\r\n\r\n", false),
             b"data: a\r\n\r\n"
         );
-        assert_eq!(first_event(b"{\"a\":1}\n{\"b\":2}\n", true), b"{\"a\":1}\n");
+        assert_eq!(
+            without_last_frame(b"{\"a\":1}\n{\"done\":true}\n", true),
+            b"{\"a\":1}\n"
+        );
+        assert_eq!(without_last_frame(b"data: a\n\n", false), b"data: a\n\n");
     }
 
     #[test]

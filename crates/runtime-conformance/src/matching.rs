@@ -25,6 +25,7 @@ pub fn json_contains(got: &Value, want: &Value) -> bool {
 /// - `{"$prefix": [..]}` matches an array that starts with those elements, and
 ///   `{"$prefix": "text"}` a string that starts with that text;
 /// - `{"$contains": [..]}` matches an array holding, for each of those, a matching element;
+/// - `{"$any": true}` matches any value but `null`;
 /// - `null` matches a missing key (empty lists are left out of the serialized answer).
 pub fn matches(got: &Value, want: &Value) -> Result<(), String> {
     at(got, want, "$")
@@ -32,6 +33,16 @@ pub fn matches(got: &Value, want: &Value) -> Result<(), String> {
 
 fn at(got: &Value, want: &Value, path: &str) -> Result<(), String> {
     let differs = || format!("{path}: got {}, want {}", short(got), short(want));
+    if want
+        .as_object()
+        .is_some_and(|w| w.len() == 1 && w.contains_key("$any"))
+    {
+        return if got.is_null() {
+            Err(differs())
+        } else {
+            Ok(())
+        };
+    }
     match (got, want) {
         (Value::String(g), Value::Object(w)) if w.len() == 1 && w.contains_key("$prefix") => {
             match w.get("$prefix") {
@@ -167,5 +178,7 @@ mod tests {
         assert!(matches(&json!(1.0), &json!(1.1)).is_err());
         assert!(matches(&json!({"a": 1}), &json!({"b": 1})).is_err());
         assert!(matches(&json!({"a": 1}), &json!({"b": null})).is_ok());
+        assert!(matches(&json!({"a": {"x": 1}}), &json!({"a": {"$any": true}})).is_ok());
+        assert!(matches(&json!({"a": 1}), &json!({"b": {"$any": true}})).is_err());
     }
 }
