@@ -405,13 +405,15 @@ fn categories(call: &Call, case: &Case) -> Vec<Category> {
         if sent && r.messages.iter().any(has_image) {
             v.push(Category::ImageInput);
         }
-        if ok
-            && answer
-                .and_then(|a| a.get("message"))
-                .and_then(|m| m.get("tool_calls"))
-                .and_then(Value::as_array)
-                .is_some_and(|c| !c.is_empty())
-        {
+        let calls = answer
+            .and_then(|a| a.get("message"))
+            .and_then(|m| m.get("tool_calls"));
+        let some_calls = match calls {
+            Some(Value::Array(c)) => !c.is_empty(),
+            Some(Value::Object(o)) => o.get("$len").and_then(Value::as_u64) != Some(0),
+            _ => false,
+        };
+        if ok && some_calls {
             v.push(Category::ToolCall);
         }
         if ok && answer.is_some() && matches!(call, Call::Stream(_) | Call::StreamEqualsChat(..)) {
