@@ -32,6 +32,9 @@ struct Case {
     /// The reply status (default: the fixture's meta, else 200).
     #[serde(default)]
     status: Option<u16>,
+    /// More reply headers (of the whole answer too, with `equivalent`).
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
     /// A whole answer (JSON reply file) the streamed reply must fold to.
     #[serde(default)]
     equivalent: Option<String>,
@@ -171,12 +174,17 @@ impl Dirs<'_> {
     }
 }
 
-/// Every case of `target`'s case folder, as scenarios; a case that cannot be read becomes a
+/// Every case of `target`'s case folders, as scenarios; a case that cannot be read becomes a
 /// scenario that fails saying why.
 pub(crate) fn load(target: &Target) -> Vec<Scenario> {
-    let Some(dir) = &target.cases else {
-        return Vec::new();
-    };
+    target
+        .cases
+        .iter()
+        .flat_map(|dir| load_dir(target, dir))
+        .collect()
+}
+
+fn load_dir(target: &Target, dir: &Path) -> Vec<Scenario> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -281,6 +289,9 @@ fn scenario(target: &Target, dirs: &Dirs<'_>, name: &str, path: &Path) -> Result
     if let Some(s) = case.status {
         reply.status = s;
     }
+    for (k, v) in &case.headers {
+        reply.headers.push((k.clone(), v.clone()));
+    }
 
     // The call: told, else a stream for a streamed reply, else what the request is.
     call = match (case.call.as_deref(), call) {
@@ -308,7 +319,10 @@ fn scenario(target: &Target, dirs: &Dirs<'_>, name: &str, path: &Path) -> Result
         let (Call::Stream(r) | Call::Chat(r)) = call else {
             return Err("`equivalent` needs a chat request".into());
         };
-        let whole = reply_file(target, dirs, eq)?;
+        let mut whole = reply_file(target, dirs, eq)?;
+        whole
+            .headers
+            .extend(case.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
         // The scenario's own reply is the whole answer; the stream goes in the call.
         call = Call::StreamEqualsChat(r, std::mem::replace(&mut reply, whole));
     }

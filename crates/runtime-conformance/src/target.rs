@@ -52,8 +52,8 @@ pub struct Target {
     pub stream_event: Option<(Vec<u8>, String)>,
     /// The recorded wire fixtures cases refer to by name.
     pub fixtures: Option<PathBuf>,
-    /// The folder of case files (`*.json`, see the crate docs).
-    pub cases: Option<PathBuf>,
+    /// The folders of case files (`*.json`, see the crate docs).
+    pub cases: Vec<PathBuf>,
     /// Reads a fixture's recorded request into a core call (default: the request is
     /// OpenAI-shaped, as the core types are).
     pub read_request: RequestReader,
@@ -142,7 +142,7 @@ impl Target {
             auth_header: ("authorization".into(), "Bearer {key}".into()),
             stream_event: None,
             fixtures: None,
-            cases: None,
+            cases: Vec::new(),
             read_request: Arc::new(core_call),
             chunks: Arc::new(chunks_as_sse),
             scenarios: Vec::new(),
@@ -206,9 +206,9 @@ impl Target {
         self
     }
 
-    /// The folder of case files.
+    /// A folder of case files (call again for more folders).
     pub fn cases(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cases = Some(dir.into());
+        self.cases.push(dir.into());
         self
     }
 
