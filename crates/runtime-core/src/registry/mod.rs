@@ -39,17 +39,27 @@ impl std::fmt::Debug for ProviderRegistry {
     }
 }
 
+/// Every provider factory linked into this binary: those registered through `inventory` (a
+/// third-party crate's [`register_provider!`](crate::register_provider)) and `builtin`, once
+/// each, sorted by name. Two factories of one name are both kept (the registry rejects them).
+pub fn linked(builtin: &[&'static ProviderFactory]) -> Vec<&'static ProviderFactory> {
+    let mut v: Vec<&'static ProviderFactory> = inventory::iter::<ProviderRegistration>
+        .into_iter()
+        .map(|r| r.0)
+        .chain(builtin.iter().copied())
+        .collect();
+    v.sort_by_key(|f| f.name);
+    v.dedup_by(|a, b| std::ptr::eq(*a, *b));
+    v
+}
+
 impl ProviderRegistry {
     /// Every provider registered through `inventory`, plus `builtin` (a facade passes its
     /// enabled providers here so the linker can never drop one). Two different factories with
     /// one name are an error.
     pub fn new(builtin: &[&'static ProviderFactory], http: HttpClient) -> Result<Self> {
         let mut factories: BTreeMap<&'static str, &'static ProviderFactory> = BTreeMap::new();
-        let linked = inventory::iter::<ProviderRegistration>
-            .into_iter()
-            .map(|r| r.0)
-            .chain(builtin.iter().copied());
-        for f in linked {
+        for f in linked(builtin) {
             match factories.get(f.name) {
                 Some(existing) if !std::ptr::eq(*existing, f) => {
                     return Err(Error::InvalidConfig {
