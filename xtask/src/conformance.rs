@@ -61,7 +61,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
         for (krate, names) in &crates {
             expected.extend(names.iter().map(|n| (*n).to_owned()));
             let status = conformance_test(&out)
-                .args(["-p", krate, "--test", "conformance", "--", "--test-threads=1"])
+                .args([
+                    "-p",
+                    krate,
+                    "--test",
+                    "conformance",
+                    "--",
+                    "--test-threads=1",
+                ])
                 .status()
                 .map_err(|e| e.to_string())?;
             if !status.success() {
@@ -72,7 +79,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for m in &manifests {
         let before = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
         let status = conformance_test(&out)
-            .args(["--manifest-path", m, "--test", "conformance", "--", "--test-threads=1"])
+            .args([
+                "--manifest-path",
+                m,
+                "--test",
+                "conformance",
+                "--",
+                "--test-threads=1",
+            ])
             .env("CARGO_TARGET_DIR", target_dir())
             .status()
             .map_err(|e| format!("{m}: {e}"))?;

@@ -11,6 +11,11 @@ mod target;
 
 use runtime_core::FinishReason;
 
+/// Writing a provider, from an empty crate to a passing conformance run (the project's
+/// `docs/writing-a-provider.md`).
+#[doc = include_str!("../guide.md")]
+pub mod guide {}
+
 pub use cases::error_kind;
 pub use checks::{OVERRIDE_KEY, PROBE_FIELD, run};
 pub use matching::{json_contains, matches};

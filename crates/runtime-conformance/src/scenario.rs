@@ -143,7 +143,7 @@ pub struct Scenario {
     pub call: Call,
     /// What the mock answers.
     pub reply: MockReply,
-    /// JSON the upstream request body must contain (see [`crate::matches`]), if any.
+    /// JSON the upstream request body must contain (see [`crate::matches()`]), if any.
     pub expect_body: Option<serde_json::Value>,
     /// The URL path the request must go to: the recorded URL, whose path must end with the
     /// path the provider called (the base URL differs).
