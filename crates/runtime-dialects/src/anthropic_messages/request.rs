@@ -48,7 +48,7 @@ pub fn to_core(req: &MessagesRequest) -> Result<Converted, RequestError> {
         ignored: Vec::new(),
     };
     if let Some(system) = &req.system {
-        cx.system(system);
+        cx.system(system)?;
     }
     for (i, m) in req.messages.iter().enumerate() {
         cx.message(i, m)?;
@@ -125,7 +125,7 @@ struct Cx {
 }
 
 fn ignore_extra(ignored: &mut Vec<String>, path: &str, extra: &Map<String, Value>) {
-    for k in extra.keys() {
+    for k in extra.keys().filter(|k| *k != "type") {
         ignored.push(format!("{path}.{k}"));
     }
 }
@@ -142,13 +142,24 @@ impl Cx {
         self.out.messages.len()
     }
 
-    fn system(&mut self, system: &StringOr<TextBlock>) {
+    fn system(&mut self, system: &StringOr<TextBlock>) -> Result<(), RequestError> {
         let index = self.next_index();
         let content = match system {
             StringOr::String(s) => Content::Text(s.clone()),
             StringOr::List(blocks) => {
                 let mut parts = Vec::with_capacity(blocks.len());
                 for (j, b) in blocks.iter().enumerate() {
+                    // System blocks are typed as text blocks; their `type` stays in `extra`.
+                    match b.extra.get("type") {
+                        None => {}
+                        Some(Value::String(t)) if t == "text" => {}
+                        Some(other) => {
+                            return Err(RequestError::invalid(
+                                format!("system[{j}].type"),
+                                format!("system blocks must be text blocks, not {other}"),
+                            ));
+                        }
+                    }
                     self.text_extras(index, j, b, &format!("system[{j}]"));
                     parts.push(ContentPart::Text {
                         text: b.text.clone(),
@@ -161,6 +172,7 @@ impl Cx {
             content,
             name: None,
         });
+        Ok(())
     }
 
     /// Cache mark and citations of a text block that becomes part `part` of message `message`.
