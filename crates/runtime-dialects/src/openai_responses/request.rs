@@ -54,7 +54,7 @@ pub fn prepend_history(req: &mut ResponsesRequest, prior: Vec<InputItem>) {
     let mut items = prior;
     match req.input.take() {
         None => {}
-        Some(StringOr::String(s)) => items.push(InputItem::Message(MessageItem {
+        Some(StringOr::String(s)) => items.push(InputItem::EasyMessage(MessageItem {
             role: MessageRole::User,
             content: StringOr::String(s),
             id: None,
@@ -227,10 +227,12 @@ impl Cx {
     fn item(&mut self, i: usize, it: &InputItem) -> Result<(), RequestError> {
         let path = format!("input[{i}]");
         match it {
-            InputItem::Message(m) if m.role == MessageRole::Assistant => {
+            InputItem::Message(m) | InputItem::EasyMessage(m)
+                if m.role == MessageRole::Assistant =>
+            {
                 self.assistant_message(&path, m)
             }
-            InputItem::Message(m) => {
+            InputItem::Message(m) | InputItem::EasyMessage(m) => {
                 self.flush_assistant();
                 self.message(&path, m)
             }
@@ -270,6 +272,9 @@ impl Cx {
             }
             InputItem::Reasoning(r) => {
                 self.ignore(&path, &r.extra);
+                if r.id.is_some() {
+                    self.ignored.push(format!("{path}.id"));
+                }
                 let summary = (!r.summary.is_empty()).then(|| {
                     r.summary
                         .iter()

@@ -171,7 +171,7 @@ pub enum MessageRole {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InputItem {
-    /// A message (`type` may be omitted: the "easy" form `{"role", "content"}`).
+    /// A message (`{"type": "message", "role", "content"}`).
     Message(MessageItem),
     /// A function call of an earlier answer.
     FunctionCall(FunctionCallItem),
@@ -179,6 +179,9 @@ pub enum InputItem {
     FunctionCallOutput(FunctionCallOutputItem),
     /// Reasoning of an earlier answer.
     Reasoning(ReasoningItem),
+    /// A message in the "easy" form, without `type` (kept so the body re-serialises as sent).
+    #[serde(untagged)]
+    EasyMessage(MessageItem),
     /// Any other item (`item_reference`, hosted tool calls…), as sent.
     #[serde(untagged)]
     Other(Map<String, Value>),
@@ -204,7 +207,9 @@ impl<'de> Deserialize<'de> for InputItem {
         let kind = match map.get("type") {
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err(de::Error::custom("item `type` must be a string")),
-            None if map.contains_key("role") => "message".to_owned(),
+            None if map.contains_key("role") => {
+                return Ok(InputItem::EasyMessage(item("message", map)?));
+            }
             None => return Err(de::Error::missing_field("type")),
         };
         let known = [
