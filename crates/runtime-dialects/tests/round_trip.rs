@@ -7,7 +7,12 @@
 //! provider-anthropic does not read `ChatRequest::element_extras` yet: `place_extras` below is
 //! the reference placement it has to implement (each extra onto the block it emits for that
 //! core position). The test proves core carries enough to do it for every fixture.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::field_reassign_with_default
+)]
 
 mod common;
 
