@@ -79,11 +79,19 @@ fn body_error<T: DeserializeOwned>(bytes: &[u8]) -> RequestError {
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            if inner.is_data() {
+            // serde_json reports some wrong types (an enum given a boolean) as syntax errors;
+            // a body that is valid JSON has a wrong value, not bad syntax.
+            let valid_json =
+                !inner.is_data() && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+            if inner.is_data() || valid_json {
                 RequestError {
                     kind: RequestErrorKind::Invalid,
                     param: (!path.is_empty() && path != ".").then_some(path),
-                    message: inner.to_string(),
+                    message: if valid_json {
+                        format!("value of the wrong type ({inner})")
+                    } else {
+                        inner.to_string()
+                    },
                 }
             } else {
                 RequestError::json(format!("invalid JSON body: {inner}"))

@@ -393,12 +393,14 @@ impl MessagesStreamEncoder {
         write(out, &Frame::MessageStop);
     }
 
-    /// The stream failed after it started: an `error` event, as Anthropic sends one after
-    /// HTTP 200; nothing follows it.
+    /// The stream failed after the response head was sent: an `error` event, as Anthropic
+    /// sends one after HTTP 200 (after `message_start`, which is written first if it was not
+    /// yet); nothing follows it.
     pub fn fail(&mut self, err: &ErrorInfo, out: &mut Vec<u8>) {
         if self.done {
             return;
         }
+        self.ensure_started(out);
         self.done = true;
         #[derive(Serialize)]
         struct Inner<'a> {
