@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use model_runtime::error::excerpt;
 use model_runtime::{
     ChatRequest, ChatStream, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo,
     Provider, RequestContext, ResponseMeta, Runtime,
@@ -185,7 +186,7 @@ async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(format!(
         "unknown route {} {}",
         req.method(),
-        req.uri().path()
+        excerpt(req.uri().path())
     ))
 }
 
@@ -196,7 +197,7 @@ async fn method_not_allowed(req: Request) -> ApiError {
         format!(
             "method {} is not allowed on {}",
             req.method(),
-            req.uri().path()
+            excerpt(req.uri().path())
         ),
     )
     .with_code("method_not_allowed")
@@ -358,7 +359,7 @@ fn parse_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
                     .with_code("invalid_json")
             };
             if inner.is_data() && !path.is_empty() && path != "." {
-                err = err.with_param(path);
+                err = err.with_param(excerpt(&path));
             }
             err
         }
@@ -566,7 +567,10 @@ async fn model(
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
-            format!("model `{model_id}` does not exist or this key may not use it"),
+            format!(
+                "model `{}` does not exist or this key may not use it",
+                excerpt(&model_id)
+            ),
         )
         .with_param("model")
         .with_code("model_not_found")),
