@@ -214,14 +214,17 @@ async fn overload_by_status_and_in_band_get_one_answer() {
     .await;
 
     let mut answers = Vec::new();
+    // Through the router (logical model `sonnet`) and directly (`claude/…`, where the gateway
+    // itself holds the `message_start` back until content or an error).
+    let both = ["sonnet", "claude/claude-sonnet-4-5"];
     for (base, modes) in [
         (by_status.uri(), &[false, true][..]),
         // The upstream streams whatever is asked: only a stream request reads it right.
         (in_band.uri(), &[true][..]),
     ] {
         let gw = Gw::start(Some(&anthropic_config(&base))).await;
-        for &stream in modes {
-            let mut body = chat_body("sonnet");
+        for (&stream, model) in modes.iter().flat_map(|m| both.iter().map(move |b| (m, *b))) {
+            let mut body = chat_body(model);
             body["stream"] = json!(stream);
             let resp = post(&gw, &body).await;
             let has_wait = resp.headers().contains_key("retry-after");
@@ -229,7 +232,7 @@ async fn overload_by_status_and_in_band_get_one_answer() {
             let v = error_envelope(resp, status).await;
             assert!(has_wait, "{base} stream={stream}: {status} {v}");
             answers.push((
-                base.clone(),
+                format!("{base} {model}"),
                 stream,
                 status,
                 v["error"]["type"].clone(),

@@ -84,7 +84,6 @@ fn upstream_condition(status: u16, error_type: Option<&str>, code: Option<&str>)
         529 => Condition::Overloaded,
         401 | 403 => Condition::UpstreamAuthentication,
         402 => Condition::QuotaExhausted,
-        404 => Condition::ModelNotFound,
         429 => Condition::RateLimited,
         400 | 422 => Condition::InvalidRequest,
         s => Condition::UpstreamError(s),
@@ -160,9 +159,7 @@ impl Error {
             | Condition::ModelNotFound => "invalid_request_error",
             Condition::RateLimited => "rate_limit_error",
             Condition::QuotaExhausted => "insufficient_quota",
-            Condition::UpstreamError(s) if matches!(s, 400 | 404 | 413 | 422) => {
-                "invalid_request_error"
-            }
+            Condition::UpstreamError(400 | 404 | 413 | 422) => "invalid_request_error",
             _ => "api_error",
         }
     }

@@ -21,7 +21,7 @@ use futures::{Stream, StreamExt};
 use model_runtime::error::excerpt;
 use model_runtime::{
     ChatRequest, ChatStream, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo,
-    Provider, RequestContext, ResponseMeta, Runtime,
+    Provider, RequestContext, ResponseMeta, Runtime, StreamEvent,
 };
 use serde::de::DeserializeOwned;
 use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
@@ -589,7 +589,23 @@ async fn sse_response(
     cancel: CancellationToken,
 ) -> Result<Response, ApiError> {
     let meta = stream.meta().clone();
-    let first = stream.next().await;
+    // Hold the events that carry no content (the answer's id, usage so far, annotations): an
+    // error before
+    // any content is answered with its own status, as when the router held it back, so one
+    // condition gets one answer whether or not a `message_start` preceded it.
+    let mut held = Vec::new();
+    let first = loop {
+        match stream.next().await {
+            Some(Ok(ev))
+                if held.len() < HOLD_BEFORE_CONTENT
+                    && !ev.is_content()
+                    && !matches!(ev, StreamEvent::Finish { .. }) =>
+            {
+                held.push(ev);
+            }
+            other => break other,
+        }
+    };
     let mut body = SseBody {
         inner: Some(stream),
         enc,
@@ -602,9 +618,16 @@ async fn sse_response(
         _inflight: gw.tracker.token(),
         _cancel: cancel.drop_guard(),
     };
-    match first {
+    let first = match first {
         Some(Err(e)) => return Err(ApiError::from(&e)),
-        Some(Ok(ev)) => body.enc.event(ev, &mut body.buf),
+        Some(Ok(ev)) => Some(ev),
+        None => None,
+    };
+    for ev in held {
+        body.enc.event(ev, &mut body.buf);
+    }
+    match first {
+        Some(ev) => body.enc.event(ev, &mut body.buf),
         None => {
             body.inner = None;
             body.enc.finish(&mut body.buf);
@@ -630,6 +653,9 @@ async fn sse_response(
     meta_headers(h, &meta);
     Ok(resp)
 }
+
+/// Most events without content held before the response head (see [`sse_response`]).
+const HOLD_BEFORE_CONTENT: usize = 8;
 
 /// Most bytes of ready events coalesced into one write.
 const COALESCE_BYTES: usize = 16 * 1024;

@@ -129,7 +129,7 @@ fn wait_after_phrase(rest: &str) -> Option<Duration> {
     let mut words = rest.split_whitespace();
     let first = words
         .next()?
-        .trim_end_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | ')' | '!'));
+        .trim_end_matches(['.', ',', ';', ':', ')', '!']);
     if first.parse::<f64>().is_err() {
         return parse_go_duration(first);
     }
