@@ -6,6 +6,7 @@ pub mod provider;
 pub mod registry;
 pub mod secret;
 pub mod stream;
+pub mod taxonomy;
 pub mod types;
 
 pub use error::{Error, Result, Retryability, TimeoutPhase};
@@ -19,6 +20,7 @@ pub use registry::{
 };
 pub use secret::Secret;
 pub use stream::{ChatStream, FrameDecoder, StreamAccumulator, StreamEvent};
+pub use taxonomy::Condition;
 pub use types::*;
 
 #[doc(hidden)]

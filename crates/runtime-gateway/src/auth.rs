@@ -39,8 +39,9 @@ impl Principal {
                 StatusCode::FORBIDDEN,
                 "permission_error",
                 format!(
-                    "key `{}` is not allowed to use model `{model}`",
-                    self.key_id.as_deref().unwrap_or_default()
+                    "key `{}` is not allowed to use model `{}`",
+                    self.key_id.as_deref().unwrap_or_default(),
+                    model_runtime::error::excerpt(model)
                 ),
             )
             .with_param("model")

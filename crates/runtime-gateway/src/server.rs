@@ -18,9 +18,10 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use model_runtime::error::excerpt;
 use model_runtime::{
     ChatRequest, ChatStream, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo,
-    Provider, RequestContext, ResponseMeta, Runtime,
+    Provider, RequestContext, ResponseMeta, Runtime, StreamEvent,
 };
 use serde::de::DeserializeOwned;
 use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
@@ -185,7 +186,7 @@ async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(format!(
         "unknown route {} {}",
         req.method(),
-        req.uri().path()
+        excerpt(req.uri().path())
     ))
 }
 
@@ -196,7 +197,7 @@ async fn method_not_allowed(req: Request) -> ApiError {
         format!(
             "method {} is not allowed on {}",
             req.method(),
-            req.uri().path()
+            excerpt(req.uri().path())
         ),
     )
     .with_code("method_not_allowed")
@@ -358,7 +359,7 @@ fn parse_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
                     .with_code("invalid_json")
             };
             if inner.is_data() && !path.is_empty() && path != "." {
-                err = err.with_param(path);
+                err = err.with_param(excerpt(&path));
             }
             err
         }
@@ -566,7 +567,10 @@ async fn model(
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
-            format!("model `{model_id}` does not exist or this key may not use it"),
+            format!(
+                "model `{}` does not exist or this key may not use it",
+                excerpt(&model_id)
+            ),
         )
         .with_param("model")
         .with_code("model_not_found")),
@@ -585,7 +589,23 @@ async fn sse_response(
     cancel: CancellationToken,
 ) -> Result<Response, ApiError> {
     let meta = stream.meta().clone();
-    let first = stream.next().await;
+    // Hold the events that carry no content (the answer's id, usage so far, annotations): an
+    // error before
+    // any content is answered with its own status, as when the router held it back, so one
+    // condition gets one answer whether or not a `message_start` preceded it.
+    let mut held = Vec::new();
+    let first = loop {
+        match stream.next().await {
+            Some(Ok(ev))
+                if held.len() < HOLD_BEFORE_CONTENT
+                    && !ev.is_content()
+                    && !matches!(ev, StreamEvent::Finish { .. }) =>
+            {
+                held.push(ev);
+            }
+            other => break other,
+        }
+    };
     let mut body = SseBody {
         inner: Some(stream),
         enc,
@@ -598,9 +618,16 @@ async fn sse_response(
         _inflight: gw.tracker.token(),
         _cancel: cancel.drop_guard(),
     };
-    match first {
+    let first = match first {
         Some(Err(e)) => return Err(ApiError::from(&e)),
-        Some(Ok(ev)) => body.enc.event(ev, &mut body.buf),
+        Some(Ok(ev)) => Some(ev),
+        None => None,
+    };
+    for ev in held {
+        body.enc.event(ev, &mut body.buf);
+    }
+    match first {
+        Some(ev) => body.enc.event(ev, &mut body.buf),
         None => {
             body.inner = None;
             body.enc.finish(&mut body.buf);
@@ -626,6 +653,9 @@ async fn sse_response(
     meta_headers(h, &meta);
     Ok(resp)
 }
+
+/// Most events without content held before the response head (see [`sse_response`]).
+const HOLD_BEFORE_CONTENT: usize = 8;
 
 /// Most bytes of ready events coalesced into one write.
 const COALESCE_BYTES: usize = 16 * 1024;

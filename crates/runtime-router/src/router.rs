@@ -299,6 +299,15 @@ impl RouterBuilder {
                 "must be at least 1".into(),
             ));
         }
+        if d.max_cooldown < d.cooldown {
+            return Err(cfg_err(
+                "router.max_cooldown".into(),
+                format!(
+                    "must be at least `cooldown` ({:?}), got {:?}",
+                    d.cooldown, d.max_cooldown
+                ),
+            ));
+        }
         let mut models = HashMap::new();
         let mut order = Vec::new();
         let mut any_health = false;
@@ -622,7 +631,17 @@ enum Pick {
     Got(Chosen),
     Limited(Duration),
     /// Why nothing is available, and when the first cooldown ends.
-    Unavailable(String, Option<Duration>),
+    Unavailable(Unavailable),
+}
+
+/// Why a selection found nothing, and when to expect a deployment back.
+pub(crate) struct Unavailable {
+    reason: String,
+    /// When the shortest cooldown ends.
+    soonest: Option<Duration>,
+    /// The wait to tell a client: the shortest cooldown, else the next health probe of an
+    /// unhealthy deployment.
+    hint: Option<Duration>,
 }
 
 /// Why a selection failed.
@@ -759,7 +778,7 @@ impl Router {
                 retry_after: Some(ra),
                 message: "every deployment is at its rate limit".into(),
             }),
-            Pick::Unavailable(reason, _) => Err(self.inner.no_healthy(&m, reason)),
+            Pick::Unavailable(u) => Err(self.inner.no_healthy(&m, u)),
         }
     }
 
@@ -1020,7 +1039,16 @@ impl Inner {
         if let Some(s) = soonest {
             reason.push_str(&format!("; next cooldown ends in {:.3}s", s.as_secs_f64()));
         }
-        Pick::Unavailable(reason, soonest)
+        let probe = (unhealthy > 0).then_some(self.defaults.health_check_interval);
+        let hint = match (soonest, probe) {
+            (Some(s), Some(p)) => Some(s.min(p)),
+            (s, p) => s.or(p),
+        };
+        Pick::Unavailable(Unavailable {
+            reason,
+            soonest,
+            hint,
+        })
     }
 
     async fn release_trial(&self, d: &Deployment, trial: bool) {
@@ -1062,8 +1090,9 @@ impl Inner {
         if q.waiting.load(Ordering::Acquire) == 0 {
             match self.select(m, want, strategy, avoid, exclude, tokens).await {
                 Pick::Got(c) => return Ok(c),
-                Pick::Unavailable(reason, soonest) => {
-                    return Err(NoPick::Unavailable(self.no_healthy(m, reason), soonest));
+                Pick::Unavailable(u) => {
+                    let soonest = u.soonest;
+                    return Err(NoPick::Unavailable(self.no_healthy(m, u), soonest));
                 }
                 Pick::Limited(ra) => {
                     q.last_retry_ms
@@ -1111,8 +1140,9 @@ impl Inner {
             notified.as_mut().enable();
             match self.select(m, want, strategy, avoid, exclude, tokens).await {
                 Pick::Got(c) => return Ok(c),
-                Pick::Unavailable(reason, soonest) => {
-                    return Err(NoPick::Unavailable(self.no_healthy(m, reason), soonest));
+                Pick::Unavailable(u) => {
+                    let soonest = u.soonest;
+                    return Err(NoPick::Unavailable(self.no_healthy(m, u), soonest));
                 }
                 Pick::Limited(ra) => {
                     q.last_retry_ms
@@ -1133,10 +1163,22 @@ impl Inner {
         }
     }
 
-    fn no_healthy(&self, m: &LogicalModel, reason: String) -> Error {
+    fn no_healthy(&self, m: &LogicalModel, u: Unavailable) -> Error {
         Error::NoHealthyDeployment {
             model: m.name.clone(),
-            reason,
+            reason: u.reason,
+            retry_after: u.hint,
+        }
+    }
+
+    /// A wait the router reports never exceeds `max_cooldown`: by then every deployment it
+    /// cooled down is tried again (half-open), whatever the upstream asked.
+    fn cap_wait(&self, e: Error) -> Error {
+        match e.wait_hint() {
+            Some(w) if w > self.defaults.max_cooldown => {
+                e.with_wait_hint(self.defaults.max_cooldown)
+            }
+            _ => e,
         }
     }
 
@@ -1147,7 +1189,10 @@ impl Inner {
         ctx: &RequestContext,
     ) -> Result<(Out, Vec<Attempt>), RouteError> {
         let mut attempts = Vec::new();
-        let fail = |error, attempts| RouteError { error, attempts };
+        let fail = |error, attempts| RouteError {
+            error: self.cap_wait(error),
+            attempts,
+        };
         let m = match self.model(call.model()) {
             Ok(m) => m,
             Err(e) => return Err(fail(e, attempts)),
@@ -1234,6 +1279,8 @@ impl Inner {
         let mut exclude: Vec<usize> = Vec::new();
         let mut last: Option<Error> = None;
         let mut retry_after: Option<Duration> = None;
+        // True right after waiting out a hinted wait: no backoff on top of it.
+        let mut waited = false;
         let mut n = 0;
         while n < m.max_attempts {
             if ctx.cancel.is_cancelled() {
@@ -1249,28 +1296,34 @@ impl Inner {
                 Ok(c) => c,
                 Err(NoPick::Unavailable(e, soonest)) => {
                     // The deployment asked us to wait (Retry-After) and is blocked for no
-                    // longer than that: wait for it instead of giving up.
+                    // longer than that: wait for it, when the wait is short enough and fits
+                    // the deadline, instead of giving up.
                     if let (Some(ra), Some(s)) = (retry_after.take(), soonest) {
-                        if s <= ra + Duration::from_millis(5) && Instant::now() + s < deadline {
+                        if s <= ra + Duration::from_millis(5) && self.may_wait(s, deadline) {
                             tokio::select! {
                                 biased;
                                 _ = ctx.cancel.cancelled() => return Err(Error::Cancelled),
                                 _ = tokio::time::sleep(s) => {}
                             }
+                            waited = true;
                             continue;
                         }
                     }
-                    // Attempts were made: their error says more than "none left".
-                    if last.is_some() {
-                        break;
+                    // Attempts were made: their error says more than "none left", with the
+                    // wait until the first deployment is back.
+                    if let Some(e) = last.take() {
+                        return Err(match soonest {
+                            Some(s) => e.with_wait_hint(s),
+                            None => e,
+                        });
                     }
                     return Err(e);
                 }
                 Err(NoPick::Error(e)) => return Err(e),
             };
-            if chosen.reused && n > 0 {
+            if chosen.reused && n > 0 && !std::mem::take(&mut waited) {
                 let wait = self.backoff(n).max(retry_after.unwrap_or_default());
-                if Instant::now() + wait >= deadline {
+                if !self.may_wait(wait, deadline) {
                     self.release(m, &chosen).await;
                     break;
                 }
@@ -1319,6 +1372,12 @@ impl Inner {
             phase: TimeoutPhase::Deadline,
             after: m.timeout,
         }))
+    }
+
+    /// Whether a wait for the same deployment is worth it: no longer than `max_retry_wait`
+    /// and ending before the deadline.
+    fn may_wait(&self, wait: Duration, deadline: Instant) -> bool {
+        wait <= self.defaults.max_retry_wait && Instant::now() + wait < deadline
     }
 
     fn backoff(&self, n: u32) -> Duration {
@@ -1578,8 +1637,15 @@ impl Inner {
         }
         if let Some(ra) = e.retry_after() {
             // The upstream said when to come back (429, 503 with Retry-After): every router
-            // sharing the store skips this deployment until then.
-            let _ = store.set_flag(&d.skeys.cool, ra).await;
+            // sharing the store skips this deployment until then — for at most
+            // `max_cooldown`, after which one half-open trial probes it (a `Retry-After:
+            // 86400` must not take a deployment away for a day).
+            let max = self.defaults.max_cooldown;
+            let _ = store.set_flag(&d.skeys.cool, ra.min(max)).await;
+            if ra > max {
+                tracing::warn!(deployment = %d.name, asked_s = ra.as_secs_f64(), cooldown_s = max.as_secs_f64(), "upstream asked for a wait longer than max_cooldown; cooling down for max_cooldown, then a half-open trial");
+                let _ = store.set_flag(&d.skeys.trip, trip_ttl(max)).await;
+            }
         }
         let cooldown = self.defaults.cooldown;
         let count = if trial {
@@ -1592,9 +1658,8 @@ impl Inner {
         };
         if count >= u64::from(self.defaults.cooldown_failures.max(1)) {
             tracing::warn!(deployment = %d.name, error = %e, cooldown_s = cooldown.as_secs_f64(), trial, "deployment cooled down (circuit open)");
-            let trip_ttl = (cooldown * 10).max(Duration::from_secs(600));
             let _ = store.set_flag(&d.skeys.cool, cooldown).await;
-            let _ = store.set_flag(&d.skeys.trip, trip_ttl).await;
+            let _ = store.set_flag(&d.skeys.trip, trip_ttl(cooldown)).await;
             let _ = store
                 .clear_flags(&[d.skeys.fail.as_str(), d.skeys.trial.as_str()])
                 .await;
@@ -1606,6 +1671,11 @@ impl Inner {
     async fn correct_tokens_chosen(&self, m: &LogicalModel, d: &Deployment, c: &Chosen, u: &Usage) {
         self.correct_tokens(m, d, c.window, c.tokens, u).await;
     }
+}
+
+/// How long the "half-open" mark outlives a cooldown of `cooldown`.
+fn trip_ttl(cooldown: Duration) -> Duration {
+    (cooldown * 10).max(Duration::from_secs(600))
 }
 
 struct Leave<'a>(&'a AtomicUsize);

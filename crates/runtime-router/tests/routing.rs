@@ -308,9 +308,15 @@ async fn cooldown_then_half_open_trial_recovers() {
         .await
         .unwrap_err();
     match &e {
-        Error::NoHealthyDeployment { model, reason } => {
+        Error::NoHealthyDeployment {
+            model,
+            reason,
+            retry_after,
+        } => {
             assert_eq!(model, "chat");
             assert!(reason.contains("1 cooling down"), "{reason}");
+            // The client is told when the cooldown ends.
+            assert_eq!(*retry_after, Some(Duration::from_secs(30)));
         }
         other => panic!("{other:?}"),
     }
@@ -1017,9 +1023,15 @@ async fn all_deployments_down_is_a_typed_error_naming_the_model() {
         .await
         .unwrap_err();
     match e {
-        Error::NoHealthyDeployment { model, reason } => {
+        Error::NoHealthyDeployment {
+            model,
+            reason,
+            retry_after,
+        } => {
             assert_eq!(model, "chat");
             assert!(reason.contains("1 unhealthy"), "{reason}");
+            // Down by the health check: come back at the next probe.
+            assert_eq!(retry_after, Some(Duration::from_secs(10)));
         }
         other => panic!("{other:?}"),
     }
