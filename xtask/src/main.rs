@@ -6,11 +6,14 @@
 //! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests.
 //! - `bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: gateway overhead, throughput,
 //!   CPU and memory against direct calls and nginx (docs/performance.md).
+//! - `soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]`: replicas
+//!   sharing Redis and PostgreSQL under load and faults, checked (docs/reliability.md).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
 mod conformance;
 mod services;
+mod soak;
 
 use std::process::{Command, ExitCode};
 
@@ -21,9 +24,10 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(&args[1..]),
         Some("services") => services::ensure(),
         Some("bench") => bench::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | conformance [--provider NAME] | services | bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE]>"
+                "usage: cargo xtask <test | conformance [--provider NAME] | services | bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE] | soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]>"
             );
             return ExitCode::from(2);
         }

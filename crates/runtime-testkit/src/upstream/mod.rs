@@ -26,7 +26,7 @@ pub use http::RawRequest;
 
 /// Tokens the mock reports for every chat answer (prompt, completion).
 pub const CHAT_USAGE: (u64, u64) = (11, 7);
-/// Tokens the mock reports for every embeddings answer (prompt).
+/// Tokens the mock reports per input of an embeddings answer (prompt).
 pub const EMBED_USAGE: u64 = 5;
 
 /// What a request asked for.
