@@ -220,7 +220,9 @@ fn cut_by_kill(inp: &Input, o: &Outcome) -> bool {
 /// processed (no usage row, no upstream arrival): the HTTP/1.1 keep-alive race, where the
 /// client sends on an idle connection the server is closing. Safe for a client to resend.
 fn closed_unread_by_drain(inp: &Input, o: &Outcome, seen: &HashSet<&str>) -> bool {
-    o.detail.as_deref().is_some_and(|d| d.contains("connection close"))
+    o.detail
+        .as_deref()
+        .is_some_and(|d| d.contains("connection close"))
         && !seen.contains(o.id.as_str())
         && inp.events.iter().any(|e| {
             e.what == "sigterm"
@@ -236,7 +238,12 @@ fn answered(inp: &Input) -> Check {
         .rows
         .iter()
         .map(|r| r.id.as_str())
-        .chain(inp.arrivals.iter().flatten().flat_map(|a| a.markers.iter().map(String::as_str)))
+        .chain(
+            inp.arrivals
+                .iter()
+                .flatten()
+                .flat_map(|a| a.markers.iter().map(String::as_str)),
+        )
         .collect();
     let mut excused = 0;
     let mut drain_race = 0;
@@ -249,7 +256,8 @@ fn answered(inp: &Input) -> Check {
             _ => {
                 let d = o.detail.clone().unwrap_or_default();
                 let d: String = d.chars().take(120).collect();
-                *bad.entry(format!("{:?} replica {}: {d}", o.class, o.replica)).or_default() += 1;
+                *bad.entry(format!("{:?} replica {}: {d}", o.class, o.replica))
+                    .or_default() += 1;
             }
         }
     }
@@ -272,12 +280,19 @@ fn deadline(inp: &Input) -> Check {
         .iter()
         .filter(|o| o.class == Class::Deadline)
         .count();
-    let max = inp.outcomes.iter().map(|o| o.latency_ms).fold(0.0, f64::max);
+    let max = inp
+        .outcomes
+        .iter()
+        .map(|o| o.latency_ms)
+        .fold(0.0, f64::max);
     let dl = (inp.limits.request_timeout.as_secs() + 10) * 1000;
     check(
         "no_request_past_its_deadline",
         late == 0,
-        format!("{late} requests got no answer within the client deadline of {dl} ms (gateway request_timeout {} s); slowest answer {max:.0} ms", inp.limits.request_timeout.as_secs()),
+        format!(
+            "{late} requests got no answer within the client deadline of {dl} ms (gateway request_timeout {} s); slowest answer {max:.0} ms",
+            inp.limits.request_timeout.as_secs()
+        ),
         json!({"past_deadline": late, "client_deadline_ms": dl, "max_latency_ms": max}),
     )
 }
@@ -344,13 +359,17 @@ fn usage_exact(inp: &Input) -> Check {
         if r.status == "ok" && expected_tokens(&r.operation).is_some_and(|t| t != r.total_tokens) {
             token_mismatch += 1;
             if mismatch_sample.len() < 5 {
-                mismatch_sample.push(format!("{} {} {} tokens", r.id, r.operation, r.total_tokens));
+                mismatch_sample.push(format!(
+                    "{} {} {} tokens",
+                    r.id, r.operation, r.total_tokens
+                ));
             }
         }
     }
     // The rows are unique by construction (primary key); a request counted twice would show
     // as a rollup total above the row count (checked apart).
-    let ok = lost_other.is_empty() && phantom == 0 && ok_without_upstream == 0 && token_mismatch == 0;
+    let ok =
+        lost_other.is_empty() && phantom == 0 && ok_without_upstream == 0 && token_mismatch == 0;
     lost_other.sort();
     lost_other.truncate(10);
     check(
@@ -422,8 +441,15 @@ fn deployment_rpm(inp: &Input, mock: usize, name: &str, rpm: u64) -> Check {
         format!(
             "deployment {name} (rpm {rpm}): busiest checked minute window {max_checked} upstream requests (limit +5 % = {limit}); {} windows over; {} windows excused (Redis restarted in them){}",
             over.len(),
-            table.iter().filter(|t| t["redis_restart_in_window"] == true).count(),
-            if exercised { "" } else { "; NOT EXERCISED: no window reached 80 % of the limit" }
+            table
+                .iter()
+                .filter(|t| t["redis_restart_in_window"] == true)
+                .count(),
+            if exercised {
+                ""
+            } else {
+                "; NOT EXERCISED: no window reached 80 % of the limit"
+            }
         ),
         json!({"rpm": rpm, "limit_with_5pct": limit, "windows": table, "exercised": exercised}),
     )
@@ -452,7 +478,11 @@ fn key_rpm(inp: &Input) -> Check {
         admitted <= limit && refused > 0,
         format!(
             "key `limited` (rpm {rpm}): {admitted} admitted, {refused} refused with 429 over {minutes:.2} min; bound {bound:.0} (burst + rate{}) +5 % = {limit:.0}",
-            if restarts > 0.0 { " + a burst per replica and one for Redis' lost state per Redis restart" } else { "" }
+            if restarts > 0.0 {
+                " + a burst per replica and one for Redis' lost state per Redis restart"
+            } else {
+                ""
+            }
         ),
         json!({"rpm": rpm, "admitted": admitted, "refused": refused, "bound": bound, "limit_with_5pct": limit}),
     )
@@ -484,9 +514,11 @@ fn health_probes(inp: &Input) -> Check {
         let floor = (inp.duration_ms / (3 * interval)).saturating_sub(1) as usize;
         let this_ok = doubles == 0 && t.len() >= floor;
         ok &= this_ok;
-        data.push(json!({"deployment": name, "probes": t.len(), "span_ms": span,
+        data.push(
+            json!({"deployment": name, "probes": t.len(), "span_ms": span,
             "expected_about": span / interval + 1, "min_gap_ms": min_gap,
-            "double_probes_outside_redis_faults": doubles, "at_least": floor}));
+            "double_probes_outside_redis_faults": doubles, "at_least": floor}),
+        );
     }
     check(
         "one_health_probe_per_interval_per_fleet",
@@ -545,12 +577,19 @@ fn rss_flat(inp: &Input) -> Check {
         format!(
             "VmRSS after a {} s warm-up vs at the end, limit +10 %{}: {}",
             warmup / 1000,
-            if short { " + 4 MiB (short run: allocator noise)" } else { "" },
+            if short {
+                " + 4 MiB (short run: allocator noise)"
+            } else {
+                ""
+            },
             data.iter()
                 .map(|d| match d.get("growth_pct") {
                     Some(g) => format!(
                         "replica {} {} → {} KiB ({:+.1} %)",
-                        d["replica"], d["baseline_kib"], d["end_kib"], g.as_f64().unwrap_or(0.0)
+                        d["replica"],
+                        d["baseline_kib"],
+                        d["end_kib"],
+                        g.as_f64().unwrap_or(0.0)
                     ),
                     None => format!("replica {} unchecked", d["replica"]),
                 })
@@ -600,7 +639,9 @@ pub fn summary(r: &Report) -> String {
             s.push_str(&format!(
                 "soak: fault {} {} at {:.1} s, back at {:.1} s\n",
                 e.what,
-                e.replica.map(|r| format!("replica {r}")).unwrap_or_default(),
+                e.replica
+                    .map(|r| format!("replica {r}"))
+                    .unwrap_or_default(),
                 e.start_ms as f64 / 1000.0,
                 e.end_ms as f64 / 1000.0
             ));

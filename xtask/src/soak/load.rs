@@ -316,7 +316,11 @@ fn classify(out: &mut Outcome, is_sse: bool, text: &str) {
                 .is_some_and(|m| m.contains("is over its limit"));
     } else {
         out.class = Class::Untyped;
-        out.detail = Some(format!("{} without an error envelope: {}", out.status, excerpt(text)));
+        out.detail = Some(format!(
+            "{} without an error envelope: {}",
+            out.status,
+            excerpt(text)
+        ));
     }
 }
 

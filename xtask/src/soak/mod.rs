@@ -55,7 +55,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let usage = "usage: cargo xtask soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]";
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value; {usage}"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value; {usage}"))
+        };
         match a.as_str() {
             "--minutes" => {
                 o.minutes = value()?

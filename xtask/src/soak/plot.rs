@@ -86,14 +86,13 @@ pub fn draw(inp: &Input, path: &Path) -> Result<(), String> {
     let s = series(inp);
     let x_max = s.p50.last().map_or(1.0, |p| p.0 + 1.0);
     let y_max = s.p99.iter().map(|p| p.1).fold(10.0, f64::max) * 1.5;
-    let c_max = s
-        .ok
-        .iter()
-        .chain(&s.typed)
-        .chain(&s.failed)
-        .map(|p| p.1)
-        .fold(1.0, f64::max)
-        * 1.1;
+    let c_max =
+        s.ok.iter()
+            .chain(&s.typed)
+            .chain(&s.failed)
+            .map(|p| p.1)
+            .fold(1.0, f64::max)
+            * 1.1;
     let root = BitMapBackend::new(path, (1400, 860)).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(&x))?;
     let (top, bottom) = root.split_vertically(480);
@@ -172,14 +171,24 @@ pub fn draw(inp: &Input, path: &Path) -> Result<(), String> {
     let red = RGBColor(214, 39, 40);
     for (data, color, name) in [
         (&s.ok, green, "2xx"),
-        (&s.typed, purple, "typed errors (status or stream error frame)"),
-        (&s.failed, red, "no typed answer (transport, deadline, untyped)"),
+        (
+            &s.typed,
+            purple,
+            "typed errors (status or stream error frame)",
+        ),
+        (
+            &s.failed,
+            red,
+            "no typed answer (transport, deadline, untyped)",
+        ),
     ] {
         counts
             .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))
             .map_err(|x| e(&x))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     for ev in inp.events.iter().filter(|v| v.what.starts_with("burst")) {
         let (a, b) = (ev.start_ms as f64 / 1000.0, ev.end_ms as f64 / 1000.0);

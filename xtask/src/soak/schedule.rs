@@ -104,15 +104,9 @@ fn process_faults(fleet: &Fleet, run: Duration) -> Vec<String> {
     // kill -9 replica 0, restart.
     sleep_until(fleet, secs(0.15 * d));
     let t = fleet.now_ms();
-    note(
-        fleet.gateways.lock()[0].kill9(),
-        "kill -9 replica 0",
-    );
+    note(fleet.gateways.lock()[0].kill9(), "kill -9 replica 0");
     std::thread::sleep(secs((0.02 * d).max(2.0)));
-    note(
-        fleet.gateways.lock()[0].start_again(),
-        "restart replica 0",
-    );
+    note(fleet.gateways.lock()[0].start_again(), "restart replica 0");
     record(fleet, "kill9", Some(0), t);
     // SIGTERM replica 1, wait for the drain, restart.
     sleep_until(fleet, secs(0.30 * d));
@@ -125,10 +119,7 @@ fn process_faults(fleet: &Fleet, run: Duration) -> Vec<String> {
         Ok(st) => note(Err(format!("exited with {st}")), "replica 1 after SIGTERM"),
         Err(e) => note(Err(e), "replica 1 after SIGTERM"),
     }
-    note(
-        fleet.gateways.lock()[1].start_again(),
-        "restart replica 1",
-    );
+    note(fleet.gateways.lock()[1].start_again(), "restart replica 1");
     record(fleet, "sigterm", Some(1), t);
     // Redis: killed, back empty after a few seconds.
     sleep_until(fleet, secs(0.45 * d));
@@ -219,7 +210,11 @@ pub fn spawn_progress(
                 fleet.t0.elapsed().as_secs_f64(),
                 n - last,
                 state.inflight.load(Ordering::Relaxed),
-                if ev.is_empty() { "-".into() } else { ev.join(" ") }
+                if ev.is_empty() {
+                    "-".into()
+                } else {
+                    ev.join(" ")
+                }
             );
             last = n;
         }
@@ -239,7 +234,9 @@ pub fn stop_all(fleet: &Fleet) -> Vec<String> {
     for (i, g) in gws.iter_mut().enumerate() {
         match g.wait_exit(Duration::from_secs(30)) {
             Ok(st) if st.success() => {}
-            Ok(st) => notes.push(format!("replica {i} exited with {st} after the final SIGTERM")),
+            Ok(st) => notes.push(format!(
+                "replica {i} exited with {st} after the final SIGTERM"
+            )),
             Err(e) => notes.push(format!("replica {i}: {e}")),
         }
     }

@@ -465,7 +465,7 @@ async fn answer(
                 .collect();
             let body = json(
                 json!({"object": "list", "data": data, "model": "mock-embed",
-                "usage": {"prompt_tokens": EMBED_USAGE, "total_tokens": EMBED_USAGE}}),
+                "usage": {"prompt_tokens": EMBED_USAGE * n as u64, "total_tokens": EMBED_USAGE * n as u64}}),
             );
             http::write_response(sock, 200, &[ct], &body).await.is_ok()
         }
