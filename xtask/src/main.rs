@@ -93,5 +93,12 @@ fn test() -> Result<(), String> {
     conformance::run(&[])?;
     // The bench machinery end to end (mock, load generator, gateway, nginx when installed),
     // a few seconds on the debug build `cargo test` already made; no targets asserted.
-    bench::run(&["--smoke".to_owned(), "--debug".to_owned()])
+    bench::run(&["--smoke".to_owned(), "--debug".to_owned()])?;
+    // The multi-replica soak, short (1.5 min of load, about 2.5 min in all), on the debug
+    // build: its checks hold at any length (docs/reliability.md).
+    soak::run(&[
+        "--debug".to_owned(),
+        "--minutes".to_owned(),
+        "1.5".to_owned(),
+    ])
 }

@@ -48,8 +48,13 @@ async fn disconnect_mid_stream_still_records_usage() {
     assert_rollups_match(&pg);
 }
 
-/// Clients give up on non-streamed requests before the (slow) upstream answers: each still
-/// leaves exactly one usage row, not `ok`.
+/// Clients give up on non-streamed requests before the (slow) upstream answers: the upstream
+/// received (and will bill) each of them, so each must still leave exactly one usage row.
+///
+/// KNOWN DEFECT on main (found by this test): no row at all. Dropping the connection drops
+/// the handler's future, and with it the metering layer's, before it records anything; the
+/// upstream call it started is billed but never counted. Expected to fail until the record
+/// is written on cancellation (as streams already do: `aborted`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_before_answer_still_records_usage() {
     let pg = postgres();
@@ -64,6 +69,9 @@ async fn disconnect_before_answer_still_records_usage() {
         let s = chat(&impatient, &gw.url(), &format!("cg-{i}"), false).await;
         assert!(s.transport_error.is_some(), "{s:?}");
     }
+    // Every one of them reached the upstream.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(a.marker_counts().len(), 5);
     let rows = wait_rows(&pg, "cg-", 5, Duration::from_secs(20)).await;
     assert_eq!(rows.len(), 5, "{rows:?}");
     assert!(rows.values().all(|r| r.status != "ok"), "{rows:?}");
