@@ -660,3 +660,7 @@ pub fn summary(r: &Report) -> String {
     }
     s
 }
+
+#[cfg(test)]
+#[path = "checks_tests.rs"]
+mod tests;

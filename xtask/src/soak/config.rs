@@ -168,3 +168,24 @@ rpm = {key_rpm}
         key_rpm = l.key_rpm,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replicas_config_parses() {
+        let ep = Endpoints {
+            redis: "redis://127.0.0.1:1/".into(),
+            postgres: "postgres://postgres@127.0.0.1:2/postgres".into(),
+            up_a: "http://127.0.0.1:3".into(),
+            up_b: "http://127.0.0.1:4".into(),
+            up_e: "http://127.0.0.1:5".into(),
+        };
+        for minutes in [1.5, 10.0] {
+            let text = render(&ep, &Limits::for_run(minutes));
+            model_runtime::Config::from_toml_str(&text, "soak.toml")
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
+}
