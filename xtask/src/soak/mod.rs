@@ -82,7 +82,16 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .filter(|n| (4..=1024).contains(n))
                     .ok_or("--concurrency: 4 to 1024")?;
             }
-            "--out" => o.out = PathBuf::from(value()?),
+            "--out" => {
+                let p = PathBuf::from(value()?);
+                o.out = if p.is_absolute() {
+                    p
+                } else {
+                    std::env::current_dir()
+                        .map_err(|e| format!("--out: {e}"))?
+                        .join(p)
+                };
+            }
             "--debug" => o.debug = true,
             other => return Err(format!("unknown argument {other}; {usage}")),
         }

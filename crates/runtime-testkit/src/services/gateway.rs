@@ -51,6 +51,11 @@ impl Gateway {
         }
         std::fs::create_dir_all(&spec.dir)
             .map_err(|e| format!("gateway dir {}: {e}", spec.dir.display()))?;
+        // The process runs in `dir`: every path handed to it must be absolute.
+        spec.dir = spec
+            .dir
+            .canonicalize()
+            .map_err(|e| format!("gateway dir {}: {e}", spec.dir.display()))?;
         std::fs::write(spec.dir.join("modelrt.toml"), &spec.config)
             .map_err(|e| format!("gateway config: {e}"))?;
         let mut g = Gateway {
