@@ -1,5 +1,5 @@
-//! `soak.png`: latency p50/p99 per second (top) and answers per second by kind — ok, typed
-//! errors, failures (bottom), with the process faults marked.
+//! `soak.png`: latency p50/p99 per second (top), answers per second by kind — ok, typed
+//! errors, failures (middle), each replica's VmRSS (bottom), with the faults marked.
 //!
 //! plotters draws text with `ab_glyph` from a TrueType file found on the machine (DejaVu Sans,
 //! `cargo xtask services` installs `fonts-dejavu-core`), so no fontconfig or freetype is needed.
@@ -93,9 +93,10 @@ pub fn draw(inp: &Input, path: &Path) -> Result<(), String> {
             .map(|p| p.1)
             .fold(1.0, f64::max)
             * 1.1;
-    let root = BitMapBackend::new(path, (1400, 860)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1400, 1120)).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(&x))?;
-    let (top, bottom) = root.split_vertically(480);
+    let (top, rest) = root.split_vertically(480);
+    let (bottom, memory) = rest.split_vertically(360);
     let title = format!(
         "modelrt soak: {} replicas, concurrency {}, {:.1} min ({} build)",
         inp.opts.replicas,
@@ -156,13 +157,12 @@ pub fn draw(inp: &Input, path: &Path) -> Result<(), String> {
         .map_err(|x| e(&x))?;
     let mut counts = ChartBuilder::on(&bottom)
         .margin(12)
-        .x_label_area_size(40)
+        .x_label_area_size(30)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..x_max, 0f64..c_max)
         .map_err(|x| e(&x))?;
     counts
         .configure_mesh()
-        .x_desc("seconds since the load started")
         .y_desc("answers per second")
         .draw()
         .map_err(|x| e(&x))?;
@@ -206,6 +206,65 @@ pub fn draw(inp: &Input, path: &Path) -> Result<(), String> {
         .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(|x| e(&x))?;
+    draw_rss(inp, &memory, x_max)?;
     root.present().map_err(|x| e(&x))?;
+    Ok(())
+}
+
+/// VmRSS of each replica, one line per process start.
+fn draw_rss(
+    inp: &Input,
+    area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    x_max: f64,
+) -> Result<(), String> {
+    let e = |e: &dyn std::fmt::Display| format!("plot: {e}");
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let y_max = inp.rss.iter().map(|s| mib(s.3)).fold(1.0, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the load started")
+        .y_desc("VmRSS, MiB")
+        .draw()
+        .map_err(|x| e(&x))?;
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+    ];
+    for r in 0..inp.opts.replicas {
+        let color = colors[r % colors.len()];
+        let starts: std::collections::BTreeSet<u32> =
+            inp.rss.iter().filter(|s| s.1 == r).map(|s| s.2).collect();
+        for (k, g) in starts.iter().enumerate() {
+            let pts: Vec<(f64, f64)> = inp
+                .rss
+                .iter()
+                .filter(|s| s.1 == r && s.2 == *g)
+                .map(|s| (s.0 as f64 / 1000.0, mib(s.3)))
+                .collect();
+            let series = chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(|x| e(&x))?;
+            if k == 0 {
+                series.label(format!("replica {r}")).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|x| e(&x))?;
     Ok(())
 }
