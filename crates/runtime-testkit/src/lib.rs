@@ -4,4 +4,6 @@
 pub mod fake;
 pub mod fault;
 pub mod fixtures;
+pub mod services;
 pub mod stream;
+pub mod upstream;
