@@ -4,4 +4,5 @@
 pub mod fake;
 pub mod fault;
 pub mod fixtures;
+pub mod redis;
 pub mod stream;
