@@ -220,17 +220,16 @@ impl RedisConfig {
                     "standalone mode takes one address; set `mode = \"cluster\"` or \"sentinel\" for several".into(),
                 ));
             }
-            RedisMode::Sentinel => {
+            RedisMode::Sentinel
                 if self
                     .master_name
                     .as_deref()
-                    .is_none_or(|m| m.trim().is_empty())
-                {
-                    return Err(bad(
-                        "master_name",
-                        "sentinel mode needs the name of the monitored master".into(),
-                    ));
-                }
+                    .is_none_or(|m| m.trim().is_empty()) =>
+            {
+                return Err(bad(
+                    "master_name",
+                    "sentinel mode needs the name of the monitored master".into(),
+                ));
             }
             _ => {}
         }

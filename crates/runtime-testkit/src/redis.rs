@@ -273,8 +273,9 @@ impl RedisCluster {
         });
     }
 
-    /// The index in `nodes` of the master serving `key` now.
-    pub fn master_of(&self, key: &str) -> usize {
+    /// The index in `nodes` of the master serving `key` now (`None` while no healthy master
+    /// serves it, e.g. during a failover).
+    pub fn master_of(&self, key: &str) -> Option<usize> {
         let live = self
             .nodes
             .iter()
@@ -305,14 +306,10 @@ impl RedisCluster {
                     .and_then(|a| a.rsplit(':').next())
                     .and_then(|p| p.parse().ok())
                     .expect("node address");
-                return self
-                    .nodes
-                    .iter()
-                    .position(|n| n.port() == port)
-                    .expect("a node of ours");
+                return self.nodes.iter().position(|n| n.port() == port);
             }
         }
-        panic!("no master serves slot {slot}:\n{nodes}");
+        None
     }
 }
 
