@@ -7,7 +7,8 @@
 //! max_body_bytes = 4194304
 //! request_timeout = "600s"
 //! shutdown_grace = "30s"
-//! redis_url = "redis://127.0.0.1:6379/"  # optional: share key rpm limits between replicas
+//! redis = true                           # optional: share key rpm limits through [redis]
+//! # redis_url = "redis://127.0.0.1:6379/"  # or through this standalone Redis
 //!
 //! [[gateway.keys]]
 //! id = "team-a"
@@ -33,8 +34,6 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// The default prefix of the gateway's Redis keys.
 pub const DEFAULT_REDIS_PREFIX: &str = "modelrt:gateway";
-/// The default bound on one Redis round trip of the key limiter.
-pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 
 /// A SHA-256 digest of a key.
 pub type KeyHash = [u8; 32];
@@ -66,24 +65,13 @@ pub struct GatewayConfig {
 }
 
 /// The Redis that replicas share their per-key rpm limits through.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisSettings {
-    /// `redis://host:port/db` (may carry a password: never printed).
-    pub url: String,
+    /// The connection: the runtime's `[redis]`, or `redis_url` (with `redis_timeout`) over
+    /// its timings. Its Debug hides passwords.
+    pub config: model_runtime::redis::RedisConfig,
     /// Prefix of every key the limiter writes.
     pub prefix: String,
-    /// Bound on one round trip; a slower or unreachable Redis falls back to the local count.
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for RedisSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("url", &"***")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
 }
 
 impl Default for GatewayConfig {
@@ -162,6 +150,8 @@ struct RawGateway {
     #[serde(default)]
     metrics_require_auth: bool,
     #[serde(default)]
+    redis: bool,
+    #[serde(default)]
     redis_url: Option<String>,
     #[serde(default)]
     redis_prefix: Option<String>,
@@ -203,38 +193,35 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
 
 fn redis_settings(
     config: &Config,
+    shared: bool,
     url: Option<String>,
     prefix: Option<String>,
     timeout: Option<Duration>,
 ) -> Result<Option<RedisSettings>, ConfigError> {
-    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+    let url = url.filter(|u| !u.trim().is_empty());
+    if url.is_none() && !shared {
         if prefix.is_some() || timeout.is_some() {
             return Err(config.invalid(
                 "gateway.redis_url",
-                "redis_prefix and redis_timeout need redis_url",
+                "redis_prefix and redis_timeout need redis_url (or redis = true)",
             ));
         }
         return Ok(None);
-    };
-    if let Err(e) = redis::Client::open(url.as_str()) {
-        // The parser's message does not repeat the URL (it may hold a password).
-        return Err(config.invalid(
-            "gateway.redis_url",
-            format!("not a Redis URL such as redis://127.0.0.1:6379/: {e}"),
-        ));
     }
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(config.invalid("gateway.redis_timeout", "must be more than 0"));
+    }
+    // Parsed and checked only: nothing connects here (`config check` relies on it).
+    let Some(redis) = config.component_redis("gateway", url.as_deref(), timeout, shared)? else {
+        return Ok(None);
+    };
     let prefix = prefix.unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_owned());
     if prefix.trim().is_empty() {
         return Err(config.invalid("gateway.redis_prefix", "must not be empty"));
     }
-    let timeout = timeout.unwrap_or(DEFAULT_REDIS_TIMEOUT);
-    if timeout.is_zero() {
-        return Err(config.invalid("gateway.redis_timeout", "must be more than 0"));
-    }
     Ok(Some(RedisSettings {
-        url,
+        config: redis,
         prefix,
-        timeout,
     }))
 }
 
@@ -350,7 +337,13 @@ impl GatewayConfig {
             out.request_timeout = d;
         }
         out.metrics_require_auth = raw.metrics_require_auth;
-        out.redis = redis_settings(config, raw.redis_url, raw.redis_prefix, raw.redis_timeout)?;
+        out.redis = redis_settings(
+            config,
+            raw.redis,
+            raw.redis_url,
+            raw.redis_prefix,
+            raw.redis_timeout,
+        )?;
         Ok(out)
     }
 
@@ -415,9 +408,15 @@ mod tests {
         )
         .unwrap();
         let r = g.redis.clone().unwrap();
-        assert_eq!(r.url, "redis://:hunter2@127.0.0.1:6379/0");
+        assert_eq!(
+            r.config.url.as_deref(),
+            Some("redis://:hunter2@127.0.0.1:6379/0")
+        );
         assert_eq!(r.prefix, DEFAULT_REDIS_PREFIX);
-        assert_eq!(r.timeout, DEFAULT_REDIS_TIMEOUT);
+        assert_eq!(
+            r.config.timeout,
+            model_runtime::redis::config::DEFAULT_TIMEOUT
+        );
         assert!(!format!("{g:?}").contains("hunter2"));
         let g = load(
             r#"
@@ -430,7 +429,22 @@ mod tests {
         .unwrap();
         let r = g.redis.unwrap();
         assert_eq!(r.prefix, "fleet-a");
-        assert_eq!(r.timeout, Duration::from_millis(200));
+        assert_eq!(r.config.timeout, Duration::from_millis(200));
+        // `redis = true`: the runtime's [redis] connection, cluster mode included.
+        let g = load(
+            r#"
+            [redis]
+            urls = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"]
+            mode = "cluster"
+            timeout = "80ms"
+            [gateway]
+            redis = true
+            "#,
+        )
+        .unwrap();
+        let r = g.redis.unwrap();
+        assert_eq!(r.config.mode, model_runtime::redis::RedisMode::Cluster);
+        assert_eq!(r.config.timeout, Duration::from_millis(80));
     }
 
     #[test]
@@ -452,6 +466,11 @@ mod tests {
             ),
             ("[[gateway.keys]]\nid = \"a\"", "gateway.keys.0.key_hash"),
             ("[gateway]\nredis_url = \"http://x\"", "gateway.redis_url"),
+            ("[gateway]\nredis = true", "gateway.redis"),
+            (
+                "[redis]\nurl = \"redis://a:1\"\nmode = \"sentinel\"\n[gateway]\nredis = true",
+                "redis.master_name",
+            ),
             ("[gateway]\nredis_prefix = \"p\"", "gateway.redis_url"),
             (
                 "[gateway]\nredis_url = \"redis://127.0.0.1/\"\nredis_timeout = \"0s\"",

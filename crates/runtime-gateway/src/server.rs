@@ -67,9 +67,17 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// A gateway serving `runtime`'s stack with these settings.
     pub fn new(runtime: Runtime, config: GatewayConfig) -> Arc<Self> {
+        // Key limits share the runtime's Redis handle (one connection with the router and the
+        // cache when they use the same Redis); nothing connects here.
+        let redis = config.redis.as_ref().and_then(|r| {
+            runtime
+                .redis_handle(&r.config, "gateway")
+                .map_err(|e| tracing::warn!(error = %e, "gateway Redis unusable; key limits count per process"))
+                .ok()
+        });
         Arc::new(Self {
             provider: runtime.provider(),
-            auth: Auth::new(&config),
+            auth: Auth::new(&config, redis),
             logical: runtime.logical_models(),
             runtime,
             config,
@@ -215,7 +223,7 @@ async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
         "status": if all_ok { "ready" } else { "not_ready" },
         "checks": checks
             .iter()
-            .map(|c| serde_json::json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
+            .map(|c| serde_json::json!({"name": c.name, "ok": c.ok, "degraded": c.degraded, "detail": c.detail}))
             .collect::<Vec<_>>(),
     });
     let mut resp = json_ok(serde_json::to_vec(&body).unwrap_or_default());

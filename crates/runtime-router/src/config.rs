@@ -136,8 +136,11 @@ pub struct RouterDefaults {
     pub stream_holdback_events: usize,
     /// Most stream bytes (text of held events) held back before committing.
     pub stream_holdback_bytes: usize,
-    /// Keep limiter, cooldown and health state in this Redis (feature `redis`; build with
-    /// [`RouterBuilder::build_async`](crate::RouterBuilder::build_async)). Unset: in memory.
+    /// Keep limiter, cooldown and health state in the runtime's shared `[redis]` connection
+    /// (the facade hands it over; in code, [`RouterBuilder::redis`](crate::RouterBuilder::redis)).
+    pub redis: bool,
+    /// Keep limiter, cooldown and health state in this standalone Redis (feature `redis`):
+    /// a shorthand for `redis = true` with `[redis] url`. Unset: in memory.
     pub redis_url: Option<String>,
     /// Prefix of every Redis key the router writes.
     pub redis_prefix: String,
@@ -162,6 +165,7 @@ impl Default for RouterDefaults {
             dead_key_recheck: Duration::from_secs(300),
             stream_holdback_events: 8,
             stream_holdback_bytes: 4096,
+            redis: false,
             redis_url: None,
             redis_prefix: "modelrt:router".into(),
         }

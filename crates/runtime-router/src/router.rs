@@ -194,6 +194,9 @@ pub struct RouterBuilder {
     resolver: Option<Resolver>,
     providers: HashMap<String, Arc<dyn Provider>>,
     store: Option<Arc<dyn StateStore>>,
+    #[cfg(feature = "redis")]
+    redis: Option<runtime_redis::Redis>,
+    health_checks: bool,
     http: Option<HttpClient>,
     env: EnvLookup,
 }
@@ -267,30 +270,90 @@ impl RouterBuilder {
         self
     }
 
-    /// Like [`RouterBuilder::build`], first connecting to `router.redis_url` when it is set
-    /// and no store was given.
-    pub async fn build_async(mut self) -> Result<Router> {
-        if self.store.is_none() {
-            if let Some(url) = self.config.router.redis_url.clone() {
-                self.store = Some(connect_redis(&url, &self.config.router.redis_prefix).await?);
+    /// Keeps shared state in this Redis (falling back to local state while it is down);
+    /// takes precedence over `router.redis_url`.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, handle: runtime_redis::Redis) -> Self {
+        self.redis = Some(handle);
+        self
+    }
+
+    /// Whether active health checks start with the router (default true; `config check`
+    /// builds without them, so validating a file sends nothing anywhere).
+    pub fn health_checks(mut self, on: bool) -> Self {
+        self.health_checks = on;
+        self
+    }
+
+    /// The same as [`RouterBuilder::build`]: Redis is connected lazily, in the background,
+    /// so building never waits for it (kept for callers written when it did).
+    pub async fn build_async(self) -> Result<Router> {
+        self.build()
+    }
+
+    /// The store: the one given, else Redis (a handle given or `router.redis_url`) with a
+    /// local fallback, else memory.
+    fn make_store(&mut self) -> Result<Arc<dyn StateStore>> {
+        if let Some(s) = self.store.take() {
+            return Ok(s);
+        }
+        let d = &self.config.router;
+        #[cfg(feature = "redis")]
+        {
+            let handle = match (self.redis.take(), &d.redis_url) {
+                (Some(h), _) => Some(h),
+                (None, Some(url)) => {
+                    let cfg = runtime_redis::RedisConfig::standalone(url.clone());
+                    cfg.validate("router").map_err(|e| match e {
+                        Error::InvalidConfig { reason, .. } => Error::InvalidConfig {
+                            provider: self.name.clone(),
+                            field: "router.redis_url".into(),
+                            reason,
+                        },
+                        other => other,
+                    })?;
+                    let h = runtime_redis::Redis::new(&cfg)?;
+                    h.add_user("router");
+                    Some(h)
+                }
+                (None, None) => None,
+            };
+            if let Some(h) = handle {
+                let store = crate::redis_store::RedisStore::new(h, d.redis_prefix.clone());
+                return Ok(Arc::new(crate::shared::SharedStore::new(store)));
             }
         }
-        self.build()
+        if d.redis {
+            return Err(Error::InvalidConfig {
+                provider: self.name.clone(),
+                field: "router.redis".into(),
+                reason: "no Redis connection was given: add a `[redis]` section (or set router.redis_url)".into(),
+            });
+        }
+        if d.redis_url.is_some() {
+            return Err(Error::InvalidConfig {
+                provider: self.name.clone(),
+                field: "router.redis_url".into(),
+                reason: "this build has no Redis support (enable the `redis` feature)".into(),
+            });
+        }
+        Ok(Arc::new(MemoryStore::new()))
     }
 
     /// Validates the configuration, resolves the providers and starts the active health
     /// checks (which needs a tokio runtime when any deployment enables them).
-    pub fn build(self) -> Result<Router> {
+    pub fn build(mut self) -> Result<Router> {
+        let store = self.make_store()?;
         let d = &self.config.router;
         let cfg_err = |field: String, reason: String| Error::InvalidConfig {
             provider: self.name.clone(),
             field,
             reason,
         };
-        if self.store.is_none() && d.redis_url.is_some() {
+        if d.redis_prefix.trim().is_empty() {
             return Err(cfg_err(
-                "router.redis_url".into(),
-                "connecting to Redis is async: build with `build_async` (or pass a store)".into(),
+                "router.redis_prefix".into(),
+                "must not be empty".into(),
             ));
         }
         if d.max_attempts == 0 {
@@ -410,12 +473,10 @@ impl RouterBuilder {
             defaults: d.clone(),
             models,
             order,
-            store: self
-                .store
-                .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn StateStore>),
+            store,
             http,
         });
-        let health = if any_health {
+        let health = if any_health && self.health_checks {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(cfg_err(
                     "health_check".into(),
@@ -498,22 +559,6 @@ impl RouterBuilder {
             ttft: Ewma::new(Duration::from_secs(10)),
         })
     }
-}
-
-#[cfg(feature = "redis")]
-async fn connect_redis(url: &str, prefix: &str) -> Result<Arc<dyn StateStore>> {
-    Ok(Arc::new(
-        crate::redis_store::RedisStore::connect(url, prefix).await?,
-    ))
-}
-
-#[cfg(not(feature = "redis"))]
-async fn connect_redis(_url: &str, _prefix: &str) -> Result<Arc<dyn StateStore>> {
-    Err(Error::InvalidConfig {
-        provider: "router".into(),
-        field: "router.redis_url".into(),
-        reason: "this build has no Redis support (enable the `redis` feature)".into(),
-    })
 }
 
 /// What a request asks of a deployment.
@@ -682,13 +727,16 @@ impl Router {
             resolver: None,
             providers: HashMap::new(),
             store: None,
+            #[cfg(feature = "redis")]
+            redis: None,
+            health_checks: true,
             http: None,
             env: Arc::new(|k| std::env::var(k).ok()),
         }
     }
 
     /// A router from the config file sections, resolving provider instances with `resolver`
-    /// (and connecting to `router.redis_url` when set).
+    /// (shared state in `router.redis_url` when set, connected lazily).
     pub async fn from_config(
         config: RouterConfig,
         resolver: impl Fn(&str) -> Result<Arc<dyn Provider>> + Send + Sync + 'static,

@@ -4,6 +4,7 @@
 pub mod fake;
 pub mod fault;
 pub mod fixtures;
+pub mod redis;
 pub mod services;
 pub mod stream;
 pub mod upstream;
