@@ -107,6 +107,14 @@ impl Tmpfs {
         n
     }
 
+    /// Fills the filesystem, then gives back `bytes` (rounded to pages by the kernel): the
+    /// next writes fit only partly.
+    pub fn fill_leaving(&self, bytes: u64) {
+        let n = self.fill();
+        let f = OpenOptions::new().write(true).open(&self.filler).unwrap();
+        f.set_len(n.saturating_sub(bytes)).unwrap();
+    }
+
     /// Gives the space taken by [`Tmpfs::fill`] back.
     pub fn free(&self) {
         match std::fs::remove_file(&self.filler) {
