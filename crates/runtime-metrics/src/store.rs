@@ -593,13 +593,9 @@ impl UsageStore {
             let pool = PgPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(acquire_timeout)
-                // A connection sqlx still counts inside a transaction is closed, not pooled.
-                .after_release(|conn, _meta| {
-                    Box::pin(async move {
-                        conn.ping().await?;
-                        Ok(!conn.is_in_transaction())
-                    })
-                })
+                // A connection sqlx still counts inside a transaction is closed, not pooled
+                // (sqlx-postgres updates the count when it queues a rollback: no round trip).
+                .after_release(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
                 .connect_lazy_with(opts);
             Ok(UsageStore::Postgres(pool))
         } else {

@@ -578,6 +578,7 @@ impl Worker {
                 }
                 match self.store.write(&batch).await {
                     Ok(new) => {
+                        self.succeeded();
                         self.counters.replayed.fetch_add(new, Ordering::Relaxed);
                         self.counters.written.fetch_add(new, Ordering::Relaxed);
                         self.counters

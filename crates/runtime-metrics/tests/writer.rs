@@ -377,6 +377,8 @@ async fn records_arriving_during_an_outage_are_spilled_on_the_next_tick() {
     assert_eq!(writer.stats().in_memory, 0);
     store.down.store(false, Ordering::SeqCst);
     writer.flush().await;
+    // Recovered through the replay alone (nothing new was pending): no longer "down".
+    assert_eq!(writer.stats().database_down, 0, "{:?}", writer.stats());
     writer.shutdown().await;
     assert_eq!(store.stored.lock().len(), 41);
     assert_eq!(writer.spilled_pending().unwrap(), 0);
