@@ -85,6 +85,10 @@ pub fn ensure() -> Result<(), String> {
     if !std::path::Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists() {
         missing.push("fonts-dejavu-core");
     }
+    // `chattr +i` makes the usage-database fault tests' files read-only even to root.
+    if !have("chattr") {
+        missing.push("e2fsprogs");
+    }
     if !missing.is_empty() {
         apt_install(&missing)?;
     }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod disk;
 pub mod fake;
 pub mod fault;
 pub mod fixtures;
