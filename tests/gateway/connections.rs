@@ -334,6 +334,54 @@ async fn a_slow_non_streamed_upstream_call_is_not_cut_by_client_timeouts() {
 }
 
 #[tokio::test]
+async fn a_stream_to_a_client_that_stopped_reading_is_closed_after_the_send_timeout() {
+    // 12 MiB of SSE: more than the socket buffers (4 MiB send at most here) and hyper's.
+    let text = "x".repeat(4096);
+    let chunk = format!(
+        "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}},\"finish_reason\":null}}]}}\n\n"
+    );
+    let up = FaultServer::start(vec![
+        Action::head(200, "text/event-stream"),
+        Action::body(chunk.repeat(3072)),
+        Action::Stall,
+    ])
+    .await;
+    let gw = Gw::start(Some(&mock_config(
+        &up.url(),
+        &format!("[gateway]\n{SHORT}"),
+    )))
+    .await;
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut s = sock.connect(addr(&gw).parse().unwrap()).await.unwrap();
+    let body = stream_body().to_string();
+    s.write_all(
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // The client never reads: the gateway's writes block, and after the send timeout it
+    // closes the connection, which ends the upstream request.
+    assert!(
+        up.wait_client_closed(1, Duration::from_secs(60)).await,
+        "the upstream request was never ended"
+    );
+    let m = metrics(&gw).await;
+    assert!(
+        sample(
+            &m,
+            "modelrt_gateway_connection_timeouts_total{phase=\"send\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+    drop(s);
+}
+
+#[tokio::test]
 async fn when_every_connection_is_busy_probes_answer_and_the_rest_get_503() {
     let up = slow_stream_upstream(Duration::from_millis(2000)).await;
     let gw = Gw::start(Some(&mock_config(
