@@ -222,11 +222,13 @@ async fn an_idle_socket_flood_over_the_cap_does_not_stop_health() {
         sample(&m, "modelrt_gateway_connections_open") <= 57.0,
         "the cap holds: {m}"
     );
+    // At least 206 accepted, at most 57 open, 5 probes closed by their clients: the rest
+    // were evicted.
     assert!(
         sample(
             &m,
             "modelrt_gateway_connections_shed_total{reason=\"evicted_idle\"}"
-        ) >= 150.0,
+        ) >= 140.0,
         "{m}"
     );
     assert!(
