@@ -50,7 +50,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 use crate::server::{Gateway, router};
 
@@ -74,7 +74,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let conns = gw.connections().clone();
     conns.log_limits();
-    let sweeper = tokio::spawn(conns.clone().sweep());
+    // Aborted when `serve` returns or is dropped.
+    let _sweeper = AbortOnDropHandle::new(tokio::spawn(conns.clone().sweep()));
     let acceptor = Acceptor {
         conns: conns.clone(),
         router: router(gw.clone()),
@@ -129,7 +130,6 @@ pub async fn serve(
         conns.close_all();
         let _ = tokio::time::timeout(Duration::from_secs(1), acceptor.tasks.wait()).await;
     }
-    sweeper.abort();
     Ok(())
 }
 
