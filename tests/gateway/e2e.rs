@@ -463,22 +463,7 @@ async fn graceful_shutdown_finishes_a_stream_in_flight() {
         text.push_str(&String::from_utf8_lossy(&c));
     }
     gw.sigterm();
-    // While the stream is still in flight, new connections are refused.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let fresh = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        if fresh.get(gw.at("/health")).send().await.is_err() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still accepting connections after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // (What the listener answers meanwhile is tested in connections.rs.)
     while let Some(c) = resp.chunk().await.unwrap() {
         text.push_str(&String::from_utf8_lossy(&c));
     }

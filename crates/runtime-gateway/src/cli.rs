@@ -14,7 +14,8 @@ use model_runtime::{
 };
 
 use crate::config::GatewayConfig;
-use crate::server::{Gateway, serve, shutdown_signal};
+use crate::listener::serve;
+use crate::server::{Gateway, shutdown_signal};
 
 /// `modelrt`: an OpenAI-compatible LLM gateway and a CLI over the same providers.
 #[derive(Debug, Parser)]

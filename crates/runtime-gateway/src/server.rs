@@ -1,12 +1,12 @@
 //! The HTTP server: routes, request decoding, the stack call, response encoding, shutdown.
 
 use std::convert::Infallible;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,7 +15,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use model_runtime::error::excerpt;
@@ -32,6 +31,7 @@ use crate::auth::{Auth, Principal};
 use crate::config::GatewayConfig;
 use crate::encode::{self, ChunkEncoder, ChunkKind};
 use crate::error::ApiError;
+use crate::listener::{BodyTimeout, Connections};
 
 /// The request id of the request being served (the client's `x-request-id` or a new one).
 #[derive(Debug, Clone)]
@@ -50,10 +50,14 @@ pub struct Gateway {
     config: GatewayConfig,
     auth: Auth,
     logical: Vec<String>,
-    tracker: TaskTracker,
-    hard_stop: CancellationToken,
+    /// The client connections (limits, counters, drain state).
+    conns: Arc<Connections>,
+    /// In-flight requests and streams (the drain waits for them).
+    pub(crate) tracker: TaskTracker,
+    /// Cancelled when the drain deadline passes: what still runs ends.
+    pub(crate) hard_stop: CancellationToken,
     /// True once `hard_stop` is cancelled (a cheap check for the streaming hot path).
-    stopping: Arc<AtomicBool>,
+    pub(crate) stopping: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -79,6 +83,7 @@ impl Gateway {
             provider: runtime.provider(),
             auth: Auth::new(&config, redis),
             logical: runtime.logical_models(),
+            conns: Connections::new(config.connections),
             runtime,
             config,
             tracker: TaskTracker::new(),
@@ -95,6 +100,11 @@ impl Gateway {
     /// The settings.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The client connections: counters, the cap in force, whether draining.
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.conns
     }
 
     fn context(&self, id: &RequestId, who: &Principal, headers: &HeaderMap) -> RequestContext {
@@ -135,12 +145,17 @@ fn valid_request_id(v: &HeaderValue) -> Option<&str> {
     (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then_some(s)
 }
 
-/// Request id in and out, in-flight tracking for shutdown.
-async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
-    let id: Arc<str> = match req.headers().get(&X_REQUEST_ID).and_then(valid_request_id) {
+/// The request id of a request: the client's valid `x-request-id`, or a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> Arc<str> {
+    match headers.get(&X_REQUEST_ID).and_then(valid_request_id) {
         Some(s) => Arc::from(s),
         None => Arc::from(model_runtime::new_request_id()),
-    };
+    }
+}
+
+/// Request id in and out, in-flight tracking for shutdown.
+async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+    let id = request_id(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     let _inflight = gw.tracker.token();
     // Only for the access log line, and only when it is enabled (never bodies or headers).
@@ -171,7 +186,8 @@ async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Nex
     resp
 }
 
-fn shutting_down() -> ApiError {
+/// `503 shutting_down`: the gateway is draining or stopping.
+pub(crate) fn shutting_down() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "api_error",
@@ -215,8 +231,14 @@ async fn health() -> Response {
     json_ok(br#"{"status":"ok"}"#.to_vec())
 }
 
-/// Readiness: providers configured, stores reachable. 503 when a check fails.
+/// Readiness: providers configured, stores reachable. 503 when a check fails, and while
+/// draining for shutdown (`{"status":"draining"}`, so a load balancer stops sending).
 async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.conns.draining() {
+        let mut resp = json_ok(br#"{"status":"draining"}"#.to_vec());
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        return resp;
+    }
     let checks = gw.runtime.ready().await;
     let all_ok = checks.iter().all(|c| c.ok);
     let body = serde_json::json!({
@@ -242,7 +264,9 @@ async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response
             Err(e) => return e.into_response(),
         }
     }
-    let mut resp = Response::new(Body::from(gw.runtime.metrics_text()));
+    let mut text = gw.runtime.metrics_text();
+    gw.conns.render_metrics(&mut text);
+    let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -325,14 +349,27 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     let mut stream = body.into_data_stream();
     let mut buf = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(body_read_error)?;
         if buf.len() + chunk.len() > limit {
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// `408` when the client stopped sending the body (`body_timeout`; the connection closes
+/// after it), else `400`.
+fn body_read_error(e: axum::Error) -> ApiError {
+    match BodyTimeout::find(&e) {
+        Some(t) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            t.to_string(),
+        )
+        .with_code("request_timeout"),
+        None => ApiError::bad_request(format!("could not read the request body: {e}")),
+    }
 }
 
 /// Decodes a JSON body; errors name the offending field as `param`.
@@ -811,62 +848,11 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Serves until `signal` resolves, then shuts down gracefully: stops accepting, lets
-/// in-flight requests and streams finish for up to `shutdown_grace`, cancels what is left,
-/// and shuts the runtime down (flushing usage records).
-pub async fn serve(
-    gw: Arc<Gateway>,
-    listener: tokio::net::TcpListener,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Without it, Nagle and delayed ACKs add tens of ms to keep-alive requests.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let stop = CancellationToken::new();
-    let server = axum::serve(listener, router(gw.clone()))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .into_future();
-    let grace = gw.config.shutdown_grace;
-    let drain = async {
-        signal.await;
-        tracing::info!(
-            grace_secs = grace.as_secs_f64(),
-            "shutting down: no new connections; waiting for in-flight requests"
-        );
-        stop.cancel();
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = server => r?,
-        () = drain => tracing::warn!("shutdown grace period over; cancelling in-flight requests"),
-    }
-    gw.stopping.store(true, Ordering::Relaxed);
-    gw.hard_stop.cancel();
-    gw.tracker.close();
-    let started = Instant::now();
-    if tokio::time::timeout(Duration::from_secs(5), gw.tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "{} requests still running after cancellation",
-            gw.tracker.len()
-        );
-    }
-    tracing::debug!(
-        took_ms = started.elapsed().as_millis() as u64,
-        "in-flight requests ended"
-    );
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use model_runtime::{FinishReason, StreamEvent};
+    use std::time::Duration;
 
     fn body(stream: ChatStream) -> SseBody {
         let stop = CancellationToken::new();
@@ -913,6 +899,16 @@ mod tests {
             ready = false;
             Poll::Ready(evs.next().map(Ok))
         }))
+    }
+
+    #[test]
+    fn a_body_that_stopped_arriving_is_408_other_read_errors_400() {
+        let timeout = axum::Error::new(BodyTimeout(Duration::from_secs(1)));
+        let e = body_read_error(timeout);
+        assert_eq!(e.status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(e.code.as_deref(), Some("request_timeout"));
+        let e = body_read_error(axum::Error::new(std::io::Error::other("reset")));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]
