@@ -376,10 +376,15 @@ async fn upstream_errors_keep_status_and_retry_after() {
     assert_eq!(v["error"]["type"], "rate_limit_error");
     let v = error_envelope(send("bad").await.unwrap(), 400).await;
     assert_eq!(v["error"]["type"], "invalid_request_error");
+    // The upstream refused the gateway's own key: not the client's 401 (which would blame the
+    // client's key), but a 502 the OpenAI SDKs are told not to retry.
     let resp = send("unauth").await.unwrap();
     let status = resp.status().as_u16();
+    assert_eq!(resp.headers()["x-should-retry"], "false");
     let v: Value = resp.json().await.unwrap();
-    assert_eq!(status, 401, "{v}");
+    assert_eq!(status, 502, "{v}");
+    assert_eq!(v["error"]["type"], "api_error", "{v}");
+    assert_eq!(v["error"]["code"], "upstream_authentication", "{v}");
     assert!(!v.to_string().contains(UPSTREAM_KEY));
     assert!(!gw.logs().contains(UPSTREAM_KEY));
 }
@@ -458,22 +463,7 @@ async fn graceful_shutdown_finishes_a_stream_in_flight() {
         text.push_str(&String::from_utf8_lossy(&c));
     }
     gw.sigterm();
-    // While the stream is still in flight, new connections are refused.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let fresh = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        if fresh.get(gw.at("/health")).send().await.is_err() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still accepting connections after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // (What the listener answers meanwhile is tested in connections.rs.)
     while let Some(c) = resp.chunk().await.unwrap() {
         text.push_str(&String::from_utf8_lossy(&c));
     }

@@ -491,14 +491,14 @@ fn nginx_path() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest
         .parent()
         .map_or(manifest.clone(), Path::to_path_buf)
 }
 
-fn profile_dir(debug: bool) -> PathBuf {
+pub(crate) fn profile_dir(debug: bool) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
         .join(if debug { "debug" } else { "release" })

@@ -10,11 +10,14 @@
 //! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests.
 //! - `bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: gateway overhead, throughput,
 //!   CPU and memory against direct calls and nginx (docs/performance.md).
+//! - `soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]`: replicas
+//!   sharing Redis and PostgreSQL under load and faults, checked (docs/reliability.md).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
 mod conformance;
 mod services;
+mod soak;
 mod tidy;
 
 use std::process::{Command, ExitCode};
@@ -27,9 +30,10 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(&args[1..]),
         Some("services") => services::ensure(),
         Some("bench") => bench::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | conformance [--provider NAME] [--manifest-path PATH]... | tidy | services | bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE]>"
+                "usage: cargo xtask <test | conformance [--provider NAME] [--manifest-path PATH]... | tidy | services | bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE] | soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]>"
             );
             return ExitCode::from(2);
         }
@@ -131,5 +135,12 @@ fn test() -> Result<(), String> {
     examples()?;
     // The bench machinery end to end (mock, load generator, gateway, nginx when installed),
     // a few seconds on the debug build `cargo test` already made; no targets asserted.
-    bench::run(&["--smoke".to_owned(), "--debug".to_owned()])
+    bench::run(&["--smoke".to_owned(), "--debug".to_owned()])?;
+    // The multi-replica soak, short (1.5 min of load, about 2.5 min in all), on the debug
+    // build: its checks hold at any length (docs/reliability.md).
+    soak::run(&[
+        "--debug".to_owned(),
+        "--minutes".to_owned(),
+        "1.5".to_owned(),
+    ])
 }

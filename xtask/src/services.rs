@@ -81,6 +81,14 @@ pub fn ensure() -> Result<(), String> {
     if !have("nginx") && !std::path::Path::new("/usr/sbin/nginx").exists() {
         missing.push("nginx");
     }
+    // The soak's plot draws text with a TrueType font read from disk (no fontconfig).
+    if !std::path::Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists() {
+        missing.push("fonts-dejavu-core");
+    }
+    // `chattr +i` makes the usage-database fault tests' files read-only even to root.
+    if !have("chattr") {
+        missing.push("e2fsprogs");
+    }
     if !missing.is_empty() {
         apt_install(&missing)?;
     }

@@ -67,6 +67,9 @@ pub struct Config {
     /// The gateway's own section (`[gateway]`).
     #[serde(default)]
     pub gateway: Option<toml::Table>,
+    /// The Redis the router, the cache and the gateway share state through (`[redis]`).
+    #[serde(default)]
+    pub redis: Option<toml::Table>,
     /// Where it was read from (for error messages).
     #[serde(skip)]
     pub source: String,

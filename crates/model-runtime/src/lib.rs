@@ -4,6 +4,8 @@ pub mod config;
 mod defaults;
 mod dispatch;
 pub mod listing;
+#[cfg(feature = "redis")]
+mod shared_redis;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +37,12 @@ pub mod cache {
 #[cfg(feature = "metrics")]
 pub mod metrics {
     pub use runtime_metrics::*;
+}
+
+/// The Redis connection layer (`runtime-redis`), with the `redis` feature.
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use runtime_redis::*;
 }
 
 /// Logical models over deployments (`runtime-router`), with the `router` feature.
@@ -75,6 +83,8 @@ pub struct ReadyCheck {
     pub name: String,
     /// Whether it is usable.
     pub ok: bool,
+    /// Usable, but degraded: e.g. shared state answered locally while Redis is down.
+    pub degraded: bool,
     /// What was seen.
     pub detail: String,
 }
@@ -95,6 +105,8 @@ pub struct Runtime {
     cache_stats: Option<Arc<runtime_cache::CacheStats>>,
     #[cfg(feature = "metrics")]
     metering: Option<Arc<runtime_metrics::Metering>>,
+    #[cfg(feature = "redis")]
+    redis: Arc<shared_redis::SharedRedis>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -135,6 +147,26 @@ impl Runtime {
     /// and built now (a bad config fails at start, naming the key), then the router, the cache
     /// and metrics (usage store and writer) when their features are enabled.
     pub async fn start(config: Config) -> std::result::Result<Self, ConfigError> {
+        Self::start_with(config, false).await
+    }
+
+    /// Validates a configuration the way [`Runtime::start`] does, building every layer,
+    /// without connecting to anything: no Redis connection, no usage-database migration, no
+    /// health probe. Shut the result down (or drop it) when done.
+    pub async fn check(config: Config) -> std::result::Result<Self, ConfigError> {
+        Self::start_with(config, true).await
+    }
+
+    async fn start_with(config: Config, offline: bool) -> std::result::Result<Self, ConfigError> {
+        let _ = offline; // used only by some feature combinations
+        #[cfg(feature = "redis")]
+        let shared_redis = Arc::new(shared_redis::SharedRedis::default());
+        #[cfg(feature = "redis")]
+        config.redis_config()?;
+        #[cfg(not(feature = "redis"))]
+        if config.redis.is_some() {
+            return Err(config.invalid("redis", "shared state in Redis needs the `redis` feature"));
+        }
         let registry =
             Arc::new(registry().map_err(|e| config.invalid("providers", e.to_string()))?);
         for (name, table) in &config.providers {
@@ -191,7 +223,21 @@ impl Runtime {
                 // Usage records are written only where `[storage]` asks for them (the
                 // gateway's embedded default does); a library user gets no surprise file.
                 storage: match &config.storage {
-                    Some(t) => section(&config, "storage", Some(t))?,
+                    Some(t) => {
+                        let mut sc: runtime_metrics::StorageConfig =
+                            section(&config, "storage", Some(t))?;
+                        if offline && sc.enabled {
+                            // Checked (the URL's kind), not opened.
+                            runtime_metrics::UsageStore::open(
+                                &sc.database_url,
+                                1,
+                                sc.connect_timeout,
+                            )
+                            .map_err(|e| config.invalid("storage.database_url", e.to_string()))?;
+                            sc.enabled = false;
+                        }
+                        sc
+                    }
                     None => runtime_metrics::StorageConfig {
                         enabled: false,
                         ..Default::default()
@@ -230,7 +276,21 @@ impl Runtime {
                 // so retries and failovers show in the metrics without double-counting.
                 #[cfg(feature = "metrics")]
                 let attempt_meter = metering.enabled().then(|| metering.meter().for_attempts());
-                let r = runtime_router::Router::builder()
+                #[allow(unused_mut)]
+                let mut builder = runtime_router::Router::builder().health_checks(!offline);
+                #[cfg(feature = "redis")]
+                {
+                    let d = &rc.router;
+                    if let Some(cfg) =
+                        config.component_redis("router", d.redis_url.as_deref(), None, d.redis)?
+                    {
+                        let h = shared_redis
+                            .get(&cfg, "router")
+                            .map_err(|e| config.invalid("router", e.to_string()))?;
+                        builder = builder.redis(h);
+                    }
+                }
+                let r = builder
                     .config(rc)
                     .resolver(move |instance: &str| {
                         let p = dispatch::resolve_instance(&reg, instance)?;
@@ -278,6 +338,29 @@ impl Runtime {
         let cache_stats = {
             let cc: runtime_cache::CacheConfig = section(&config, "cache", config.cache.as_ref())?;
             if cc.enabled || cc.embedding_batch.enabled {
+                #[cfg(feature = "redis")]
+                let cached = {
+                    let handle = if cc.enabled && cc.backend == runtime_cache::BackendKind::Redis {
+                        let base = config.redis_config()?;
+                        let rcfg = cc.redis_config(base.as_ref());
+                        rcfg.validate("cache")
+                            .map_err(|e| config.invalid("cache", e.to_string()))?;
+                        Some(
+                            shared_redis
+                                .get(&rcfg, "cache")
+                                .map_err(|e| config.invalid("cache", e.to_string()))?,
+                        )
+                    } else {
+                        None
+                    };
+                    runtime_cache::CachedProvider::from_config_with_redis(
+                        stack.clone(),
+                        &cc,
+                        handle,
+                    )
+                    .map_err(|e| config.invalid("cache", e.to_string()))?
+                };
+                #[cfg(not(feature = "redis"))]
                 let cached = runtime_cache::CachedProvider::from_config(stack.clone(), &cc)
                     .map_err(|e| config.invalid("cache", e.to_string()))?;
                 let stats = cached.stats().clone();
@@ -316,6 +399,11 @@ impl Runtime {
             }
         }
 
+        #[cfg(feature = "redis")]
+        if !offline {
+            // Connect in the background, so /ready and the first request see the real state.
+            shared_redis.warm();
+        }
         Ok(Self {
             registry,
             stack,
@@ -327,6 +415,8 @@ impl Runtime {
             cache_stats,
             #[cfg(feature = "metrics")]
             metering,
+            #[cfg(feature = "redis")]
+            redis: shared_redis,
         })
     }
 
@@ -345,7 +435,22 @@ impl Runtime {
             cache_stats: None,
             #[cfg(feature = "metrics")]
             metering: None,
+            #[cfg(feature = "redis")]
+            redis: Arc::default(),
         }
+    }
+
+    /// The Redis handle for `cfg`, shared with every other component of this runtime using
+    /// the same configuration (the gateway's key limits take theirs here). Does not connect.
+    #[cfg(feature = "redis")]
+    pub fn redis_handle(
+        &self,
+        cfg: &runtime_redis::RedisConfig,
+        component: &str,
+    ) -> Result<runtime_redis::Redis> {
+        let h = self.redis.get(cfg, component)?;
+        h.warm();
+        Ok(h)
     }
 
     /// The registry of linked provider types and built instances.
@@ -396,6 +501,8 @@ impl Runtime {
             if let Some(s) = &self.cache_stats {
                 text.push_str(&cache_metrics(&s.snapshot()));
             }
+            #[cfg(feature = "redis")]
+            text.push_str(&self.redis.metrics_text());
             return text;
         }
         String::new()
@@ -426,6 +533,7 @@ impl Runtime {
         checks.push(ReadyCheck {
             name: "providers".into(),
             ok: !instances.is_empty(),
+            degraded: false,
             detail: if instances.is_empty() {
                 "no provider is configured".into()
             } else {
@@ -449,9 +557,12 @@ impl Runtime {
             checks.push(ReadyCheck {
                 name: "usage-store".into(),
                 ok: ok.is_ok(),
+                degraded: false,
                 detail: ok.err().unwrap_or_else(|| "reachable".into()),
             });
         }
+        #[cfg(feature = "redis")]
+        checks.extend(self.redis.ready_checks());
         checks
     }
 
@@ -466,6 +577,8 @@ impl Runtime {
         if let Some(m) = &self.metering {
             m.shutdown().await;
         }
+        #[cfg(feature = "redis")]
+        self.redis.shutdown().await;
     }
 
     /// A chat answer from `model` (`provider/model`, or a logical model).

@@ -55,15 +55,39 @@ impl ResponseCache {
     /// The cache the `[cache]` section describes. A Redis backend connects lazily, so a Redis
     /// that is down at start-up only makes every lookup a miss.
     pub fn from_config(config: &CacheConfig) -> Result<Self> {
+        Self::build(config, None)
+    }
+
+    /// Like [`ResponseCache::from_config`], a Redis backend using `redis` (the runtime's
+    /// shared connection) instead of making its own.
+    #[cfg(feature = "redis")]
+    pub fn from_config_with_redis(
+        config: &CacheConfig,
+        redis: Option<runtime_redis::Redis>,
+    ) -> Result<Self> {
+        Self::build(config, redis)
+    }
+
+    fn build(
+        config: &CacheConfig,
+        #[cfg(feature = "redis")] redis: Option<runtime_redis::Redis>,
+        #[cfg(not(feature = "redis"))] _redis: Option<std::convert::Infallible>,
+    ) -> Result<Self> {
         let backend: Arc<dyn CacheBackend> = match config.backend {
             BackendKind::Memory => {
                 Arc::new(MemoryBackend::new(config.max_entries, config.max_bytes))
             }
             #[cfg(feature = "redis")]
-            BackendKind::Redis => Arc::new(crate::redis::RedisBackend::new(
-                &config.redis_url,
-                config.redis_timeout,
-            )?),
+            BackendKind::Redis => match redis {
+                Some(h) => Arc::new(crate::redis::RedisBackend::with_handle(h)),
+                None => {
+                    let cfg = config.redis_config(None);
+                    cfg.validate("cache")?;
+                    let h = runtime_redis::Redis::new(&cfg)?;
+                    h.add_user("cache");
+                    Arc::new(crate::redis::RedisBackend::with_handle(h))
+                }
+            },
             #[cfg(not(feature = "redis"))]
             BackendKind::Redis => {
                 return Err(Error::InvalidConfig {

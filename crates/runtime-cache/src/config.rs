@@ -21,8 +21,8 @@ pub enum BackendKind {
 /// [cache]
 /// enabled = true
 /// backend = "memory"        # memory | redis
-/// redis_url = "redis://127.0.0.1:6379/"
-/// redis_timeout = "50ms"
+/// # redis_url = "redis://127.0.0.1:6379/"  # default: the runtime's [redis] connection
+/// # redis_timeout = "50ms"                 # default: [redis] timeout
 /// default_ttl = "1h"
 /// max_entries = 10000
 /// max_bytes = 104857600
@@ -39,11 +39,13 @@ pub struct CacheConfig {
     pub enabled: bool,
     /// Where entries live.
     pub backend: BackendKind,
-    /// The Redis server (backend `redis`).
-    pub redis_url: String,
-    /// Longest wait for one Redis operation; slower means a miss.
-    #[serde(deserialize_with = "de_duration")]
-    pub redis_timeout: Duration,
+    /// A standalone Redis for this cache only (backend `redis`); unset: the runtime's shared
+    /// `[redis]` connection, or `redis://127.0.0.1:6379/` when there is none.
+    pub redis_url: Option<String>,
+    /// Longest wait for one Redis operation (slower means a miss and opens the breaker);
+    /// unset: the `[redis]` timeout.
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub redis_timeout: Option<Duration>,
     /// Time to live of an entry when the request does not say.
     #[serde(deserialize_with = "de_duration")]
     pub default_ttl: Duration,
@@ -62,7 +64,7 @@ impl std::fmt::Debug for CacheConfig {
         f.debug_struct("CacheConfig")
             .field("enabled", &self.enabled)
             .field("backend", &self.backend)
-            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_timeout", &self.redis_timeout)
             .field("default_ttl", &self.default_ttl)
             .field("max_entries", &self.max_entries)
@@ -73,18 +75,47 @@ impl std::fmt::Debug for CacheConfig {
     }
 }
 
-/// The URL with any password replaced by `***`.
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}{path}")
+    #[cfg(feature = "redis")]
+    {
+        runtime_redis::redact_url(url)
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        match url.split_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_owned(),
         }
-        None => url.to_owned(),
+    }
+}
+
+#[cfg(feature = "redis")]
+impl CacheConfig {
+    /// The Redis this cache uses: `shared` (the runtime's `[redis]`) or the default local
+    /// server, with `redis_url` and `redis_timeout` applied on top when set.
+    pub fn redis_config(
+        &self,
+        shared: Option<&runtime_redis::RedisConfig>,
+    ) -> runtime_redis::RedisConfig {
+        let mut cfg = match (&self.redis_url, shared) {
+            (Some(url), Some(base)) => runtime_redis::RedisConfig {
+                url: Some(url.clone()),
+                urls: Vec::new(),
+                mode: runtime_redis::RedisMode::Standalone,
+                master_name: None,
+                db: None,
+                username: None,
+                password: None,
+                ..base.clone()
+            },
+            (Some(url), None) => runtime_redis::RedisConfig::standalone(url.clone()),
+            (None, Some(base)) => base.clone(),
+            (None, None) => runtime_redis::RedisConfig::standalone("redis://127.0.0.1:6379/"),
+        };
+        if let Some(t) = self.redis_timeout {
+            cfg.timeout = t;
+        }
+        cfg
     }
 }
 
@@ -93,8 +124,8 @@ impl Default for CacheConfig {
         Self {
             enabled: true,
             backend: BackendKind::Memory,
-            redis_url: "redis://127.0.0.1:6379/".into(),
-            redis_timeout: Duration::from_millis(50),
+            redis_url: None,
+            redis_timeout: None,
             default_ttl: Duration::from_secs(3600),
             max_entries: 10_000,
             max_bytes: 100 * 1024 * 1024,
@@ -125,6 +156,10 @@ impl Default for BatchConfig {
             max_wait: Duration::from_millis(5),
         }
     }
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_duration(d).map(Some)
 }
 
 /// Accepts `"30s"`, `"500ms"`, `"2m"`, `"1h"` or a number of seconds.
@@ -177,8 +212,8 @@ max_wait = "3ms"
         .unwrap();
         let c = f.cache;
         assert_eq!(c.backend, BackendKind::Redis);
-        assert_eq!(c.redis_url, "redis://127.0.0.1:6380/");
-        assert_eq!(c.redis_timeout, Duration::from_millis(20));
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6380/"));
+        assert_eq!(c.redis_timeout, Some(Duration::from_millis(20)));
         assert_eq!(c.default_ttl, Duration::from_secs(7200));
         assert_eq!((c.max_entries, c.max_bytes), (5, 1000));
         assert_eq!(c.namespace, "t");
@@ -195,7 +230,7 @@ max_wait = "3ms"
     #[test]
     fn debug_hides_the_redis_password() {
         let c = CacheConfig {
-            redis_url: "redis://user:hunter2@host:6379/0".into(),
+            redis_url: Some("redis://user:hunter2@host:6379/0".into()),
             ..CacheConfig::default()
         };
         let d = format!("{c:?}");

@@ -107,11 +107,31 @@ impl<P: Provider> CachedProvider<P> {
         } else {
             None
         };
+        Ok(Self::assemble(inner, cache, config))
+    }
+
+    /// Like [`CachedProvider::from_config`], a Redis backend using `redis` (the runtime's
+    /// shared connection) instead of making its own.
+    #[cfg(feature = "redis")]
+    pub fn from_config_with_redis(
+        inner: P,
+        config: &CacheConfig,
+        redis: Option<runtime_redis::Redis>,
+    ) -> Result<Self> {
+        let cache = if config.enabled {
+            Some(ResponseCache::from_config_with_redis(config, redis)?)
+        } else {
+            None
+        };
+        Ok(Self::assemble(inner, cache, config))
+    }
+
+    fn assemble(inner: P, cache: Option<ResponseCache>, config: &CacheConfig) -> Self {
         let mut me = Self::from_parts(Arc::new(inner), cache);
         if config.embedding_batch.enabled {
             me = me.with_batching(config.embedding_batch);
         }
-        Ok(me)
+        me
     }
 
     /// The counters (hits, misses, stores, errors, latency saved, batches).

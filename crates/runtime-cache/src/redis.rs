@@ -4,76 +4,69 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use runtime_core::{Error, Result};
+use runtime_redis::redis;
+use runtime_redis::{Redis, RedisConfig, RedisError};
 
 use crate::backend::{BackendError, CacheBackend, Entry};
 
 /// Entries in Redis under their storage key, as [`Entry::encode`] bytes, with a `PX` expiry.
 ///
-/// The connection is made lazily and re-made in the background (redis' connection
-/// manager); every operation is bounded by `timeout`, so a Redis that is down or slow makes
-/// the cache miss quickly instead of failing or stalling the request.
+/// It talks through a [`Redis`] handle (standalone, cluster or sentinel): the connection is
+/// made lazily in the background, every operation is bounded by the handle's timeout, and
+/// while the handle's breaker is open every operation fails at once, so a Redis that is
+/// down or slow makes the cache miss immediately instead of failing or stalling a request.
 #[derive(Clone)]
 pub struct RedisBackend {
-    conn: ConnectionManager,
-    timeout: Duration,
+    redis: Redis,
 }
 
 impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
+            .field("redis", &self.redis)
+            .finish()
     }
 }
 
-fn err(message: impl std::fmt::Display) -> BackendError {
+fn err(e: RedisError) -> BackendError {
     BackendError {
         backend: "redis",
-        message: message.to_string(),
+        message: e.to_string(),
     }
 }
 
 impl RedisBackend {
-    /// A backend for the server at `url` (`redis://host:port/db`), each operation bounded by
-    /// `timeout`. Does not connect yet; an unparsable URL is a config error.
+    /// A backend for the standalone server at `url` (`redis://host:port/db`), each operation
+    /// bounded by `timeout`. Does not connect yet; an unparsable URL is a config error.
     pub fn new(url: &str, timeout: Duration) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| Error::InvalidConfig {
-            provider: "cache".into(),
-            field: "cache.redis_url".into(),
-            reason: e.to_string(),
-        })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
-            Error::InvalidConfig {
+        let cfg = RedisConfig::standalone(url).with_timeout(timeout);
+        cfg.validate("cache").map_err(|e| match e {
+            Error::InvalidConfig { reason, .. } => Error::InvalidConfig {
                 provider: "cache".into(),
                 field: "cache.redis_url".into(),
-                reason: e.to_string(),
-            }
+                reason,
+            },
+            other => other,
         })?;
-        Ok(Self { conn, timeout })
+        let redis = Redis::new(&cfg)?;
+        redis.add_user("cache");
+        Ok(Self { redis })
+    }
+
+    /// A backend over a shared handle.
+    pub fn with_handle(redis: Redis) -> Self {
+        Self { redis }
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> &Redis {
+        &self.redis
     }
 
     /// The bound on each operation.
     pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    async fn run<T, F>(&self, f: F) -> Result<T, BackendError>
-    where
-        F: Future<Output = redis::RedisResult<T>>,
-    {
-        match tokio::time::timeout(self.timeout, f).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(err(e)),
-            Err(_) => Err(err(format!("timed out after {:?}", self.timeout))),
-        }
+        self.redis.config().timeout
     }
 }
 
@@ -90,9 +83,11 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Entry>, BackendError> {
-        let mut conn = self.conn.clone();
-        let cmd = redis::cmd("GET").arg(key).clone();
-        let raw: Option<Vec<u8>> = self.run(cmd.query_async(&mut conn)).await?;
+        let raw: Option<Vec<u8>> = self
+            .redis
+            .run(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
+            .await
+            .map_err(err)?;
         Ok(raw.and_then(|r| Entry::decode(Bytes::from(r))))
     }
 
@@ -100,9 +95,12 @@ impl CacheBackend for RedisBackend {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
-        let cmd = redis::cmd("MGET").arg(keys).clone();
-        let raw: Vec<Option<Vec<u8>>> = self.run(cmd.query_async(&mut conn)).await?;
+        // MGET: a cluster connection splits it by slot and reassembles the answer in order.
+        let raw: Vec<Option<Vec<u8>>> = self
+            .redis
+            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
+            .await
+            .map_err(err)?;
         Ok(raw
             .into_iter()
             .map(|r| r.and_then(|r| Entry::decode(Bytes::from(r))))
@@ -110,21 +108,26 @@ impl CacheBackend for RedisBackend {
     }
 
     async fn put(&self, key: &str, entry: Entry) -> Result<(), BackendError> {
-        let mut conn = self.conn.clone();
-        let cmd = redis::cmd("SET")
-            .arg(key)
-            .arg(entry.encode().as_ref())
-            .arg("PX")
-            .arg(px(&entry))
-            .clone();
-        self.run(cmd.query_async::<()>(&mut conn)).await
+        let value = entry.encode();
+        let ms = px(&entry);
+        self.redis
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value.as_ref())
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+            .map_err(err)
     }
 
     async fn put_many(&self, items: Vec<(String, Entry)>) -> Result<(), BackendError> {
         if items.is_empty() {
             return Ok(());
         }
-        let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
         for (k, e) in &items {
             pipe.cmd("SET")
@@ -134,12 +137,25 @@ impl CacheBackend for RedisBackend {
                 .arg(px(e))
                 .ignore();
         }
-        self.run(pipe.query_async::<()>(&mut conn)).await
+        if self.redis.is_cluster() {
+            // A cluster pipeline must stay on one slot: the entries go one by one,
+            // concurrently.
+            let sets = items.iter().map(|(k, e)| self.put(k, e.clone()));
+            for r in futures::future::join_all(sets).await {
+                r?;
+            }
+            return Ok(());
+        }
+        self.redis
+            .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await
+            .map_err(err)
     }
 
     async fn remove(&self, key: &str) -> Result<(), BackendError> {
-        let mut conn = self.conn.clone();
-        let cmd = redis::cmd("DEL").arg(key).clone();
-        self.run(cmd.query_async::<()>(&mut conn)).await
+        self.redis
+            .run(|mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
+            .await
+            .map_err(err)
     }
 }

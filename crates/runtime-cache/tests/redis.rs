@@ -5,10 +5,10 @@
 // Helpers outside `#[test]` functions fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+
+use runtime_redis::redis;
 
 use runtime_cache::{
     BackendKind, CacheBackend, CacheConfig, CachedProvider, ManualClock, RedisBackend,
@@ -18,6 +18,7 @@ use runtime_core::{
     CacheControl, ChatRequest, EmbeddingRequest, Message, Provider, RequestContext,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
+use runtime_testkit::redis::{RedisCluster, RedisServer, free_port};
 
 fn shared_url() -> String {
     std::env::var("MODELRT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
@@ -207,82 +208,9 @@ async fn embeddings_per_text_in_redis() {
     assert_eq!((st.hits, st.stores, st.errors), (20, 25, 0));
 }
 
-/// A `redis-server` of our own, on a free port, killed on drop.
-struct PrivateRedis {
-    child: Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    async fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for this test (apt-get install redis-server)");
-        let me = Self { child, port };
-        let url = me.url();
-        for _ in 0..200 {
-            if let Ok(client) = redis::Client::open(url.as_str()) {
-                if let Ok(Ok(mut c)) = tokio::time::timeout(
-                    Duration::from_millis(200),
-                    client.get_multiplexed_async_connection(),
-                )
-                .await
-                {
-                    let pong: redis::RedisResult<String> =
-                        redis::cmd("PING").query_async(&mut c).await;
-                    if pong.is_ok() {
-                        return me;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("private redis-server on port {port} did not start");
-    }
-
-    async fn start() -> Self {
-        Self::start_on(free_port()).await
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_mid_test_makes_misses_not_errors() {
-    let mut server = PrivateRedis::start().await;
+    let mut server = RedisServer::start();
     let url = server.url();
     let fake = Arc::new(FakeProvider::new("fake"));
     let p = CachedProvider::from_parts(
@@ -303,7 +231,7 @@ async fn redis_stopped_mid_test_makes_misses_not_errors() {
     .unwrap();
     assert_eq!(p.stats().snapshot().errors, 0);
 
-    server.stop();
+    server.kill();
     // Every call still succeeds, served upstream.
     for i in 0..5 {
         let r = p.chat(&req("q"), &ctx).await.unwrap();
@@ -328,7 +256,7 @@ async fn redis_stopped_mid_test_makes_misses_not_errors() {
     let upstream_before = fake.calls();
 
     // Redis comes back on the same port: the cache works again.
-    let _server = PrivateRedis::start_on(server.port).await;
+    let _server = RedisServer::start_on(server.port());
     let mut hit = false;
     for _ in 0..100 {
         p.chat(&req("again"), &ctx).await.unwrap();
@@ -344,7 +272,7 @@ async fn redis_stopped_mid_test_makes_misses_not_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_redis_is_a_miss() {
-    let server = PrivateRedis::start().await;
+    let server = RedisServer::start();
     let url = server.url();
     let fake = Arc::new(FakeProvider::new("fake"));
     let p = CachedProvider::from_parts(
@@ -377,8 +305,8 @@ async fn redis_down_at_start_is_only_a_miss() {
     let url = format!("redis://127.0.0.1:{}/", free_port());
     let config = CacheConfig {
         backend: BackendKind::Redis,
-        redis_url: url,
-        redis_timeout: Duration::from_millis(50),
+        redis_url: Some(url),
+        redis_timeout: Some(Duration::from_millis(50)),
         ..CacheConfig::default()
     };
     let fake = FakeProvider::new("fake");
@@ -394,4 +322,43 @@ async fn redis_down_at_start_is_only_a_miss() {
     assert!(RedisBackend::new("not a url", Duration::from_millis(50)).is_err());
     let backend = RedisBackend::new("redis://127.0.0.1:1/", Duration::from_millis(50)).unwrap();
     assert!(backend.get("k").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_serves_hits_and_batched_entries_across_replicas() {
+    let cluster = RedisCluster::start(3, 0);
+    let cfg = runtime_redis::RedisConfig::cluster(cluster.urls())
+        .with_timeout(Duration::from_millis(500));
+    let cache = |ns: &str| {
+        ResponseCache::new(Arc::new(RedisBackend::with_handle(
+            runtime_redis::Redis::new(&cfg).unwrap(),
+        )))
+        .with_namespace(ns)
+        .with_default_ttl(Duration::from_secs(60))
+    };
+    let fa = Arc::new(FakeProvider::new("fake"));
+    let fb = Arc::new(FakeProvider::new("fake"));
+    let a = CachedProvider::from_parts(fa.clone(), Some(cache("c")));
+    let b = CachedProvider::from_parts(fb.clone(), Some(cache("c")));
+    let ctx = RequestContext::default();
+    a.chat(&req("q"), &ctx).await.unwrap();
+    assert_eq!(
+        b.chat(&req("q"), &ctx).await.unwrap().meta.cache_hit,
+        Some(true)
+    );
+    // 30 texts: their entries spread over the three masters (stored by `put_many`, read by
+    // one MGET the cluster connection splits by slot).
+    let texts: Vec<String> = (0..30).map(|i| format!("text {i}")).collect();
+    a.embed(&EmbeddingRequest::new("e", texts.clone()), &ctx)
+        .await
+        .unwrap();
+    let r = b
+        .embed(&EmbeddingRequest::new("e", texts.clone()), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(r.data.len(), 30);
+    assert!(fb.embed_requests().is_empty(), "all 30 were hits");
+    let (sa, sb) = (a.stats().snapshot(), b.stats().snapshot());
+    assert_eq!((sa.errors, sb.errors), (0, 0));
+    assert_eq!(sb.hits, 31);
 }

@@ -50,6 +50,20 @@ fn opt_param(p: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// Most characters of client input (model names, provider names) an error message repeats;
+/// longer input is cut and marked with `…`, so an error never echoes a huge input whole.
+pub const INPUT_EXCERPT_MAX: usize = 256;
+
+/// `text` cut to [`INPUT_EXCERPT_MAX`] bytes (on a character boundary, marked with `…`):
+/// what an error message may repeat of client input.
+pub fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= INPUT_EXCERPT_MAX {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(truncate(text, INPUT_EXCERPT_MAX))
+    }
+}
+
 fn opt_secs(d: &Option<Duration>) -> String {
     d.map(|d| format!("; retry after {:.3}s", d.as_secs_f64()))
         .unwrap_or_default()
@@ -64,8 +78,9 @@ fn opt_secs(d: &Option<Duration>) -> String {
 pub enum Error {
     /// No provider of that name is linked or configured.
     #[error(
-        "provider `{name}` not found; known providers: [{known}]. A third-party provider crate \
-         must be linked into the binary (e.g. `use their_provider as _;`) and configured"
+        "provider `{}` not found; known providers: [{known}]. A third-party provider crate \
+         must be linked into the binary (e.g. `use their_provider as _;`) and configured",
+        excerpt(name)
     )]
     ProviderNotFound {
         /// The name asked for.
@@ -74,7 +89,7 @@ pub enum Error {
         known: String,
     },
     /// The provider does not know the model.
-    #[error("{provider}: model `{model}` not found: {message}")]
+    #[error("{provider}: model `{}` not found: {message}", excerpt(model))]
     ModelNotFound {
         /// Provider instance.
         provider: String,
@@ -95,7 +110,8 @@ pub enum Error {
     },
     /// The request cannot be served as it is.
     #[error(
-        "{provider}: invalid request for model `{model}`{}: {message}",
+        "{provider}: invalid request for model `{}`{}: {message}",
+        excerpt(model),
         opt_param(param)
     )]
     InvalidRequest {
@@ -109,7 +125,10 @@ pub enum Error {
         message: String,
     },
     /// The provider rejected the credentials (401/403).
-    #[error("{provider}: authentication failed for model `{model}` (HTTP {status}): {message}")]
+    #[error(
+        "{provider}: authentication failed for model `{}` (HTTP {status}): {message}",
+        excerpt(model)
+    )]
     Authentication {
         /// Provider instance.
         provider: String,
@@ -122,7 +141,8 @@ pub enum Error {
     },
     /// Too many requests or tokens for now.
     #[error(
-        "{provider}: rate limited on model `{model}`{}: {message}",
+        "{provider}: rate limited on model `{}`{}: {message}",
+        excerpt(model),
         opt_secs(retry_after)
     )]
     RateLimited {
@@ -136,7 +156,10 @@ pub enum Error {
         message: String,
     },
     /// The account is out of credit (429 `insufficient_quota`, 402): waiting will not help.
-    #[error("{provider}: quota exhausted for model `{model}`: {message}")]
+    #[error(
+        "{provider}: quota exhausted for model `{}`: {message}",
+        excerpt(model)
+    )]
     QuotaExhausted {
         /// Provider instance.
         provider: String,
@@ -146,7 +169,10 @@ pub enum Error {
         message: String,
     },
     /// The prompt does not fit the model's context window.
-    #[error("{provider}: context length exceeded for model `{model}`: {message}")]
+    #[error(
+        "{provider}: context length exceeded for model `{}`: {message}",
+        excerpt(model)
+    )]
     ContextLengthExceeded {
         /// Provider instance.
         provider: String,
@@ -156,7 +182,10 @@ pub enum Error {
         message: String,
     },
     /// The provider's safety system blocked the prompt or the answer.
-    #[error("{provider}: content filtered for model `{model}`: {message}")]
+    #[error(
+        "{provider}: content filtered for model `{}`: {message}",
+        excerpt(model)
+    )]
     ContentFiltered {
         /// Provider instance.
         provider: String,
@@ -167,7 +196,8 @@ pub enum Error {
     },
     /// Any other upstream HTTP error.
     #[error(
-        "{provider}: API error for model `{model}` (HTTP {status}{}{}): {message}{}",
+        "{provider}: API error for model `{}` (HTTP {status}{}{}): {message}{}",
+        excerpt(model),
         error_type.as_ref().map(|t| format!(", type `{t}`")).unwrap_or_default(),
         code.as_ref().map(|c| format!(", code `{c}`")).unwrap_or_default(),
         opt_secs(retry_after)
@@ -191,7 +221,11 @@ pub enum Error {
         should_retry: Option<bool>,
     },
     /// A wait ran out.
-    #[error("{provider}: timeout ({phase}) for model `{model}` after {:.3}s", after.as_secs_f64())]
+    #[error(
+        "{provider}: timeout ({phase}) for model `{}` after {:.3}s",
+        excerpt(model),
+        after.as_secs_f64()
+    )]
     Timeout {
         /// Provider instance.
         provider: String,
@@ -203,7 +237,10 @@ pub enum Error {
         after: Duration,
     },
     /// The connection failed.
-    #[error("{provider}: connection failed for model `{model}`: {message}")]
+    #[error(
+        "{provider}: connection failed for model `{}`: {message}",
+        excerpt(model)
+    )]
     Connect {
         /// Provider instance.
         provider: String,
@@ -214,7 +251,8 @@ pub enum Error {
     },
     /// The provider's answer could not be read.
     #[error(
-        "{provider}: could not decode {what} for model `{model}`: {message}; body starts: {excerpt}"
+        "{provider}: could not decode {what} for model `{}`: {message}; body starts: {excerpt}",
+        self::excerpt(model)
     )]
     Decode {
         /// Provider instance.
@@ -228,8 +266,23 @@ pub enum Error {
         /// The start of the offending text (truncated, redacted).
         excerpt: String,
     },
+    /// The connection to the provider broke after it was made (while the answer was being
+    /// read, e.g. a stream cut mid-way): distinct from [`Error::Connect`], which never reached
+    /// the provider.
+    #[error(
+        "{provider}: the connection was cut while reading the answer of model `{}`: {message}",
+        excerpt(model)
+    )]
+    Disconnected {
+        /// Provider instance.
+        provider: String,
+        /// The model.
+        model: String,
+        /// What happened.
+        message: String,
+    },
     /// The provider reported an error inside a stream (after HTTP 200).
-    #[error("{provider}: stream error for model `{model}`{}: {message}", error_type.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
+    #[error("{provider}: stream error for model `{}`{}: {message}", excerpt(model), error_type.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())]
     Stream {
         /// Provider instance.
         provider: String,
@@ -253,12 +306,15 @@ pub enum Error {
         capability: String,
     },
     /// No deployment of a logical model can serve now.
-    #[error("no healthy deployment for model `{model}`: {reason}")]
+    #[error("no healthy deployment for model `{}`: {reason}", excerpt(model))]
     NoHealthyDeployment {
         /// The logical model.
         model: String,
         /// Why (all cooling down, all unhealthy…).
         reason: String,
+        /// When the first deployment is expected back (the end of the shortest cooldown, or
+        /// the next health probe), sent to clients as `Retry-After`.
+        retry_after: Option<Duration>,
     },
     /// The caller went away or the request was cancelled.
     #[error("request cancelled")]
@@ -292,7 +348,9 @@ impl Error {
                 }
                 None => Retryability::Never,
             },
-            Error::Timeout { .. } | Error::Connect { .. } => Retryability::Retry { after: None },
+            Error::Timeout { .. } | Error::Connect { .. } | Error::Disconnected { .. } => {
+                Retryability::Retry { after: None }
+            }
             Error::Stream {
                 transient,
                 content_sent,
@@ -326,12 +384,37 @@ impl Error {
         matches!(self.retryability(), Retryability::Retry { .. })
     }
 
-    /// The wait the provider asked for, if any.
+    /// The wait the provider asked for, if any (only for errors worth retrying).
     pub fn retry_after(&self) -> Option<Duration> {
         match self.retryability() {
             Retryability::Retry { after } => after,
             _ => None,
         }
+    }
+
+    /// The known wait before the same request may succeed: the provider's hint of a retryable
+    /// error, or when the router expects a deployment back ([`Error::NoHealthyDeployment`]).
+    pub fn wait_hint(&self) -> Option<Duration> {
+        match self {
+            Error::NoHealthyDeployment { retry_after, .. } => *retry_after,
+            _ => self.retry_after(),
+        }
+    }
+
+    /// Replaces the wait hint of an error that carries one (rate limited, overloaded or
+    /// unavailable answers, no healthy deployment); other errors are returned unchanged.
+    pub fn with_wait_hint(mut self, wait: Duration) -> Self {
+        match &mut self {
+            Error::RateLimited { retry_after, .. }
+            | Error::NoHealthyDeployment { retry_after, .. } => *retry_after = Some(wait),
+            Error::Api {
+                retry_after,
+                status: 429 | 503 | 529,
+                ..
+            } => *retry_after = Some(wait),
+            _ => {}
+        }
+        self
     }
 
     /// A short stable name of the variant, for metrics labels and logs.
@@ -349,57 +432,12 @@ impl Error {
             Error::Api { .. } => "api_error",
             Error::Timeout { .. } => "timeout",
             Error::Connect { .. } => "connect",
+            Error::Disconnected { .. } => "upstream_disconnected",
             Error::Decode { .. } => "decode",
             Error::Stream { .. } => "stream",
             Error::Unsupported { .. } => "unsupported",
             Error::NoHealthyDeployment { .. } => "no_healthy_deployment",
             Error::Cancelled => "cancelled",
-        }
-    }
-
-    /// The HTTP status a gateway should answer with.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Error::ProviderNotFound { .. } | Error::ModelNotFound { .. } => 404,
-            Error::InvalidConfig { .. } => 500,
-            Error::InvalidRequest { .. }
-            | Error::ContextLengthExceeded { .. }
-            | Error::ContentFiltered { .. }
-            | Error::Unsupported { .. } => 400,
-            Error::Authentication { status, .. } => *status,
-            Error::RateLimited { .. } | Error::QuotaExhausted { .. } => 429,
-            Error::Api { status, .. } => *status,
-            Error::Timeout { .. } => 504,
-            Error::Connect { .. } | Error::Decode { .. } | Error::Stream { .. } => 502,
-            Error::NoHealthyDeployment { .. } => 503,
-            Error::Cancelled => 499,
-        }
-    }
-
-    /// The OpenAI error `type` for a gateway envelope.
-    pub fn openai_type(&self) -> &'static str {
-        match self.http_status() {
-            400 | 404 | 413 | 422 => "invalid_request_error",
-            401 => "authentication_error",
-            403 => "permission_error",
-            429 => "rate_limit_error",
-            _ => "api_error",
-        }
-    }
-
-    /// The OpenAI error `code` for a gateway envelope.
-    pub fn openai_code(&self) -> Option<String> {
-        match self {
-            Error::ModelNotFound { .. } | Error::ProviderNotFound { .. } => {
-                Some("model_not_found".into())
-            }
-            Error::ContextLengthExceeded { .. } => Some("context_length_exceeded".into()),
-            Error::ContentFiltered { .. } => Some("content_filter".into()),
-            Error::QuotaExhausted { .. } => Some("insufficient_quota".into()),
-            Error::RateLimited { .. } => Some("rate_limit_exceeded".into()),
-            Error::Api { code, .. } => code.clone(),
-            Error::Unsupported { .. } => Some("unsupported".into()),
-            _ => Some(self.kind().into()),
         }
     }
 
@@ -425,6 +463,7 @@ impl Error {
             | Error::Api { provider, .. }
             | Error::Timeout { provider, .. }
             | Error::Connect { provider, .. }
+            | Error::Disconnected { provider, .. }
             | Error::Decode { provider, .. }
             | Error::Stream { provider, .. }
             | Error::Unsupported { provider, .. } => Some(provider),
@@ -538,6 +577,37 @@ mod tests {
     fn truncate_respects_char_boundaries() {
         assert_eq!(truncate("héllo", 2), "h…");
         assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[test]
+    fn client_input_is_echoed_only_as_an_excerpt() {
+        let huge = "m".repeat(100_000);
+        let errors = [
+            Error::ModelNotFound {
+                provider: "p".into(),
+                model: huge.clone(),
+                message: "no such model".into(),
+            },
+            Error::ProviderNotFound {
+                name: huge.clone(),
+                known: "openai".into(),
+            },
+            Error::NoHealthyDeployment {
+                model: huge.clone(),
+                reason: "r".into(),
+                retry_after: None,
+            },
+            Error::invalid_request("p", &huge, Some("n"), "bad"),
+        ];
+        for e in errors {
+            let s = e.to_string();
+            assert!(s.len() < INPUT_EXCERPT_MAX + 300, "{}", s.len());
+            assert!(
+                s.contains(&format!("{}…", "m".repeat(INPUT_EXCERPT_MAX))),
+                "{s}"
+            );
+        }
+        assert_eq!(excerpt("short"), "short");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod provider;
 pub mod registry;
 pub mod secret;
 pub mod stream;
+pub mod taxonomy;
 pub mod time;
 pub mod types;
 
@@ -21,6 +22,7 @@ pub use registry::{
 };
 pub use secret::Secret;
 pub use stream::{ChatStream, FrameDecoder, StreamAccumulator, StreamEvent};
+pub use taxonomy::Condition;
 pub use types::*;
 
 #[doc(hidden)]

@@ -4,14 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode, header};
+use model_runtime::redis::{Redis, redis};
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::config::{GatewayConfig, GatewayKey, KeyHash, RedisSettings, hash_key};
+use crate::config::{GatewayConfig, GatewayKey, KeyHash, hash_key};
 use crate::error::ApiError;
 
 /// Who is calling, once the key was checked.
@@ -39,8 +38,9 @@ impl Principal {
                 StatusCode::FORBIDDEN,
                 "permission_error",
                 format!(
-                    "key `{}` is not allowed to use model `{model}`",
-                    self.key_id.as_deref().unwrap_or_default()
+                    "key `{}` is not allowed to use model `{}`",
+                    self.key_id.as_deref().unwrap_or_default(),
+                    model_runtime::error::excerpt(model)
                 ),
             )
             .with_param("model")
@@ -59,8 +59,9 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// From the gateway config.
-    pub fn new(cfg: &GatewayConfig) -> Self {
+    /// From the gateway config; `redis` is the connection for `cfg.redis` (the runtime's
+    /// shared handle), without which key limits count in this process.
+    pub fn new(cfg: &GatewayConfig, redis: Option<Redis>) -> Self {
         Self {
             enabled: cfg.auth_enabled(),
             master: cfg.master_key_hash,
@@ -69,7 +70,7 @@ impl Auth {
                 .iter()
                 .map(|k| (k.hash, Arc::new(k.clone())))
                 .collect(),
-            limiter: KeyLimiter::new(cfg.redis.as_ref()),
+            limiter: KeyLimiter::new(redis.zip(cfg.redis.as_ref().map(|r| r.prefix.clone()))),
         }
     }
 
@@ -169,20 +170,19 @@ return 0
 ";
 
 /// Per-key rpm limits: in Redis when the gateway has one, so every replica draws on one
-/// budget; in this process otherwise. While Redis cannot answer within its timeout, each
-/// replica enforces the limit on its own (a warning says so once, and again on recovery)
-/// rather than refusing every keyed request or letting them all through.
+/// budget; in this process otherwise. While the Redis handle's breaker is open (Redis
+/// refused, hung or slow), each replica enforces the limit on its own at once — the handle
+/// warns once on the way down and once on the way back — rather than refusing every keyed
+/// request or letting them all through.
 pub struct KeyLimiter {
     local: RpmLimiter,
     shared: Option<SharedLimiter>,
 }
 
 struct SharedLimiter {
-    conn: ConnectionManager,
+    redis: Redis,
     script: redis::Script,
     prefix: String,
-    timeout: Duration,
-    degraded: AtomicBool,
 }
 
 impl std::fmt::Debug for KeyLimiter {
@@ -194,37 +194,18 @@ impl std::fmt::Debug for KeyLimiter {
 }
 
 impl KeyLimiter {
-    /// A limiter counting in `redis` (validated by the config loader), or in this process.
-    /// Does not connect yet: the first keyed request does, and reconnects happen in the
-    /// background.
-    pub fn new(redis: Option<&RedisSettings>) -> Self {
-        let shared = redis.and_then(|r| {
-            let built = redis::Client::open(r.url.as_str()).and_then(|client| {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(r.timeout))
-                    .set_response_timeout(Some(r.timeout))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(10))
-                    .set_max_delay(Duration::from_secs(1));
-                ConnectionManager::new_lazy_with_config(client, config)
-            });
-            match built {
-                Ok(conn) => Some(SharedLimiter {
-                    conn,
-                    script: redis::Script::new(GCRA),
-                    prefix: r.prefix.clone(),
-                    timeout: r.timeout,
-                    degraded: AtomicBool::new(false),
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "gateway.redis_url unusable; key limits count per process");
-                    None
-                }
-            }
-        });
+    /// A limiter counting in Redis under `prefix`, or in this process. Does not connect.
+    pub fn new(shared: Option<(Redis, String)>) -> Self {
         Self {
             local: RpmLimiter::default(),
-            shared,
+            shared: shared.map(|(redis, prefix)| {
+                redis.add_user("gateway");
+                SharedLimiter {
+                    redis,
+                    script: redis::Script::new(GCRA),
+                    prefix,
+                }
+            }),
         }
     }
 
@@ -236,21 +217,8 @@ impl KeyLimiter {
     /// Admits one request of `key` under `rpm`, or says how long to wait.
     pub async fn admit(&self, key: &str, rpm: u32) -> Result<(), Duration> {
         if let Some(shared) = &self.shared {
-            match shared.admit(key, rpm).await {
-                Ok(wait) => {
-                    if shared.degraded.swap(false, Ordering::Relaxed) {
-                        tracing::info!("key limits are shared through Redis again");
-                    }
-                    return wait;
-                }
-                Err(e) => {
-                    if !shared.degraded.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(
-                            error = %e,
-                            "Redis did not answer the key limiter; each replica counts its own requests until it does"
-                        );
-                    }
-                }
+            if let Some(answer) = shared.admit(key, rpm).await {
+                return answer;
             }
         }
         self.local.check(key, rpm, Instant::now())
@@ -258,20 +226,19 @@ impl KeyLimiter {
 }
 
 impl SharedLimiter {
-    async fn admit(&self, key: &str, rpm: u32) -> Result<Result<(), Duration>, String> {
+    /// The shared answer, or `None` when Redis did not give one.
+    async fn admit(&self, key: &str, rpm: u32) -> Option<Result<(), Duration>> {
         let period = Duration::from_secs(60);
         let interval = period / rpm.max(1);
-        let mut conn = self.conn.clone();
         let mut call = self.script.key(format!("{}:rpm:{key}", self.prefix));
         call.arg(u64::try_from(interval.as_micros()).unwrap_or(u64::MAX))
             .arg(u64::try_from(period.as_micros()).unwrap_or(u64::MAX));
-        let wait_us: i64 =
-            match tokio::time::timeout(self.timeout, call.invoke_async(&mut conn)).await {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => return Err(e.to_string()),
-                Err(_) => return Err(format!("timed out after {:?}", self.timeout)),
-            };
-        Ok(match u64::try_from(wait_us) {
+        let wait_us: i64 = self
+            .redis
+            .run(|mut c| async move { call.invoke_async(&mut c).await })
+            .await
+            .ok()?;
+        Some(match u64::try_from(wait_us) {
             Ok(0) | Err(_) => Ok(()),
             Ok(us) => Err(Duration::from_micros(us)),
         })
@@ -337,7 +304,7 @@ mod tests {
             }],
             ..GatewayConfig::default()
         };
-        let auth = Auth::new(&cfg);
+        let auth = Auth::new(&cfg, None);
         let mut h = HeaderMap::new();
         assert_eq!(auth.authenticate(&h).await.unwrap_err().status, 401);
         h.insert("authorization", HeaderValue::from_static("Bearer sk-wrong"));
@@ -363,18 +330,21 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_redis_falls_back_to_counting_in_process() {
-        // Nothing listens on port 1: every Redis call fails fast, and the limit still holds.
-        let limiter = KeyLimiter::new(Some(&RedisSettings {
-            url: "redis://127.0.0.1:1/".into(),
-            prefix: "t".into(),
-            timeout: Duration::from_millis(200),
-        }));
+        // Nothing listens on port 1: the breaker opens on the first call, and the limit
+        // still holds, counted here.
+        let redis = Redis::new(&model_runtime::redis::RedisConfig::standalone(
+            "redis://127.0.0.1:1/",
+        ))
+        .unwrap();
+        let limiter = KeyLimiter::new(Some((redis, "t".into())));
         assert!(limiter.is_shared());
+        let start = Instant::now();
         assert!(limiter.admit("k", 2).await.is_ok());
         assert!(limiter.admit("k", 2).await.is_ok());
         let wait = limiter.admit("k", 2).await.unwrap_err();
         assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30));
         assert!(limiter.admit("other", 2).await.is_ok());
+        assert!(start.elapsed() < Duration::from_secs(1));
         assert!(!KeyLimiter::new(None).is_shared());
     }
 }

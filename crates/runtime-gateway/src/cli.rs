@@ -14,7 +14,8 @@ use model_runtime::{
 };
 
 use crate::config::GatewayConfig;
-use crate::server::{Gateway, serve, shutdown_signal};
+use crate::listener::serve;
+use crate::server::{Gateway, shutdown_signal};
 
 /// `modelrt`: an OpenAI-compatible LLM gateway and a CLI over the same providers.
 #[derive(Debug, Parser)]
@@ -314,21 +315,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let config = Config::from_file(&file)?;
             let gateway = GatewayConfig::from_config(&config)?;
             let providers = config.providers.len();
-            with_runtime(config, |rt| async move {
-                println!(
-                    "{}: ok ({providers} providers, {} logical models, {} gateway keys{})",
-                    file.display(),
-                    rt.logical_models().len(),
-                    gateway.keys.len(),
-                    if gateway.master_key_hash.is_some() {
-                        ", master key set"
-                    } else {
-                        ""
-                    }
-                );
-                Ok(())
-            })
-            .await
+            // Every layer is built and validated; nothing connects (Redis, the usage
+            // database, health probes), so a check passes while those are down.
+            let rt = Runtime::check(config).await?;
+            println!(
+                "{}: ok ({providers} providers, {} logical models, {} gateway keys{})",
+                file.display(),
+                rt.logical_models().len(),
+                gateway.keys.len(),
+                if gateway.master_key_hash.is_some() {
+                    ", master key set"
+                } else {
+                    ""
+                }
+            );
+            rt.shutdown().await;
+            Ok(())
         }
         Command::Usage { since, by } => {
             let config = load_config(cli.config.as_deref())?;

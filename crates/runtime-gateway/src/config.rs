@@ -6,8 +6,14 @@
 //! master_key = "${MODELRT_MASTER_KEY}"     # hashed at load; the plain key is not kept
 //! max_body_bytes = 4194304
 //! request_timeout = "600s"
-//! shutdown_grace = "30s"
-//! redis_url = "redis://127.0.0.1:6379/"  # optional: share key rpm limits between replicas
+//! shutdown_grace = "30s"                 # drain deadline after SIGTERM
+//! header_timeout = "30s"                 # a request head must arrive within this
+//! body_timeout = "60s"                   # longest gap between two reads of a request body
+//! idle_timeout = "75s"                   # an idle keep-alive connection is closed after this
+//! send_timeout = "60s"                   # longest a response write may wait for the client
+//! max_connections = 10000                # beyond it, idle connections are closed oldest-first
+//! redis = true                           # optional: share key rpm limits through [redis]
+//! # redis_url = "redis://127.0.0.1:6379/"  # or through this standalone Redis
 //!
 //! [[gateway.keys]]
 //! id = "team-a"
@@ -31,10 +37,23 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The default whole-request deadline (retries included).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// The default time a client has to send a whole request head (nginx `client_header_timeout`).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default longest gap between two reads of a request body (nginx `client_body_timeout`).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default time an idle keep-alive connection is kept (nginx `keepalive_timeout`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// The default longest wait of one response write for a client that does not read (nginx
+/// `send_timeout`).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default cap on open client connections (further lowered to what the process's open-file
+/// limit allows, see [`crate::listener`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The default prefix of the gateway's Redis keys.
 pub const DEFAULT_REDIS_PREFIX: &str = "modelrt:gateway";
-/// The default bound on one Redis round trip of the key limiter.
-pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// The shortest connection timeout accepted (the sweeper's tick is a quarter of it).
+const MIN_CONN_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// A SHA-256 digest of a key.
 pub type KeyHash = [u8; 32];
@@ -61,29 +80,50 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// Whether `/metrics` needs the master key.
     pub metrics_require_auth: bool,
+    /// Client connection limits and timeouts.
+    pub connections: ConnLimits,
     /// Where replicas share their per-key rpm limits (`None`: each process counts alone).
     pub redis: Option<RedisSettings>,
 }
 
-/// The Redis that replicas share their per-key rpm limits through.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RedisSettings {
-    /// `redis://host:port/db` (may carry a password: never printed).
-    pub url: String,
-    /// Prefix of every key the limiter writes.
-    pub prefix: String,
-    /// Bound on one round trip; a slower or unreachable Redis falls back to the local count.
-    pub timeout: Duration,
+/// Client connection hygiene: how long the gateway waits for a client, and how many
+/// connections it keeps open. Timeouts are about *reading the client* (and a client that does
+/// not read); an upstream call or a stream in progress is never cut by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// From accepting a connection, or from the first byte of a keep-alive connection's next
+    /// request, to the end of the request head.
+    pub header_timeout: Duration,
+    /// The longest gap between two reads while a handler waits for the request body.
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may sit between requests.
+    pub idle_timeout: Duration,
+    /// How long one response write may wait for a client that does not read.
+    pub send_timeout: Duration,
+    /// Open client connections; at the cap, idle connections are closed oldest-first.
+    pub max_connections: usize,
 }
 
-impl std::fmt::Debug for RedisSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("url", &"***")
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .finish()
+impl Default for ConnLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
     }
+}
+
+/// The Redis that replicas share their per-key rpm limits through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// The connection: the runtime's `[redis]`, or `redis_url` (with `redis_timeout`) over
+    /// its timings. Its Debug hides passwords.
+    pub config: model_runtime::redis::RedisConfig,
+    /// Prefix of every key the limiter writes.
+    pub prefix: String,
 }
 
 impl Default for GatewayConfig {
@@ -96,6 +136,7 @@ impl Default for GatewayConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             metrics_require_auth: false,
+            connections: ConnLimits::default(),
             redis: None,
         }
     }
@@ -161,6 +202,18 @@ struct RawGateway {
     request_timeout: Option<Duration>,
     #[serde(default)]
     metrics_require_auth: bool,
+    #[serde(default, deserialize_with = "duration")]
+    header_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    body_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    idle_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    send_timeout: Option<Duration>,
+    #[serde(default)]
+    max_connections: Option<u64>,
+    #[serde(default)]
+    redis: bool,
     #[serde(default)]
     redis_url: Option<String>,
     #[serde(default)]
@@ -203,38 +256,35 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
 
 fn redis_settings(
     config: &Config,
+    shared: bool,
     url: Option<String>,
     prefix: Option<String>,
     timeout: Option<Duration>,
 ) -> Result<Option<RedisSettings>, ConfigError> {
-    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+    let url = url.filter(|u| !u.trim().is_empty());
+    if url.is_none() && !shared {
         if prefix.is_some() || timeout.is_some() {
             return Err(config.invalid(
                 "gateway.redis_url",
-                "redis_prefix and redis_timeout need redis_url",
+                "redis_prefix and redis_timeout need redis_url (or redis = true)",
             ));
         }
         return Ok(None);
-    };
-    if let Err(e) = redis::Client::open(url.as_str()) {
-        // The parser's message does not repeat the URL (it may hold a password).
-        return Err(config.invalid(
-            "gateway.redis_url",
-            format!("not a Redis URL such as redis://127.0.0.1:6379/: {e}"),
-        ));
     }
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return Err(config.invalid("gateway.redis_timeout", "must be more than 0"));
+    }
+    // Parsed and checked only: nothing connects here (`config check` relies on it).
+    let Some(redis) = config.component_redis("gateway", url.as_deref(), timeout, shared)? else {
+        return Ok(None);
+    };
     let prefix = prefix.unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_owned());
     if prefix.trim().is_empty() {
         return Err(config.invalid("gateway.redis_prefix", "must not be empty"));
     }
-    let timeout = timeout.unwrap_or(DEFAULT_REDIS_TIMEOUT);
-    if timeout.is_zero() {
-        return Err(config.invalid("gateway.redis_timeout", "must be more than 0"));
-    }
     Ok(Some(RedisSettings {
-        url,
+        config: redis,
         prefix,
-        timeout,
     }))
 }
 
@@ -350,7 +400,40 @@ impl GatewayConfig {
             out.request_timeout = d;
         }
         out.metrics_require_auth = raw.metrics_require_auth;
-        out.redis = redis_settings(config, raw.redis_url, raw.redis_prefix, raw.redis_timeout)?;
+        let limits = &mut out.connections;
+        for (key, value, slot) in [
+            (
+                "header_timeout",
+                raw.header_timeout,
+                &mut limits.header_timeout,
+            ),
+            ("body_timeout", raw.body_timeout, &mut limits.body_timeout),
+            ("idle_timeout", raw.idle_timeout, &mut limits.idle_timeout),
+            ("send_timeout", raw.send_timeout, &mut limits.send_timeout),
+        ] {
+            if let Some(d) = value {
+                if d < MIN_CONN_TIMEOUT {
+                    return Err(config.invalid(
+                        format!("gateway.{key}"),
+                        "must be at least 100ms (a client cannot be served faster)",
+                    ));
+                }
+                *slot = d;
+            }
+        }
+        if let Some(n) = raw.max_connections {
+            if n == 0 {
+                return Err(config.invalid("gateway.max_connections", "must be at least 1"));
+            }
+            limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        out.redis = redis_settings(
+            config,
+            raw.redis,
+            raw.redis_url,
+            raw.redis_prefix,
+            raw.redis_timeout,
+        )?;
         Ok(out)
     }
 
@@ -415,9 +498,15 @@ mod tests {
         )
         .unwrap();
         let r = g.redis.clone().unwrap();
-        assert_eq!(r.url, "redis://:hunter2@127.0.0.1:6379/0");
+        assert_eq!(
+            r.config.url.as_deref(),
+            Some("redis://:hunter2@127.0.0.1:6379/0")
+        );
         assert_eq!(r.prefix, DEFAULT_REDIS_PREFIX);
-        assert_eq!(r.timeout, DEFAULT_REDIS_TIMEOUT);
+        assert_eq!(
+            r.config.timeout,
+            model_runtime::redis::config::DEFAULT_TIMEOUT
+        );
         assert!(!format!("{g:?}").contains("hunter2"));
         let g = load(
             r#"
@@ -430,7 +519,51 @@ mod tests {
         .unwrap();
         let r = g.redis.unwrap();
         assert_eq!(r.prefix, "fleet-a");
-        assert_eq!(r.timeout, Duration::from_millis(200));
+        assert_eq!(r.config.timeout, Duration::from_millis(200));
+        // `redis = true`: the runtime's [redis] connection, cluster mode included.
+        let g = load(
+            r#"
+            [redis]
+            urls = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"]
+            mode = "cluster"
+            timeout = "80ms"
+            [gateway]
+            redis = true
+            "#,
+        )
+        .unwrap();
+        let r = g.redis.unwrap();
+        assert_eq!(r.config.mode, model_runtime::redis::RedisMode::Cluster);
+        assert_eq!(r.config.timeout, Duration::from_millis(80));
+    }
+
+    #[test]
+    fn connection_limits_default_and_parse() {
+        let g = load("[gateway]\n").unwrap();
+        assert_eq!(g.connections, ConnLimits::default());
+        assert_eq!(g.connections.header_timeout, Duration::from_secs(30));
+        assert_eq!(g.connections.max_connections, 10_000);
+        let g = load(
+            r#"
+            [gateway]
+            header_timeout = "2s"
+            body_timeout = "500ms"
+            idle_timeout = 5
+            send_timeout = "1m"
+            max_connections = 50
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            g.connections,
+            ConnLimits {
+                header_timeout: Duration::from_secs(2),
+                body_timeout: Duration::from_millis(500),
+                idle_timeout: Duration::from_secs(5),
+                send_timeout: Duration::from_secs(60),
+                max_connections: 50,
+            }
+        );
     }
 
     #[test]
@@ -452,6 +585,20 @@ mod tests {
             ),
             ("[[gateway.keys]]\nid = \"a\"", "gateway.keys.0.key_hash"),
             ("[gateway]\nredis_url = \"http://x\"", "gateway.redis_url"),
+            ("[gateway]\nredis = true", "gateway.redis"),
+            (
+                "[redis]\nurl = \"redis://a:1\"\nmode = \"sentinel\"\n[gateway]\nredis = true",
+                "redis.master_name",
+            ),
+            (
+                "[gateway]\nheader_timeout = \"0s\"",
+                "gateway.header_timeout",
+            ),
+            ("[gateway]\nbody_timeout = \"10ms\"", "gateway.body_timeout"),
+            ("[gateway]\nidle_timeout = \"soon\"", "gateway.idle_timeout"),
+            ("[gateway]\nsend_timeout = 0", "gateway.send_timeout"),
+            ("[gateway]\nmax_connections = 0", "gateway.max_connections"),
+            ("[gateway]\nmax_connections = -1", "gateway.max_connections"),
             ("[gateway]\nredis_prefix = \"p\"", "gateway.redis_url"),
             (
                 "[gateway]\nredis_url = \"redis://127.0.0.1/\"\nredis_timeout = \"0s\"",

@@ -7,6 +7,13 @@ use axum::response::{IntoResponse, Response};
 use model_runtime::{Error, RequestContext, RouteSummary};
 use serde::Serialize;
 
+/// `Retry-After` of a 429 or 503 whose wait nobody knows (every 429/503 carries one).
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Longest error message sent (bytes): messages repeat provider words and lists of names,
+/// and client input only as an excerpt, but no answer may grow with the input.
+pub const MAX_MESSAGE: usize = 4096;
+
 /// An error answered to the client in OpenAI's shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -20,8 +27,12 @@ pub struct ApiError {
     pub param: Option<String>,
     /// A stable machine-readable code.
     pub code: Option<String>,
-    /// Sent as `Retry-After` (whole seconds, rounded up).
+    /// Sent as `Retry-After` (whole seconds, rounded up) and `retry-after-ms`; a 429 or 503
+    /// without one gets [`DEFAULT_RETRY_AFTER`].
     pub retry_after: Option<Duration>,
+    /// Sent as `x-should-retry` (which the OpenAI SDKs obey before their status rules):
+    /// `false` for conditions no retry fixes (the gateway's upstream credentials or quota).
+    pub should_retry: Option<bool>,
     /// The route a failed routed call took, sent as the `x-modelrt-provider`,
     /// `x-modelrt-deployment` and `x-modelrt-attempts` headers.
     pub route: Option<RouteSummary>,
@@ -47,11 +58,12 @@ impl ApiError {
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            message: message.into(),
+            message: bounded(message.into()),
             kind,
             param: None,
             code: None,
             retry_after: None,
+            should_retry: None,
             route: None,
         }
     }
@@ -124,15 +136,20 @@ impl From<&Error> for ApiError {
             message =
                 format!("{message} (check the credentials configured for provider `{provider}`)");
         }
+        let waits = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
         Self {
             status,
-            message,
+            message: bounded(message),
             kind: e.openai_type(),
-            param: e.param().map(str::to_owned),
+            param: e
+                .param()
+                .map(|p| model_runtime::error::excerpt(p).into_owned()),
             code: e.openai_code(),
-            retry_after: (status == StatusCode::TOO_MANY_REQUESTS)
-                .then(|| e.retry_after())
-                .flatten(),
+            retry_after: waits.then(|| e.wait_hint().unwrap_or(DEFAULT_RETRY_AFTER)),
+            should_retry: e.client_should_retry(),
             route: None,
         }
     }
@@ -156,9 +173,26 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(after) = self.retry_after {
+        let waits = matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        if let Some(after) = self.retry_after.or(waits.then_some(DEFAULT_RETRY_AFTER)) {
+            // Whole seconds, rounded up and at least 1 (the OpenAI SDKs ignore 0), and the
+            // exact milliseconds, which they read first.
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            let ms = after.as_millis() + u128::from(after.subsec_nanos() % 1_000_000 > 0);
+            h.insert(
+                "retry-after-ms",
+                HeaderValue::from(u64::try_from(ms.max(1)).unwrap_or(u64::MAX)),
+            );
+        }
+        if let Some(retry) = self.should_retry {
+            h.insert(
+                "x-should-retry",
+                HeaderValue::from_static(if retry { "true" } else { "false" }),
+            );
         }
         if let Some(route) = &self.route {
             for (name, value) in [
@@ -172,6 +206,15 @@ impl IntoResponse for ApiError {
             h.insert("x-modelrt-attempts", HeaderValue::from(route.attempts));
         }
         resp
+    }
+}
+
+/// `message` cut to [`MAX_MESSAGE`] bytes.
+fn bounded(message: String) -> String {
+    if message.len() <= MAX_MESSAGE {
+        message
+    } else {
+        model_runtime::error::truncate(&message, MAX_MESSAGE)
     }
 }
 
@@ -199,6 +242,64 @@ mod tests {
         assert_eq!(api.kind, "rate_limit_error");
         let resp = api.into_response();
         assert_eq!(resp.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(resp.headers()["retry-after-ms"], "1500");
+    }
+
+    #[test]
+    fn every_429_and_503_says_when_to_come_back() {
+        let no_hint = Error::RateLimited {
+            provider: "openai".into(),
+            model: "gpt".into(),
+            retry_after: None,
+            message: "slow down".into(),
+        };
+        let resp = ApiError::from(&no_hint).into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let none_healthy = Error::NoHealthyDeployment {
+            model: "chat".into(),
+            reason: "1 cooling down".into(),
+            retry_after: Some(Duration::from_millis(26_604)),
+        };
+        let resp = ApiError::from(&none_healthy).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "27");
+        assert_eq!(resp.headers()["retry-after-ms"], "26604");
+        // The gateway's own 503s too.
+        let resp =
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "api_error", "draining").into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        // Not on other statuses.
+        let resp = ApiError::bad_request("bad").into_response();
+        assert!(resp.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn upstream_credentials_answer_502_and_ask_sdks_not_to_retry() {
+        let e = Error::Authentication {
+            provider: "openai".into(),
+            model: "gpt".into(),
+            status: 401,
+            message: "Incorrect API key provided".into(),
+        };
+        let api = ApiError::from(&e);
+        assert_eq!(api.status, StatusCode::BAD_GATEWAY);
+        assert_eq!(api.kind, "api_error");
+        assert_eq!(api.code.as_deref(), Some("upstream_authentication"));
+        assert!(api.message.contains("provider `openai`"), "{}", api.message);
+        let resp = api.into_response();
+        assert_eq!(resp.headers()["x-should-retry"], "false");
+    }
+
+    #[test]
+    fn messages_are_bounded() {
+        let api = ApiError::bad_request("x".repeat(100_000));
+        assert!(api.message.len() <= MAX_MESSAGE + 3);
+        let e = Error::ModelNotFound {
+            provider: "router".into(),
+            model: "m".repeat(100_000),
+            message: "no logical model of that name".into(),
+        };
+        assert!(ApiError::from(&e).message.len() < 1024);
     }
 
     #[test]

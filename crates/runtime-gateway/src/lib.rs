@@ -5,10 +5,12 @@ pub mod cli;
 pub mod config;
 pub mod encode;
 pub mod error;
+pub mod listener;
 pub mod server;
 pub mod timeq;
 pub mod usage;
 
 pub use config::GatewayConfig;
 pub use error::ApiError;
-pub use server::{Gateway, router, serve, shutdown_signal};
+pub use listener::serve;
+pub use server::{Gateway, router, shutdown_signal};

@@ -1,12 +1,12 @@
 //! The HTTP server: routes, request decoding, the stack call, response encoding, shutdown.
 
 use std::convert::Infallible;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,12 +15,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use model_runtime::error::excerpt;
 use model_runtime::{
     ChatRequest, ChatStream, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo,
-    Provider, RequestContext, ResponseMeta, Runtime,
+    Provider, RequestContext, ResponseMeta, Runtime, StreamEvent,
 };
 use serde::de::DeserializeOwned;
 use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
@@ -31,6 +31,7 @@ use crate::auth::{Auth, Principal};
 use crate::config::GatewayConfig;
 use crate::encode::{self, ChunkEncoder, ChunkKind};
 use crate::error::ApiError;
+use crate::listener::{BodyTimeout, Connections};
 
 /// The request id of the request being served (the client's `x-request-id` or a new one).
 #[derive(Debug, Clone)]
@@ -49,10 +50,14 @@ pub struct Gateway {
     config: GatewayConfig,
     auth: Auth,
     logical: Vec<String>,
-    tracker: TaskTracker,
-    hard_stop: CancellationToken,
+    /// The client connections (limits, counters, drain state).
+    conns: Arc<Connections>,
+    /// In-flight requests and streams (the drain waits for them).
+    pub(crate) tracker: TaskTracker,
+    /// Cancelled when the drain deadline passes: what still runs ends.
+    pub(crate) hard_stop: CancellationToken,
     /// True once `hard_stop` is cancelled (a cheap check for the streaming hot path).
-    stopping: Arc<AtomicBool>,
+    pub(crate) stopping: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -66,10 +71,19 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// A gateway serving `runtime`'s stack with these settings.
     pub fn new(runtime: Runtime, config: GatewayConfig) -> Arc<Self> {
+        // Key limits share the runtime's Redis handle (one connection with the router and the
+        // cache when they use the same Redis); nothing connects here.
+        let redis = config.redis.as_ref().and_then(|r| {
+            runtime
+                .redis_handle(&r.config, "gateway")
+                .map_err(|e| tracing::warn!(error = %e, "gateway Redis unusable; key limits count per process"))
+                .ok()
+        });
         Arc::new(Self {
             provider: runtime.provider(),
-            auth: Auth::new(&config),
+            auth: Auth::new(&config, redis),
             logical: runtime.logical_models(),
+            conns: Connections::new(config.connections),
             runtime,
             config,
             tracker: TaskTracker::new(),
@@ -86,6 +100,11 @@ impl Gateway {
     /// The settings.
     pub fn config(&self) -> &GatewayConfig {
         &self.config
+    }
+
+    /// The client connections: counters, the cap in force, whether draining.
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.conns
     }
 
     fn context(&self, id: &RequestId, who: &Principal, headers: &HeaderMap) -> RequestContext {
@@ -126,12 +145,17 @@ fn valid_request_id(v: &HeaderValue) -> Option<&str> {
     (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then_some(s)
 }
 
-/// Request id in and out, in-flight tracking for shutdown.
-async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
-    let id: Arc<str> = match req.headers().get(&X_REQUEST_ID).and_then(valid_request_id) {
+/// The request id of a request: the client's valid `x-request-id`, or a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> Arc<str> {
+    match headers.get(&X_REQUEST_ID).and_then(valid_request_id) {
         Some(s) => Arc::from(s),
         None => Arc::from(model_runtime::new_request_id()),
-    };
+    }
+}
+
+/// Request id in and out, in-flight tracking for shutdown.
+async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+    let id = request_id(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     let _inflight = gw.tracker.token();
     // Only for the access log line, and only when it is enabled (never bodies or headers).
@@ -162,7 +186,8 @@ async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Nex
     resp
 }
 
-fn shutting_down() -> ApiError {
+/// `503 shutting_down`: the gateway is draining or stopping.
+pub(crate) fn shutting_down() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "api_error",
@@ -185,7 +210,7 @@ async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(format!(
         "unknown route {} {}",
         req.method(),
-        req.uri().path()
+        excerpt(req.uri().path())
     ))
 }
 
@@ -196,7 +221,7 @@ async fn method_not_allowed(req: Request) -> ApiError {
         format!(
             "method {} is not allowed on {}",
             req.method(),
-            req.uri().path()
+            excerpt(req.uri().path())
         ),
     )
     .with_code("method_not_allowed")
@@ -206,15 +231,21 @@ async fn health() -> Response {
     json_ok(br#"{"status":"ok"}"#.to_vec())
 }
 
-/// Readiness: providers configured, stores reachable. 503 when a check fails.
+/// Readiness: providers configured, stores reachable. 503 when a check fails, and while
+/// draining for shutdown (`{"status":"draining"}`, so a load balancer stops sending).
 async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.conns.draining() {
+        let mut resp = json_ok(br#"{"status":"draining"}"#.to_vec());
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        return resp;
+    }
     let checks = gw.runtime.ready().await;
     let all_ok = checks.iter().all(|c| c.ok);
     let body = serde_json::json!({
         "status": if all_ok { "ready" } else { "not_ready" },
         "checks": checks
             .iter()
-            .map(|c| serde_json::json!({"name": c.name, "ok": c.ok, "detail": c.detail}))
+            .map(|c| serde_json::json!({"name": c.name, "ok": c.ok, "degraded": c.degraded, "detail": c.detail}))
             .collect::<Vec<_>>(),
     });
     let mut resp = json_ok(serde_json::to_vec(&body).unwrap_or_default());
@@ -233,7 +264,9 @@ async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response
             Err(e) => return e.into_response(),
         }
     }
-    let mut resp = Response::new(Body::from(gw.runtime.metrics_text()));
+    let mut text = gw.runtime.metrics_text();
+    gw.conns.render_metrics(&mut text);
+    let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -316,14 +349,27 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     let mut stream = body.into_data_stream();
     let mut buf = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(body_read_error)?;
         if buf.len() + chunk.len() > limit {
             return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// `408` when the client stopped sending the body (`body_timeout`; the connection closes
+/// after it), else `400`.
+fn body_read_error(e: axum::Error) -> ApiError {
+    match BodyTimeout::find(&e) {
+        Some(t) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            t.to_string(),
+        )
+        .with_code("request_timeout"),
+        None => ApiError::bad_request(format!("could not read the request body: {e}")),
+    }
 }
 
 /// Decodes a JSON body; errors name the offending field as `param`.
@@ -358,7 +404,7 @@ fn parse_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
                     .with_code("invalid_json")
             };
             if inner.is_data() && !path.is_empty() && path != "." {
-                err = err.with_param(path);
+                err = err.with_param(excerpt(&path));
             }
             err
         }
@@ -566,7 +612,10 @@ async fn model(
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
-            format!("model `{model_id}` does not exist or this key may not use it"),
+            format!(
+                "model `{}` does not exist or this key may not use it",
+                excerpt(&model_id)
+            ),
         )
         .with_param("model")
         .with_code("model_not_found")),
@@ -585,7 +634,23 @@ async fn sse_response(
     cancel: CancellationToken,
 ) -> Result<Response, ApiError> {
     let meta = stream.meta().clone();
-    let first = stream.next().await;
+    // Hold the events that carry no content (the answer's id, usage so far, annotations): an
+    // error before
+    // any content is answered with its own status, as when the router held it back, so one
+    // condition gets one answer whether or not a `message_start` preceded it.
+    let mut held = Vec::new();
+    let first = loop {
+        match stream.next().await {
+            Some(Ok(ev))
+                if held.len() < HOLD_BEFORE_CONTENT
+                    && !ev.is_content()
+                    && !matches!(ev, StreamEvent::Finish { .. }) =>
+            {
+                held.push(ev);
+            }
+            other => break other,
+        }
+    };
     let mut body = SseBody {
         inner: Some(stream),
         enc,
@@ -598,9 +663,16 @@ async fn sse_response(
         _inflight: gw.tracker.token(),
         _cancel: cancel.drop_guard(),
     };
-    match first {
+    let first = match first {
         Some(Err(e)) => return Err(ApiError::from(&e)),
-        Some(Ok(ev)) => body.enc.event(ev, &mut body.buf),
+        Some(Ok(ev)) => Some(ev),
+        None => None,
+    };
+    for ev in held {
+        body.enc.event(ev, &mut body.buf);
+    }
+    match first {
+        Some(ev) => body.enc.event(ev, &mut body.buf),
         None => {
             body.inner = None;
             body.enc.finish(&mut body.buf);
@@ -626,6 +698,9 @@ async fn sse_response(
     meta_headers(h, &meta);
     Ok(resp)
 }
+
+/// Most events without content held before the response head (see [`sse_response`]).
+const HOLD_BEFORE_CONTENT: usize = 8;
 
 /// Most bytes of ready events coalesced into one write.
 const COALESCE_BYTES: usize = 16 * 1024;
@@ -773,62 +848,11 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Serves until `signal` resolves, then shuts down gracefully: stops accepting, lets
-/// in-flight requests and streams finish for up to `shutdown_grace`, cancels what is left,
-/// and shuts the runtime down (flushing usage records).
-pub async fn serve(
-    gw: Arc<Gateway>,
-    listener: tokio::net::TcpListener,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Without it, Nagle and delayed ACKs add tens of ms to keep-alive requests.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let stop = CancellationToken::new();
-    let server = axum::serve(listener, router(gw.clone()))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .into_future();
-    let grace = gw.config.shutdown_grace;
-    let drain = async {
-        signal.await;
-        tracing::info!(
-            grace_secs = grace.as_secs_f64(),
-            "shutting down: no new connections; waiting for in-flight requests"
-        );
-        stop.cancel();
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = server => r?,
-        () = drain => tracing::warn!("shutdown grace period over; cancelling in-flight requests"),
-    }
-    gw.stopping.store(true, Ordering::Relaxed);
-    gw.hard_stop.cancel();
-    gw.tracker.close();
-    let started = Instant::now();
-    if tokio::time::timeout(Duration::from_secs(5), gw.tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "{} requests still running after cancellation",
-            gw.tracker.len()
-        );
-    }
-    tracing::debug!(
-        took_ms = started.elapsed().as_millis() as u64,
-        "in-flight requests ended"
-    );
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use model_runtime::{FinishReason, StreamEvent};
+    use std::time::Duration;
 
     fn body(stream: ChatStream) -> SseBody {
         let stop = CancellationToken::new();
@@ -875,6 +899,16 @@ mod tests {
             ready = false;
             Poll::Ready(evs.next().map(Ok))
         }))
+    }
+
+    #[test]
+    fn a_body_that_stopped_arriving_is_408_other_read_errors_400() {
+        let timeout = axum::Error::new(BodyTimeout(Duration::from_secs(1)));
+        let e = body_read_error(timeout);
+        assert_eq!(e.status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(e.code.as_deref(), Some("request_timeout"));
+        let e = body_read_error(axum::Error::new(std::io::Error::other("reset")));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]

@@ -79,6 +79,10 @@ pub struct StorageConfig {
     /// How long one database attempt may wait for a connection.
     #[serde(deserialize_with = "duration")]
     pub connect_timeout: Duration,
+    /// SQLite: how long a write waits for the write lock another process holds before it
+    /// fails (the batch then goes to the spill file).
+    #[serde(deserialize_with = "duration")]
+    pub busy_timeout: Duration,
 }
 
 impl Default for StorageConfig {
@@ -93,6 +97,7 @@ impl Default for StorageConfig {
             buffer_max_records: 100_000,
             max_connections: 4,
             connect_timeout: Duration::from_secs(2),
+            busy_timeout: crate::store::DEFAULT_BUSY_TIMEOUT,
         }
     }
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+pub mod failure;
 pub mod histogram;
 mod keybuf;
 pub mod meter;
@@ -16,9 +17,11 @@ pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing};
 pub use provider::{Meter, MeteredProvider};
 pub use record::{Status, UsageRecord, UsageSink};
 pub mod spill;
+pub mod sqlite;
 pub mod store;
 pub mod writer;
 
+pub use failure::FailureKind;
 pub use metering::{Metering, MeteringConfig};
 pub use store::{BatchStore, GroupBy, StoreError, SummaryRow, UsageStore};
 pub use writer::{UsageWriter, WriterStats};

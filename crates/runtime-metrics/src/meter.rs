@@ -391,6 +391,25 @@ impl Metrics {
             .register_counter(&Key::from_static_name(name), &META)
     }
 
+    /// A counter with one label on this registry's recorder (for the writer's counters).
+    pub(crate) fn labeled_counter(
+        &self,
+        name: &'static str,
+        label: &'static str,
+        value: &'static str,
+    ) -> Counter {
+        self.recorder.register_counter(
+            &Key::from_parts(name, vec![Label::new(label, value)]),
+            &META,
+        )
+    }
+
+    /// A label-less gauge on this registry's recorder (for the writer's state).
+    pub(crate) fn plain_gauge(&self, name: &'static str) -> Gauge {
+        self.recorder
+            .register_gauge(&Key::from_static_name(name), &META)
+    }
+
     /// Folds the queued histogram samples into the exported buckets (the exporter's upkeep).
     pub fn upkeep(&self) {
         self.last_upkeep_ms.store(self.now_ms(), Ordering::Relaxed);

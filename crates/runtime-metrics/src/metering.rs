@@ -67,6 +67,12 @@ mod writer_names {
     pub const REPLAYED: &str = "modelrt_usage_records_replayed_total";
     pub const DROPPED: &str = "modelrt_usage_records_dropped_total";
     pub const DB_ERRORS: &str = "modelrt_usage_database_errors_total";
+    pub const DB_ERRORS_BY_KIND: &str = "modelrt_usage_database_errors_by_kind_total";
+    pub const SPILL_ERRORS: &str = "modelrt_usage_spill_errors_total";
+    pub const SPILL_SKIPPED: &str = "modelrt_usage_spill_lines_skipped_total";
+    pub const DB_REOPENED: &str = "modelrt_usage_database_reopened_total";
+    pub const IN_MEMORY: &str = "modelrt_usage_records_in_memory";
+    pub const DB_DOWN: &str = "modelrt_usage_database_down";
 }
 
 impl Metering {
@@ -86,11 +92,7 @@ impl Metering {
     ) -> Result<Self, StoreError> {
         let metrics = Arc::new(Metrics::new(&config.metrics));
         let storage = if config.storage.enabled {
-            let store = UsageStore::open(
-                &config.storage.database_url,
-                config.storage.max_connections,
-                config.storage.connect_timeout,
-            )?;
+            let store = UsageStore::open_config(&config.storage)?;
             let writer = UsageWriter::with_store(Arc::new(store.clone()), &config.storage)?;
             Some((writer, store))
         } else {
@@ -156,9 +158,27 @@ impl Metering {
                 (writer_names::REPLAYED, s.replayed),
                 (writer_names::DROPPED, s.dropped),
                 (writer_names::DB_ERRORS, s.db_errors),
+                (writer_names::SPILL_ERRORS, s.spill_errors),
+                (writer_names::SPILL_SKIPPED, s.spill_skipped),
             ] {
                 self.metrics.plain_counter(name).absolute(v);
             }
+            for (kind, v) in w.db_errors_by_kind() {
+                self.metrics
+                    .labeled_counter(writer_names::DB_ERRORS_BY_KIND, "kind", kind.as_str())
+                    .absolute(v);
+            }
+            if let Some((_, crate::UsageStore::Sqlite(db))) = &self.storage {
+                self.metrics
+                    .plain_counter(writer_names::DB_REOPENED)
+                    .absolute(db.reopened());
+            }
+            self.metrics
+                .plain_gauge(writer_names::IN_MEMORY)
+                .set(s.in_memory as f64);
+            self.metrics
+                .plain_gauge(writer_names::DB_DOWN)
+                .set(s.database_down as f64);
         }
         self.metrics.render()
     }

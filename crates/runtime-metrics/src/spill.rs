@@ -1,9 +1,12 @@
 //! The spill file: JSON lines kept while the database is unreachable, replayed later.
 //!
-//! Each append writes whole lines in one write and syncs them. A crash can still leave a torn
-//! last line; the next append starts on a fresh line, and replay skips lines that do not parse
-//! (with a warning). Replay first renames the file to `<path>.replay`, so appends made during a
-//! replay go to a fresh file and are never truncated away.
+//! Each append writes whole lines in one write and syncs them (and, when it created the file,
+//! its directory). An append that fails part-way (disk full, I/O error) is cut back to where
+//! it started, so a failed append leaves nothing behind and its records stay with the caller.
+//! A crash mid-append can still leave a torn last line: the next append starts on a fresh
+//! line, and replay skips lines that do not parse (with a warning, counted), so one torn line
+//! never stops the lines after it. Replay first renames the file to `<path>.replay`, so
+//! appends made during a replay go to a fresh file and are never truncated away.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -55,23 +58,38 @@ impl Spill {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        let existed = self.path.exists();
         let mut f = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
             .open(&self.path)?;
         let len = f.metadata()?.len();
-        if len > 0 {
-            // A torn last line (crash mid-write) must not swallow the first new line.
-            let mut last = [0u8; 1];
-            f.seek(SeekFrom::Start(len - 1))?;
-            f.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                f.write_all(b"\n")?;
+        let written = (|| {
+            if len > 0 {
+                // A torn last line (crash mid-write) must not swallow the first new line.
+                let mut last = [0u8; 1];
+                f.seek(SeekFrom::Start(len - 1))?;
+                f.read_exact(&mut last)?;
+                if last[0] != b'\n' {
+                    f.write_all(b"\n")?;
+                }
             }
+            f.write_all(&buf)?;
+            if sync { f.sync_data() } else { Ok(()) }
+        })();
+        if let Err(e) = written {
+            // Nothing half-written: cut the file back to where this append began.
+            if let Err(cut) = f.set_len(len) {
+                tracing::error!(error = %cut, file = %self.path.display(),
+                    "cannot cut a failed append off the usage spill file; replay will skip its torn line");
+            }
+            return Err(e);
         }
-        f.write_all(&buf)?;
-        if sync { f.sync_data() } else { Ok(()) }
+        if sync && !existed {
+            sync_dir(&self.path);
+        }
+        Ok(())
     }
 
     /// Records waiting in the spill files (lines; a torn line counts too).
@@ -111,7 +129,19 @@ impl Spill {
             path: self.replay_path.clone(),
             reader: BufReader::new(f),
             line: 0,
+            skipped: 0,
         }))
+    }
+}
+
+/// Syncs the directory holding `path`, so a newly created file's name survives a power cut.
+fn sync_dir(path: &Path) {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(error = %e, dir = %dir.display(), "cannot sync the usage spill file's directory");
     }
 }
 
@@ -121,6 +151,7 @@ pub struct Replay {
     path: PathBuf,
     reader: BufReader<File>,
     line: u64,
+    skipped: u64,
 }
 
 impl Replay {
@@ -140,15 +171,23 @@ impl Replay {
             }
             match serde_json::from_str::<UsageRecord>(text) {
                 Ok(r) => out.push(r),
-                Err(e) => tracing::warn!(
-                    file = %self.path.display(),
-                    line = self.line,
-                    error = %e,
-                    "skipping an unreadable (torn) line of the usage spill file"
-                ),
+                Err(e) => {
+                    self.skipped += 1;
+                    tracing::warn!(
+                        file = %self.path.display(),
+                        line = self.line,
+                        error = %e,
+                        "skipping an unreadable (torn) line of the usage spill file"
+                    );
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Lines skipped so far because they did not parse.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Stops a replay part-way: the lines not yet read replace the file (atomically, synced),
@@ -201,6 +240,7 @@ mod tests {
             .map(|r| r.request_id)
             .collect();
         assert_eq!(got, ["a", "b", "c"]);
+        assert_eq!(r.skipped(), 1, "the torn line is skipped and counted");
         assert!(r.next_batch(10).unwrap().is_empty());
         r.finish().unwrap();
         let mut r = spill.begin_replay().unwrap().unwrap();

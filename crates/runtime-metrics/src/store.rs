@@ -6,9 +6,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, QueryBuilder, Row, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, PgPool, QueryBuilder, Row, SqlitePool};
+
+pub use crate::sqlite::SqliteStore;
 
 use crate::record::{Status, UsageRecord};
 
@@ -56,6 +59,10 @@ pub enum StoreError {
     /// A spill-file failure.
     #[error("spill file error: {0}")]
     Io(#[from] std::io::Error),
+    /// The SQLite file was deleted or replaced while a write was under way: the write may
+    /// have gone to the old file, so it counts as failed (and is written again).
+    #[error("usage database file {} was deleted or replaced while open", .0.display())]
+    Replaced(std::path::PathBuf),
 }
 
 /// Where batches of records go. [`UsageStore`] is the real one; tests may inject faults.
@@ -283,14 +290,14 @@ fn summary_sql(group_by: &[GroupBy], rollup: bool) -> String {
 }
 
 macro_rules! backend {
-    ($modname:ident, $db:ty, $pool:ty, $pg:expr) => {
+    ($modname:ident, $db:ty, $pool:ty, $pg:expr, $begin:expr) => {
         mod $modname {
             use super::*;
 
-            pub(super) async fn migrate(pool: &$pool) -> Result<(), StoreError> {
+            pub(crate) async fn migrate(conn: &mut PoolConnection<$db>) -> Result<(), StoreError> {
                 // One transaction; on Postgres, replicas starting together serialise on an
                 // advisory lock (CREATE TABLE IF NOT EXISTS alone races there).
-                let mut tx = pool.begin().await?;
+                let mut tx = conn.begin_with($begin).await?;
                 if $pg {
                     sqlx::query("SELECT pg_advisory_xact_lock(726373001)")
                         .execute(&mut *tx)
@@ -333,8 +340,8 @@ macro_rules! backend {
                 Ok(())
             }
 
-            pub(super) async fn write(
-                pool: &$pool,
+            pub(crate) async fn write(
+                conn: &mut PoolConnection<$db>,
                 records: &[UsageRecord],
             ) -> Result<u64, StoreError> {
                 // One delivery per id within the batch; the database rejects earlier ones.
@@ -343,7 +350,7 @@ macro_rules! backend {
                     .iter()
                     .filter(|r| seen.insert(r.request_id.as_str()))
                     .collect();
-                let mut tx = pool.begin().await?;
+                let mut tx = conn.begin_with($begin).await?;
                 let mut inserted: HashSet<String> = HashSet::new();
                 for chunk in fixed_chunks(&unique) {
                     let mut q = QueryBuilder::<$db>::new(format!(
@@ -492,17 +499,50 @@ macro_rules! backend {
     };
 }
 
-backend!(sqlite_backend, sqlx::Sqlite, SqlitePool, false);
-backend!(pg_backend, sqlx::Postgres, PgPool, true);
+// SQLite takes the write lock when the transaction begins (waiting up to the busy timeout),
+// so a writer never fails half-way through a batch because another one holds it.
+backend!(
+    sqlite_backend,
+    sqlx::Sqlite,
+    SqlitePool,
+    false,
+    "BEGIN IMMEDIATE"
+);
+backend!(pg_backend, sqlx::Postgres, PgPool, true, "BEGIN");
+
+/// Migrates the SQLite database behind `pool` (used when the file is opened anew).
+pub(crate) async fn sqlite_migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    let r = sqlite_backend::migrate(&mut conn).await;
+    if r.is_err() {
+        conn.close_on_drop();
+    }
+    r
+}
+
+/// Ends a unit of work on a PostgreSQL connection: one whose work failed is closed, not
+/// pooled again.
+fn pg_finish<T>(
+    mut conn: PoolConnection<sqlx::Postgres>,
+    r: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if r.is_err() {
+        conn.close_on_drop();
+    }
+    r
+}
 
 /// The usage database.
 #[derive(Debug, Clone)]
 pub enum UsageStore {
     /// A SQLite file.
-    Sqlite(SqlitePool),
+    Sqlite(SqliteStore),
     /// A PostgreSQL database.
     Postgres(PgPool),
 }
+
+/// The default SQLite busy timeout (see [`crate::StorageConfig::busy_timeout`]).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl UsageStore {
     /// Opens `url` (`sqlite://path` — created if missing — or `postgres://…`) on the current
@@ -513,6 +553,27 @@ impl UsageStore {
         max_connections: u32,
         acquire_timeout: Duration,
     ) -> Result<Self, StoreError> {
+        Self::open_with(url, max_connections, acquire_timeout, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens the database of a `[storage]` section (see [`UsageStore::open`]).
+    pub fn open_config(config: &crate::StorageConfig) -> Result<Self, StoreError> {
+        Self::open_with(
+            &config.database_url,
+            config.max_connections,
+            config.connect_timeout,
+            config.busy_timeout,
+        )
+    }
+
+    /// Like [`UsageStore::open`]; a SQLite writer waits up to `busy_timeout` for a write lock
+    /// another process holds.
+    pub fn open_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+        busy_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         // The pool spawns its maintenance task on the current runtime.
         tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         let max = max_connections.max(1);
@@ -521,17 +582,20 @@ impl UsageStore {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max)
-                .acquire_timeout(acquire_timeout)
-                .connect_lazy_with(opts);
-            Ok(UsageStore::Sqlite(pool))
+                .busy_timeout(busy_timeout);
+            Ok(UsageStore::Sqlite(SqliteStore::open(
+                opts,
+                max,
+                acquire_timeout,
+            )))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(acquire_timeout)
+                // A connection sqlx still counts inside a transaction is closed, not pooled
+                // (sqlx-postgres updates the count when it queues a rollback: no round trip).
+                .after_release(|conn, _meta| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
                 .connect_lazy_with(opts);
             Ok(UsageStore::Postgres(pool))
         } else {
@@ -551,8 +615,16 @@ impl UsageStore {
     /// Runs the embedded migrations not yet applied (recorded in `modelrt_migrations`).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            UsageStore::Sqlite(p) => sqlite_backend::migrate(p).await,
-            UsageStore::Postgres(p) => pg_backend::migrate(p).await,
+            UsageStore::Sqlite(s) => {
+                let mut c = s.acquire().await?;
+                let r = sqlite_backend::migrate(&mut c.conn).await;
+                c.finish(r)
+            }
+            UsageStore::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                let r = pg_backend::migrate(&mut c).await;
+                pg_finish(c, r)
+            }
         }
     }
 
@@ -563,15 +635,23 @@ impl UsageStore {
             return Ok(0);
         }
         match self {
-            UsageStore::Sqlite(p) => sqlite_backend::write(p, records).await,
-            UsageStore::Postgres(p) => pg_backend::write(p, records).await,
+            UsageStore::Sqlite(s) => {
+                let mut c = s.acquire().await?;
+                let r = sqlite_backend::write(&mut c.conn, records).await;
+                c.finish(r)
+            }
+            UsageStore::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                let r = pg_backend::write(&mut c, records).await;
+                pg_finish(c, r)
+            }
         }
     }
 
     /// Records stored.
     pub async fn count(&self) -> Result<u64, StoreError> {
         match self {
-            UsageStore::Sqlite(p) => sqlite_backend::count(p).await,
+            UsageStore::Sqlite(s) => sqlite_backend::count(&s.checked().await.0).await,
             UsageStore::Postgres(p) => pg_backend::count(p).await,
         }
     }
@@ -579,7 +659,7 @@ impl UsageStore {
     /// Every stored request id, sorted (for audits and tests).
     pub async fn request_ids(&self) -> Result<Vec<String>, StoreError> {
         match self {
-            UsageStore::Sqlite(p) => sqlite_backend::ids(p).await,
+            UsageStore::Sqlite(s) => sqlite_backend::ids(&s.checked().await.0).await,
             UsageStore::Postgres(p) => pg_backend::ids(p).await,
         }
     }
@@ -595,7 +675,9 @@ impl UsageStore {
             return Ok(Vec::new());
         }
         match self {
-            UsageStore::Sqlite(p) => sqlite_backend::summary(p, group_by, rollup, from, to).await,
+            UsageStore::Sqlite(s) => {
+                sqlite_backend::summary(&s.checked().await.0, group_by, rollup, from, to).await
+            }
             UsageStore::Postgres(p) => pg_backend::summary(p, group_by, rollup, from, to).await,
         }
     }
@@ -661,7 +743,7 @@ impl UsageStore {
     /// Closes the pool.
     pub async fn close(&self) {
         match self {
-            UsageStore::Sqlite(p) => p.close().await,
+            UsageStore::Sqlite(s) => s.close().await,
             UsageStore::Postgres(p) => p.close().await,
         }
     }

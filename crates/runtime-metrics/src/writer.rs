@@ -7,10 +7,15 @@
 //! caller never waits for the database.
 //!
 //! Writer task: collects records into batches (every `batch_size` records or `flush_interval`)
-//! and writes each batch in one transaction. When the database fails, records stay in memory
-//! up to `buffer_max_records`, then go to the spill file; the database is retried with
-//! exponential backoff, and once it answers, the spill file is replayed in batches and removed.
-//! Writes are idempotent on request id, so a replay after a crash never double-counts.
+//! and writes each batch in one transaction. When a write fails, its records are appended to
+//! the spill file (synced) before they leave memory, and so is every record that arrives
+//! while the database is retried (exponential backoff): an outage costs no memory and a
+//! crash during it loses nothing already spilled. Once the database answers, the spill file
+//! is replayed in batches and removed. Writes are idempotent on request id, so a replay after
+//! a crash, or of a batch whose failed commit did land, never double-counts. Only when the
+//! spill file cannot be written either (say the same disk is full) do records stay in
+//! memory, at most `buffer_max_records`; past that the oldest are dropped, counted and
+//! logged as errors.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +29,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::StorageConfig;
+use crate::failure::FailureKind;
 use crate::record::{UsageRecord, UsageSink};
 use crate::spill::{Replay, Spill};
 use crate::store::{BatchStore, StoreError, UsageStore};
@@ -42,6 +48,11 @@ struct Counters {
     replayed: AtomicU64,
     db_errors: AtomicU64,
     dropped: AtomicU64,
+    spill_errors: AtomicU64,
+    spill_skipped: AtomicU64,
+    in_memory: AtomicU64,
+    database_down: AtomicU64,
+    errors_by_kind: [AtomicU64; FailureKind::ALL.len()],
 }
 
 /// What the writer has done since it started.
@@ -62,6 +73,14 @@ pub struct WriterStats {
     pub db_errors: u64,
     /// Records lost because neither the database nor the spill file took them.
     pub dropped: u64,
+    /// Failed appends to the spill file.
+    pub spill_errors: u64,
+    /// Unreadable (torn) spill-file lines skipped by a replay.
+    pub spill_skipped: u64,
+    /// Records the writer holds in memory only (neither stored nor spilled yet).
+    pub in_memory: u64,
+    /// Whether the last database attempt failed (1) or not (0).
+    pub database_down: u64,
 }
 
 /// Records that found the channel full: a second bounded queue the writer drains, so a burst
@@ -111,11 +130,7 @@ impl UsageWriter {
     /// and starts the writer task on the current Tokio runtime. Migrations run before the
     /// first write.
     pub fn start(config: &StorageConfig) -> Result<Self, StoreError> {
-        let store = UsageStore::open(
-            &config.database_url,
-            config.max_connections,
-            config.connect_timeout,
-        )?;
+        let store = UsageStore::open_config(config)?;
         Self::with_store(Arc::new(store), config)
     }
 
@@ -147,6 +162,9 @@ impl UsageWriter {
             retry_at: None,
             backoff: FIRST_BACKOFF,
             replay: None,
+            last_kind: None,
+            spill_failing: false,
+            failed_since: None,
         };
         let task = runtime.spawn(worker.run(rx, flush_rx, stop.clone()));
         Ok(Self {
@@ -175,7 +193,21 @@ impl UsageWriter {
             replayed: g(&c.replayed),
             db_errors: g(&c.db_errors),
             dropped: g(&c.dropped),
+            spill_errors: g(&c.spill_errors),
+            spill_skipped: g(&c.spill_skipped),
+            in_memory: g(&c.in_memory),
+            database_down: g(&c.database_down),
         }
+    }
+
+    /// Failed database attempts by condition (every kind, zeros included).
+    pub fn db_errors_by_kind(&self) -> Vec<(FailureKind, u64)> {
+        let c = &self.inner.counters;
+        FailureKind::ALL
+            .iter()
+            .zip(&c.errors_by_kind)
+            .map(|(k, n)| (*k, n.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Records waiting in the spill file(s).
@@ -228,6 +260,7 @@ impl UsageSink for UsageWriter {
             }
         };
         if let Err(e) = inner.spill.append(&batch, sync) {
+            inner.counters.spill_errors.fetch_add(1, Ordering::Relaxed);
             inner
                 .counters
                 .dropped
@@ -249,6 +282,12 @@ struct Worker {
     retry_at: Option<Instant>,
     backoff: Duration,
     replay: Option<Replay>,
+    /// The condition of the last failure, while the database is failing.
+    last_kind: Option<FailureKind>,
+    /// Whether the last spill-file append failed.
+    spill_failing: bool,
+    /// When the current run of failures began.
+    failed_since: Option<Instant>,
 }
 
 impl Worker {
@@ -304,26 +343,67 @@ impl Worker {
         if !self.pending.is_empty() {
             self.spill_pending().await;
         }
+        if !self.pending.is_empty() {
+            let lost = self.pending.len() as u64;
+            self.counters.dropped.fetch_add(lost, Ordering::Relaxed);
+            tracing::error!(
+                lost,
+                spill = %self.spill.path().display(),
+                "usage records lost at shutdown: neither the database nor the spill file took them"
+            );
+            self.pending.clear();
+        }
+        self.note_memory();
         while let Ok(ack) = flush_rx.try_recv() {
             let _ = ack.send(());
         }
     }
 
     fn failed(&mut self, e: &StoreError) {
-        let first = self.retry_at.is_none();
+        let kind = e.kind();
         self.counters.db_errors.fetch_add(1, Ordering::Relaxed);
-        if first {
-            tracing::warn!(error = %e, "usage database unavailable; buffering records");
+        self.counters.errors_by_kind[kind.index()].fetch_add(1, Ordering::Relaxed);
+        self.counters.database_down.store(1, Ordering::Relaxed);
+        // Logged when the database starts failing and when the condition changes, not on
+        // every retry.
+        if self.last_kind != Some(kind) {
+            tracing::warn!(
+                error = %e,
+                kind = %kind,
+                hint = kind.hint(),
+                spill = %self.spill.path().display(),
+                "usage database write failed; records go to the spill file until it is back"
+            );
         }
+        self.last_kind = Some(kind);
+        self.failed_since.get_or_insert_with(Instant::now);
+        // The next attempt checks (and, on a new file, creates) the tables again.
+        self.prepared = false;
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
 
     fn succeeded(&mut self) {
         if self.retry_at.take().is_some() {
-            tracing::info!("usage database reachable again");
+            let down_ms = self
+                .failed_since
+                .map_or(0, |t| t.elapsed().as_millis() as u64);
+            tracing::info!(
+                down_ms,
+                last_kind = %self.last_kind.map_or("none", FailureKind::as_str),
+                "usage database reachable again; replaying the spill file"
+            );
         }
+        self.last_kind = None;
+        self.failed_since = None;
+        self.counters.database_down.store(0, Ordering::Relaxed);
         self.backoff = FIRST_BACKOFF;
+    }
+
+    fn note_memory(&self) {
+        self.counters
+            .in_memory
+            .store(self.pending.len() as u64, Ordering::Relaxed);
     }
 
     /// Runs the store's migrations once; false (and backoff) when the database fails.
@@ -386,23 +466,24 @@ impl Worker {
         self.take_overflow();
         let waiting = matches!(self.retry_at, Some(t) if Instant::now() < t);
         if waiting && !force {
-            self.bound_memory().await;
-            return;
-        }
-        if self.write_pending().await {
+            // The database is failing: what arrived goes to the spill file now, not later.
+            self.spill_pending().await;
+        } else if self.write_pending().await {
             self.replay(force).await;
         } else {
-            self.bound_memory().await;
-        }
-    }
-
-    async fn bound_memory(&mut self) {
-        if self.pending.len() > self.opts.buffer_max {
+            // A failed write's records reach the spill file before they leave memory.
             self.spill_pending().await;
         }
+        self.note_memory();
     }
 
+    /// Moves `pending` to the spill file (one synced append). When the file cannot be
+    /// written, the records stay in memory, at most `buffer_max_records`; past that the
+    /// oldest are dropped (counted, logged).
     async fn spill_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
         let records: Vec<UsageRecord> = self.pending.drain(..).collect();
         let n = records.len() as u64;
         let spill = self.spill.clone();
@@ -414,12 +495,29 @@ impl Worker {
         match result {
             Ok((Ok(()), _)) => {
                 self.counters.spilled.fetch_add(n, Ordering::Relaxed);
+                if std::mem::take(&mut self.spill_failing) {
+                    tracing::info!(
+                        spill = %self.spill.path().display(),
+                        records = n,
+                        "usage spill file writable again; records held in memory written to it"
+                    );
+                }
             }
             Ok((Err(e), records)) => {
-                // Keep them in memory, but never more than twice the buffer.
-                tracing::error!(error = %e, "cannot write the usage spill file");
+                self.counters.spill_errors.fetch_add(1, Ordering::Relaxed);
                 self.pending.extend(records);
-                let excess = self.pending.len().saturating_sub(2 * self.opts.buffer_max);
+                if !std::mem::replace(&mut self.spill_failing, true) {
+                    tracing::error!(
+                        error = %e,
+                        spill = %self.spill.path().display(),
+                        in_memory = self.pending.len(),
+                        bound = self.opts.buffer_max,
+                        "cannot write the usage spill file either: records are held in memory \
+                         only (lost on a crash) until the database or the spill file takes them; \
+                         put spill_path on another disk than the database"
+                    );
+                }
+                let excess = self.pending.len().saturating_sub(self.opts.buffer_max);
                 if excess > 0 {
                     self.pending.drain(..excess);
                     self.counters
@@ -427,7 +525,9 @@ impl Worker {
                         .fetch_add(excess as u64, Ordering::Relaxed);
                     tracing::error!(
                         lost = excess,
-                        "usage records lost: database and spill file both failing"
+                        bound = self.opts.buffer_max,
+                        "usage records lost: database and spill file both failing and the \
+                         in-memory bound (buffer_max_records) reached"
                     );
                 }
             }
@@ -478,6 +578,7 @@ impl Worker {
                 }
                 match self.store.write(&batch).await {
                     Ok(new) => {
+                        self.succeeded();
                         self.counters.replayed.fetch_add(new, Ordering::Relaxed);
                         self.counters.written.fetch_add(new, Ordering::Relaxed);
                         self.counters
@@ -490,11 +591,15 @@ impl Worker {
                     }
                 }
             }
+            let skipped = replay.skipped();
             if let Err(e) = replay.finish() {
                 tracing::error!(error = %e, "cannot remove the replayed usage spill file");
                 return;
             }
-            tracing::info!("usage spill file replayed");
+            self.counters
+                .spill_skipped
+                .fetch_add(skipped, Ordering::Relaxed);
+            tracing::info!(skipped, "usage spill file replayed");
         }
     }
 }

@@ -139,8 +139,8 @@ async fn whole_hours_come_from_rollups(store: UsageStore) {
     store.insert_batch(&recs).await.unwrap();
     let sql = "DELETE FROM usage_records";
     match &store {
-        UsageStore::Sqlite(p) => {
-            sqlx::query(sql).execute(p).await.unwrap();
+        UsageStore::Sqlite(s) => {
+            sqlx::query(sql).execute(&s.pool()).await.unwrap();
         }
         UsageStore::Postgres(p) => {
             sqlx::query(sql).execute(p).await.unwrap();

@@ -309,3 +309,77 @@ async fn a_flush_replays_a_leftover_replay_file_and_the_spill_file() {
     writer.shutdown().await;
     assert_eq!(store.stored.lock().len(), 3);
 }
+
+/// A failed write's records are appended to the spill file at once (not kept in memory up to
+/// `buffer_max_records`), so a crash right after — the runtime dropped mid-run, as a kill -9
+/// would stop it — loses none of them: the next writer replays them, exactly once.
+#[test]
+fn a_failed_write_reaches_the_spill_file_before_it_leaves_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StorageConfig {
+        spill_path: dir.path().join("spill.jsonl"),
+        buffer_max_records: 100_000,
+        flush_interval: Duration::from_millis(5),
+        ..StorageConfig::default()
+    };
+    let down = Arc::new(Flaky::default());
+    down.down.store(true, Ordering::SeqCst);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let writer = rt.block_on(async {
+        let writer = UsageWriter::with_store(down.clone(), &cfg).unwrap();
+        for i in 0..30 {
+            writer.submit(record(i, T));
+        }
+        writer.flush().await;
+        writer
+    });
+    let s = writer.stats();
+    assert_eq!((s.written, s.spilled, s.in_memory), (0, 30, 0), "{s:?}");
+    assert_eq!(s.database_down, 1);
+    assert_eq!(writer.spilled_pending().unwrap(), 30);
+    drop(rt); // no shutdown: the writer task is gone, as after a kill -9
+
+    let up = Arc::new(Flaky::default());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let w2 = UsageWriter::with_store(up.clone(), &cfg).unwrap();
+        w2.flush().await;
+        w2.shutdown().await;
+        assert_eq!(w2.stats().replayed, 30);
+    });
+    assert_eq!(up.stored.lock().len(), 30);
+}
+
+/// While the database stays down, records that arrive later are spilled on the next tick too
+/// (not held until the retry), so memory stays near zero however long the outage.
+#[tokio::test]
+async fn records_arriving_during_an_outage_are_spilled_on_the_next_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Flaky::default());
+    store.down.store(true, Ordering::SeqCst);
+    let cfg = StorageConfig {
+        spill_path: dir.path().join("spill.jsonl"),
+        buffer_max_records: 100_000,
+        flush_interval: Duration::from_millis(5),
+        ..StorageConfig::default()
+    };
+    let writer = UsageWriter::with_store(store.clone(), &cfg).unwrap();
+    writer.submit(record(0, T));
+    writer.flush().await; // fails: backoff starts
+    for i in 1..=40 {
+        writer.submit(record(i, T));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while writer.spilled_pending().unwrap() < 41 {
+        assert!(Instant::now() < deadline, "{:?}", writer.stats());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(writer.stats().in_memory, 0);
+    store.down.store(false, Ordering::SeqCst);
+    writer.flush().await;
+    // Recovered through the replay alone (nothing new was pending): no longer "down".
+    assert_eq!(writer.stats().database_down, 0, "{:?}", writer.stats());
+    writer.shutdown().await;
+    assert_eq!(store.stored.lock().len(), 41);
+    assert_eq!(writer.spilled_pending().unwrap(), 0);
+}

@@ -102,6 +102,18 @@ pub struct RouterDefaults {
     /// How long an open circuit stays open before a half-open trial request.
     #[serde(deserialize_with = "de_duration")]
     pub cooldown: Duration,
+    /// Longest cooldown of a deployment, however long the upstream asked to wait
+    /// (`Retry-After: 86400` cools it for this long; then one half-open trial request probes
+    /// it). Also the longest `Retry-After` the router reports for a deployment it will try
+    /// again. At least `cooldown`.
+    #[serde(deserialize_with = "de_duration")]
+    pub max_cooldown: Duration,
+    /// Longest wait for the same deployment within one request: a hinted wait (Retry-After,
+    /// "try again in 26.604s") longer than this, or past the request's deadline, is not
+    /// waited — the request fails over, or is answered at once with the wait as
+    /// `Retry-After`.
+    #[serde(deserialize_with = "de_duration")]
+    pub max_retry_wait: Duration,
     /// Per-request deadline, retries and fallbacks included (the caller's deadline wins when
     /// earlier).
     #[serde(deserialize_with = "de_duration")]
@@ -124,8 +136,11 @@ pub struct RouterDefaults {
     pub stream_holdback_events: usize,
     /// Most stream bytes (text of held events) held back before committing.
     pub stream_holdback_bytes: usize,
-    /// Keep limiter, cooldown and health state in this Redis (feature `redis`; build with
-    /// [`RouterBuilder::build_async`](crate::RouterBuilder::build_async)). Unset: in memory.
+    /// Keep limiter, cooldown and health state in the runtime's shared `[redis]` connection
+    /// (the facade hands it over; in code, [`RouterBuilder::redis`](crate::RouterBuilder::redis)).
+    pub redis: bool,
+    /// Keep limiter, cooldown and health state in this standalone Redis (feature `redis`):
+    /// a shorthand for `redis = true` with `[redis] url`. Unset: in memory.
     pub redis_url: Option<String>,
     /// Prefix of every Redis key the router writes.
     pub redis_prefix: String,
@@ -140,6 +155,8 @@ impl Default for RouterDefaults {
             backoff_max: Duration::from_secs(10),
             cooldown_failures: 3,
             cooldown: Duration::from_secs(30),
+            max_cooldown: Duration::from_secs(60),
+            max_retry_wait: Duration::from_secs(10),
             timeout: Duration::from_secs(120),
             ttft_timeout: Duration::from_secs(30),
             queue_max_len: 1000,
@@ -148,6 +165,7 @@ impl Default for RouterDefaults {
             dead_key_recheck: Duration::from_secs(300),
             stream_holdback_events: 8,
             stream_holdback_bytes: 4096,
+            redis: false,
             redis_url: None,
             redis_prefix: "modelrt:router".into(),
         }
@@ -498,6 +516,8 @@ backoff_base = "200ms"
 backoff_max = "10s"
 cooldown_failures = 3
 cooldown = "30s"
+max_cooldown = "2m"
+max_retry_wait = "5s"
 timeout = "120s"
 ttft_timeout = "30s"
 queue_max_len = 1000
@@ -541,6 +561,8 @@ model = "text-embedding-3-small"
         assert_eq!(cfg.router.dead_key_recheck, Duration::from_secs(300));
         assert_eq!(cfg.router.backoff_base, Duration::from_millis(200));
         assert_eq!(cfg.router.redis_prefix, "fleet-a");
+        assert_eq!(cfg.router.max_cooldown, Duration::from_secs(120));
+        assert_eq!(cfg.router.max_retry_wait, Duration::from_secs(5));
         let m = &cfg.models[0];
         assert_eq!(m.strategy, Some(Strategy::Weighted));
         assert_eq!(

@@ -8,6 +8,8 @@ mod health;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 mod router;
+#[cfg(feature = "redis")]
+pub mod shared;
 pub mod state;
 mod strategy;
 mod stream;
@@ -18,4 +20,8 @@ pub use config::{
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use router::{Attempt, DeploymentStatus, Resolver, RouteError, Routed, Router, RouterBuilder};
-pub use state::{Acquire, MemoryStore, RateLimits, StateStore, WindowUsage};
+#[cfg(feature = "redis")]
+pub use runtime_redis::{Redis, RedisConfig};
+#[cfg(feature = "redis")]
+pub use shared::SharedStore;
+pub use state::{Acquire, MemoryStore, RateLimits, Snapshot, StateStore, WindowUsage};

@@ -194,6 +194,9 @@ pub struct RouterBuilder {
     resolver: Option<Resolver>,
     providers: HashMap<String, Arc<dyn Provider>>,
     store: Option<Arc<dyn StateStore>>,
+    #[cfg(feature = "redis")]
+    redis: Option<runtime_redis::Redis>,
+    health_checks: bool,
     http: Option<HttpClient>,
     env: EnvLookup,
 }
@@ -267,36 +270,105 @@ impl RouterBuilder {
         self
     }
 
-    /// Like [`RouterBuilder::build`], first connecting to `router.redis_url` when it is set
-    /// and no store was given.
-    pub async fn build_async(mut self) -> Result<Router> {
-        if self.store.is_none() {
-            if let Some(url) = self.config.router.redis_url.clone() {
-                self.store = Some(connect_redis(&url, &self.config.router.redis_prefix).await?);
+    /// Keeps shared state in this Redis (falling back to local state while it is down);
+    /// takes precedence over `router.redis_url`.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, handle: runtime_redis::Redis) -> Self {
+        self.redis = Some(handle);
+        self
+    }
+
+    /// Whether active health checks start with the router (default true; `config check`
+    /// builds without them, so validating a file sends nothing anywhere).
+    pub fn health_checks(mut self, on: bool) -> Self {
+        self.health_checks = on;
+        self
+    }
+
+    /// The same as [`RouterBuilder::build`]: Redis is connected lazily, in the background,
+    /// so building never waits for it (kept for callers written when it did).
+    pub async fn build_async(self) -> Result<Router> {
+        self.build()
+    }
+
+    /// The store: the one given, else Redis (a handle given or `router.redis_url`) with a
+    /// local fallback, else memory.
+    fn make_store(&mut self) -> Result<Arc<dyn StateStore>> {
+        if let Some(s) = self.store.take() {
+            return Ok(s);
+        }
+        let d = &self.config.router;
+        #[cfg(feature = "redis")]
+        {
+            let handle = match (self.redis.take(), &d.redis_url) {
+                (Some(h), _) => Some(h),
+                (None, Some(url)) => {
+                    let cfg = runtime_redis::RedisConfig::standalone(url.clone());
+                    cfg.validate("router").map_err(|e| match e {
+                        Error::InvalidConfig { reason, .. } => Error::InvalidConfig {
+                            provider: self.name.clone(),
+                            field: "router.redis_url".into(),
+                            reason,
+                        },
+                        other => other,
+                    })?;
+                    let h = runtime_redis::Redis::new(&cfg)?;
+                    h.add_user("router");
+                    Some(h)
+                }
+                (None, None) => None,
+            };
+            if let Some(h) = handle {
+                let store = crate::redis_store::RedisStore::new(h, d.redis_prefix.clone());
+                return Ok(Arc::new(crate::shared::SharedStore::new(store)));
             }
         }
-        self.build()
+        if d.redis {
+            return Err(Error::InvalidConfig {
+                provider: self.name.clone(),
+                field: "router.redis".into(),
+                reason: "no Redis connection was given: add a `[redis]` section (or set router.redis_url)".into(),
+            });
+        }
+        if d.redis_url.is_some() {
+            return Err(Error::InvalidConfig {
+                provider: self.name.clone(),
+                field: "router.redis_url".into(),
+                reason: "this build has no Redis support (enable the `redis` feature)".into(),
+            });
+        }
+        Ok(Arc::new(MemoryStore::new()))
     }
 
     /// Validates the configuration, resolves the providers and starts the active health
     /// checks (which needs a tokio runtime when any deployment enables them).
-    pub fn build(self) -> Result<Router> {
+    pub fn build(mut self) -> Result<Router> {
+        let store = self.make_store()?;
         let d = &self.config.router;
         let cfg_err = |field: String, reason: String| Error::InvalidConfig {
             provider: self.name.clone(),
             field,
             reason,
         };
-        if self.store.is_none() && d.redis_url.is_some() {
+        if d.redis_prefix.trim().is_empty() {
             return Err(cfg_err(
-                "router.redis_url".into(),
-                "connecting to Redis is async: build with `build_async` (or pass a store)".into(),
+                "router.redis_prefix".into(),
+                "must not be empty".into(),
             ));
         }
         if d.max_attempts == 0 {
             return Err(cfg_err(
                 "router.max_attempts".into(),
                 "must be at least 1".into(),
+            ));
+        }
+        if d.max_cooldown < d.cooldown {
+            return Err(cfg_err(
+                "router.max_cooldown".into(),
+                format!(
+                    "must be at least `cooldown` ({:?}), got {:?}",
+                    d.cooldown, d.max_cooldown
+                ),
             ));
         }
         let mut models = HashMap::new();
@@ -401,12 +473,10 @@ impl RouterBuilder {
             defaults: d.clone(),
             models,
             order,
-            store: self
-                .store
-                .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn StateStore>),
+            store,
             http,
         });
-        let health = if any_health {
+        let health = if any_health && self.health_checks {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(cfg_err(
                     "health_check".into(),
@@ -489,22 +559,6 @@ impl RouterBuilder {
             ttft: Ewma::new(Duration::from_secs(10)),
         })
     }
-}
-
-#[cfg(feature = "redis")]
-async fn connect_redis(url: &str, prefix: &str) -> Result<Arc<dyn StateStore>> {
-    Ok(Arc::new(
-        crate::redis_store::RedisStore::connect(url, prefix).await?,
-    ))
-}
-
-#[cfg(not(feature = "redis"))]
-async fn connect_redis(_url: &str, _prefix: &str) -> Result<Arc<dyn StateStore>> {
-    Err(Error::InvalidConfig {
-        provider: "router".into(),
-        field: "router.redis_url".into(),
-        reason: "this build has no Redis support (enable the `redis` feature)".into(),
-    })
 }
 
 /// What a request asks of a deployment.
@@ -622,7 +676,17 @@ enum Pick {
     Got(Chosen),
     Limited(Duration),
     /// Why nothing is available, and when the first cooldown ends.
-    Unavailable(String, Option<Duration>),
+    Unavailable(Unavailable),
+}
+
+/// Why a selection found nothing, and when to expect a deployment back.
+pub(crate) struct Unavailable {
+    reason: String,
+    /// When the shortest cooldown ends.
+    soonest: Option<Duration>,
+    /// The wait to tell a client: the shortest cooldown, else the next health probe of an
+    /// unhealthy deployment.
+    hint: Option<Duration>,
 }
 
 /// Why a selection failed.
@@ -663,13 +727,16 @@ impl Router {
             resolver: None,
             providers: HashMap::new(),
             store: None,
+            #[cfg(feature = "redis")]
+            redis: None,
+            health_checks: true,
             http: None,
             env: Arc::new(|k| std::env::var(k).ok()),
         }
     }
 
     /// A router from the config file sections, resolving provider instances with `resolver`
-    /// (and connecting to `router.redis_url` when set).
+    /// (shared state in `router.redis_url` when set, connected lazily).
     pub async fn from_config(
         config: RouterConfig,
         resolver: impl Fn(&str) -> Result<Arc<dyn Provider>> + Send + Sync + 'static,
@@ -759,7 +826,7 @@ impl Router {
                 retry_after: Some(ra),
                 message: "every deployment is at its rate limit".into(),
             }),
-            Pick::Unavailable(reason, _) => Err(self.inner.no_healthy(&m, reason)),
+            Pick::Unavailable(u) => Err(self.inner.no_healthy(&m, u)),
         }
     }
 
@@ -1020,7 +1087,16 @@ impl Inner {
         if let Some(s) = soonest {
             reason.push_str(&format!("; next cooldown ends in {:.3}s", s.as_secs_f64()));
         }
-        Pick::Unavailable(reason, soonest)
+        let probe = (unhealthy > 0).then_some(self.defaults.health_check_interval);
+        let hint = match (soonest, probe) {
+            (Some(s), Some(p)) => Some(s.min(p)),
+            (s, p) => s.or(p),
+        };
+        Pick::Unavailable(Unavailable {
+            reason,
+            soonest,
+            hint,
+        })
     }
 
     async fn release_trial(&self, d: &Deployment, trial: bool) {
@@ -1062,8 +1138,9 @@ impl Inner {
         if q.waiting.load(Ordering::Acquire) == 0 {
             match self.select(m, want, strategy, avoid, exclude, tokens).await {
                 Pick::Got(c) => return Ok(c),
-                Pick::Unavailable(reason, soonest) => {
-                    return Err(NoPick::Unavailable(self.no_healthy(m, reason), soonest));
+                Pick::Unavailable(u) => {
+                    let soonest = u.soonest;
+                    return Err(NoPick::Unavailable(self.no_healthy(m, u), soonest));
                 }
                 Pick::Limited(ra) => {
                     q.last_retry_ms
@@ -1111,8 +1188,9 @@ impl Inner {
             notified.as_mut().enable();
             match self.select(m, want, strategy, avoid, exclude, tokens).await {
                 Pick::Got(c) => return Ok(c),
-                Pick::Unavailable(reason, soonest) => {
-                    return Err(NoPick::Unavailable(self.no_healthy(m, reason), soonest));
+                Pick::Unavailable(u) => {
+                    let soonest = u.soonest;
+                    return Err(NoPick::Unavailable(self.no_healthy(m, u), soonest));
                 }
                 Pick::Limited(ra) => {
                     q.last_retry_ms
@@ -1133,10 +1211,22 @@ impl Inner {
         }
     }
 
-    fn no_healthy(&self, m: &LogicalModel, reason: String) -> Error {
+    fn no_healthy(&self, m: &LogicalModel, u: Unavailable) -> Error {
         Error::NoHealthyDeployment {
             model: m.name.clone(),
-            reason,
+            reason: u.reason,
+            retry_after: u.hint,
+        }
+    }
+
+    /// A wait the router reports never exceeds `max_cooldown`: by then every deployment it
+    /// cooled down is tried again (half-open), whatever the upstream asked.
+    fn cap_wait(&self, e: Error) -> Error {
+        match e.wait_hint() {
+            Some(w) if w > self.defaults.max_cooldown => {
+                e.with_wait_hint(self.defaults.max_cooldown)
+            }
+            _ => e,
         }
     }
 
@@ -1147,7 +1237,10 @@ impl Inner {
         ctx: &RequestContext,
     ) -> Result<(Out, Vec<Attempt>), RouteError> {
         let mut attempts = Vec::new();
-        let fail = |error, attempts| RouteError { error, attempts };
+        let fail = |error, attempts| RouteError {
+            error: self.cap_wait(error),
+            attempts,
+        };
         let m = match self.model(call.model()) {
             Ok(m) => m,
             Err(e) => return Err(fail(e, attempts)),
@@ -1234,6 +1327,8 @@ impl Inner {
         let mut exclude: Vec<usize> = Vec::new();
         let mut last: Option<Error> = None;
         let mut retry_after: Option<Duration> = None;
+        // True right after waiting out a hinted wait: no backoff on top of it.
+        let mut waited = false;
         let mut n = 0;
         while n < m.max_attempts {
             if ctx.cancel.is_cancelled() {
@@ -1249,28 +1344,34 @@ impl Inner {
                 Ok(c) => c,
                 Err(NoPick::Unavailable(e, soonest)) => {
                     // The deployment asked us to wait (Retry-After) and is blocked for no
-                    // longer than that: wait for it instead of giving up.
+                    // longer than that: wait for it, when the wait is short enough and fits
+                    // the deadline, instead of giving up.
                     if let (Some(ra), Some(s)) = (retry_after.take(), soonest) {
-                        if s <= ra + Duration::from_millis(5) && Instant::now() + s < deadline {
+                        if s <= ra + Duration::from_millis(5) && self.may_wait(s, deadline) {
                             tokio::select! {
                                 biased;
                                 _ = ctx.cancel.cancelled() => return Err(Error::Cancelled),
                                 _ = tokio::time::sleep(s) => {}
                             }
+                            waited = true;
                             continue;
                         }
                     }
-                    // Attempts were made: their error says more than "none left".
-                    if last.is_some() {
-                        break;
+                    // Attempts were made: their error says more than "none left", with the
+                    // wait until the first deployment is back.
+                    if let Some(e) = last.take() {
+                        return Err(match soonest {
+                            Some(s) => e.with_wait_hint(s),
+                            None => e,
+                        });
                     }
                     return Err(e);
                 }
                 Err(NoPick::Error(e)) => return Err(e),
             };
-            if chosen.reused && n > 0 {
+            if chosen.reused && n > 0 && !std::mem::take(&mut waited) {
                 let wait = self.backoff(n).max(retry_after.unwrap_or_default());
-                if Instant::now() + wait >= deadline {
+                if !self.may_wait(wait, deadline) {
                     self.release(m, &chosen).await;
                     break;
                 }
@@ -1319,6 +1420,12 @@ impl Inner {
             phase: TimeoutPhase::Deadline,
             after: m.timeout,
         }))
+    }
+
+    /// Whether a wait for the same deployment is worth it: no longer than `max_retry_wait`
+    /// and ending before the deadline.
+    fn may_wait(&self, wait: Duration, deadline: Instant) -> bool {
+        wait <= self.defaults.max_retry_wait && Instant::now() + wait < deadline
     }
 
     fn backoff(&self, n: u32) -> Duration {
@@ -1578,8 +1685,15 @@ impl Inner {
         }
         if let Some(ra) = e.retry_after() {
             // The upstream said when to come back (429, 503 with Retry-After): every router
-            // sharing the store skips this deployment until then.
-            let _ = store.set_flag(&d.skeys.cool, ra).await;
+            // sharing the store skips this deployment until then — for at most
+            // `max_cooldown`, after which one half-open trial probes it (a `Retry-After:
+            // 86400` must not take a deployment away for a day).
+            let max = self.defaults.max_cooldown;
+            let _ = store.set_flag(&d.skeys.cool, ra.min(max)).await;
+            if ra > max {
+                tracing::warn!(deployment = %d.name, asked_s = ra.as_secs_f64(), cooldown_s = max.as_secs_f64(), "upstream asked for a wait longer than max_cooldown; cooling down for max_cooldown, then a half-open trial");
+                let _ = store.set_flag(&d.skeys.trip, trip_ttl(max)).await;
+            }
         }
         let cooldown = self.defaults.cooldown;
         let count = if trial {
@@ -1592,9 +1706,8 @@ impl Inner {
         };
         if count >= u64::from(self.defaults.cooldown_failures.max(1)) {
             tracing::warn!(deployment = %d.name, error = %e, cooldown_s = cooldown.as_secs_f64(), trial, "deployment cooled down (circuit open)");
-            let trip_ttl = (cooldown * 10).max(Duration::from_secs(600));
             let _ = store.set_flag(&d.skeys.cool, cooldown).await;
-            let _ = store.set_flag(&d.skeys.trip, trip_ttl).await;
+            let _ = store.set_flag(&d.skeys.trip, trip_ttl(cooldown)).await;
             let _ = store
                 .clear_flags(&[d.skeys.fail.as_str(), d.skeys.trial.as_str()])
                 .await;
@@ -1606,6 +1719,11 @@ impl Inner {
     async fn correct_tokens_chosen(&self, m: &LogicalModel, d: &Deployment, c: &Chosen, u: &Usage) {
         self.correct_tokens(m, d, c.window, c.tokens, u).await;
     }
+}
+
+/// How long the "half-open" mark outlives a cooldown of `cooldown`.
+fn trip_ttl(cooldown: Duration) -> Duration {
+    (cooldown * 10).max(Duration::from_secs(600))
 }
 
 struct Leave<'a>(&'a AtomicUsize);

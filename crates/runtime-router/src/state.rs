@@ -88,6 +88,23 @@ pub trait StateStore: Send + Sync + 'static {
     async fn usage(&self, key: &str) -> Result<WindowUsage>;
 }
 
+/// What a [`MemoryStore`] held, taken out to be pushed to the shared store (see
+/// [`MemoryStore::take`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Flags and locks still set, with their time left.
+    pub flags: Vec<(String, Duration)>,
+    /// Rate counters of the current window: key, requests, tokens.
+    pub counters: Vec<(String, u64, u64)>,
+}
+
+impl Snapshot {
+    /// True when there is nothing to push.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty() && self.counters.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Counter {
     window: u64,
@@ -124,6 +141,35 @@ impl MemoryStore {
             start: Instant::now(),
             state: Mutex::new(MemState::default()),
         }
+    }
+
+    /// Empties the store, returning the live flags and this window's counters (failure
+    /// counts are dropped: they only matter within one replica's short window).
+    pub fn take(&self) -> Snapshot {
+        let now = Instant::now();
+        let (window, _) = self.window_now(now);
+        let st = std::mem::take(&mut *self.state.lock());
+        let mut flags: Vec<(String, Duration)> = st
+            .flags
+            .into_iter()
+            .filter(|(_, t)| *t > now)
+            .map(|(k, t)| (k, t.duration_since(now)))
+            .collect();
+        flags.sort();
+        let mut counters: Vec<(String, u64, u64)> = st
+            .counters
+            .into_iter()
+            .filter(|(_, c)| c.window == window && (c.requests > 0 || c.tokens > 0))
+            .map(|(k, c)| (k, c.requests, c.tokens))
+            .collect();
+        counters.sort();
+        Snapshot { flags, counters }
+    }
+
+    /// True when the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        let st = self.state.lock();
+        st.flags.is_empty() && st.failures.is_empty() && st.counters.is_empty()
     }
 
     fn window_now(&self, now: Instant) -> (u64, Duration) {
@@ -322,6 +368,40 @@ mod tests {
             s.acquire("d", lim, 1).await.unwrap(),
             Acquire::Granted { window: 1 }
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn take_empties_and_keeps_only_live_state() {
+        let s = MemoryStore::new();
+        assert!(s.take().is_empty());
+        s.set_flag("cool", Duration::from_secs(10)).await.unwrap();
+        s.set_flag("gone", Duration::from_secs(1)).await.unwrap();
+        let lim = RateLimits {
+            rpm: Some(10),
+            tpm: None,
+        };
+        s.acquire("old", lim, 5).await.unwrap();
+        tokio::time::advance(WINDOW).await;
+        s.acquire("rate", lim, 7).await.unwrap();
+        s.acquire("rate", lim, 3).await.unwrap();
+        s.record_failure("fail", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(!s.is_empty());
+        let snap = s.take();
+        assert_eq!(
+            snap.flags,
+            Vec::<(String, Duration)>::new(),
+            "both flags expired"
+        );
+        assert_eq!(snap.counters, vec![("rate".to_owned(), 2, 10)]);
+        assert!(s.is_empty());
+        s.set_flag("cool", Duration::from_secs(10)).await.unwrap();
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(
+            s.take().flags,
+            vec![("cool".to_owned(), Duration::from_secs(6))]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use runtime_core::{ChatRequest, Error, Message, Provider, RequestContext};
 use runtime_router::{
-    Acquire, DeploymentConfig, ModelConfig, RateLimits, RedisStore, Router, RouterDefaults,
-    StateStore,
+    Acquire, DeploymentConfig, ModelConfig, RateLimits, Redis, RedisConfig, RedisStore, Router,
+    RouterDefaults, StateStore,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
 use wiremock::matchers::{method, path};
@@ -32,12 +32,14 @@ fn prefix(test: &str) -> String {
     format!("modelrt-test:router:{test}:{}:{n}", std::process::id())
 }
 
+/// A store straight on Redis (no local fallback): a test fails when Redis does not answer.
 async fn store(prefix: &str) -> Arc<RedisStore> {
-    Arc::new(
-        RedisStore::connect(&url(), prefix)
-            .await
-            .expect("redis-server must be running (MODELRT_TEST_REDIS_URL)"),
-    )
+    let cfg = RedisConfig::standalone(url()).with_timeout(Duration::from_secs(2));
+    let s = RedisStore::new(Redis::new(&cfg).unwrap(), prefix);
+    s.flags(&["probe"])
+        .await
+        .expect("redis-server must be running (MODELRT_TEST_REDIS_URL)");
+    Arc::new(s)
 }
 
 /// Rate windows are whole minutes of the Redis clock: don't start a counting test in the
@@ -258,7 +260,7 @@ async fn one_health_probe_per_interval_for_the_fleet() {
 }
 
 #[tokio::test]
-async fn from_config_connects_to_redis_url() {
+async fn from_config_shares_state_through_redis_url() {
     let p = prefix("cfg");
     let text = format!(
         r#"

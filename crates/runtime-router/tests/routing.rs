@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use runtime_core::{
-    ChatRequest, EmbeddingRequest, Error, ModelPricing, Provider, RequestContext, StreamEvent,
-    TimeoutPhase, Usage,
+    ChatRequest, EmbeddingRequest, Error, Message, ModelPricing, Provider, RequestContext,
+    StreamEvent, TimeoutPhase, Usage,
 };
 use runtime_router::{
     DeploymentConfig, ModelConfig, ModelType, RequestKind, Router, RouterDefaults, Strategy,
@@ -308,9 +308,15 @@ async fn cooldown_then_half_open_trial_recovers() {
         .await
         .unwrap_err();
     match &e {
-        Error::NoHealthyDeployment { model, reason } => {
+        Error::NoHealthyDeployment {
+            model,
+            reason,
+            retry_after,
+        } => {
             assert_eq!(model, "chat");
             assert!(reason.contains("1 cooling down"), "{reason}");
+            // The client is told when the cooldown ends.
+            assert_eq!(*retry_after, Some(Duration::from_secs(30)));
         }
         other => panic!("{other:?}"),
     }
@@ -1015,9 +1021,15 @@ async fn all_deployments_down_is_a_typed_error_naming_the_model() {
         .await
         .unwrap_err();
     match e {
-        Error::NoHealthyDeployment { model, reason } => {
+        Error::NoHealthyDeployment {
+            model,
+            reason,
+            retry_after,
+        } => {
             assert_eq!(model, "chat");
             assert!(reason.contains("1 unhealthy"), "{reason}");
+            // Down by the health check: come back at the next probe.
+            assert_eq!(retry_after, Some(Duration::from_secs(10)));
         }
         other => panic!("{other:?}"),
     }
@@ -1069,18 +1081,42 @@ async fn complete_stream_routes_and_holds_back() {
 }
 
 #[tokio::test]
-async fn redis_url_needs_build_async() {
+async fn a_router_with_an_unreachable_redis_url_builds_at_once_and_routes_on_local_state() {
+    // Nothing listens on port 1. Before the breaker, `build` refused a redis_url and
+    // `build_async` failed after ~9.6 s of connection retries.
     let f = fakes(&["a"]);
-    let e = Router::builder()
+    let start = std::time::Instant::now();
+    let r = Router::builder()
         .defaults(RouterDefaults {
             redis_url: Some("redis://127.0.0.1:1/".into()),
+            queue_max_len: 0,
+            ..RouterDefaults::default()
+        })
+        .model(ModelConfig::new("m").deployment(DeploymentConfig::new("a", "x").rpm(2)))
+        .provider("a", f[0].clone())
+        .build()
+        .unwrap();
+    let req = ChatRequest::new("m", vec![Message::user("hi")]);
+    r.chat(&req, &RequestContext::new()).await.unwrap();
+    r.chat(&req, &RequestContext::new()).await.unwrap();
+    // The rpm limit still holds, counted in this process.
+    let e = r.chat(&req, &RequestContext::new()).await.unwrap_err();
+    assert!(matches!(e, Error::RateLimited { .. }), "{e:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+    let e = Router::builder()
+        .defaults(RouterDefaults {
+            redis_url: Some("http://not-redis/".into()),
             ..RouterDefaults::default()
         })
         .model(ModelConfig::new("m").deployment(DeploymentConfig::new("a", "x")))
         .provider("a", f[0].clone())
         .build()
         .unwrap_err();
-    assert!(e.to_string().contains("build_async"), "{e}");
+    assert!(e.to_string().contains("router.redis_url"), "{e}");
 }
 
 #[tokio::test(start_paused = true)]

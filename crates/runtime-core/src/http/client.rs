@@ -188,6 +188,19 @@ impl CallInfo {
         }
     }
 
+    /// Maps an error while reading the body, after the response head arrived: the
+    /// connection had been made, so a cut is [`Error::Disconnected`], not [`Error::Connect`].
+    pub fn body_error(&self, e: &reqwest::Error) -> Error {
+        if e.is_timeout() {
+            return self.timeout_err(TimeoutPhase::Response, self.timeout);
+        }
+        Error::Disconnected {
+            provider: self.provider.to_string(),
+            model: self.model.clone(),
+            message: error_chain(e),
+        }
+    }
+
     /// A decode error for this call.
     pub fn decode_error(&self, what: &str, err: impl std::fmt::Display, text: &[u8]) -> Error {
         let text = String::from_utf8_lossy(text);
@@ -362,7 +375,7 @@ impl HttpClient {
         with_limits(call, ctx, limit, phase, async {
             let resp = self.execute_inner(call, spec).await?;
             let headers = resp.headers().clone();
-            let body = resp.bytes().await.map_err(|e| call.transport_error(&e))?;
+            let body = resp.bytes().await.map_err(|e| call.body_error(&e))?;
             Ok((body, headers))
         })
         .await
@@ -499,7 +512,7 @@ impl Stream for BodyStream {
             }
             Poll::Ready(Some(Err(e))) => {
                 this.done = true;
-                return Poll::Ready(Some(Err(this.call.transport_error(&e))));
+                return Poll::Ready(Some(Err(this.call.body_error(&e))));
             }
             Poll::Ready(None) => {
                 this.done = true;
@@ -549,6 +562,11 @@ mod tests {
     /// A server answering one request with a chunked body: each `(pause, text)` is written as
     /// one HTTP chunk after the pause; then the connection stalls until the client leaves.
     async fn chunked_server(script: Vec<(u64, &'static str)>) -> String {
+        chunked_server_ending(script, false).await
+    }
+
+    /// [`chunked_server`], closing the connection mid-body after the script when `cut`.
+    async fn chunked_server_ending(script: Vec<(u64, &'static str)>, cut: bool) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -564,6 +582,10 @@ mod tests {
                 if sock.write_all(chunk.as_bytes()).await.is_err() {
                     return;
                 }
+            }
+            if cut {
+                // No terminating zero-length chunk: the body is cut.
+                return;
             }
             let _ = sock.read(&mut buf).await;
         });
@@ -619,6 +641,37 @@ mod tests {
             }
         }
         (text, None)
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_after_the_head_is_a_disconnect_not_a_connect_failure() {
+        let url = chunked_server_ending(vec![(0, "data: partial")], true).await;
+        let client = HttpClient::new(&HttpClientConfig::default()).unwrap();
+        let ctx = RequestContext::new();
+        let (s, _) = client
+            .stream(
+                &call(Duration::from_secs(5)),
+                HttpRequestSpec::get(&url),
+                &ctx,
+            )
+            .await
+            .unwrap();
+        let (text, err) = collect(s).await;
+        assert_eq!(text, "data: partial");
+        let err = err.expect("the cut is an error");
+        assert!(matches!(err, Error::Disconnected { .. }), "{err:?}");
+        assert_eq!(err.openai_code().as_deref(), Some("upstream_disconnected"));
+        // The whole-body read path says the same.
+        let url = chunked_server_ending(vec![(0, "{\"partial\":")], true).await;
+        let err = client
+            .bytes(
+                &call(Duration::from_secs(5)),
+                HttpRequestSpec::get(url),
+                &ctx,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Disconnected { .. }), "{err:?}");
     }
 
     #[tokio::test]

@@ -91,7 +91,7 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
     if let Some(details) = obj.get("details").and_then(Value::as_array) {
         for d in details {
             if let Some(delay) = d.get("retryDelay").and_then(Value::as_str) {
-                out.retry_after = crate::registry::parse_duration_str(delay).ok();
+                out.retry_after = parse_go_duration(delay);
             }
             if let Some(r) = d.get("reason").and_then(Value::as_str) {
                 out.reasons.push(r.to_owned());
@@ -105,24 +105,46 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
     out
 }
 
-/// Azure says "Please retry after 86400 seconds" in the message.
-fn retry_after_in_message(msg: &str) -> Option<Duration> {
-    let lower = msg.to_ascii_lowercase();
-    let idx = lower.find("retry after ")?;
-    let rest = &lower[idx + "retry after ".len()..];
-    let num: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let n: f64 = num.parse().ok()?;
-    let unit = rest[num.len()..].trim_start();
-    if unit.starts_with("second") || unit.starts_with('s') {
-        Duration::try_from_secs_f64(n).ok()
-    } else if unit.starts_with("millisecond") || unit.starts_with("ms") {
-        Duration::try_from_secs_f64(n / 1000.0).ok()
-    } else {
-        None
+/// Phrases after which providers state the wait in their error message: OpenAI "Please try
+/// again in 26.604s" / "in 6m0s" / "in 20ms", Azure "Please retry after 86400 seconds" and
+/// "Try again in 20 seconds", Gemini "Please retry in 35.60207746s".
+const WAIT_PHRASES: &[&str] = &[
+    "try again in ",
+    "try again after ",
+    "retry after ",
+    "retry in ",
+];
+
+/// The wait a provider states in an error message (see [`WAIT_PHRASES`]): a Go-style duration
+/// (`26.604s`, `6m0s`, `20ms`) or a number and a unit word (`86400 seconds`, `5 minutes`).
+pub fn retry_after_in_message(msg: &str) -> Option<Duration> {
+    let lower = msg.to_lowercase();
+    WAIT_PHRASES.iter().find_map(|phrase| {
+        let idx = lower.find(phrase)?;
+        wait_after_phrase(&lower[idx + phrase.len()..])
+    })
+}
+
+fn wait_after_phrase(rest: &str) -> Option<Duration> {
+    let mut words = rest.split_whitespace();
+    let first = words
+        .next()?
+        .trim_end_matches(['.', ',', ';', ':', ')', '!']);
+    if first.parse::<f64>().is_err() {
+        return parse_go_duration(first);
     }
+    // A bare number: the next word is its unit.
+    let n: f64 = first.parse().ok()?;
+    let unit = words.next().unwrap_or("");
+    let unit = unit.trim_end_matches(|c: char| !c.is_alphabetic());
+    let secs = match unit {
+        "ms" | "millisecond" | "milliseconds" => n / 1000.0,
+        "s" | "sec" | "secs" | "second" | "seconds" => n,
+        "m" | "min" | "mins" | "minute" | "minutes" => n * 60.0,
+        "h" | "hour" | "hours" => n * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 /// Reads `retry-after-ms`, then `retry-after` (seconds or an HTTP date).
@@ -181,7 +203,13 @@ impl RateLimitInfo {
         }
     }
 
-    /// The longer of the resets of exhausted windows.
+    /// The wait until the limit that refused a request resets: the longer of the resets of
+    /// the exhausted windows (`remaining` 0); when neither is at 0 the token window (a request
+    /// refused with requests left did not fit the tokens left), else the request window.
+    ///
+    /// OpenAI's resets say when a window is back *to its full size*, so they are an upper
+    /// bound: a wait stated in the error message ("try again in 26.604s", computed for this
+    /// request) is preferred by [`classify`].
     pub fn exhausted_reset(&self) -> Option<Duration> {
         let r = (self.remaining_requests == Some(0))
             .then_some(self.reset_requests)
@@ -189,43 +217,47 @@ impl RateLimitInfo {
         let t = (self.remaining_tokens == Some(0))
             .then_some(self.reset_tokens)
             .flatten();
-        r.max(t)
+        r.max(t).or(self.reset_tokens).or(self.reset_requests)
     }
 }
 
-/// Parses OpenAI's reset values: `1s`, `6m0s`, `174ms`, `1h2m3.5s`.
+/// Parses a Go `time.Duration` string, the syntax of OpenAI's `x-ratelimit-reset-*` headers
+/// and of the waits in its messages: `1s`, `6m0s`, `174ms`, `1h2m3.5s`, `1.5µs`, `0`. A bare
+/// number is read as seconds (some OpenAI-compatible servers send that). Negative, empty,
+/// unknown-unit and out-of-range values are `None`.
 pub fn parse_go_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
+    if s.is_empty() || s.starts_with('-') {
+        return None;
+    }
+    let s = s.strip_prefix('+').unwrap_or(s);
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
     let mut total = 0.0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let mult = match c {
-            'h' => 3600.0,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                0.001
-            }
-            'm' => 60.0,
-            's' => 1.0,
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
             _ => return None,
         };
+        rest = &rest[unit_len..];
         total += n * mult;
-        any = true;
     }
-    if !num.is_empty() {
-        total += num.parse::<f64>().ok()?;
-        any = true;
-    }
-    any.then(|| Duration::try_from_secs_f64(total).ok())
-        .flatten()
+    Duration::try_from_secs_f64(total).ok()
 }
 
 fn contains_any(haystack: &str, needles: &[&str]) -> bool {
@@ -479,6 +511,149 @@ mod tests {
         assert_eq!(parse_go_duration("174ms"), Some(Duration::from_millis(174)));
         assert_eq!(parse_go_duration("1h2m3s"), Some(Duration::from_secs(3723)));
         assert_eq!(parse_go_duration("x"), None);
+        // The shapes OpenAI sends in `x-ratelimit-reset-*` and in its messages.
+        assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_go_duration("20ms"), Some(Duration::from_millis(20)));
+        assert_eq!(
+            parse_go_duration("1h2m3.5s"),
+            Some(Duration::from_millis(3_723_500))
+        );
+        assert_eq!(
+            parse_go_duration("26.604s"),
+            Some(Duration::from_millis(26_604))
+        );
+        assert_eq!(parse_go_duration("7m12s"), Some(Duration::from_secs(432)));
+        assert_eq!(parse_go_duration("1.5µs"), Some(Duration::from_nanos(1500)));
+        assert_eq!(parse_go_duration("250us"), Some(Duration::from_micros(250)));
+        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_go_duration("2"), Some(Duration::from_secs(2)));
+        for bad in ["", "-1s", "1d", "s", "1s2", "1..5s", "ms"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn waits_stated_in_provider_messages() {
+        // OpenAI TPM 429s, as reported in BuilderIO/micro-agent#86, semanser/codel#72,
+        // jorge-menjivar/unsaged#53 and continuedev/continue#11472.
+        let cases = [
+            (
+                "Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): \
+                 Limit 30000, Used 14567, Requested 24754. Please try again in 18.642s. Visit \
+                 https://platform.openai.com/account/rate-limits to learn more.",
+                Duration::from_millis(18_642),
+            ),
+            (
+                "Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): \
+                 Limit 30000, Used 29937, Requested 385. Please try again in 644ms.",
+                Duration::from_millis(644),
+            ),
+            (
+                "Rate limit reached for gpt-4 in organization org-x on tokens per min. Limit: \
+                 10000 / min. Please try again in 6ms. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                Duration::from_millis(6),
+            ),
+            (
+                "Rate limit reached for gpt-4 on requests per day (RPD): Limit 200, Used 200, \
+                 Requested 1. Please try again in 7m12s.",
+                Duration::from_secs(432),
+            ),
+            // Azure OpenAI (shared/WIRE-FORMATS.md §2).
+            (
+                "Requests to the ChatCompletions_Create Operation under Azure OpenAI API \
+                 version 2024-02-01 have exceeded token rate limit of your current OpenAI S0 \
+                 pricing tier. Please retry after 86400 seconds.",
+                Duration::from_secs(86_400),
+            ),
+            (
+                "Rate limit is exceeded. Try again in 20 seconds.",
+                Duration::from_secs(20),
+            ),
+            // Gemini's message beside its RetryInfo.
+            (
+                "You exceeded your current quota. Please retry in 35.60207746s.",
+                Duration::from_secs_f64(35.602_077_46),
+            ),
+            ("Please retry after 2 minutes", Duration::from_secs(120)),
+            ("please retry after 500 ms", Duration::from_millis(500)),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(retry_after_in_message(msg), Some(want), "{msg}");
+        }
+        for msg in [
+            "Please reduce the prompt length or the maximum tokens requested, or try again later.",
+            "try again in a few minutes",
+            "Overloaded",
+        ] {
+            assert_eq!(retry_after_in_message(msg), None, "{msg}");
+        }
+    }
+
+    #[test]
+    fn the_message_wait_wins_over_the_full_window_reset() {
+        // The issue-13 case: the message says 26.604 s for this request; the token window is
+        // back to its full size only in 6 minutes.
+        let e = map(
+            429,
+            &[
+                ("x-ratelimit-remaining-tokens", "0"),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+                ("x-ratelimit-remaining-requests", "499"),
+                ("x-ratelimit-reset-requests", "120ms"),
+            ],
+            r#"{"error":{"message":"Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 26.604s.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#,
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(26_604)));
+        // An explicit Retry-After header is the server's instruction: it wins over both.
+        let e = map(
+            429,
+            &[("retry-after", "3"), ("x-ratelimit-reset-tokens", "6m0s")],
+            r#"{"error":{"message":"Please try again in 26.604s."}}"#,
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
+        // Without a wait in the message: the reset of the exhausted window.
+        let e = map(
+            429,
+            &[
+                ("x-ratelimit-remaining-requests", "0"),
+                ("x-ratelimit-reset-requests", "1s"),
+                ("x-ratelimit-remaining-tokens", "0"),
+                ("x-ratelimit-reset-tokens", "20ms"),
+            ],
+            "{}",
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
+        // Requests left but refused: the token window was the limit.
+        let e = map(
+            429,
+            &[
+                ("x-ratelimit-remaining-requests", "10"),
+                ("x-ratelimit-reset-requests", "1s"),
+                ("x-ratelimit-remaining-tokens", "50"),
+                ("x-ratelimit-reset-tokens", "2.5s"),
+            ],
+            "{}",
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let when = SystemTime::now() + Duration::from_secs(120);
+        let date = httpdate::fmt_http_date(when);
+        let e = map(429, &[("retry-after", &date)], "{}");
+        let after = e.retry_after().unwrap();
+        assert!(
+            after > Duration::from_secs(100) && after <= Duration::from_secs(120),
+            "{after:?}"
+        );
+        // A date in the past: no wait.
+        let e = map(
+            429,
+            &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")],
+            "{}",
+        );
+        assert_eq!(e.retry_after(), Some(Duration::ZERO));
     }
 
     #[test]

@@ -68,8 +68,14 @@ pub struct ChatRequest {
     /// OpenAI's `stream_options` (`include_usage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
+    /// Fields pinned to one message part, tool call or tool that core has no type for
+    /// (Anthropic's `cache_control`, a tool result's `is_error`, replayed `citations`); see
+    /// [`ElementExtra`](super::ElementExtra). Providers that cannot express them ignore them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub element_extras: Vec<super::ElementExtra>,
     /// Provider-specific fields, passed through to providers that know them
-    /// (for example `top_k`, `reasoning_effort`, `n`, `logprobs`).
+    /// (for example `top_k`, `reasoning_effort`, `n`, `logprobs`, and Anthropic's
+    /// `thinking` object `{"type": "enabled", "budget_tokens": n}`).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -644,6 +650,22 @@ pub struct ChatResponse {
     /// Which provider, deployment and attempt served it.
     #[serde(default)]
     pub meta: ResponseMeta,
+}
+
+/// Well-known keys of [`ResponseMeta::annotations`], shared by the providers that write them
+/// and the client dialects that read them.
+pub mod annotation {
+    /// The stop sequence that ended the answer (a string).
+    pub const STOP_SEQUENCE: &str = "stop_sequence";
+    /// The provider's own stop reason when the core [`FinishReason`](super::FinishReason) folds
+    /// several into one (Anthropic `pause_turn`, `stop_sequence`, `refusal`): a string.
+    pub const STOP_REASON: &str = "stop_reason";
+    /// Citations of the answer's text: a list of `{"start": n, "end": n, "citations": [..]}`,
+    /// `start`/`end` byte offsets into the answer text (one entry per cited text block), the
+    /// citation objects as the provider sent them.
+    pub const CITATIONS: &str = "citations";
+    /// Content blocks without a core equivalent (server tool use and results), as sent.
+    pub const CONTENT_BLOCKS: &str = "content_blocks";
 }
 
 /// Where an answer came from: filled by providers and by the router and cache layers.

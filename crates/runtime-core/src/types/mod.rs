@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod completion;
+pub mod element;
 pub mod embedding;
 pub mod model;
 pub mod pricing;
@@ -11,6 +12,7 @@ pub(crate) mod serde_util;
 
 pub use chat::*;
 pub use completion::*;
+pub use element::*;
 pub use embedding::*;
 pub use model::*;
 pub use pricing::*;

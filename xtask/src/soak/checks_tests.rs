@@ -1,0 +1,152 @@
+//! Unit tests of the soak's checks: each can fail, and excuses apply only where stated.
+
+use super::*;
+
+fn outcome(id: &str, replica: usize, start_ms: u64, class: Class) -> Outcome {
+    Outcome {
+        id: id.into(),
+        replica,
+        kind: super::super::load::ReqKind::Chat,
+        limited_key: false,
+        start_ms,
+        latency_ms: 50.0,
+        status: if class == Class::Ok { 200 } else { 0 },
+        class,
+        code: None,
+        retry_after: None,
+        key_limited: false,
+        detail: None,
+    }
+}
+
+fn arrival(id: &str, at_ms: u64) -> Arrival {
+    Arrival {
+        at_ms,
+        kind: Kind::Chat,
+        markers: vec![id.into()],
+        fault: None,
+    }
+}
+
+fn row(id: &str) -> Row {
+    Row {
+        id: id.into(),
+        status: "ok".into(),
+        operation: "chat".into(),
+        total_tokens: CHAT_USAGE.0 + CHAT_USAGE.1,
+    }
+}
+
+fn input() -> Input {
+    Input {
+        opts: Options {
+            minutes: 1.0,
+            replicas: 2,
+            concurrency: 4,
+            out: "target/none".into(),
+            debug: true,
+        },
+        limits: Limits::for_run(1.0),
+        duration_ms: 60_000,
+        start_unix_ms: 1_000_000,
+        outcomes: vec![
+            outcome("r1", 0, 1000, Class::Ok),
+            outcome("r2", 1, 2000, Class::Ok),
+            outcome("r3", 0, 9_990, Class::Transport),
+        ],
+        events: vec![Event {
+            what: "kill9".into(),
+            replica: Some(0),
+            start_ms: 10_000,
+            end_ms: 12_000,
+        }],
+        arrivals: [
+            vec![
+                arrival("r1", 1_001_000),
+                arrival("r2", 1_002_000),
+                arrival("r3", 1_009_995),
+            ],
+            Vec::new(),
+            Vec::new(),
+        ],
+        usage: Usage {
+            rows: vec![row("r1"), row("r2")],
+            rollup_requests: 2,
+            spilled: HashSet::new(),
+        },
+        rss: Vec::new(),
+        connect_failovers: 0,
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn a_request_in_flight_at_a_kill_is_excused_and_its_record_counted_as_lost_to_it() {
+    let inp = input();
+    let a = answered(&inp);
+    assert!(a.ok, "{}", a.detail);
+    assert_eq!(a.data["cut_by_kill9"], 1);
+    let u = usage_exact(&inp);
+    assert!(u.ok, "{}", u.detail);
+    assert_eq!(u.data["lost_to_kill9"], 1);
+}
+
+#[test]
+fn a_missing_row_elsewhere_fails_and_so_does_a_wrong_token_count() {
+    let mut inp = input();
+    inp.usage.rows.retain(|r| r.id != "r2");
+    let u = usage_exact(&inp);
+    assert!(!u.ok);
+    assert_eq!(u.data["lost_otherwise_sample"], json!(["r2"]));
+    let mut inp = input();
+    inp.usage.rows[0].total_tokens = 1;
+    assert!(!usage_exact(&inp).ok);
+    let mut inp = input();
+    inp.usage.rollup_requests = 3;
+    assert!(!rollup(&inp).ok);
+}
+
+#[test]
+fn a_transport_error_away_from_any_kill_fails_the_answers_check() {
+    let mut inp = input();
+    inp.outcomes
+        .push(outcome("r4", 1, 30_000, Class::Transport));
+    assert!(!answered(&inp).ok);
+}
+
+#[test]
+fn rpm_over_the_limit_fails_unless_redis_restarted_in_that_window() {
+    let mut inp = input();
+    let rpm = inp.limits.rpm_a;
+    inp.arrivals[0] = (0..rpm * 11 / 10)
+        .map(|i| arrival(&format!("x{i}"), 1_200_000 + i))
+        .collect();
+    assert!(!deployment_rpm(&inp, 0, "a", rpm).ok);
+    inp.events.push(Event {
+        what: "redis_restart".into(),
+        replica: None,
+        start_ms: 200_000,
+        end_ms: 203_000,
+    });
+    let c = deployment_rpm(&inp, 0, "a", rpm);
+    // Excused, and then no judged window was exercised.
+    assert_eq!(c.data["windows"][0]["redis_restart_in_window"], true);
+}
+
+#[test]
+fn probes_closer_than_half_an_interval_fail() {
+    let mut inp = input();
+    let probe = |t: u64| Arrival {
+        at_ms: t,
+        kind: Kind::Health,
+        markers: Vec::new(),
+        fault: None,
+    };
+    let i = inp.limits.health_interval.as_millis() as u64;
+    for m in 0..3 {
+        inp.arrivals[m] = (0..40).map(|k| probe(1_000_000 + k * i)).collect();
+    }
+    assert!(health_probes(&inp).ok);
+    inp.arrivals[1].push(probe(1_000_000 + 5 * i + 10));
+    assert!(!health_probes(&inp).ok);
+}
