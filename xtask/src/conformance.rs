@@ -1,5 +1,5 @@
-//! `cargo xtask conformance`: runs each linked provider's conformance test and prints the
-//! provider × check table.
+//! `cargo xtask conformance`: runs each linked provider's conformance test (or an outside
+//! crate's, with `--manifest-path`) and prints the provider × check table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -7,47 +7,94 @@ use std::process::Command;
 
 use serde_json::Value;
 
+const USAGE: &str =
+    "usage: cargo xtask conformance [--provider NAME] [--manifest-path PATH/Cargo.toml]...";
+
+/// The workspace's target directory (outside crates build there too: their registry
+/// dependencies are shared with the workspace's instead of built again).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn conformance_test(out: &std::path::Path) -> Command {
+    let mut cmd = crate::cargo();
+    cmd.args(["test", "-q"]).env("MODELRT_CONFORMANCE_OUT", out);
+    cmd
+}
+
+/// Runs the conformance suites — of every linked provider crate, one of them (`--provider`),
+/// or of crates outside the workspace (`--manifest-path`, e.g. an example provider) — and
+/// prints the provider × check table of all reports.
 pub fn run(args: &[String]) -> Result<(), String> {
-    let only = match args {
-        [] => None,
-        [flag, name] if flag == "--provider" => Some(name.clone()),
-        _ => return Err("usage: cargo xtask conformance [--provider NAME]".into()),
-    };
-    let registry = model_runtime::registry().map_err(|e| e.to_string())?;
-    let mut crates: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for f in registry.factories() {
-        if only.as_deref().is_none_or(|o| o == f.name) {
-            crates.entry(f.crate_name).or_default().push(f.name);
+    let mut only = None;
+    let mut manifests: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--provider", Some(name)) => only = Some(name.clone()),
+            ("--manifest-path", Some(path)) => manifests.push(path.clone()),
+            _ => return Err(USAGE.into()),
         }
     }
-    if crates.is_empty() {
-        return Err(format!(
-            "no linked provider named {:?}; linked: {}",
-            only.unwrap_or_default(),
-            registry.names().join(", ")
-        ));
-    }
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/conformance");
+    let out = target_dir().join("conformance");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut failed_runs = Vec::new();
-    for krate in crates.keys() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut expected: Vec<String> = Vec::new();
+    if manifests.is_empty() {
+        let registry = model_runtime::registry().map_err(|e| e.to_string())?;
+        let mut crates: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for f in registry.factories() {
+            if only.as_deref().is_none_or(|o| o == f.name) {
+                crates.entry(f.crate_name).or_default().push(f.name);
+            }
+        }
+        if crates.is_empty() {
+            return Err(format!(
+                "no linked provider named {:?}; linked: {}",
+                only.unwrap_or_default(),
+                registry.names().join(", ")
+            ));
+        }
+        for (krate, names) in &crates {
+            expected.extend(names.iter().map(|n| (*n).to_owned()));
+            let status = conformance_test(&out)
+                .args([
+                    "-p",
+                    krate,
+                    "--test",
+                    "conformance",
+                    "--",
+                    "--test-threads=1",
+                ])
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !status.success() {
+                failed_runs.push((*krate).to_owned());
+            }
+        }
+    }
+    for m in &manifests {
+        let before = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+        let status = conformance_test(&out)
             .args([
-                "test",
-                "-q",
-                "-p",
-                krate,
+                "--manifest-path",
+                m,
                 "--test",
                 "conformance",
                 "--",
                 "--test-threads=1",
             ])
-            .env("MODELRT_CONFORMANCE_OUT", &out)
+            .env("CARGO_TARGET_DIR", target_dir())
             .status()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{m}: {e}"))?;
+        let after = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
         if !status.success() {
-            failed_runs.push(krate.to_string());
+            failed_runs.push(m.clone());
+        } else if after == before {
+            failed_runs.push(format!("{m} (no report)"));
         }
     }
     let mut reports: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
@@ -76,11 +123,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         reports.insert(provider, row);
     }
     // Every linked provider type must have produced a report.
-    for names in crates.values() {
-        for n in names {
-            if !reports.contains_key(*n) {
-                failed_runs.push(format!("{n} (no report)"));
-            }
+    for n in &expected {
+        if !reports.contains_key(n) {
+            failed_runs.push(format!("{n} (no report)"));
         }
     }
     print_table(&reports, &checks);
@@ -95,7 +140,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             failed_runs.join(", ")
         ));
     }
-    println!("conformance: every linked provider passed every applicable check");
+    println!("conformance: every provider run passed every applicable check");
     Ok(())
 }
 

@@ -18,7 +18,8 @@ impl Config {
             ..Config::default()
         };
         let set = |var: &str| env(var).is_some_and(|v| !v.is_empty());
-        for f in crate::builtin_factories() {
+        // Every linked provider: the built-in ones and any third-party crate linked in.
+        for f in runtime_core::registry::linked(&crate::builtin_factories()) {
             let has_credentials = f
                 .settings
                 .iter()
@@ -58,6 +59,33 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime_core::{
+        BuildContext, Error, Provider, ProviderConfig, ProviderFactory, SettingSpec,
+    };
+    use std::sync::Arc;
+
+    // A third-party provider, linked into this test binary only.
+    fn build(cfg: ProviderConfig, _: &BuildContext) -> runtime_core::Result<Arc<dyn Provider>> {
+        Err(Error::unsupported(cfg.instance(), "building (a test)"))
+    }
+    static THIRD_PARTY_SETTINGS: &[SettingSpec] = &[SettingSpec::api_key("THIRD_PARTY_TEST_KEY")];
+    static THIRD_PARTY: ProviderFactory =
+        ProviderFactory::new("third-party-test", build).settings(THIRD_PARTY_SETTINGS);
+    runtime_core::register_provider!(THIRD_PARTY);
+
+    #[test]
+    fn linked_third_party_providers_with_credentials_are_included() {
+        let none = Config::embedded_default_with_env(&|_| None);
+        assert!(!none.providers.contains_key("third-party-test"));
+        let with = Config::embedded_default_with_env(&|k| {
+            (k == "THIRD_PARTY_TEST_KEY").then(|| "k".to_owned())
+        });
+        assert!(
+            with.providers.contains_key("third-party-test"),
+            "{:?}",
+            with.providers.keys().collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn providers_with_credentials_are_included() {

@@ -126,13 +126,11 @@ impl Provider for Dispatcher {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            vision: true,
-            json_schema: true,
-            embeddings: true,
-            list_models: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default()
+            .vision(true)
+            .json_schema(true)
+            .embeddings(true)
+            .list_models(true)
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {

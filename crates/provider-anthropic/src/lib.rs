@@ -11,10 +11,10 @@ use async_trait::async_trait;
 use http::HeaderMap;
 
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
+use runtime_core::registry::API_KEY;
 use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, Error, ModelInfo, Provider,
-    ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingKind,
-    SettingSpec,
+    ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingSpec,
 };
 
 use crate::wire::{EventDecoder, RequestOptions};
@@ -28,112 +28,63 @@ pub const DEFAULT_VERSION: &str = "2023-06-01";
 /// `max_tokens` sent when a request has none.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
+/// What the Messages API serves (no embeddings).
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .list_models(true);
+
 /// Most pages of `GET /v1/models` read by one listing.
 const MAX_MODEL_PAGES: usize = 50;
 
 static SETTINGS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "api_key",
-        kind: SettingKind::Secret,
-        required: true,
-        env: Some("ANTHROPIC_API_KEY"),
-        default: None,
-        help: "Anthropic API key, sent as x-api-key",
-    },
-    SettingSpec {
-        key: "base_url",
-        kind: SettingKind::Url,
-        required: false,
-        env: Some("ANTHROPIC_BASE_URL"),
-        default: Some(DEFAULT_BASE_URL),
-        help: "API base URL (with or without a trailing /v1)",
-    },
-    SettingSpec {
-        key: "anthropic_version",
-        kind: SettingKind::String,
-        required: false,
-        env: None,
-        default: Some(DEFAULT_VERSION),
-        help: "sent as the anthropic-version header",
-    },
-    SettingSpec {
-        key: "default_max_tokens",
-        kind: SettingKind::Integer,
-        required: false,
-        env: None,
-        default: Some("4096"),
-        help: "max_tokens sent when a request sets none (Anthropic requires it)",
-    },
-    SettingSpec {
-        key: "beta",
-        kind: SettingKind::StringList,
-        required: false,
-        env: None,
-        default: None,
-        help: "beta features, sent comma-separated as the anthropic-beta header",
-    },
-    SettingSpec {
-        key: "timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("600s"),
-        help: "longest wait for a whole answer, or for a stream to start",
-    },
-    SettingSpec {
-        key: "stream_idle_timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("120s"),
-        help: "longest silence between two streamed chunks",
-    },
+    SettingSpec::api_key("ANTHROPIC_API_KEY").help("Anthropic API key, sent as x-api-key"),
+    SettingSpec::base_url(DEFAULT_BASE_URL)
+        .env("ANTHROPIC_BASE_URL")
+        .help("API base URL (with or without a trailing /v1)"),
+    SettingSpec::string("anthropic_version")
+        .default(DEFAULT_VERSION)
+        .help("sent as the anthropic-version header"),
+    SettingSpec::integer("default_max_tokens")
+        .default("4096")
+        .help("max_tokens sent when a request sets none (Anthropic requires it)"),
+    SettingSpec::string_list("beta")
+        .help("beta features, sent comma-separated as the anthropic-beta header"),
+    SettingSpec::TIMEOUT,
+    SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of the Anthropic provider.
-pub static FACTORY: ProviderFactory = ProviderFactory {
-    name: "anthropic",
-    display_name: "Anthropic",
-    description: "Anthropic Messages API: Claude chat (tools, images, thinking), streaming, models",
-    crate_name: env!("CARGO_PKG_NAME"),
-    crate_version: env!("CARGO_PKG_VERSION"),
-    settings: SETTINGS,
-    build,
-};
+pub static FACTORY: ProviderFactory = ProviderFactory::new("anthropic", build)
+    .display_name("Anthropic")
+    .description("Anthropic Messages API: Claude chat (tools, images, thinking), streaming, models")
+    .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
 
 fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
-    let key = cfg.secret("api_key")?.ok_or_else(|| Error::InvalidConfig {
-        provider: cfg.instance().to_owned(),
-        field: "api_key".into(),
-        reason: "is required (set `api_key` or ANTHROPIC_API_KEY)".into(),
-    })?;
-    let mut s = AnthropicSettings::new(cfg.instance(), key);
-    if let Some(base) = cfg.string("base_url")? {
-        s.base_url = base;
-    }
+    let mut s = AnthropicSettings::new(cfg.instance(), cfg.required_secret(API_KEY)?);
+    s.base_url = cfg.base_url()?;
     if let Some(v) = cfg.string("anthropic_version")? {
         s.anthropic_version = v;
     }
     if let Some(n) = cfg.integer("default_max_tokens")? {
-        s.default_max_tokens =
-            u32::try_from(n)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::InvalidConfig {
-                    provider: cfg.instance().to_owned(),
-                    field: "default_max_tokens".into(),
-                    reason: format!("{n} is not between 1 and {}", u32::MAX),
-                })?;
+        s.default_max_tokens = u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+            cfg.error(
+                "default_max_tokens",
+                format!("{n} is not between 1 and {}", u32::MAX),
+            )
+        })?;
     }
     s.beta = cfg.string_list("beta")?;
-    if let Some(t) = cfg.duration("timeout")? {
-        s.timeout = t;
-    }
-    if let Some(t) = cfg.duration("stream_idle_timeout")? {
-        s.stream_idle_timeout = t;
-    }
+    let t = cfg.timeouts()?;
+    s.timeout = t.request;
+    s.stream_idle_timeout = t.stream_idle;
     Ok(Arc::new(s.build(ctx.http.clone())))
 }
 
@@ -282,17 +233,7 @@ impl Provider for AnthropicProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            chat: true,
-            streaming: true,
-            tools: true,
-            vision: true,
-            json_schema: true,
-            completion: true,
-            embeddings: false,
-            list_models: true,
-            max_embedding_inputs: None,
-        }
+        CAPABILITIES
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {

@@ -31,6 +31,8 @@ const USED: &[&str] = &[
     "messages-tool-use.meta.json",
     "messages-tool-use.request.json",
     "messages-tool-use.response.json",
+    "models-list.meta.json",
+    "models-list.response.json",
     "stream-basic.sse",
     "stream-incomplete-partial-json.sse",
     "stream-json-tool-ping-between-deltas.chunks.jsonl",
@@ -49,13 +51,16 @@ const USED: &[&str] = &[
 const SOURCES: &[&str] = &[
     include_str!("wire.rs"),
     include_str!("provider.rs"),
-    include_str!("conformance.rs"),
     include_str!("common/mod.rs"),
 ];
 
 #[test]
 fn every_fixture_is_listed_and_referenced() {
     let on_disk = fixtures::list("anthropic");
+    let cases = fixtures::used_by_cases(
+        "anthropic",
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance")),
+    );
     let mut listed: Vec<String> = USED.iter().map(|s| (*s).to_owned()).collect();
     listed.sort();
     assert_eq!(
@@ -70,7 +75,7 @@ fn every_fixture_is_listed_and_referenced() {
             continue;
         }
         assert!(
-            SOURCES.iter().any(|s| s.contains(name)),
+            SOURCES.iter().any(|s| s.contains(name)) || cases.iter().any(|c| c == name),
             "fixture {name} is not referenced by any test"
         );
     }

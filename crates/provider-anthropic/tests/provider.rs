@@ -33,14 +33,15 @@ fn ctx() -> RequestContext {
     RequestContext::new()
 }
 
-/// Every `*.meta.json` exchange: the recorded request (read back into core) is sent, the
-/// recorded status, content type and body are answered; the outcome and the request on the wire
-/// are checked.
+/// Every recorded Messages exchange (`*.meta.json` with a request): the recorded request (read
+/// back into core) is sent, the recorded status, content type and body are answered; the
+/// outcome and the request on the wire are checked. (The model list has no request body; its
+/// conformance case replays it.)
 #[tokio::test]
 async fn every_recorded_exchange_replays() {
     let metas: Vec<String> = fixtures::list(DIR)
         .into_iter()
-        .filter(|n| n.ends_with(".meta.json"))
+        .filter(|n| n.ends_with(".meta.json") && n != "models-list.meta.json")
         .collect();
     assert_eq!(metas.len(), 10);
     for meta_name in metas {
@@ -121,7 +122,10 @@ async fn every_recorded_exchange_replays() {
         let body: Value = serde_json::from_slice(&sent.body).unwrap();
         assert_eq!(
             body,
-            messages_request(&core, "anthropic", RequestOptions::default(), stream).unwrap(),
+            serde_json::to_value(
+                messages_request(&core, "anthropic", RequestOptions::default(), stream).unwrap()
+            )
+            .unwrap(),
             "{stem}"
         );
         assert_eq!(body["model"], recorded_req["model"]);
@@ -444,9 +448,7 @@ async fn factory_reads_every_setting() {
     });
     let env = |k: &str| (k == "ANTHROPIC_API_KEY").then(|| "sk-ant-from-env".to_owned());
     let cfg = validate_with(&FACTORY, "claude-prod", table.as_object().unwrap(), &env).unwrap();
-    let bctx = BuildContext {
-        http: common::http(),
-    };
+    let bctx = BuildContext::new(common::http());
     let p = (FACTORY.build)(cfg, &bctx).unwrap();
     assert_eq!(p.name(), "claude-prod");
     p.chat(&ChatRequest::new("m", vec![Message::user("hi")]), &ctx())

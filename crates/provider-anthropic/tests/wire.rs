@@ -46,7 +46,12 @@ fn opts() -> RequestOptions {
 }
 
 fn build(req: &ChatRequest) -> Result<Value, Error> {
-    messages_request(req, "anthropic", opts(), false)
+    body_json(req, opts(), false)
+}
+
+/// The typed body as the JSON it serialises to.
+fn body_json(req: &ChatRequest, opts: RequestOptions, stream: bool) -> Result<Value, Error> {
+    messages_request(req, "anthropic", opts, stream).map(|b| serde_json::to_value(b).unwrap())
 }
 
 /// Removes what the core cannot carry from a recorded body (`is_error: false` on tool results,
@@ -77,7 +82,7 @@ fn every_request_fixture_round_trips_and_is_snapshotted() {
             .get("stream")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let body = messages_request(&core, "anthropic", opts(), stream).unwrap();
+        let body = body_json(&core, opts(), stream).unwrap();
         let mut want = normalize(recorded.clone());
         want["stream"] = Value::Bool(stream);
         assert_eq!(
@@ -251,20 +256,20 @@ fn max_tokens_default_and_thinking_budget() {
         default_max_tokens: 1000,
     };
     assert_eq!(
-        messages_request(&req, "a", custom, false).unwrap()["max_tokens"],
+        body_json(&req, custom, false).unwrap()["max_tokens"],
         json!(1000)
     );
     req.extra.insert(
         "thinking".into(),
         json!({"type": "enabled", "budget_tokens": 5000}),
     );
-    let body = messages_request(&req, "a", custom, true).unwrap();
+    let body = body_json(&req, custom, true).unwrap();
     assert_eq!(body["max_tokens"], json!(6000));
     assert_eq!(body["stream"], json!(true));
     assert_eq!(body["thinking"]["budget_tokens"], json!(5000));
     req.max_tokens = Some(7000);
     assert_eq!(
-        messages_request(&req, "a", custom, false).unwrap()["max_tokens"],
+        body_json(&req, custom, false).unwrap()["max_tokens"],
         json!(7000)
     );
 }

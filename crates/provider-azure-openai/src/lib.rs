@@ -18,7 +18,7 @@ use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
     CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, HealthStatus,
     ModelInfo, ModelKind, Provider, ProviderConfig, ProviderFactory, RequestContext, ResponseMeta,
-    Result, Secret, SettingKind, SettingSpec,
+    Result, Secret, SettingSpec,
 };
 
 pub use wire::{AzureChunkDecoder, Operation};
@@ -30,107 +30,57 @@ pub const DEFAULT_API_VERSION: &str = "2024-10-21";
 pub const MAX_EMBEDDING_INPUTS: usize = 2048;
 
 static SETTINGS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "endpoint",
-        kind: SettingKind::Url,
-        required: true,
-        env: Some("AZURE_OPENAI_ENDPOINT"),
-        default: None,
-        help: "resource endpoint, https://{resource}.openai.azure.com",
-    },
-    SettingSpec {
-        key: "api_key",
-        kind: SettingKind::Secret,
-        required: false,
-        env: Some("AZURE_OPENAI_API_KEY"),
-        default: None,
-        help: "resource key, sent as the api-key header (set this or ad_token, not both)",
-    },
-    SettingSpec {
-        key: "ad_token",
-        kind: SettingKind::Secret,
-        required: false,
-        env: Some("AZURE_OPENAI_AD_TOKEN"),
-        default: None,
-        help: "Microsoft Entra ID token, sent as Authorization: Bearer (set this or api_key)",
-    },
-    SettingSpec {
-        key: "api_version",
-        kind: SettingKind::String,
-        required: false,
-        env: Some("OPENAI_API_VERSION"),
-        default: Some(DEFAULT_API_VERSION),
-        help: "data-plane api-version query parameter",
-    },
-    SettingSpec {
-        key: "deployments",
-        kind: SettingKind::Map,
-        required: false,
-        env: None,
-        default: None,
-        help: "model name -> deployment name; a model without an entry is used as the deployment name",
-    },
-    SettingSpec {
-        key: "max_tokens_field",
-        kind: SettingKind::String,
-        required: false,
-        env: None,
-        default: Some("max_tokens"),
-        help: "`max_tokens` or `max_completion_tokens` (reasoning deployments need the latter)",
-    },
-    SettingSpec {
-        key: "timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("600s"),
-        help: "longest wait for a whole answer, or for a stream to start",
-    },
-    SettingSpec {
-        key: "stream_idle_timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("120s"),
-        help: "longest silence between two streamed chunks",
-    },
+    SettingSpec::url("endpoint")
+        .env("AZURE_OPENAI_ENDPOINT")
+        .required()
+        .help("resource endpoint, https://{resource}.openai.azure.com"),
+    SettingSpec::api_key("AZURE_OPENAI_API_KEY")
+        .optional()
+        .help("resource key, sent as the api-key header (set this or ad_token, not both)"),
+    SettingSpec::secret("ad_token")
+        .env("AZURE_OPENAI_AD_TOKEN")
+        .help("Microsoft Entra ID token, sent as Authorization: Bearer (set this or api_key)"),
+    SettingSpec::string("api_version")
+        .env("OPENAI_API_VERSION")
+        .default(DEFAULT_API_VERSION)
+        .help("data-plane api-version query parameter"),
+    SettingSpec::map("deployments").help(
+        "model name -> deployment name; a model without an entry is used as the deployment name",
+    ),
+    SettingSpec::string("max_tokens_field")
+        .default("max_tokens")
+        .help("`max_tokens` or `max_completion_tokens` (reasoning deployments need the latter)"),
+    SettingSpec::TIMEOUT,
+    SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of the Azure OpenAI provider (type `azure-openai`).
-pub static FACTORY: ProviderFactory = ProviderFactory {
-    name: "azure-openai",
-    display_name: "Azure OpenAI",
-    description: "Azure OpenAI deployments: chat completions, completions, embeddings",
-    crate_name: env!("CARGO_PKG_NAME"),
-    crate_version: env!("CARGO_PKG_VERSION"),
-    settings: SETTINGS,
-    build,
-};
+pub static FACTORY: ProviderFactory = ProviderFactory::new("azure-openai", build)
+    .display_name("Azure OpenAI")
+    .description("Azure OpenAI deployments: chat completions, completions, embeddings")
+    .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
 
 fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     let endpoint = cfg.required_string("endpoint")?;
-    let credential = match (cfg.secret("api_key")?, cfg.secret("ad_token")?) {
+    let credential = match (cfg.api_key()?, cfg.secret("ad_token")?) {
         (Some(k), None) => AzureCredential::ApiKey(k),
         (None, Some(t)) => AzureCredential::AdToken(t),
         (None, None) => {
-            return Err(Error::InvalidConfig {
-                provider: cfg.instance().to_owned(),
-                field: "api_key, ad_token".into(),
-                reason: "one of `api_key` (env AZURE_OPENAI_API_KEY) or `ad_token` \
-                         (env AZURE_OPENAI_AD_TOKEN) is required"
-                    .into(),
-            });
+            return Err(cfg.error(
+                "api_key, ad_token",
+                "one of `api_key` (env AZURE_OPENAI_API_KEY) or `ad_token` \
+                 (env AZURE_OPENAI_AD_TOKEN) is required",
+            ));
         }
         (Some(_), Some(_)) => {
-            return Err(Error::InvalidConfig {
-                provider: cfg.instance().to_owned(),
-                field: "api_key, ad_token".into(),
-                reason: "set exactly one of `api_key` and `ad_token` (check the environment \
-                         variables AZURE_OPENAI_API_KEY and AZURE_OPENAI_AD_TOKEN too)"
-                    .into(),
-            });
+            return Err(cfg.error(
+                "api_key, ad_token",
+                "set exactly one of `api_key` and `ad_token` (check the environment \
+                 variables AZURE_OPENAI_API_KEY and AZURE_OPENAI_AD_TOKEN too)",
+            ));
         }
     };
     let mut s = AzureOpenAiSettings::new(cfg.instance(), &endpoint, credential);
@@ -139,18 +89,16 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     }
     s.deployments = cfg.string_map("deployments")?;
     if let Some(f) = cfg.string("max_tokens_field")? {
-        s.max_tokens_field = parse_max_tokens_field(&f).ok_or_else(|| Error::InvalidConfig {
-            provider: cfg.instance().to_owned(),
-            field: "max_tokens_field".into(),
-            reason: format!("`{f}`: expected `max_tokens` or `max_completion_tokens`"),
+        s.max_tokens_field = parse_max_tokens_field(&f).ok_or_else(|| {
+            cfg.error(
+                "max_tokens_field",
+                format!("`{f}`: expected `max_tokens` or `max_completion_tokens`"),
+            )
         })?;
     }
-    if let Some(t) = cfg.duration("timeout")? {
-        s.timeout = t;
-    }
-    if let Some(t) = cfg.duration("stream_idle_timeout")? {
-        s.stream_idle_timeout = t;
-    }
+    let t = cfg.timeouts()?;
+    s.timeout = t.request;
+    s.stream_idle_timeout = t.stream_idle;
     Ok(Arc::new(s.build(ctx.http.clone())?))
 }
 
@@ -268,6 +216,7 @@ impl AzureOpenAiSettings {
         c.request = RequestOptions {
             max_tokens_field: self.max_tokens_field,
             stream_usage: true,
+            reasoning_content: false,
         };
         c.embeddings_base64 = true;
         c.map_error = wire::map_error;
@@ -284,18 +233,17 @@ impl AzureOpenAiSettings {
     }
 }
 
-const CAPABILITIES: Capabilities = Capabilities {
-    chat: true,
-    streaming: true,
-    tools: true,
-    vision: true,
-    json_schema: true,
-    completion: true,
-    embeddings: true,
-    // The model list is the configured deployments (see `list_models`), not a live listing.
-    list_models: false,
-    max_embedding_inputs: Some(MAX_EMBEDDING_INPUTS),
-};
+/// What Azure OpenAI deployments serve. The model list is the configured deployments (see
+/// `list_models`), not a live listing.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .embeddings(true)
+    .max_embedding_inputs(Some(MAX_EMBEDDING_INPUTS));
 
 /// The static catalog: one entry per configured model, with OpenAI's limits where the model
 /// name is one OpenAI lists.

@@ -91,6 +91,7 @@ fn opts() -> RequestOptions {
     RequestOptions {
         max_tokens_field: MaxTokensField::MaxTokens,
         stream_usage: true,
+        reasoning_content: false,
     }
 }
 

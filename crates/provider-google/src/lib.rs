@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runtime_core::{
-    BuildContext, Error, ModelInfo, Provider, ProviderConfig, ProviderFactory, Result, Secret,
-    SettingKind, SettingSpec,
+    BuildContext, ModelInfo, Provider, ProviderConfig, ProviderFactory, Result, Secret, SettingSpec,
 };
 
 pub use provider::{GoogleConfig, GoogleProvider, map_google_error};
@@ -22,53 +21,23 @@ pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1
 pub const FALLBACK_KEY_ENV: &str = "GOOGLE_API_KEY";
 
 static SETTINGS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "api_key",
-        kind: SettingKind::Secret,
-        // Required, but checked by `build` so that GOOGLE_API_KEY can stand in for
-        // GEMINI_API_KEY (a setting declares one environment variable).
-        required: false,
-        env: Some("GEMINI_API_KEY"),
-        default: None,
-        help: "Gemini API key (required; env GEMINI_API_KEY, else GOOGLE_API_KEY); sent as \
-               the x-goog-api-key header",
-    },
-    SettingSpec {
-        key: "base_url",
-        kind: SettingKind::Url,
-        required: false,
-        env: None,
-        default: Some(DEFAULT_BASE_URL),
-        help: "API base URL, ending in /v1beta",
-    },
-    SettingSpec {
-        key: "timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("600s"),
-        help: "longest wait for a whole answer, or for a stream to start",
-    },
-    SettingSpec {
-        key: "stream_idle_timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("120s"),
-        help: "longest silence between two streamed chunks",
-    },
+    // Required, but checked by `build` so that GOOGLE_API_KEY can stand in for GEMINI_API_KEY
+    // (a setting declares one environment variable).
+    SettingSpec::api_key("GEMINI_API_KEY").optional().help(
+        "Gemini API key (required; env GEMINI_API_KEY, else GOOGLE_API_KEY); sent as the \
+         x-goog-api-key header",
+    ),
+    SettingSpec::base_url(DEFAULT_BASE_URL).help("API base URL, ending in /v1beta"),
+    SettingSpec::TIMEOUT,
+    SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of the Gemini provider (type name `google`).
-pub static FACTORY: ProviderFactory = ProviderFactory {
-    name: "google",
-    display_name: "Google Gemini",
-    description: "Gemini API (Generative Language): generateContent, streaming, embeddings, models",
-    crate_name: env!("CARGO_PKG_NAME"),
-    crate_version: env!("CARGO_PKG_VERSION"),
-    settings: SETTINGS,
-    build,
-};
+pub static FACTORY: ProviderFactory = ProviderFactory::new("google", build)
+    .display_name("Google Gemini")
+    .description("Gemini API (Generative Language): generateContent, streaming, embeddings, models")
+    .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
 
@@ -82,30 +51,26 @@ pub fn build_with_env(
     ctx: &BuildContext,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Arc<dyn Provider>> {
-    let key = match cfg.secret("api_key")? {
+    let key = match cfg.api_key()? {
         Some(k) => k,
         None => env(FALLBACK_KEY_ENV)
             .filter(|s| !s.is_empty())
             .map(Secret::new)
-            .ok_or_else(|| Error::InvalidConfig {
-                provider: cfg.instance().to_owned(),
-                field: "api_key".into(),
-                reason: format!(
-                    "is required: set `api_key` or the environment variable GEMINI_API_KEY \
-                     (or {FALLBACK_KEY_ENV})"
-                ),
+            .ok_or_else(|| {
+                cfg.error(
+                    "api_key",
+                    format!(
+                        "is required: set `api_key` or the environment variable GEMINI_API_KEY \
+                         (or {FALLBACK_KEY_ENV})"
+                    ),
+                )
             })?,
     };
     let mut s = GoogleSettings::new(cfg.instance(), key);
-    if let Some(b) = cfg.string("base_url")? {
-        s.base_url = b;
-    }
-    if let Some(t) = cfg.duration("timeout")? {
-        s.timeout = t;
-    }
-    if let Some(t) = cfg.duration("stream_idle_timeout")? {
-        s.stream_idle_timeout = t;
-    }
+    s.base_url = cfg.base_url()?;
+    let t = cfg.timeouts()?;
+    s.timeout = t.request;
+    s.stream_idle_timeout = t.stream_idle;
     Ok(Arc::new(s.build(ctx.http.clone())))
 }
 

@@ -18,6 +18,18 @@ use runtime_core::{
 
 use crate::wire::{self, BatchEmbedContentsResponse, EmbedContentResponse, ModelsPage};
 
+/// What the Gemini API serves.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .embeddings(true)
+    .list_models(true)
+    .max_embedding_inputs(Some(wire::MAX_BATCH));
+
 /// Most pages of `GET /models` followed (a guard against a server that never stops).
 const MAX_MODEL_PAGES: usize = 100;
 
@@ -171,17 +183,7 @@ impl Provider for GoogleProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            chat: true,
-            streaming: true,
-            tools: true,
-            vision: true,
-            json_schema: true,
-            completion: true,
-            embeddings: true,
-            list_models: true,
-            max_embedding_inputs: Some(wire::MAX_BATCH),
-        }
+        CAPABILITIES
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {

@@ -240,9 +240,7 @@ async fn build_reads_every_setting_and_falls_back_to_google_api_key() {
         &env,
     )
     .unwrap();
-    let ctx = runtime_core::BuildContext {
-        http: HttpClient::shared().unwrap(),
-    };
+    let ctx = runtime_core::BuildContext::new(HttpClient::shared().unwrap());
     let p = provider_google::build_with_env(cfg, &ctx, &env).unwrap();
     assert_eq!(p.name(), "gem");
     let r = p

@@ -16,8 +16,10 @@
 //! disambiguates `[[f32]]`. Token-level outputs are pooled per [`Pooling`]; vectors are
 //! L2-normalized when asked.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use runtime_core::{Embedding, EmbeddingRequest, EmbeddingResponse, Error, ResponseMeta};
 
@@ -52,8 +54,31 @@ fn invalid(provider: &str, model: &str, param: &str, msg: impl Into<String>) -> 
     Error::invalid_request(provider, model, Some(param), msg)
 }
 
+/// The body of `POST …/pipeline/feature-extraction`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureExtractionRequest<'a> {
+    /// One text, or several.
+    pub inputs: Inputs<'a>,
+    /// Fields from [`EXTRA_FIELDS`], passed through.
+    #[serde(flatten)]
+    pub extra: BTreeMap<&'a str, &'a Value>,
+}
+
+/// `inputs`: a string for one text (what the pipeline answers with one vector), else a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Inputs<'a> {
+    /// One text.
+    One(&'a str),
+    /// Several.
+    Many(&'a [String]),
+}
+
 /// The body of `POST …/pipeline/feature-extraction`: `{"inputs": "text" | ["a", "b"], …}`.
-pub fn embedding_request(req: &EmbeddingRequest, provider: &str) -> Result<Value, Error> {
+pub fn embedding_request<'a>(
+    req: &'a EmbeddingRequest,
+    provider: &str,
+) -> Result<FeatureExtractionRequest<'a>, Error> {
     let model = req.model.as_str();
     if req.input.is_empty() {
         return Err(invalid(provider, model, "input", "no input texts"));
@@ -74,14 +99,13 @@ pub fn embedding_request(req: &EmbeddingRequest, provider: &str) -> Result<Value
             "the feature-extraction pipeline has no end-user field",
         ));
     }
-    let mut body = Map::new();
-    body.insert(
-        "inputs".into(),
-        match req.input.as_slice() {
-            [one] => json!(one),
-            many => json!(many),
+    let mut body = FeatureExtractionRequest {
+        inputs: match req.input.as_slice() {
+            [one] => Inputs::One(one),
+            many => Inputs::Many(many),
         },
-    );
+        extra: BTreeMap::new(),
+    };
     for (k, v) in &req.extra {
         if !EXTRA_FIELDS.contains(&k.as_str()) {
             return Err(invalid(
@@ -94,9 +118,9 @@ pub fn embedding_request(req: &EmbeddingRequest, provider: &str) -> Result<Value
                 ),
             ));
         }
-        body.insert(k.clone(), v.clone());
+        body.extra.insert(k, v);
     }
-    Ok(Value::Object(body))
+    Ok(body)
 }
 
 /// The answer, by nesting depth.

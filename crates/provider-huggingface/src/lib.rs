@@ -15,8 +15,7 @@ use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
     CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, ModelKind, Provider,
-    ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingKind,
-    SettingSpec,
+    ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingSpec,
 };
 
 pub use embeddings::Pooling;
@@ -31,85 +30,39 @@ pub const DEFAULT_EMBEDDINGS_URL: &str =
     "https://router.huggingface.co/hf-inference/models/{model}/pipeline/feature-extraction";
 
 static SETTINGS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "api_key",
-        kind: SettingKind::Secret,
-        required: false,
-        env: Some("HF_TOKEN"),
-        default: None,
-        help: "Hugging Face token (hf_…), sent as a bearer token; optional for a local TGI",
-    },
-    SettingSpec {
-        key: "base_url",
-        kind: SettingKind::Url,
-        required: false,
-        env: None,
-        default: Some(DEFAULT_BASE_URL),
-        help: "the HF router (…/v1), an Inference Endpoint or a TGI server (…/v1 for api = \
-               messages, the server root for api = generate)",
-    },
-    SettingSpec {
-        key: "api",
-        kind: SettingKind::String,
-        required: false,
-        env: None,
-        default: Some("messages"),
-        help: "`messages` (OpenAI-compatible /chat/completions) or `generate` (TGI native \
-               /generate and /generate_stream)",
-    },
-    SettingSpec {
-        key: "embeddings_url",
-        kind: SettingKind::Url,
-        required: false,
-        env: None,
-        default: Some(DEFAULT_EMBEDDINGS_URL),
-        help: "feature-extraction URL; `{model}` is replaced by the model id",
-    },
-    SettingSpec {
-        key: "pooling",
-        kind: SettingKind::String,
-        required: false,
-        env: None,
-        default: Some("mean"),
-        help: "pooling of per-token embedding outputs: `mean`, `cls` or `none` (an error)",
-    },
-    SettingSpec {
-        key: "normalize",
-        kind: SettingKind::Bool,
-        required: false,
-        env: None,
-        default: Some("false"),
-        help: "L2-normalize embedding vectors",
-    },
-    SettingSpec {
-        key: "timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("600s"),
-        help: "longest wait for a whole answer, or for a stream to start",
-    },
-    SettingSpec {
-        key: "stream_idle_timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("120s"),
-        help: "longest silence between two streamed chunks",
-    },
+    SettingSpec::api_key("HF_TOKEN")
+        .optional()
+        .help("Hugging Face token (hf_…), sent as a bearer token; optional for a local TGI"),
+    SettingSpec::base_url(DEFAULT_BASE_URL).help(
+        "the HF router (…/v1), an Inference Endpoint or a TGI server (…/v1 for api = \
+         messages, the server root for api = generate)",
+    ),
+    SettingSpec::string("api").default("messages").help(
+        "`messages` (OpenAI-compatible /chat/completions) or `generate` (TGI native \
+         /generate and /generate_stream)",
+    ),
+    SettingSpec::url("embeddings_url")
+        .default(DEFAULT_EMBEDDINGS_URL)
+        .help("feature-extraction URL; `{model}` is replaced by the model id"),
+    SettingSpec::string("pooling")
+        .default("mean")
+        .help("pooling of per-token embedding outputs: `mean`, `cls` or `none` (an error)"),
+    SettingSpec::bool("normalize")
+        .default("false")
+        .help("L2-normalize embedding vectors"),
+    SettingSpec::TIMEOUT,
+    SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of the Hugging Face provider (type name `huggingface`).
-pub static FACTORY: ProviderFactory = ProviderFactory {
-    name: "huggingface",
-    display_name: "Hugging Face",
-    description: "Hugging Face router / Inference Endpoints / Text Generation Inference (Messages \
-                  API or native /generate) and Inference API feature-extraction embeddings",
-    crate_name: env!("CARGO_PKG_NAME"),
-    crate_version: env!("CARGO_PKG_VERSION"),
-    settings: SETTINGS,
-    build,
-};
+pub static FACTORY: ProviderFactory = ProviderFactory::new("huggingface", build)
+    .display_name("Hugging Face")
+    .description(
+        "Hugging Face router / Inference Endpoints / Text Generation Inference (Messages API \
+         or native /generate) and Inference API feature-extraction embeddings",
+    )
+    .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
 
@@ -124,10 +77,8 @@ fn config_error(instance: &str, field: &str, reason: impl Into<String>) -> Error
 fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     let instance = cfg.instance().to_owned();
     let mut s = HuggingFaceSettings::new(&instance);
-    s.api_key = cfg.secret("api_key")?;
-    if let Some(b) = cfg.string("base_url")? {
-        s.base_url = b;
-    }
+    s.api_key = cfg.api_key()?;
+    s.base_url = cfg.base_url()?;
     if let Some(a) = cfg.string("api")? {
         s.api = Api::parse(&a)
             .ok_or_else(|| config_error(&instance, "api", "expected `messages` or `generate`"))?;
@@ -143,12 +94,9 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     if let Some(n) = cfg.bool("normalize")? {
         s.normalize = n;
     }
-    if let Some(t) = cfg.duration("timeout")? {
-        s.timeout = t;
-    }
-    if let Some(t) = cfg.duration("stream_idle_timeout")? {
-        s.stream_idle_timeout = t;
-    }
+    let t = cfg.timeouts()?;
+    s.timeout = t.request;
+    s.stream_idle_timeout = t.stream_idle;
     Ok(Arc::new(s.build(ctx.http.clone())?))
 }
 
@@ -226,17 +174,15 @@ impl HuggingFaceSettings {
             ));
         }
         let generate_base = base.strip_suffix("/v1").unwrap_or(&base).to_owned();
-        let capabilities = Capabilities {
-            chat: true,
-            streaming: true,
-            tools: self.api == Api::Messages,
-            vision: self.api == Api::Messages,
-            json_schema: true,
-            completion: true,
-            embeddings: true,
-            list_models: true,
-            max_embedding_inputs: None,
-        };
+        let capabilities = Capabilities::new()
+            .chat(true)
+            .streaming(true)
+            .tools(self.api == Api::Messages)
+            .vision(self.api == Api::Messages)
+            .json_schema(true)
+            .completion(true)
+            .embeddings(true)
+            .list_models(true);
         let mut c = CompatConfig::new(&self.name, &base, self.api_key.clone());
         c.timeout = self.timeout;
         c.stream_idle_timeout = self.stream_idle_timeout;

@@ -1,5 +1,5 @@
-//! Every file of the TGI fixture directory is used by some test of this crate: this test fails
-//! when a fixture is added and no test reads it.
+//! Every file of the TGI fixture directory is used by some test or conformance case of this
+//! crate: this test fails when a fixture is added and nothing reads it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use runtime_testkit::fixtures;
@@ -14,6 +14,10 @@ fn every_tgi_fixture_is_exercised() {
         if is_rs && !path.ends_with("fixture_coverage.rs") {
             sources.push_str(&std::fs::read_to_string(&path).unwrap());
         }
+    }
+    for cases in ["messages", "generate", "embeddings"] {
+        let dir = format!("{dir}/conformance/{cases}");
+        sources.push_str(&fixtures::used_by_cases("tgi", std::path::Path::new(&dir)).join("\n"));
     }
     let all = fixtures::list("tgi");
     assert!(all.len() >= 7, "{all:?}");

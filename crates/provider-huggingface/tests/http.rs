@@ -29,12 +29,7 @@ fn build_from(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> runtime_core::Result<std::sync::Arc<dyn Provider>> {
     let cfg = validate_with(&FACTORY, "hf", &table(v), env)?;
-    (FACTORY.build)(
-        cfg,
-        &BuildContext {
-            http: HttpClient::shared().unwrap(),
-        },
-    )
+    (FACTORY.build)(cfg, &BuildContext::new(HttpClient::shared().unwrap()))
 }
 
 #[test]

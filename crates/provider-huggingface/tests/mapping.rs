@@ -18,7 +18,7 @@ fn param_of(e: &Error) -> Option<&str> {
 
 fn gen_chat(req: &ChatRequest) -> Result<serde_json::Value, Error> {
     let input = GenerateInput::from_chat(req, "hf")?;
-    wire::generate_request(&input, "hf")
+    wire::generate_request(&input, "hf").map(|b| serde_json::to_value(b).unwrap())
 }
 
 #[test]

@@ -13,7 +13,7 @@ use provider_openai::wire::{MaxTokensField, RequestOptions};
 use runtime_core::http::HttpClient;
 use runtime_core::{
     BuildContext, Capabilities, Error, Provider, ProviderConfig, ProviderFactory, Result, Secret,
-    SettingKind, SettingSpec,
+    SettingSpec,
 };
 
 pub use ollama::OllamaProvider;
@@ -23,95 +23,43 @@ pub use openai::LocalOpenAiProvider;
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434/v1";
 
 static SETTINGS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "base_url",
-        kind: SettingKind::Url,
-        required: false,
-        env: Some("LOCAL_BASE_URL"),
-        default: Some(DEFAULT_BASE_URL),
-        help: "server base URL ending in /v1 (when left at the default and OLLAMA_HOST is set, \
-               derived from OLLAMA_HOST); for api = \"ollama\" the /v1 suffix is dropped",
-    },
-    SettingSpec {
-        key: "api_key",
-        kind: SettingKind::Secret,
-        required: false,
-        env: Some("LOCAL_API_KEY"),
-        default: None,
-        help: "optional key, sent as Authorization: Bearer when set",
-    },
-    SettingSpec {
-        key: "api",
-        kind: SettingKind::String,
-        required: false,
-        env: None,
-        default: Some("openai"),
-        help: "`openai` (any OpenAI-compatible server) or `ollama` (Ollama's native /api)",
-    },
-    SettingSpec {
-        key: "max_tokens_field",
-        kind: SettingKind::String,
-        required: false,
-        env: None,
-        default: Some("max_tokens"),
-        help: "`max_tokens` or `max_completion_tokens` (api = openai)",
-    },
-    SettingSpec {
-        key: "stream_usage",
-        kind: SettingKind::Bool,
-        required: false,
-        env: None,
-        default: Some("true"),
-        help: "send stream_options.include_usage (some servers reject it; api = openai)",
-    },
-    SettingSpec {
-        key: "models",
-        kind: SettingKind::StringList,
-        required: false,
-        env: None,
-        default: None,
-        help: "static model catalog (the live list comes from the server)",
-    },
-    SettingSpec {
-        key: "timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("600s"),
-        help: "longest wait for a whole answer, or for a stream to start (local models are slow)",
-    },
-    SettingSpec {
-        key: "stream_idle_timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("300s"),
-        help: "longest silence between two streamed chunks",
-    },
+    SettingSpec::base_url(DEFAULT_BASE_URL)
+        .env("LOCAL_BASE_URL")
+        .help(
+            "server base URL ending in /v1 (when left at the default and OLLAMA_HOST is set, \
+         derived from OLLAMA_HOST); for api = \"ollama\" the /v1 suffix is dropped",
+        ),
+    SettingSpec::api_key("LOCAL_API_KEY")
+        .optional()
+        .help("optional key, sent as Authorization: Bearer when set"),
+    SettingSpec::string("api")
+        .default("openai")
+        .help("`openai` (any OpenAI-compatible server) or `ollama` (Ollama's native /api)"),
+    SettingSpec::string("max_tokens_field")
+        .default("max_tokens")
+        .help("`max_tokens` or `max_completion_tokens` (api = openai)"),
+    SettingSpec::bool("stream_usage")
+        .default("true")
+        .help("send stream_options.include_usage (some servers reject it; api = openai)"),
+    SettingSpec::string_list("models")
+        .help("static model catalog (the live list comes from the server)"),
+    SettingSpec::TIMEOUT
+        .help("longest wait for a whole answer, or for a stream to start (local models are slow)"),
+    SettingSpec::STREAM_IDLE_TIMEOUT.default("300s"),
 ];
 
 /// The registry entry of the local provider (type `local`).
-pub static FACTORY: ProviderFactory = ProviderFactory {
-    name: "local",
-    display_name: "Local server (OpenAI-compatible or Ollama)",
-    description: "vLLM, llama.cpp server, LM Studio, Ollama (/v1 or native /api)",
-    crate_name: env!("CARGO_PKG_NAME"),
-    crate_version: env!("CARGO_PKG_VERSION"),
-    settings: SETTINGS,
-    build,
-};
+pub static FACTORY: ProviderFactory = ProviderFactory::new("local", build)
+    .display_name("Local server (OpenAI-compatible or Ollama)")
+    .description("vLLM, llama.cpp server, LM Studio, Ollama (/v1 or native /api)")
+    .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
 
 fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
-    let invalid = |field: &str, reason: String| Error::InvalidConfig {
-        provider: cfg.instance().to_owned(),
-        field: field.to_owned(),
-        reason,
-    };
-    let configured = cfg
-        .string("base_url")?
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let invalid = |field: &str, reason: String| cfg.error(field, reason);
+    let configured = cfg.base_url()?;
     // Left at the default (no key, no LOCAL_BASE_URL): follow OLLAMA_HOST like Ollama's CLI.
     let base_url = match std::env::var("OLLAMA_HOST") {
         Ok(h) if configured == DEFAULT_BASE_URL && !h.trim().is_empty() => {
@@ -120,7 +68,7 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
         _ => configured,
     };
     let mut s = LocalSettings::new(cfg.instance(), &base_url);
-    s.api_key = cfg.secret("api_key")?;
+    s.api_key = cfg.api_key()?;
     if let Some(api) = cfg.string("api")? {
         s.api = match api.as_str() {
             "openai" => LocalApi::OpenAi,
@@ -149,12 +97,9 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
         s.stream_usage = u;
     }
     s.models = cfg.string_list("models")?;
-    if let Some(t) = cfg.duration("timeout")? {
-        s.timeout = t;
-    }
-    if let Some(t) = cfg.duration("stream_idle_timeout")? {
-        s.stream_idle_timeout = t;
-    }
+    let t = cfg.timeouts()?;
+    s.timeout = t.request;
+    s.stream_idle_timeout = t.stream_idle;
     s.build(ctx.http.clone())
 }
 
@@ -214,17 +159,15 @@ pub struct LocalSettings {
 
 /// The OpenAI-compatible capabilities (what the server supports varies; unsupported requests
 /// come back as typed errors from the server, e.g. llama.cpp's 501 → `Unsupported`).
-pub const OPENAI_CAPABILITIES: Capabilities = Capabilities {
-    chat: true,
-    streaming: true,
-    tools: true,
-    vision: true,
-    json_schema: true,
-    completion: true,
-    embeddings: true,
-    list_models: true,
-    max_embedding_inputs: None,
-};
+pub const OPENAI_CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .embeddings(true)
+    .list_models(true);
 
 impl LocalSettings {
     /// Settings with defaults (OpenAI-compatible API, no key, 600 s timeout).
@@ -270,6 +213,7 @@ impl LocalSettings {
         c.request = RequestOptions {
             max_tokens_field: self.max_tokens_field,
             stream_usage: self.stream_usage,
+            reasoning_content: false,
         };
         // Float vectors: not every local server implements `encoding_format: base64`.
         c.embeddings_base64 = false;

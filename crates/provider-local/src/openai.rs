@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use provider_openai::compat::{Auth, CompatProvider, Operation};
-use provider_openai::wire::{self as openai, ChatCompletion, ChatCompletionChunk, RequestOptions};
+use provider_openai::wire::{
+    self as openai, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, RequestOptions,
+};
 use runtime_core::http::parse_error_body;
 use runtime_core::http::{CallInfo, ErrorContext, HttpClient, HttpRequestSpec, classify};
 use runtime_core::secret::redact;
@@ -25,14 +27,12 @@ use runtime_core::{
 /// Maps a core request to the chat body. Assistant reasoning in the history is sent as
 /// `reasoning_content` (the field llama.cpp and vLLM read back); signed or redacted reasoning
 /// and Gemini thought signatures cannot be expressed and are an [`Error::InvalidRequest`].
-pub fn chat_body(
-    req: &ChatRequest,
+pub fn chat_body<'a>(
+    req: &'a ChatRequest,
     stream: bool,
     opts: RequestOptions,
     provider: &str,
-) -> Result<Value> {
-    let mut body = serde_json::to_value(openai::chat_request(req, &req.model, stream, opts))
-        .map_err(|e| Error::invalid_request(provider, &req.model, None, e.to_string()))?;
+) -> Result<ChatCompletionRequest<'a>> {
     for (i, m) in req.messages.iter().enumerate() {
         let Message::Assistant(a) = m else { continue };
         if a.reasoning
@@ -58,14 +58,12 @@ pub fn chat_body(
                 "an OpenAI-compatible server has no field for a tool call's thought signature",
             ));
         }
-        if let Some(text) = a.reasoning_text() {
-            if let Some(Value::Object(msg)) = body.get_mut("messages").and_then(|ms| ms.get_mut(i))
-            {
-                msg.insert("reasoning_content".into(), Value::String(text));
-            }
-        }
     }
-    Ok(body)
+    let opts = RequestOptions {
+        reasoning_content: true,
+        ..opts
+    };
+    Ok(openai::chat_request(req, &req.model, stream, opts))
 }
 
 /// True for a Responses API object or event (vLLM and Azure serve `/v1/responses`; this

@@ -177,9 +177,7 @@ fn table(v: Value) -> Map<String, Value> {
 }
 
 fn build_ctx() -> BuildContext {
-    BuildContext {
-        http: HttpClient::new(&Default::default()).unwrap(),
-    }
+    BuildContext::new(HttpClient::new(&Default::default()).unwrap())
 }
 
 #[test]

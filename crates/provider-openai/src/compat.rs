@@ -106,6 +106,7 @@ impl CompatConfig {
             request: RequestOptions {
                 max_tokens_field: wire::MaxTokensField::MaxTokens,
                 stream_usage: true,
+                reasoning_content: false,
             },
             embeddings_base64: true,
             map_error: map_status,

@@ -6,9 +6,10 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
+use runtime_core::registry::API_KEY;
 use runtime_core::{
     BuildContext, Capabilities, ModelInfo, Provider, ProviderConfig, ProviderFactory, Result,
-    Secret, SettingKind, SettingSpec,
+    Secret, SettingSpec,
 };
 
 pub use compat::{Auth, CompatConfig, CompatProvider, Operation};
@@ -19,85 +20,50 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// Most inputs one `/embeddings` call accepts.
 pub const MAX_EMBEDDING_INPUTS: usize = 2048;
 
+/// What OpenAI's API serves: everything the core knows.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .embeddings(true)
+    .list_models(true)
+    .max_embedding_inputs(Some(MAX_EMBEDDING_INPUTS));
+
 static SETTINGS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "api_key",
-        kind: SettingKind::Secret,
-        required: true,
-        env: Some("OPENAI_API_KEY"),
-        default: None,
-        help: "OpenAI API key",
-    },
-    SettingSpec {
-        key: "base_url",
-        kind: SettingKind::Url,
-        required: false,
-        env: Some("OPENAI_BASE_URL"),
-        default: Some(DEFAULT_BASE_URL),
-        help: "API base URL, ending in /v1",
-    },
-    SettingSpec {
-        key: "organization",
-        kind: SettingKind::String,
-        required: false,
-        env: Some("OPENAI_ORG_ID"),
-        default: None,
-        help: "sent as the OpenAI-Organization header",
-    },
-    SettingSpec {
-        key: "project",
-        kind: SettingKind::String,
-        required: false,
-        env: Some("OPENAI_PROJECT_ID"),
-        default: None,
-        help: "sent as the OpenAI-Project header",
-    },
-    SettingSpec {
-        key: "timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("600s"),
-        help: "longest wait for a whole answer, or for a stream to start",
-    },
-    SettingSpec {
-        key: "stream_idle_timeout",
-        kind: SettingKind::Duration,
-        required: false,
-        env: None,
-        default: Some("120s"),
-        help: "longest silence between two streamed chunks",
-    },
+    SettingSpec::api_key("OPENAI_API_KEY").help("OpenAI API key"),
+    SettingSpec::base_url(DEFAULT_BASE_URL)
+        .env("OPENAI_BASE_URL")
+        .help("API base URL, ending in /v1"),
+    SettingSpec::string("organization")
+        .env("OPENAI_ORG_ID")
+        .help("sent as the OpenAI-Organization header"),
+    SettingSpec::string("project")
+        .env("OPENAI_PROJECT_ID")
+        .help("sent as the OpenAI-Project header"),
+    SettingSpec::TIMEOUT,
+    SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of the OpenAI provider.
-pub static FACTORY: ProviderFactory = ProviderFactory {
-    name: "openai",
-    display_name: "OpenAI",
-    description: "OpenAI API: chat completions, legacy completions, embeddings, models",
-    crate_name: env!("CARGO_PKG_NAME"),
-    crate_version: env!("CARGO_PKG_VERSION"),
-    settings: SETTINGS,
-    build,
-};
+pub static FACTORY: ProviderFactory = ProviderFactory::new("openai", build)
+    .display_name("OpenAI")
+    .description("OpenAI API: chat completions, legacy completions, embeddings, models")
+    .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
 
 fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
-    let key = cfg.secret("api_key")?;
-    let base = cfg
-        .string("base_url")?
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    let mut settings = OpenAiSettings::new(cfg.instance(), key.unwrap_or_default());
-    settings.base_url = base;
+    let mut settings = OpenAiSettings::new(cfg.instance(), cfg.required_secret(API_KEY)?);
+    settings.base_url = cfg.base_url()?;
     settings.organization = cfg.string("organization")?;
     settings.project = cfg.string("project")?;
-    if let Some(t) = cfg.duration("timeout")? {
-        settings.timeout = t;
-    }
-    if let Some(t) = cfg.duration("stream_idle_timeout")? {
-        settings.stream_idle_timeout = t;
-    }
+    let t = cfg.timeouts()?;
+    settings.timeout = t.request;
+    settings.stream_idle_timeout = t.stream_idle;
     Ok(Arc::new(settings.build(ctx.http.clone())))
 }
 
@@ -147,17 +113,7 @@ impl OpenAiSettings {
         c.stream_idle_timeout = self.stream_idle_timeout;
         c.request.max_tokens_field = wire::MaxTokensField::MaxCompletionTokens;
         c.request.stream_usage = true;
-        c.capabilities = Capabilities {
-            chat: true,
-            streaming: true,
-            tools: true,
-            vision: true,
-            json_schema: true,
-            completion: true,
-            embeddings: true,
-            list_models: true,
-            max_embedding_inputs: Some(MAX_EMBEDDING_INPUTS),
-        };
+        c.capabilities = CAPABILITIES;
         c.catalog = catalog(&self.name);
         CompatProvider::new(c, http)
     }

@@ -467,10 +467,7 @@ impl<P: Provider> Provider for CachedProvider<P> {
     /// The inner provider's capabilities, except that there is no limit on embedding inputs:
     /// this layer splits larger requests itself.
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            max_embedding_inputs: None,
-            ..self.inner.capabilities()
-        }
+        self.inner.capabilities().max_embedding_inputs(None)
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {

@@ -31,11 +31,13 @@ fn check(resp: &runtime_core::EmbeddingResponse, input: &[String]) {
 }
 
 fn fake(max_inputs: Option<usize>) -> Arc<FakeProvider> {
-    Arc::new(FakeProvider::new("fake").with_capabilities(Capabilities {
-        embeddings: true,
-        max_embedding_inputs: max_inputs,
-        ..Capabilities::default()
-    }))
+    Arc::new(
+        FakeProvider::new("fake").with_capabilities(
+            Capabilities::default()
+                .embeddings(true)
+                .max_embedding_inputs(max_inputs),
+        ),
+    )
 }
 
 fn cached(f: &Arc<FakeProvider>) -> CachedProvider<FakeProvider> {

@@ -1,8 +1,11 @@
+//! What a run found, as a table and as JSON for `cargo xtask conformance`.
+
 use serde::{Deserialize, Serialize};
 
 /// How one check ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", content = "detail", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// It passed.
     Pass,
@@ -37,6 +40,7 @@ pub struct CheckResult {
 
 /// All checks of one provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The provider.
     pub provider: String,
@@ -45,6 +49,22 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report for `provider`.
+    pub fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            results: Vec::new(),
+        }
+    }
+
+    /// The outcome of `check`, if it ran.
+    pub fn outcome(&self, check: &str) -> Option<&Outcome> {
+        self.results
+            .iter()
+            .find(|r| r.check == check)
+            .map(|r| &r.outcome)
+    }
+
     /// Adds a result.
     pub fn push(&mut self, check: impl Into<String>, outcome: Outcome) {
         self.results.push(CheckResult {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use runtime_conformance::{Outcome, TEST_KEY, Target};
+use runtime_conformance::{Outcome, Target};
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, Error, Provider, RequestContext, Result,
     Secret,
@@ -23,10 +23,7 @@ impl Provider for Bad {
         "bad"
     }
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            streaming: false,
-            ..Capabilities::default()
-        }
+        Capabilities::default().streaming(false)
     }
     async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {
         let status = reqwest_status(&self.base).await;
@@ -61,26 +58,14 @@ async fn reqwest_status(base: &str) -> u16 {
 
 #[tokio::test]
 async fn a_bad_provider_fails_the_suite() {
-    let target = Target {
-        name: "bad".into(),
-        build: Arc::new(|base, key, _t| {
-            Ok(Arc::new(Bad {
-                base: base.to_owned(),
-                key: key.clone(),
-            }) as Arc<dyn Provider>)
-        }),
-        model: "m".into(),
-        chat_path: "/chat".into(),
-        stream_path: "/chat".into(),
-        embed_path: "/embed".into(),
-        completion_path: "/chat".into(),
-        error_body: Arc::new(|_, m| format!("{{\"error\":{{\"message\":\"{m}\"}}}}")),
-        auth_header: ("authorization".into(), format!("Bearer {TEST_KEY}")),
-        stream_event: b"data: {}\n\n".to_vec(),
-        stream_content_type: "text/event-stream".into(),
-        scenarios: Vec::new(),
-        not_applicable: Vec::new(),
-    };
+    let target = Target::new("bad", |base, key, _t| {
+        Ok(Arc::new(Bad {
+            base: base.to_owned(),
+            key: key.clone(),
+        }) as Arc<dyn Provider>)
+    })
+    .model("m")
+    .stream_event(b"data: {}\n\n".to_vec(), "text/event-stream");
     let report = runtime_conformance::run(target).await;
     let outcome = |check: &str| {
         report
@@ -119,5 +104,19 @@ async fn a_bad_provider_fails_the_suite() {
     assert!(matches!(
         outcome("status 500 -> api error, retryable"),
         Outcome::Pass
+    ));
+    // It sends no credential at all, so the per-request key cannot reach the upstream; and
+    // with no case there is no answer for the unknown-field probe.
+    assert!(matches!(
+        outcome("per-request key reaches upstream"),
+        Outcome::Fail(_)
+    ));
+    assert!(matches!(
+        outcome("unknown field is sent or refused by name"),
+        Outcome::Fail(_)
+    ));
+    assert!(matches!(
+        outcome("covers model_listing"),
+        Outcome::Unsupported(_)
     ));
 }

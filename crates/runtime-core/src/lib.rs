@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod http;
@@ -7,6 +8,7 @@ pub mod registry;
 pub mod secret;
 pub mod stream;
 pub mod taxonomy;
+pub mod time;
 pub mod types;
 
 pub use error::{Error, Result, Retryability, TimeoutPhase};
@@ -16,7 +18,7 @@ pub use provider::{
 };
 pub use registry::{
     BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,
-    SettingKind, SettingSpec,
+    SettingKind, SettingSpec, Timeouts,
 };
 pub use secret::Secret;
 pub use stream::{ChatStream, FrameDecoder, StreamAccumulator, StreamEvent};

@@ -16,7 +16,18 @@ use crate::types::{
 
 /// What a provider can do. A capability that is `false` makes the matching call return
 /// [`Error::Unsupported`], and the conformance suite skips (and reports) its scenarios.
+///
+/// Built with `const` setters, so it can be a `const` of a provider crate:
+///
+/// ```
+/// use runtime_core::Capabilities;
+///
+/// const CAPS: Capabilities = Capabilities::new().chat(true).streaming(true).embeddings(true)
+///     .max_embedding_inputs(Some(128));
+/// assert!(CAPS.streaming && !CAPS.tools);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// Chat.
     pub chat: bool,
@@ -38,6 +49,78 @@ pub struct Capabilities {
     pub max_embedding_inputs: Option<usize>,
 }
 
+impl Capabilities {
+    /// Nothing supported: set what the provider does with the setters.
+    pub const fn new() -> Self {
+        Self {
+            chat: false,
+            streaming: false,
+            tools: false,
+            vision: false,
+            json_schema: false,
+            completion: false,
+            embeddings: false,
+            list_models: false,
+            max_embedding_inputs: None,
+        }
+    }
+
+    /// Sets [`Capabilities::chat`].
+    pub const fn chat(mut self, on: bool) -> Self {
+        self.chat = on;
+        self
+    }
+
+    /// Sets [`Capabilities::streaming`].
+    pub const fn streaming(mut self, on: bool) -> Self {
+        self.streaming = on;
+        self
+    }
+
+    /// Sets [`Capabilities::tools`].
+    pub const fn tools(mut self, on: bool) -> Self {
+        self.tools = on;
+        self
+    }
+
+    /// Sets [`Capabilities::vision`].
+    pub const fn vision(mut self, on: bool) -> Self {
+        self.vision = on;
+        self
+    }
+
+    /// Sets [`Capabilities::json_schema`].
+    pub const fn json_schema(mut self, on: bool) -> Self {
+        self.json_schema = on;
+        self
+    }
+
+    /// Sets [`Capabilities::completion`].
+    pub const fn completion(mut self, on: bool) -> Self {
+        self.completion = on;
+        self
+    }
+
+    /// Sets [`Capabilities::embeddings`].
+    pub const fn embeddings(mut self, on: bool) -> Self {
+        self.embeddings = on;
+        self
+    }
+
+    /// Sets [`Capabilities::list_models`].
+    pub const fn list_models(mut self, on: bool) -> Self {
+        self.list_models = on;
+        self
+    }
+
+    /// Sets [`Capabilities::max_embedding_inputs`].
+    pub const fn max_embedding_inputs(mut self, most: Option<usize>) -> Self {
+        self.max_embedding_inputs = most;
+        self
+    }
+}
+
+/// Chat, streaming, tools and completion (over chat): what a plain chat API usually offers.
 impl Default for Capabilities {
     fn default() -> Self {
         Self {
@@ -111,6 +194,7 @@ impl RouteReport {
 
 /// How the response cache treats one request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CacheMode {
     /// Read and write (the default).
     #[default]
@@ -173,6 +257,12 @@ impl RequestContext {
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
         self.request_id = id.into();
         self
+    }
+
+    /// The credential to send: the per-request key ([`RequestContext::api_key`], e.g. a key
+    /// the router rotates) when set, else the provider's configured one.
+    pub fn credential<'a>(&'a self, configured: Option<&'a Secret>) -> Option<&'a Secret> {
+        self.api_key.as_ref().or(configured)
     }
 
     /// Time left before the deadline (`None`: no deadline).

@@ -13,7 +13,11 @@ use crate::types::{
 };
 
 /// One event of a streamed chat answer, provider-neutral.
+///
+/// `#[non_exhaustive]`: new kinds of events come (annotations came late); a consumer that
+/// matches events keeps a `_ =>` arm, and [`StreamAccumulator`] folds every kind.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum StreamEvent {
     /// The answer's identity, sent first.
     Start {

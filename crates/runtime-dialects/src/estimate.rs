@@ -25,6 +25,8 @@ fn content_tokens(c: &Content) -> u64 {
             .map(|p| match p {
                 ContentPart::Text { text } => text_tokens(text.len()),
                 ContentPart::ImageUrl { .. } => PER_IMAGE,
+                // A part kind core adds later: counted like an image (an estimate).
+                _ => PER_IMAGE,
             })
             .sum(),
     }
@@ -50,6 +52,8 @@ pub fn input_tokens(req: &ChatRequest) -> u64 {
                         .map(|c| text_tokens(c.function.name.len() + c.function.arguments.len()))
                         .sum::<u64>()
             }
+            // A message kind core adds later: its envelope only.
+            _ => 0,
         };
     }
     for t in &req.tools {

@@ -65,6 +65,7 @@ fn issue_2318_a_claude_code_request_reaches_a_vllm_backend_as_a_chat_request() {
         let opts = RequestOptions {
             max_tokens_field: MaxTokensField::MaxTokens,
             stream_usage: true,
+            reasoning_content: false,
         };
         let body = serde_json::to_value(chat_request(&core, "Qwen/Qwen3-8B", true, opts)).unwrap();
         insta::assert_snapshot!(format!("{name}.messages-openai-chat"), pretty(&body));

@@ -149,7 +149,18 @@ impl From<model_runtime::Error> for CliError {
     }
 }
 
-/// Parses the command line and runs it.
+/// Parses the command line and runs it: the whole `modelrt` program.
+///
+/// A custom build that links more providers calls it from its own `main` — linking a
+/// provider crate registers it, so nothing else is needed:
+///
+/// ```no_run
+/// // src/main.rs of a binary crate depending on runtime-gateway and provider crates
+/// // (e.g. `use provider_voyage as _;`).
+/// fn main() -> std::process::ExitCode {
+///     runtime_gateway::cli::main()
+/// }
+/// ```
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = if matches!(cli.command, Command::Serve { .. }) {

@@ -26,7 +26,7 @@ pub fn parse_since(s: &str) -> Result<Duration, String> {
 }
 
 /// Parses a point in time: unix seconds, or `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` (UTC; a
-/// `+HH:MM`/`-HH:MM` offset is applied).
+/// `+HH:MM`/`-HH:MM` offset is applied; a time without an offset is UTC). Read with `jiff`.
 pub fn parse_time(s: &str) -> Result<SystemTime, String> {
     let bad =
         || format!("`{s}` is not a time (unix seconds or RFC 3339, e.g. 2026-01-31T12:00:00Z)");
@@ -36,59 +36,20 @@ pub fn parse_time(s: &str) -> Result<SystemTime, String> {
             .checked_add(Duration::from_secs(secs))
             .ok_or_else(bad);
     }
-    let (date, rest) = match t.split_once(['T', 't', ' ']) {
-        Some((d, r)) => (d, Some(r)),
-        None => (t, None),
+    let utc = jiff::tz::TimeZone::UTC;
+    let ts = if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        ts
+    } else if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
+        dt.to_zoned(utc).map_err(|_| bad())?.timestamp()
+    } else {
+        let date: jiff::civil::Date = t.parse().map_err(|_| bad())?;
+        date.to_zoned(utc).map_err(|_| bad())?.timestamp()
     };
-    let mut parts = date.splitn(3, '-');
-    let (Some(y), Some(mo), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    let y: i64 = y.parse().map_err(|_| bad())?;
-    let mo: u32 = mo.parse().map_err(|_| bad())?;
-    let d: u32 = d.parse().map_err(|_| bad())?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+    let at = SystemTime::from(ts);
+    if at < UNIX_EPOCH {
         return Err(bad());
     }
-    let mut secs = days_from_civil(y, mo, d) * 86_400;
-    if let Some(rest) = rest {
-        let (clock, offset) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
-            (c, 0i64)
-        } else if let Some(i) = rest.rfind(['+', '-']) {
-            let (c, off) = rest.split_at(i);
-            let sign = if off.starts_with('-') { -1 } else { 1 };
-            let (oh, om) = off[1..].split_once(':').ok_or_else(bad)?;
-            let oh: i64 = oh.parse().map_err(|_| bad())?;
-            let om: i64 = om.parse().map_err(|_| bad())?;
-            (c, sign * (oh * 3600 + om * 60))
-        } else {
-            (rest, 0)
-        };
-        let clock = clock.split('.').next().unwrap_or(clock);
-        let mut hms = clock.split(':');
-        let h: i64 = hms.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
-        let m: i64 = hms.next().unwrap_or("0").parse().map_err(|_| bad())?;
-        let sec: i64 = hms.next().unwrap_or("0").parse().map_err(|_| bad())?;
-        if h > 23 || m > 59 || sec > 60 {
-            return Err(bad());
-        }
-        secs += h * 3600 + m * 60 + sec - offset;
-    }
-    let secs = u64::try_from(secs).map_err(|_| bad())?;
-    UNIX_EPOCH
-        .checked_add(Duration::from_secs(secs))
-        .ok_or_else(bad)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Ok(at)
 }
 
 /// The `[from, to)` range of a query: `from`/`to` when given, else `since` (default 24h) back

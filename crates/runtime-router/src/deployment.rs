@@ -207,6 +207,7 @@ fn message_chars(m: &Message) -> usize {
                     .map(|c| c.function.arguments.len())
                     .sum::<usize>()
         }
+        _ => 0,
     }
 }
 

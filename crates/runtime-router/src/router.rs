@@ -1741,17 +1741,7 @@ impl Provider for Router {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities {
-            chat: false,
-            streaming: false,
-            tools: false,
-            vision: false,
-            json_schema: false,
-            completion: false,
-            embeddings: false,
-            list_models: true,
-            max_embedding_inputs: None,
-        };
+        let mut caps = Capabilities::new().list_models(true);
         for m in self.inner.models.values() {
             for d in &m.deployments {
                 let c = d.caps;

@@ -822,12 +822,10 @@ async fn dead_key_is_skipped_until_recheck() {
 
 #[tokio::test(start_paused = true)]
 async fn embeddings_route_to_embedding_deployments() {
-    let chat_only = Arc::new(FakeProvider::new("chat-only").with_capabilities(
-        runtime_core::Capabilities {
-            embeddings: false,
-            ..runtime_core::Capabilities::default()
-        },
-    ));
+    let chat_only = Arc::new(
+        FakeProvider::new("chat-only")
+            .with_capabilities(runtime_core::Capabilities::default().embeddings(false)),
+    );
     let emb = Arc::new(FakeProvider::new("emb"));
     let r = Router::builder()
         .model(
@@ -1123,19 +1121,19 @@ async fn a_router_with_an_unreachable_redis_url_builds_at_once_and_routes_on_loc
 
 #[tokio::test(start_paused = true)]
 async fn requests_needing_tools_or_images_skip_deployments_without_them() {
-    let plain = Arc::new(FakeProvider::new("plain").with_capabilities(
-        runtime_core::Capabilities {
-            tools: false,
-            vision: false,
-            ..runtime_core::Capabilities::default()
-        },
-    ));
+    let plain = Arc::new(
+        FakeProvider::new("plain").with_capabilities(
+            runtime_core::Capabilities::default()
+                .tools(false)
+                .vision(false),
+        ),
+    );
     let rich = Arc::new(
-        FakeProvider::new("rich").with_capabilities(runtime_core::Capabilities {
-            tools: true,
-            vision: true,
-            ..runtime_core::Capabilities::default()
-        }),
+        FakeProvider::new("rich").with_capabilities(
+            runtime_core::Capabilities::default()
+                .tools(true)
+                .vision(true),
+        ),
     );
     let r = Router::builder()
         .model(

@@ -66,11 +66,9 @@ impl FakeProvider {
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_owned(),
-            caps: Capabilities {
-                embeddings: true,
-                max_embedding_inputs: Some(2048),
-                ..Capabilities::default()
-            },
+            caps: Capabilities::default()
+                .embeddings(true)
+                .max_embedding_inputs(Some(2048)),
             queue: Mutex::new(VecDeque::new()),
             default: Mutex::new(Step::text("ok")),
             calls: AtomicUsize::new(0),

@@ -90,6 +90,36 @@ pub fn rechunkings(bytes: &[u8], n: usize) -> Vec<Vec<Vec<u8>>> {
     out
 }
 
+/// The fixture files of `provider` that the conformance case files in `cases_dir` use: for a
+/// case's `fixture`, its request, response and meta files; its `reply` and `equivalent` files.
+pub fn used_by_cases(provider: &str, cases_dir: &std::path::Path) -> Vec<String> {
+    let all = list(provider);
+    let mut used = Vec::new();
+    let Ok(rd) = std::fs::read_dir(cases_dir) else {
+        return used;
+    };
+    for entry in rd.filter_map(Result::ok) {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let Ok(case) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if let Some(stem) = case.get("fixture").and_then(Value::as_str) {
+            let prefix = format!("{stem}.");
+            used.extend(all.iter().filter(|f| f.starts_with(&prefix)).cloned());
+        }
+        for key in ["reply", "equivalent"] {
+            if let Some(name) = case.get(key).and_then(Value::as_str) {
+                used.push(name.to_owned());
+            }
+        }
+    }
+    used.sort();
+    used.dedup();
+    used
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,6 +136,15 @@ pub fn generate_request(
                     }),
                 }
             }
+            other => {
+                return Err(cx.invalid(
+                    &path,
+                    format!(
+                        "a `{}` message cannot be expressed for Gemini",
+                        other.role()
+                    ),
+                ));
+            }
         }
         last_was_tool = is_tool;
     }
@@ -191,6 +200,12 @@ pub fn generate_request(
                     }
                 }
             }
+        }
+        Some(_) => {
+            return Err(cx.invalid(
+                "response_format",
+                "this response format cannot be expressed for Gemini",
+            ));
         }
     }
     extras(&cx, req, &mut gc, &mut body)?;
@@ -277,6 +292,10 @@ fn content_parts(cx: &Ctx<'_>, path: &str, content: &Content) -> Result<Vec<Wire
                         },
                     })
                 }
+                _ => Err(cx.invalid(
+                    &format!("{path}.content[{j}]"),
+                    "this kind of content part cannot be expressed for Gemini",
+                )),
             })
             .collect(),
     }
@@ -448,6 +467,12 @@ fn tools(cx: &Ctx<'_>, req: &ChatRequest, body: &mut GenerateContentRequest) -> 
             return Err(cx.invalid(
                 "tool_choice",
                 format!("tool_choice names `{name}`, which is not among the tools"),
+            ));
+        }
+        Some(_) => {
+            return Err(cx.invalid(
+                "tool_choice",
+                "this tool_choice cannot be expressed for Gemini",
             ));
         }
     };

@@ -61,28 +61,6 @@ pub fn map_finish(raw: &str, has_tool_calls: bool) -> Finish {
     })
 }
 
-/// Unix seconds of an RFC 3339 UTC time such as `2026-05-19T14:59:42.780296Z` (0 when it
-/// cannot be read).
-pub fn parse_rfc3339(s: &str) -> i64 {
-    fn num(s: &str, a: usize, b: usize) -> Option<i64> {
-        s.get(a..b)?.parse().ok()
-    }
-    let parsed = (|| {
-        let (y, mo, d) = (num(s, 0, 4)?, num(s, 5, 7)?, num(s, 8, 10)?);
-        let (h, mi, sec) = (num(s, 11, 13)?, num(s, 14, 16)?, num(s, 17, 19)?);
-        // Days from civil (Howard Hinnant's algorithm).
-        let y = if mo <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let mp = (mo + 9) % 12;
-        let doy = (153 * mp + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
-        Some(days * 86_400 + h * 3600 + mi * 60 + sec)
-    })();
-    parsed.unwrap_or(0)
-}
-
 /// A function call whose arguments are still streaming in.
 #[derive(Debug)]
 struct OpenCall {
@@ -193,7 +171,11 @@ impl StreamDecoder {
                     .model_version
                     .clone()
                     .unwrap_or_else(|| self.model.clone()),
-                created: chunk.create_time.as_deref().map_or(0, parse_rfc3339),
+                created: chunk
+                    .create_time
+                    .as_deref()
+                    .and_then(runtime_core::time::rfc3339_unix_seconds)
+                    .unwrap_or(0),
             });
         }
         if let Some(u) = &chunk.usage_metadata {
@@ -589,11 +571,30 @@ impl runtime_core::FrameDecoder for StreamDecoder {
 mod tests {
     use super::*;
 
+    fn created_of(create_time: &str) -> i64 {
+        let mut d = StreamDecoder::new("g", "m");
+        let mut out = Vec::new();
+        let chunk = serde_json::json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}}],
+            "createTime": create_time
+        });
+        d.decode(&chunk.to_string(), &mut out).unwrap();
+        match out.first() {
+            Some(StreamEvent::Start { created, .. }) => *created,
+            other => panic!("expected a start event, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), 0);
-        assert_eq!(parse_rfc3339("2026-05-19T14:59:42.780296Z"), 1_779_202_782);
-        assert_eq!(parse_rfc3339("garbage"), 0);
+    fn create_time_applies_its_utc_offset() {
+        assert_eq!(created_of("2026-05-19T14:59:42.780296Z"), 1_779_202_782);
+        // The same instant with a +02:00 offset: the hand-written parser this replaced read
+        // it two hours late.
+        assert_eq!(
+            created_of("2026-05-19T16:59:42.780296+02:00"),
+            1_779_202_782
+        );
+        assert_eq!(created_of("garbage"), 0);
     }
 
     #[test]

@@ -93,13 +93,11 @@ impl Provider for HttpEmbedder {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            chat: false,
-            streaming: false,
-            embeddings: true,
-            max_embedding_inputs: self.max_inputs,
-            ..Capabilities::default()
-        }
+        Capabilities::default()
+            .chat(false)
+            .streaming(false)
+            .embeddings(true)
+            .max_embedding_inputs(self.max_inputs)
     }
 
     async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {

@@ -61,23 +61,34 @@ impl HttpRequestSpec {
         spec
     }
 
-    /// Adds a header. An invalid value makes the send fail with a config error.
-    pub fn header(mut self, name: &'static str, value: &str) -> Self {
-        match HeaderValue::from_str(value) {
-            Ok(v) => {
-                self.headers.insert(HeaderName::from_static(name), v);
+    /// Adds a header. The name may be in any case (HTTP/2 sends it lowercased); an invalid
+    /// name or value makes the send fail with a config error naming the header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match (header_name(name), HeaderValue::from_str(value)) {
+            (Ok(n), Ok(v)) => {
+                self.headers.insert(n, v);
             }
-            Err(_) => self.invalid = Some(format!("header `{name}` has an invalid value")),
+            (Err(e), _) => self.invalid = Some(e),
+            (_, Err(_)) => self.invalid = Some(format!("header `{name}` has an invalid value")),
         }
         self
     }
 
-    /// Adds a credential header, marked sensitive.
-    pub fn secret_header(mut self, name: &'static str, prefix: &str, secret: &Secret) -> Self {
+    /// Adds a credential header, marked sensitive (never shown by `Debug`). The name may be
+    /// in any case; an invalid name, or a credential with characters a header cannot carry,
+    /// makes the send fail with a config error (which never shows the credential).
+    pub fn secret_header(mut self, name: &str, prefix: &str, secret: &Secret) -> Self {
+        let name = match header_name(name) {
+            Ok(n) => n,
+            Err(e) => {
+                self.invalid = Some(e);
+                return self;
+            }
+        };
         match HeaderValue::from_str(&format!("{prefix}{}", secret.expose())) {
             Ok(mut v) => {
                 v.set_sensitive(true);
-                self.headers.insert(HeaderName::from_static(name), v);
+                self.headers.insert(name, v);
             }
             Err(_) => {
                 self.invalid = Some(format!(
@@ -99,6 +110,12 @@ impl HttpRequestSpec {
             .as_ref()
             .and_then(|b| serde_json::from_slice(b).ok())
     }
+}
+
+/// A header name of any case (`X-Acme-Key` and `x-acme-key` are the same header).
+fn header_name(name: &str) -> std::result::Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a valid header name"))
 }
 
 /// Maps an error status and body to an [`Error`]; providers may supply their own.
@@ -573,6 +590,40 @@ mod tests {
             let _ = sock.read(&mut buf).await;
         });
         format!("http://{addr}/")
+    }
+
+    #[test]
+    fn header_names_of_any_case_work_and_bad_ones_are_config_errors() {
+        let key = Secret::new("k-123");
+        let spec = HttpRequestSpec::get("http://127.0.0.1:9/")
+            .secret_header("X-Acme-Key", "", &key)
+            .header("Anthropic-Version", "2023-06-01");
+        assert_eq!(spec.headers["x-acme-key"], "k-123");
+        assert!(spec.headers["x-acme-key"].is_sensitive());
+        assert_eq!(spec.headers["anthropic-version"], "2023-06-01");
+        assert!(spec.invalid.is_none());
+        let bad = HttpRequestSpec::get("http://127.0.0.1:9/").secret_header("bad name", "", &key);
+        let reason = bad.invalid.clone().unwrap();
+        assert!(
+            reason.contains("`bad name`") && !reason.contains("k-123"),
+            "{reason}"
+        );
+        let bad = HttpRequestSpec::get("http://127.0.0.1:9/").header("x-ok", "line\nbreak");
+        assert!(bad.invalid.unwrap().contains("`x-ok`"));
+    }
+
+    #[tokio::test]
+    async fn a_bad_header_name_fails_the_send_with_a_config_error() {
+        let client = HttpClient::new(&HttpClientConfig::default()).unwrap();
+        let spec = HttpRequestSpec::get("http://127.0.0.1:9/").header("bad:name", "v");
+        let err = client
+            .execute(&call(Duration::from_secs(1)), spec, &RequestContext::new())
+            .await
+            .unwrap_err();
+        match err {
+            Error::InvalidConfig { reason, .. } => assert!(reason.contains("bad:name"), "{reason}"),
+            other => panic!("expected a config error, got {other:?}"),
+        }
     }
 
     fn call(idle: Duration) -> CallInfo {

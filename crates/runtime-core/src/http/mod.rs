@@ -6,6 +6,9 @@ pub mod ndjson;
 pub mod sse;
 pub mod status;
 
+/// The header map error mappers read (re-exported so a provider needs no `http` dependency).
+pub use http::HeaderMap;
+
 pub use client::{
     ByteStream, CallInfo, ErrorMapper, HttpClient, HttpClientConfig, HttpRequestSpec,
 };

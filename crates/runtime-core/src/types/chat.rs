@@ -102,6 +102,7 @@ pub struct StreamOptions {
 /// One message of a conversation, tagged by its `role`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Message {
     /// Instructions for the model (`developer` is accepted as a synonym).
     #[serde(alias = "developer")]
@@ -321,6 +322,7 @@ impl From<&str> for Content {
 /// One part of a message's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ContentPart {
     /// Text.
     Text {
@@ -443,6 +445,7 @@ pub struct FunctionDefinition {
 
 /// Whether and which tool the model must call.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ToolChoice {
     /// The model decides.
     Auto,
@@ -546,6 +549,7 @@ pub struct FunctionCall {
 /// The requested output format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResponseFormat {
     /// Free text.
     Text,
@@ -576,6 +580,7 @@ pub struct JsonSchemaFormat {
 
 /// Why the model stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
 pub enum FinishReason {
     /// A natural stop or a stop sequence.
     #[default]

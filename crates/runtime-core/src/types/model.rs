@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// What a model is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ModelKind {
     /// Chat / messages.
     #[default]

@@ -147,6 +147,8 @@ pub fn stop_reason(
         FinishReason::ToolCalls => "tool_use",
         FinishReason::ContentFilter => "refusal",
         FinishReason::Other(s) => known(s).unwrap_or("end_turn"),
+        // A reason core adds later: the neutral end.
+        _ => "end_turn",
     }
 }
 

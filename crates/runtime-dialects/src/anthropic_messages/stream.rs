@@ -232,16 +232,15 @@ impl MessagesStreamEncoder {
             return;
         }
         match event {
-            StreamEvent::Start { id, model, .. } => {
-                if !self.started {
-                    if !id.is_empty() {
-                        self.id = id;
-                    }
-                    if !model.is_empty() {
-                        self.model = model;
-                    }
+            StreamEvent::Start { id, model, .. } if !self.started => {
+                if !id.is_empty() {
+                    self.id = id;
+                }
+                if !model.is_empty() {
+                    self.model = model;
                 }
             }
+            StreamEvent::Start { .. } => {}
             StreamEvent::Usage(u) => self.usage = Some(u),
             StreamEvent::TextDelta { text } => {
                 let index = match self.open {
@@ -352,6 +351,8 @@ impl MessagesStreamEncoder {
             StreamEvent::Annotation { key, value } => {
                 self.annotations.insert(key, value);
             }
+            // An event kind core adds later carries nothing this dialect can say.
+            _ => {}
         }
     }
 

@@ -742,6 +742,8 @@ impl ResponsesStreamEncoder {
                 self.finish = Some(reason);
             }
             StreamEvent::Start { .. } | StreamEvent::Usage(_) | StreamEvent::Annotation { .. } => {}
+            // An event kind core adds later carries nothing this dialect can say.
+            _ => {}
         }
     }
 

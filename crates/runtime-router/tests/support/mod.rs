@@ -115,10 +115,7 @@ impl Provider for HttpTestProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            list_models: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default().list_models(true)
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {

@@ -1,0 +1,202 @@
+//! The typed body of `POST /v1/messages`, borrowing from the core request it was mapped from.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The body of `POST /v1/messages`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessagesRequest<'a> {
+    /// The model.
+    pub model: &'a str,
+    /// Alternating user / assistant turns.
+    pub messages: Vec<Turn<'a>>,
+    /// The system prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<System<'a>>,
+    /// Most tokens to generate (Anthropic requires it).
+    pub max_tokens: u64,
+    /// Whether to stream.
+    pub stream: bool,
+    /// Sampling temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Stop sequences.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub stop_sequences: &'a [String],
+    /// Tools.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool<'a>>,
+    /// Tool choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice<'a>>,
+    /// `metadata` (`user_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// Anthropic fields the core has no name for (`thinking`, `top_k`, `output_config`…),
+    /// passed through from the request's `extra`.
+    #[serde(flatten)]
+    pub extra: BTreeMap<&'a str, &'a Value>,
+}
+
+impl MessagesRequest<'_> {
+    /// True when the typed part of the body already sets `key` (an `extra` field of that name
+    /// would be sent twice).
+    pub fn sets(&self, key: &str) -> bool {
+        match key {
+            "model" | "messages" | "max_tokens" | "stream" => true,
+            "system" => self.system.is_some(),
+            "temperature" => self.temperature.is_some(),
+            "top_p" => self.top_p.is_some(),
+            "stop_sequences" => !self.stop_sequences.is_empty(),
+            "tools" => !self.tools.is_empty(),
+            "tool_choice" => self.tool_choice.is_some(),
+            "metadata" => self.metadata.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// One turn: a role and its content blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Turn<'a> {
+    /// `user` or `assistant`.
+    pub role: &'static str,
+    /// Its blocks.
+    pub content: Vec<RequestBlock<'a>>,
+}
+
+/// The system prompt: one string, or text blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum System<'a> {
+    /// One system message of plain text.
+    Text(&'a str),
+    /// Several system messages, or parts.
+    Blocks(Vec<RequestBlock<'a>>),
+}
+
+/// A content block of a request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestBlock<'a> {
+    /// Text.
+    Text {
+        /// The text.
+        text: &'a str,
+    },
+    /// An image.
+    Image {
+        /// Where its bytes are.
+        source: ImageSource<'a>,
+    },
+    /// Earlier signed thinking, sent back.
+    Thinking {
+        /// The thinking text.
+        thinking: &'a str,
+        /// Anthropic's signature.
+        signature: &'a str,
+    },
+    /// Earlier redacted thinking, sent back.
+    RedactedThinking {
+        /// Encrypted content.
+        data: &'a str,
+    },
+    /// An earlier tool call of the model.
+    ToolUse {
+        /// `toolu_…`.
+        id: &'a str,
+        /// The tool.
+        name: &'a str,
+        /// Its input object.
+        input: Value,
+    },
+    /// A tool's result.
+    ToolResult {
+        /// The call answered.
+        tool_use_id: &'a str,
+        /// The result.
+        content: ToolResultContent<'a>,
+    },
+}
+
+/// Where an image's bytes are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImageSource<'a> {
+    /// Inline base64.
+    Base64 {
+        /// `image/png`…
+        media_type: &'a str,
+        /// The bytes, base64.
+        data: &'a str,
+    },
+    /// Fetched by Anthropic.
+    Url {
+        /// The URL.
+        url: &'a str,
+    },
+}
+
+/// A tool result: a string, or text and image blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ToolResultContent<'a> {
+    /// Plain text.
+    Text(&'a str),
+    /// Blocks.
+    Blocks(Vec<RequestBlock<'a>>),
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tool<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// What it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Cow<'a, str>>,
+    /// JSON Schema of its input.
+    pub input_schema: Cow<'a, Value>,
+    /// Strict schema adherence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// `tool_choice`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolChoice<'a> {
+    /// `auto`, `any`, `none` or `tool`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The tool, for `tool`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    /// At most one tool call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_parallel_tool_use: Option<bool>,
+}
+
+impl<'a> ToolChoice<'a> {
+    /// A choice of `kind` (no tool name, parallel use allowed).
+    pub fn of(kind: &'static str) -> Self {
+        Self {
+            kind,
+            name: None,
+            disable_parallel_tool_use: None,
+        }
+    }
+
+    /// `{"type": "tool", "name": name}`.
+    pub fn tool(name: &'a str) -> Self {
+        Self {
+            name: Some(name),
+            ..Self::of("tool")
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! OpenAI's JSON wire format: request and response types, and the pure functions that map
+//! core types to it and back. Azure OpenAI, local OpenAI-compatible servers and TGI's Messages
+//! API reuse this module.
+//!
+//! One module per job: [`request`], [`response`], [`stream`], [`completion`], [`embeddings`],
+//! [`models`]; everything is re-exported here.
+
+pub mod completion;
+pub mod embeddings;
+pub mod models;
+pub mod request;
+pub mod response;
+pub mod stream;
+
+pub use completion::*;
+pub use embeddings::*;
+pub use models::*;
+pub use request::*;
+pub use response::*;
+pub use stream::*;

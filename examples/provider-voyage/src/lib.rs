@@ -1,0 +1,125 @@
+//! [Voyage AI](https://docs.voyageai.com/reference/embeddings-api) embeddings for
+//! model-runtime — the example provider crate of `docs/writing-a-provider.md`, built outside the
+//! workspace as any third-party provider would be.
+//!
+//! Linking it registers the provider type `voyage`; an application (or a custom `modelrt`)
+//! adds the dependency and writes `use provider_voyage as _;`.
+
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
+use runtime_core::{
+    BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest,
+    EmbeddingResponse, Error, ModelInfo, Provider, ProviderConfig, ProviderFactory, RequestContext,
+    Result, Secret, SettingSpec,
+};
+
+/// Voyage's API.
+pub const DEFAULT_BASE_URL: &str = "https://api.voyageai.com/v1";
+
+/// Most texts one call embeds (Voyage's documented list limit).
+pub const MAX_INPUTS: usize = 1000;
+
+static SETTINGS: &[SettingSpec] = &[
+    SettingSpec::api_key("VOYAGE_API_KEY").help("Voyage AI API key, sent as a bearer token"),
+    SettingSpec::base_url(DEFAULT_BASE_URL),
+    SettingSpec::TIMEOUT,
+];
+
+/// The registry entry of the Voyage provider (type `voyage`).
+pub static FACTORY: ProviderFactory = ProviderFactory::new("voyage", build)
+    .display_name("Voyage AI")
+    .description("Voyage AI text embeddings")
+    .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    .settings(SETTINGS);
+
+runtime_core::register_provider!(FACTORY);
+
+/// Embeddings only.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .embeddings(true)
+    .max_embedding_inputs(Some(MAX_INPUTS));
+
+fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
+    Ok(Arc::new(VoyageProvider {
+        name: Arc::from(cfg.instance()),
+        key: cfg.required_secret("api_key")?,
+        base_url: cfg.base_url()?,
+        timeout: cfg.timeouts()?.request,
+        http: ctx.http.clone(),
+    }))
+}
+
+/// The Voyage AI provider.
+#[derive(Debug, Clone)]
+pub struct VoyageProvider {
+    name: Arc<str>,
+    key: Secret,
+    base_url: String,
+    timeout: Duration,
+    http: HttpClient,
+}
+
+#[async_trait]
+impl Provider for VoyageProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {
+        Err(Error::unsupported(
+            &self.name,
+            "chat (Voyage serves embeddings)",
+        ))
+    }
+
+    async fn chat_stream(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatStream> {
+        Err(Error::unsupported(
+            &self.name,
+            "streaming (Voyage serves embeddings)",
+        ))
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let body = wire::embed_request(req, &self.name)?;
+        // The per-request key (the router rotates keys through it) wins over the configured one.
+        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key);
+        let spec =
+            HttpRequestSpec::post_json(format!("{}/embeddings", self.base_url), &body).bearer(key);
+        let call = CallInfo::new(
+            self.name.clone(),
+            &req.model,
+            Some(key.clone()),
+            self.timeout,
+        );
+        let (answer, _headers): (wire::EmbedResponse, _) =
+            self.http.json(&call, spec, ctx, "embeddings").await?;
+        wire::parse_response(answer, req.input.len(), &self.name, &req.model)
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        [
+            "voyage-4-large",
+            "voyage-4",
+            "voyage-4-lite",
+            "voyage-3.5",
+            "voyage-3.5-lite",
+            "voyage-code-3",
+        ]
+        .into_iter()
+        .map(|id| ModelInfo::embedding(&self.name, id, 32_000))
+        .collect()
+    }
+}
