@@ -90,6 +90,8 @@ pub struct Enforcer {
     state: Mutex<(State, i64)>,
     inflight: Mutex<HashMap<String, Lease>>,
     buffer: Mutex<Vec<Settlement>>,
+    /// One flush at a time: a flush returns only when what was buffered before it is written.
+    flushing: tokio::sync::Mutex<()>,
     left_redis_gen: Mutex<i64>,
     reserve: redis::Script,
     settle: redis::Script,
@@ -141,6 +143,7 @@ impl Enforcer {
             state: Mutex::new((State::default(), i64::MIN)),
             inflight: Mutex::new(HashMap::new()),
             buffer: Mutex::new(Vec::new()),
+            flushing: tokio::sync::Mutex::new(()),
             left_redis_gen: Mutex::new(-1),
             reserve: redis::Script::new(crate::scripts::RESERVE),
             settle: redis::Script::new(crate::scripts::SETTLE),
@@ -477,6 +480,7 @@ impl Enforcer {
 
     /// Writes buffered settlements to the database.
     pub async fn flush(&self) {
+        let _one = self.flushing.lock().await;
         let items = std::mem::take(&mut *self.buffer.lock());
         if items.is_empty() {
             return;

@@ -13,6 +13,7 @@
 //! Every write an admin makes is one transaction that also moves the change version
 //! (`gov_state.version`), which every replica polls.
 
+mod entities;
 mod queries;
 
 use std::str::FromStr;
@@ -138,6 +139,15 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+macro_rules! dispatch_e {
+    ($self:ident, $f:ident ( $($arg:expr),* )) => {
+        match $self {
+            Db::Sqlite(p) => entities::sqlite::$f(p, $($arg),*).await,
+            Db::Postgres(p) => entities::pg::$f(p, $($arg),*).await,
+        }
+    };
+}
+
 macro_rules! dispatch {
     ($self:ident, $f:ident ( $($arg:expr),* )) => {
         match $self {
@@ -195,27 +205,27 @@ impl Db {
 
     /// Keys, teams and users written after change version `since`.
     pub async fn changes(&self, since: i64) -> Result<(Vec<Key>, Vec<Team>, Vec<User>), DbError> {
-        dispatch!(self, changes(since))
+        dispatch_e!(self, changes(since))
     }
 
     /// One key by id.
     pub async fn key(&self, id: &str) -> Result<Option<Key>, DbError> {
-        dispatch!(self, key(id))
+        dispatch_e!(self, key(id))
     }
 
     /// One team by id.
     pub async fn team(&self, id: &str) -> Result<Option<Team>, DbError> {
-        dispatch!(self, team(id))
+        dispatch_e!(self, team(id))
     }
 
     /// One user by id.
     pub async fn user(&self, id: &str) -> Result<Option<User>, DbError> {
-        dispatch!(self, user(id))
+        dispatch_e!(self, user(id))
     }
 
     /// Writes a new key (fails on a duplicate id or hash); returns the new change version.
     pub async fn insert_key(&self, k: &Key) -> Result<Result<i64, Conflict>, DbError> {
-        dispatch!(self, insert_key(k))
+        dispatch_e!(self, insert_key(k))
     }
 
     /// Reads, changes (with `f`) and writes back key `id` in one transaction. `f` may refuse
@@ -228,12 +238,12 @@ impl Db {
     where
         F: FnOnce(&mut Key, i64) -> Result<(), String> + Send,
     {
-        dispatch!(self, update_key(id, f))
+        dispatch_e!(self, update_key(id, f))
     }
 
     /// Writes a new team; `Err(Conflict)` on a duplicate id.
     pub async fn insert_team(&self, t: &Team) -> Result<Result<i64, Conflict>, DbError> {
-        dispatch!(self, insert_team(t))
+        dispatch_e!(self, insert_team(t))
     }
 
     /// Reads, changes and writes back team `id` in one transaction.
@@ -245,12 +255,12 @@ impl Db {
     where
         F: FnOnce(&mut Team, i64) -> Result<(), String> + Send,
     {
-        dispatch!(self, update_team(id, f))
+        dispatch_e!(self, update_team(id, f))
     }
 
     /// Writes a new user; `Err(Conflict)` on a duplicate id.
     pub async fn insert_user(&self, u: &User) -> Result<Result<i64, Conflict>, DbError> {
-        dispatch!(self, insert_user(u))
+        dispatch_e!(self, insert_user(u))
     }
 
     /// Reads, changes and writes back user `id` in one transaction.
@@ -262,7 +272,7 @@ impl Db {
     where
         F: FnOnce(&mut User, i64) -> Result<(), String> + Send,
     {
-        dispatch!(self, update_user(id, f))
+        dispatch_e!(self, update_user(id, f))
     }
 
     /// Counters by name (missing ones are left out).
