@@ -395,3 +395,159 @@ async fn three_gateways_share_keys_budgets_and_revocations() {
     );
     assert!(!seen_text.contains(&hash), "the secret's hash leaked");
 }
+
+fn sqlite_config(upstream: &str, dir: &std::path::Path, extra: &str) -> String {
+    mock_config(
+        upstream,
+        &format!(
+            r#"
+[storage]
+database_url = "sqlite://{}/usage.sqlite"
+spill_path = "{}/usage.spill.jsonl"
+flush_interval = "50ms"
+
+[pricing.overrides."mock/gpt-4o-mini"]
+input_per_mtok = 1000.0
+output_per_mtok = 1000.0
+
+{extra}
+
+[gateway]
+master_key = "{MASTER}"
+
+[gateway.governance]
+enabled = true
+sync_interval = "100ms"
+"#,
+            dir.display(),
+            dir.display()
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_budget_starts_again_at_utc_midnight() {
+    let upstream = openai_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sqlite_config(&upstream.uri(), dir.path(), "");
+    // Put the gateway's clock 15 s before the next 00:00 UTC (a debug-build test setting).
+    let day = 86_400_000i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let offset = (now / day + 1) * day - 15_000 - now;
+    let gw = Gw::start_with(
+        Some(&cfg),
+        &[("MODELRT_TEST_TIME_OFFSET_MS", &offset.to_string())],
+    )
+    .await;
+    let (s, v) = admin(
+        &gw,
+        "POST",
+        "/admin/keys",
+        Some(json!({"id": "d", "budget": {"max_usd": 0.15, "period": "daily"}})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let secret = v["secret"].as_str().unwrap().to_owned();
+    let mut ok = 0;
+    let retry_after = loop {
+        let resp = chat(&gw, &secret).await;
+        match resp.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                let secs: u64 = resp.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                break secs;
+            }
+            other => panic!("{other}: {}", resp.text().await.unwrap()),
+        }
+        assert!(ok < 20, "the budget never refused");
+    };
+    assert!(ok >= 1);
+    assert!(
+        (1..=15).contains(&retry_after),
+        "resets at the UTC midnight, {retry_after}s away"
+    );
+    tokio::time::sleep(Duration::from_secs(retry_after + 1)).await;
+    assert_eq!(
+        chat(&gw, &secret).await.status(),
+        200,
+        "a new day, a new budget"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_manages_keys_on_the_database_directly_and_checks_prices() {
+    let upstream = openai_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = r#"
+[[models]]
+name = "chat"
+[[models.deployments]]
+provider = "mock"
+model = "my-finetune-nobody-prices"
+"#;
+    let file = dir.path().join("modelrt.toml");
+    std::fs::write(&file, sqlite_config(&upstream.uri(), dir.path(), extra)).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_modelrt"))
+            .args(args)
+            .arg("--config")
+            .arg(&file)
+            .env_remove("MODELRT_ADMIN_KEY")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "keys",
+        "create",
+        "--id",
+        "ops",
+        "--admin",
+        "--budget-usd",
+        "5",
+        "--period",
+        "weekly",
+    ]);
+    assert!(ok, "{out}{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert_eq!(created["role"], "admin");
+    assert_eq!(created["budget"]["period"], "weekly");
+    let (ok, out, err) = run(&["keys", "list"]);
+    assert!(
+        ok && out.contains("\"ops\"") && !out.contains(&secret),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run(&["keys", "create", "--id", "ops"]);
+    assert!(!ok && err.contains("409"), "{err}");
+    let (ok, out, _) = run(&["teams", "create", "t1", "--rpm", "10"]);
+    assert!(ok, "{out}");
+    // A logical model whose deployment has no price is reported.
+    let (ok, out, err) = run(&["pricing", "check"]);
+    assert!(!ok, "{out}{err}");
+    assert!(out.contains("my-finetune-nobody-prices"), "{out}");
+    // The key made offline works once a gateway runs on the same database.
+    let gw = Gw::start(Some(&std::fs::read_to_string(&file).unwrap())).await;
+    let (s, v) = {
+        let resp = client()
+            .get(gw.at("/admin/keys"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    };
+    assert_eq!(s, 200, "an admin-role key may use the admin API: {v}");
+    assert!(!gw.logs().contains(&secret));
+}
