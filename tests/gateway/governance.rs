@@ -549,5 +549,31 @@ model = "my-finetune-nobody-prices"
         (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
     };
     assert_eq!(s, 200, "an admin-role key may use the admin API: {v}");
+    // The live routing view names the logical model's deployments and their circuit.
+    let routing: Value = client()
+        .get(gw.at("/admin/routing"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let d = &routing["data"][0]["deployments"][0];
+    assert_eq!(routing["data"][0]["model"], "chat", "{routing}");
+    assert_eq!(d["circuit"], "closed", "{routing}");
+    assert_eq!(d["in_flight"], 0);
+    assert!(d["recent_errors"].is_array());
+    // The OpenAPI description is served.
+    let doc: Value = client()
+        .get(gw.at("/admin/openapi.json"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
     assert!(!gw.logs().contains(&secret));
 }

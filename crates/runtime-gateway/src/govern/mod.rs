@@ -80,12 +80,13 @@ pub struct Ask<'a> {
 #[derive(Debug, Default)]
 pub struct Admitted {
     ticket: Option<Ticket>,
-    report: UsageReport,
+    /// The call's usage slot (only for a governed call: none is cloned otherwise).
+    report: Option<UsageReport>,
     headers: RateHeaders,
 }
 
-fn actual(report: &UsageReport) -> (Option<i64>, Option<u64>) {
-    match report.get() {
+fn actual(report: &Option<UsageReport>) -> (Option<i64>, Option<u64>) {
+    match report.as_ref().and_then(UsageReport::get) {
         Some(r) => {
             let cost = match r.cost_usd {
                 Some(c) => Some(to_micros(c)),
@@ -246,7 +247,7 @@ pub async fn admit(
         Ok(ticket) => Ok(Admitted {
             headers: ticket.headers(),
             ticket: Some(ticket),
-            report: ctx.usage.clone(),
+            report: Some(ctx.usage.clone()),
         }),
         Err(r) => Err(refusal_error(&r)),
     }
