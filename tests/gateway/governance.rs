@@ -577,3 +577,126 @@ model = "my-finetune-nobody-prices"
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(!gw.logs().contains(&secret));
 }
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_openai_headers() {
+    let upstream = openai_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gw::start(Some(&sqlite_config(&upstream.uri(), dir.path(), ""))).await;
+    let (s, v) = admin(
+        &gw,
+        "POST",
+        "/admin/keys",
+        Some(json!({"id": "slow", "rpm": 2, "tpm": 100000})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let secret = v["secret"].as_str().unwrap().to_owned();
+    let first = chat(&gw, &secret).await;
+    assert_eq!(first.status(), 200);
+    let h = first.headers();
+    assert_eq!(h["x-ratelimit-limit-requests"], "2");
+    assert_eq!(h["x-ratelimit-remaining-requests"], "1");
+    assert_eq!(h["x-ratelimit-reset-requests"], "30s");
+    assert_eq!(h["x-ratelimit-limit-tokens"], "100000");
+    assert!(
+        model_runtime::http::parse_go_duration(h["x-ratelimit-reset-tokens"].to_str().unwrap())
+            .is_some()
+    );
+    assert_eq!(chat(&gw, &secret).await.status(), 200);
+    let third = chat(&gw, &secret).await;
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    let v = error_envelope(third, 429).await;
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_killed_mid_run_keeps_the_budget_bound_across_three_gateways() {
+    let mut redis = services::Redis::start().expect("redis-server");
+    let pg = services::Postgres::start().expect("PostgreSQL");
+    let upstream = openai_upstream().await;
+    let cfg = config(&upstream.uri(), &pg.url(), &redis.url());
+    let gws = vec![
+        Gw::start(Some(&cfg)).await,
+        Gw::start(Some(&cfg)).await,
+        Gw::start(Some(&cfg)).await,
+    ];
+    let (s, created) = admin(
+        &gws[0],
+        "POST",
+        "/admin/keys",
+        Some(json!({"id": "k", "budget": {"max_usd": 0.30, "period": "daily"}})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut tasks = Vec::new();
+    for gw in &gws {
+        for _ in 0..3 {
+            let (url, secret, done) = (gw.url.clone(), secret.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut refused = 0;
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while refused < 2 && Instant::now() < deadline {
+                    let resp = client()
+                        .post(format!("{url}/v1/chat/completions"))
+                        .bearer_auth(&secret)
+                        .json(&json!({"model": "mock/gpt-4o-mini", "max_tokens": 5,
+                                      "messages": [{"role": "user", "content": "Say hi"}]}))
+                        .send()
+                        .await
+                        .unwrap();
+                    match resp.status().as_u16() {
+                        200 => {
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            // Slow enough for the kill to land mid-run.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        429 => refused += 1,
+                        other => panic!("{other}: {}", resp.text().await.unwrap()),
+                    }
+                }
+            }));
+        }
+    }
+    while done.load(std::sync::atomic::Ordering::Relaxed) < 6 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::task::spawn_blocking(move || {
+        redis.kill().unwrap();
+        redis
+    })
+    .await
+    .unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let ok = done.load(std::sync::atomic::Ordering::Relaxed);
+    let t = Instant::now();
+    let spent = loop {
+        let (_, b) = admin(&gws[2], "GET", "/admin/budgets", None).await;
+        let spent = b["data"][0]["spent_usd"].as_f64().unwrap();
+        if (spent - f64::from(ok) * 0.012).abs() < 1e-6 || t.elapsed() > Duration::from_secs(3) {
+            break spent;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        (spent - f64::from(ok) * 0.012).abs() < 1e-6,
+        "{ok} calls, {spent} recorded"
+    );
+    // The documented bound: one in-flight hold per replica (a hold here is < $0.2).
+    assert!(spent <= 0.30 + 3.0 * 0.2, "spent {spent}");
+    assert!(
+        spent <= 0.30 + 1e-9,
+        "with every replica alive the budget itself holds: {spent}"
+    );
+    let logs: String = gws.iter().map(Gw::logs).collect();
+    assert!(
+        logs.contains("enforces budgets from the database"),
+        "the fleet switched to the database"
+    );
+}
