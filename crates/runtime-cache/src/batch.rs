@@ -360,6 +360,10 @@ impl EmbeddingBatcher {
                         cancel: CancellationToken::new(),
                         api_key: ctx.api_key.clone(),
                         key_id: ctx.key_id.clone(),
+                        team_id: ctx.team_id.clone(),
+                        end_user: ctx.end_user.clone(),
+                        // Usage is reported per caller by the metering layer above the batch.
+                        usage: runtime_core::UsageReport::default(),
                         cache: ctx.cache,
                         // One batch serves many callers: its route is no one caller's.
                         route: runtime_core::RouteReport::default(),

@@ -13,8 +13,8 @@ pub mod types;
 
 pub use error::{Error, Result, Retryability, TimeoutPhase};
 pub use provider::{
-    CacheControl, CacheMode, Capabilities, HealthStatus, Provider, RequestContext, RouteReport,
-    RouteSummary, new_request_id,
+    CacheControl, CacheMode, Capabilities, HealthStatus, Provider, ReportedUsage, RequestContext,
+    RouteReport, RouteSummary, UsageReport, new_request_id,
 };
 pub use registry::{
     BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,

@@ -150,6 +150,14 @@ pub struct RequestContext {
     pub api_key: Option<Secret>,
     /// The gateway key that made the request, for usage records.
     pub key_id: Option<String>,
+    /// The team that key belongs to, for usage records.
+    pub team_id: Option<String>,
+    /// The end user the request is for (the request's `user` field or a gateway header),
+    /// for usage records.
+    pub end_user: Option<String>,
+    /// Where the request-level metering layer leaves the usage and cost of the call when it
+    /// ends (read by the gateway to settle budgets; shared by this context's clones).
+    pub usage: UsageReport,
     /// Per-request response-cache control (read by the cache layer).
     pub cache: CacheControl,
     /// Where a router leaves the route the call took, so the layers above it can name the
@@ -185,6 +193,43 @@ impl RouteReport {
 
     /// The recorded route, if a router recorded one.
     pub fn get(&self) -> Option<RouteSummary> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The usage and cost of one finished call, as the metering layer priced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedUsage {
+    /// Tokens used (zero for a call that failed before any answer).
+    pub usage: crate::types::Usage,
+    /// Provider cost in US dollars; `None` when the model has no known price.
+    pub cost_usd: Option<f64>,
+    /// The provider instance that answered.
+    pub provider: String,
+    /// The router deployment, if any.
+    pub deployment: Option<String>,
+}
+
+/// A slot for the [`ReportedUsage`] of one call, filled by the metering layer when the call
+/// (or its stream) ends, and read by the layers above it. Clones share the slot.
+#[derive(Debug, Clone, Default)]
+pub struct UsageReport(Arc<std::sync::Mutex<Option<ReportedUsage>>>);
+
+impl UsageReport {
+    /// Records the call's usage (a later record replaces an earlier one).
+    pub fn record(&self, usage: ReportedUsage) {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(usage);
+    }
+
+    /// The recorded usage, if the call ended and was metered.
+    pub fn get(&self) -> Option<ReportedUsage> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -235,6 +280,9 @@ impl RequestContext {
             cancel: CancellationToken::new(),
             api_key: None,
             key_id: None,
+            team_id: None,
+            end_user: None,
+            usage: UsageReport::default(),
             cache: CacheControl::default(),
             route: RouteReport::default(),
         }

@@ -21,12 +21,28 @@ pub struct Principal {
     /// Master key or open gateway: every model and the admin endpoints.
     pub admin: bool,
     key: Option<Arc<GatewayKey>>,
+    /// A database key (governance), with its team.
+    pub caller: Option<runtime_governance::Caller>,
 }
 
 impl Principal {
-    /// Whether this caller may use `model`.
+    /// Whether this caller may use `model` (a database key: directly or through an alias).
     pub fn allows(&self, model: &str) -> bool {
         self.key.as_ref().is_none_or(|k| k.allows(model))
+            && self
+                .caller
+                .as_ref()
+                .is_none_or(|c| c.allows(model) || c.key.aliases.contains_key(model))
+    }
+
+    /// Whether this caller may use the admin API: the master key (or an open gateway), or
+    /// a database key with the admin role.
+    pub fn admin_api(&self) -> bool {
+        self.admin
+            || self
+                .caller
+                .as_ref()
+                .is_some_and(|c| c.key.role == runtime_governance::Role::Admin)
     }
 
     /// 403 unless this caller may use `model`.
@@ -56,6 +72,7 @@ pub struct Auth {
     master: Option<KeyHash>,
     keys: HashMap<KeyHash, Arc<GatewayKey>>,
     limiter: KeyLimiter,
+    governance: std::sync::OnceLock<Arc<runtime_governance::Governance>>,
 }
 
 impl Auth {
@@ -71,12 +88,18 @@ impl Auth {
                 .map(|k| (k.hash, Arc::new(k.clone())))
                 .collect(),
             limiter: KeyLimiter::new(redis.zip(cfg.redis.as_ref().map(|r| r.prefix.clone()))),
+            governance: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Also accepts the database keys of `gov` (and from then on requires a key).
+    pub fn set_governance(&self, gov: Arc<runtime_governance::Governance>) {
+        let _ = self.governance.set(gov);
     }
 
     /// Whether requests need a key.
     pub fn enabled(&self) -> bool {
-        self.enabled
+        self.enabled || self.governance.get().is_some()
     }
 
     /// Checks the request's key (`Authorization: Bearer …`, or `x-api-key` / `api-key`) and
@@ -104,11 +127,12 @@ impl Auth {
 
     /// Checks the request's key without taking from its rpm limit.
     pub fn identify(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
-        if !self.enabled {
+        if !self.enabled() {
             return Ok(Principal {
                 key_id: None,
                 admin: true,
                 key: None,
+                caller: None,
             });
         }
         let Some(presented) = presented_key(headers) else {
@@ -122,9 +146,18 @@ impl Auth {
                 key_id: None,
                 admin: true,
                 key: None,
+                caller: None,
             });
         }
         let Some(key) = self.keys.get(&hash) else {
+            if let Some(caller) = self.governance.get().and_then(|g| g.identify(presented)) {
+                return Ok(Principal {
+                    key_id: Some(caller.key.id.clone()),
+                    admin: false,
+                    key: None,
+                    caller: Some(caller),
+                });
+            }
             // Never echo the key, not even a prefix.
             return Err(ApiError::unauthorized("invalid API key"));
         };
@@ -132,6 +165,7 @@ impl Auth {
             key_id: Some(key.id.clone()),
             admin: false,
             key: Some(key.clone()),
+            caller: None,
         })
     }
 }

@@ -25,6 +25,9 @@ pub struct Cli {
     /// linked provider whose credentials are in the environment).
     #[arg(long, short = 'c', global = true, env = "MODELRT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Where admin commands go (keys, teams, users, spend).
+    #[command(flatten)]
+    pub target: crate::cli_admin::Target,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -93,6 +96,49 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GroupColumn::Model)]
         by: GroupColumn,
     },
+    /// Database keys: create, list, show, update, rotate, revoke.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli_admin::KeysCommand,
+    },
+    /// Teams: budgets and limits across their keys.
+    Teams {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli_admin::EntityCommand,
+    },
+    /// End users: budgets across keys.
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::cli_admin::EntityCommand,
+    },
+    /// Spend per day or hour by key, team, user, model, provider or deployment.
+    Spend {
+        /// key, team, user, model, provider, deployment.
+        #[arg(long, default_value = "key")]
+        by: String,
+        /// How far back (`24h`, `7d`).
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// hour or day.
+        #[arg(long, default_value = "day")]
+        bucket: String,
+    },
+    /// Price tools.
+    Pricing {
+        /// What to do.
+        #[command(subcommand)]
+        command: PricingCommand,
+    },
+}
+
+/// `modelrt pricing …`.
+#[derive(Debug, Subcommand)]
+pub enum PricingCommand {
+    /// List the models in use (logical models' deployments) that have no price.
+    Check,
 }
 
 /// `modelrt config …`.
@@ -126,7 +172,7 @@ pub struct CliError {
 }
 
 impl CliError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             code: 1,
@@ -221,6 +267,38 @@ where
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    use crate::cli_admin as ca;
+    let (target, cfg) = (&cli.target, cli.config.as_deref());
+    match &cli.command {
+        Command::Keys { command } => {
+            let (m, p, b) = ca::keys_request(command)?;
+            return ca::run(target, cfg, m, &p, None, b).await;
+        }
+        Command::Teams { command } => {
+            let (m, p, b) = ca::entity_request("team", command)?;
+            return ca::run(target, cfg, m, &p, None, b).await;
+        }
+        Command::Users { command } => {
+            let (m, p, b) = ca::entity_request("user", command)?;
+            return ca::run(target, cfg, m, &p, None, b).await;
+        }
+        Command::Spend { by, since, bucket } => {
+            let q = format!("by={by}&since={since}&bucket={bucket}");
+            return ca::run(
+                target,
+                cfg,
+                "GET",
+                "/admin/spend",
+                Some(q),
+                serde_json::Value::Null,
+            )
+            .await;
+        }
+        Command::Pricing {
+            command: PricingCommand::Check,
+        } => return ca::pricing_check(cfg).await,
+        _ => {}
+    }
     match cli.command {
         Command::Serve { listen } => {
             let config = load_config(cli.config.as_deref())?;
@@ -332,6 +410,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             rt.shutdown().await;
             Ok(())
         }
+        Command::Keys { .. }
+        | Command::Teams { .. }
+        | Command::Users { .. }
+        | Command::Spend { .. }
+        | Command::Pricing { .. } => Ok(()),
         Command::Usage { since, by } => {
             let config = load_config(cli.config.as_deref())?;
             let (from, to) =
@@ -384,13 +467,35 @@ async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), Cli
             "no master key or gateway keys are configured: anyone who can reach this address can use the providers"
         );
     }
+    let governance = gateway.governance.clone();
+    let reserved: Vec<String> = gateway.keys.iter().map(|k| k.id.clone()).collect();
+    let gov_redis = gateway.redis.as_ref().and_then(|r| {
+        runtime
+            .redis_handle(&r.config, "governance")
+            .map_err(|e| tracing::warn!(error = %e, "governance Redis unusable; budgets use the database"))
+            .ok()
+    });
+    let governor = match governance {
+        Some(settings) => Some(std::sync::Arc::new(
+            crate::govern::Governor::start(&runtime, settings, gov_redis, reserved)
+                .await
+                .map_err(|e| CliError::new(format!("governance database: {e}")))?,
+        )),
+        None => None,
+    };
     let gw = Gateway::new(runtime, gateway);
+    if let Some(g) = &governor {
+        gw.set_governor(g.clone());
+    }
     // Tests and scripts read the bound address (useful with port 0) from this line.
     println!("modelrt listening on http://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, "gateway started");
     let served = serve(gw.clone(), listener, shutdown_signal()).await;
     // Flush usage records and stop background tasks even when the server failed.
+    if let Some(g) = &governor {
+        g.gov.shutdown().await;
+    }
     gw.runtime().shutdown().await;
     served.map_err(|e| CliError::new(format!("server error: {e}")))?;
     tracing::info!("stopped");

@@ -84,6 +84,8 @@ pub struct GatewayConfig {
     pub connections: ConnLimits,
     /// Where replicas share their per-key rpm limits (`None`: each process counts alone).
     pub redis: Option<RedisSettings>,
+    /// Database keys, teams and budgets (`[gateway.governance]`; `None`: off).
+    pub governance: Option<crate::govern::GovSettings>,
 }
 
 /// Client connection hygiene: how long the gateway waits for a client, and how many
@@ -138,6 +140,7 @@ impl Default for GatewayConfig {
             metrics_require_auth: false,
             connections: ConnLimits::default(),
             redis: None,
+            governance: None,
         }
     }
 }
@@ -220,6 +223,8 @@ struct RawGateway {
     redis_prefix: Option<String>,
     #[serde(default, deserialize_with = "duration")]
     redis_timeout: Option<Duration>,
+    #[serde(default)]
+    governance: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -427,6 +432,7 @@ impl GatewayConfig {
             }
             limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
         }
+        out.governance = crate::govern::config::parse(config, raw.governance.as_ref())?;
         out.redis = redis_settings(
             config,
             raw.redis,
@@ -439,7 +445,7 @@ impl GatewayConfig {
 
     /// Whether requests need a key (a master key or any gateway key is configured).
     pub fn auth_enabled(&self) -> bool {
-        self.master_key_hash.is_some() || !self.keys.is_empty()
+        self.master_key_hash.is_some() || !self.keys.is_empty() || self.governance.is_some()
     }
 }
 

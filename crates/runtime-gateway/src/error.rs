@@ -36,6 +36,8 @@ pub struct ApiError {
     /// The route a failed routed call took, sent as the `x-modelrt-provider`,
     /// `x-modelrt-deployment` and `x-modelrt-attempts` headers.
     pub route: Option<RouteSummary>,
+    /// More headers to send (the caller's `x-ratelimit-*`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 #[derive(Serialize)]
@@ -65,7 +67,14 @@ impl ApiError {
             retry_after: None,
             should_retry: None,
             route: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds headers to the answer.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers.extend(headers);
+        self
     }
 
     /// An upstream call's error, with the route the router reported for it in `ctx`.
@@ -151,6 +160,7 @@ impl From<&Error> for ApiError {
             retry_after: waits.then(|| e.wait_hint().unwrap_or(DEFAULT_RETRY_AFTER)),
             should_retry: e.client_should_retry(),
             route: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -187,6 +197,11 @@ impl IntoResponse for ApiError {
                 "retry-after-ms",
                 HeaderValue::from(u64::try_from(ms.max(1)).unwrap_or(u64::MAX)),
             );
+        }
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                h.insert(*name, v);
+            }
         }
         if let Some(retry) = self.should_retry {
             h.insert(

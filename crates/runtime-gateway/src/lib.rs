@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
+pub mod cli_admin;
 pub mod config;
 pub mod encode;
 pub mod error;
+pub mod govern;
 pub mod listener;
 pub mod server;
 pub mod timeq;

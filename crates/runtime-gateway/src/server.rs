@@ -31,6 +31,7 @@ use crate::auth::{Auth, Principal};
 use crate::config::GatewayConfig;
 use crate::encode::{self, ChunkEncoder, ChunkKind};
 use crate::error::ApiError;
+use crate::govern;
 use crate::listener::{BodyTimeout, Connections};
 
 /// The request id of the request being served (the client's `x-request-id` or a new one).
@@ -58,6 +59,8 @@ pub struct Gateway {
     pub(crate) hard_stop: CancellationToken,
     /// True once `hard_stop` is cancelled (a cheap check for the streaming hot path).
     pub(crate) stopping: Arc<AtomicBool>,
+    /// Database keys, teams and budgets (`[gateway.governance]`), set once at start.
+    governor: std::sync::OnceLock<Arc<crate::govern::Governor>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -89,7 +92,24 @@ impl Gateway {
             tracker: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
             stopping: Arc::new(AtomicBool::new(false)),
+            governor: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Turns governance on: database keys are accepted from now on.
+    pub fn set_governor(&self, g: Arc<crate::govern::Governor>) {
+        self.auth.set_governance(g.gov.clone());
+        let _ = self.governor.set(g);
+    }
+
+    /// Governance, when on.
+    pub fn governor(&self) -> Option<&Arc<crate::govern::Governor>> {
+        self.governor.get()
+    }
+
+    /// The key checks (master, TOML and database keys).
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The runtime.
@@ -131,6 +151,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route_layer(from_fn_with_state(gw.clone(), authenticate));
     Router::new()
         .merge(v1)
+        .merge(crate::admin::routes(gw.clone()))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -472,33 +493,55 @@ async fn chat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
-    let req: ChatRequest = parse_json(&bytes)?;
+    let mut req: ChatRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
     if req.messages.is_empty() {
         return Err(ApiError::bad_request("`messages` must not be empty").with_param("messages"));
     }
     who.check_model(&req.model)?;
-    let ctx = gw.context(&id, &who, &headers);
+    let mut ctx = gw.context(&id, &who, &headers);
+    let user = req.user.clone();
+    let ask = govern::Ask {
+        model: &mut req.model,
+        max_tokens: Some(&mut req.max_tokens),
+        user: user.as_deref(),
+        body_len: bytes.len(),
+    };
+    let adm = govern::admit(
+        gw.governor().map(|g| &**g),
+        &gw.runtime,
+        &who,
+        &headers,
+        ask,
+        &mut ctx,
+    )
+    .await?;
     let fallback_id = format!("chatcmpl-{}", id.0);
     if req.stream == Some(true) {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let stream = gw
-            .provider
-            .chat_stream(&req, &ctx)
-            .await
-            .map_err(|e| ApiError::from_call(e, &ctx))?;
+        let stream = match gw.provider.chat_stream(&req, &ctx).await {
+            Ok(s) => s,
+            Err(e) => return govern::answer(adm, Err(ApiError::from_call(e, &ctx))).await,
+        };
+        let limits = adm.headers();
+        let stream = govern::hold(stream, adm);
         let enc = ChunkEncoder::new(ChunkKind::Chat, fallback_id, req.model, include_usage);
-        sse_response(&gw, stream, enc, ctx.cancel).await
+        let mut resp = sse_response(&gw, stream, enc, ctx.cancel).await?;
+        govern::add_headers(resp.headers_mut(), limits);
+        Ok(resp)
     } else {
-        let resp = gw
+        let result = gw
             .provider
             .chat(&req, &ctx)
             .await
-            .map_err(|e| ApiError::from_call(e, &ctx))?;
-        Ok(json_with_meta(
-            encode::chat_completion(&resp, &fallback_id, &req.model),
-            &resp.meta,
-        ))
+            .map_err(|e| ApiError::from_call(e, &ctx))
+            .map(|resp| {
+                json_with_meta(
+                    encode::chat_completion(&resp, &fallback_id, &req.model),
+                    &resp.meta,
+                )
+            });
+        govern::answer(adm, result).await
     }
 }
 
@@ -510,30 +553,52 @@ async fn completions(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
-    let req: CompletionRequest = parse_json(&bytes)?;
+    let mut req: CompletionRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
     who.check_model(&req.model)?;
-    let ctx = gw.context(&id, &who, &headers);
+    let mut ctx = gw.context(&id, &who, &headers);
+    let user = req.user.clone();
+    let ask = govern::Ask {
+        model: &mut req.model,
+        max_tokens: Some(&mut req.max_tokens),
+        user: user.as_deref(),
+        body_len: bytes.len(),
+    };
+    let adm = govern::admit(
+        gw.governor().map(|g| &**g),
+        &gw.runtime,
+        &who,
+        &headers,
+        ask,
+        &mut ctx,
+    )
+    .await?;
     let fallback_id = format!("cmpl-{}", id.0);
     if req.stream == Some(true) {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let stream = gw
-            .provider
-            .complete_stream(&req, &ctx)
-            .await
-            .map_err(|e| ApiError::from_call(e, &ctx))?;
+        let stream = match gw.provider.complete_stream(&req, &ctx).await {
+            Ok(s) => s,
+            Err(e) => return govern::answer(adm, Err(ApiError::from_call(e, &ctx))).await,
+        };
+        let limits = adm.headers();
+        let stream = govern::hold(stream, adm);
         let enc = ChunkEncoder::new(ChunkKind::Completion, fallback_id, req.model, include_usage);
-        sse_response(&gw, stream, enc, ctx.cancel).await
+        let mut resp = sse_response(&gw, stream, enc, ctx.cancel).await?;
+        govern::add_headers(resp.headers_mut(), limits);
+        Ok(resp)
     } else {
-        let resp = gw
+        let result = gw
             .provider
             .complete(&req, &ctx)
             .await
-            .map_err(|e| ApiError::from_call(e, &ctx))?;
-        Ok(json_with_meta(
-            encode::text_completion(&resp, &fallback_id, &req.model),
-            &resp.meta,
-        ))
+            .map_err(|e| ApiError::from_call(e, &ctx))
+            .map(|resp| {
+                json_with_meta(
+                    encode::text_completion(&resp, &fallback_id, &req.model),
+                    &resp.meta,
+                )
+            });
+        govern::answer(adm, result).await
     }
 }
 
@@ -545,23 +610,37 @@ async fn embeddings(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
-    let req: EmbeddingRequest = parse_json(&bytes)?;
+    let mut req: EmbeddingRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
     if req.input.is_empty() {
         return Err(ApiError::bad_request("`input` must not be empty").with_param("input"));
     }
     who.check_model(&req.model)?;
-    let ctx = gw.context(&id, &who, &headers);
+    let mut ctx = gw.context(&id, &who, &headers);
+    let user = req.user.clone();
+    let ask = govern::Ask {
+        model: &mut req.model,
+        max_tokens: None,
+        user: user.as_deref(),
+        body_len: bytes.len(),
+    };
+    let adm = govern::admit(
+        gw.governor().map(|g| &**g),
+        &gw.runtime,
+        &who,
+        &headers,
+        ask,
+        &mut ctx,
+    )
+    .await?;
     let format = req.encoding_format.unwrap_or(EncodingFormat::Float);
-    let resp = gw
+    let result = gw
         .provider
         .embed(&req, &ctx)
         .await
-        .map_err(|e| ApiError::from_call(e, &ctx))?;
-    Ok(json_with_meta(
-        encode::embeddings(&resp, format, &req.model),
-        &resp.meta,
-    ))
+        .map_err(|e| ApiError::from_call(e, &ctx))
+        .map(|resp| json_with_meta(encode::embeddings(&resp, format, &req.model), &resp.meta));
+    govern::answer(adm, result).await
 }
 
 async fn visible_models(

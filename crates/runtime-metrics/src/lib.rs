@@ -13,9 +13,10 @@ pub mod record;
 pub use config::{MetricsConfig, PriceConfig, PricingConfig, StorageConfig};
 pub use histogram::{Quantiles, WindowedHistogram};
 pub use meter::{Metrics, Observation, Operation, Scope, SeriesSnapshot, SharedRecorder};
-pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing};
+pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing, Provenance};
 pub use provider::{Meter, MeteredProvider};
 pub use record::{Status, UsageRecord, UsageSink};
+pub mod spend;
 pub mod spill;
 pub mod sqlite;
 pub mod store;
@@ -23,5 +24,6 @@ pub mod writer;
 
 pub use failure::FailureKind;
 pub use metering::{Metering, MeteringConfig};
+pub use spend::{Bucket, SpendBy, SpendRow};
 pub use store::{BatchStore, GroupBy, StoreError, SummaryRow, UsageStore};
 pub use writer::{UsageWriter, WriterStats};

@@ -30,7 +30,26 @@ struct RawEntry {
     cache_write: Option<f64>,
     #[serde(default)]
     reasoning: Option<f64>,
-    checked: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    read: Option<String>,
+    #[serde(default)]
+    unverified: bool,
+}
+
+/// Where a catalog price comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provenance {
+    /// Read from the provider's public price page at `source` on `read` (`YYYY-MM-DD`).
+    Read {
+        /// The price page's URL.
+        source: String,
+        /// The date it was read.
+        read: String,
+    },
+    /// Nobody compared this entry with a price page yet.
+    Unverified,
 }
 
 /// One priced model of the catalog.
@@ -38,8 +57,44 @@ struct RawEntry {
 pub struct CatalogEntry {
     /// Its prices.
     pub pricing: ModelPricing,
-    /// The date (`YYYY-MM-DD`) the prices were last compared with the provider's price list.
-    pub checked: String,
+    /// Where the prices were read, or that nobody checked them.
+    pub provenance: Provenance,
+}
+
+/// A catalog entry's provenance from its fields: `source` and `read` together, or
+/// `unverified = true`, never both nor neither.
+fn provenance(
+    at: &str,
+    source: Option<String>,
+    read: Option<String>,
+    unverified: bool,
+) -> Result<Provenance, String> {
+    match (source, read, unverified) {
+        (Some(source), Some(read), false) => {
+            let date_ok = read.len() == 10
+                && read.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if !source.starts_with("https://") {
+                return Err(format!(
+                    "{at}: `source` must be the https URL of a price page"
+                ));
+            }
+            if !date_ok {
+                return Err(format!("{at}: `read` must be a date YYYY-MM-DD"));
+            }
+            Ok(Provenance::Read { source, read })
+        }
+        (None, None, true) => Ok(Provenance::Unverified),
+        _ => Err(format!(
+            "{at}: set `source` and `read` (where and when the price was read), or \
+             `unverified = true`"
+        )),
+    }
 }
 
 /// Prices per provider type and model.
@@ -119,15 +174,22 @@ impl PriceCatalog {
 
     /// Parses a catalog: one table per provider, one inline table per model with `input`,
     /// `output`, optional `cached_input`, `cache_write`, `reasoning` (USD per million tokens)
-    /// and `checked` (date).
-    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
-        let raw: BTreeMap<String, BTreeMap<String, RawEntry>> = toml::from_str(text)?;
+    /// and its provenance: `source` (URL) and `read` (date), or `unverified = true`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let raw: BTreeMap<String, BTreeMap<String, RawEntry>> =
+            toml::from_str(text).map_err(|e| e.to_string())?;
         let providers = raw
             .into_iter()
             .map(|(provider, models)| {
                 let models = models
                     .into_iter()
                     .map(|(model, e)| {
+                        let provenance = provenance(
+                            &format!("{provider}.{model}"),
+                            e.source,
+                            e.read,
+                            e.unverified,
+                        )?;
                         let entry = CatalogEntry {
                             pricing: ModelPricing {
                                 input_per_mtok: e.input,
@@ -136,14 +198,14 @@ impl PriceCatalog {
                                 cache_write_per_mtok: e.cache_write,
                                 reasoning_per_mtok: e.reasoning,
                             },
-                            checked: e.checked,
+                            provenance,
                         };
-                        (model, entry)
+                        Ok((model, entry))
                     })
-                    .collect();
-                (provider, models)
+                    .collect::<Result<_, String>>()?;
+                Ok((provider, models))
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         Ok(Self { providers })
     }
 
@@ -373,12 +435,37 @@ mod tests {
         let c = PriceCatalog::parse(CATALOG_TOML).unwrap();
         let n = c.entries().count();
         assert!(n >= 30, "{n}");
-        for (p, m, e) in c.entries() {
-            assert_eq!(e.checked.len(), 10, "{p}/{m}");
+        for (_, _, e) in c.entries() {
             assert!(e.pricing.input_per_mtok >= 0.0);
         }
+        // Only entries read from a price page carry a source; the rest say they are not.
+        let read: Vec<_> = c
+            .entries()
+            .filter(|(_, _, e)| matches!(e.provenance, Provenance::Read { .. }))
+            .collect();
+        assert!(read.iter().all(|(p, _, _)| *p == "anthropic"), "{read:?}");
+        assert!(
+            c.entries()
+                .any(|(_, _, e)| e.provenance == Provenance::Unverified)
+        );
         for p in ["openai", "anthropic", "google"] {
             assert!(c.entries().any(|(cp, _, _)| cp == p), "{p}");
+        }
+    }
+
+    #[test]
+    fn every_entry_says_where_its_price_was_read_or_that_nobody_checked() {
+        let ok = "[p]\n\"m\" = { input = 1.0, output = 2.0, source = \"https://x.example/pricing\", read = \"2026-12-05\" }\n";
+        assert!(PriceCatalog::parse(ok).is_ok());
+        for bad in [
+            // The old unsourced claim is refused.
+            "[p]\n\"m\" = { input = 1.0, output = 2.0, checked = \"2026-11-26\" }\n",
+            "[p]\n\"m\" = { input = 1.0, output = 2.0 }\n",
+            "[p]\n\"m\" = { input = 1.0, output = 2.0, source = \"https://x\" }\n",
+            "[p]\n\"m\" = { input = 1.0, output = 2.0, source = \"https://x\", read = \"yesterday\" }\n",
+            "[p]\n\"m\" = { input = 1.0, output = 2.0, source = \"https://x\", read = \"2026-12-05\", unverified = true }\n",
+        ] {
+            assert!(PriceCatalog::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -42,6 +42,9 @@ impl std::fmt::Debug for Meter {
 struct Call {
     request_id: String,
     key_id: Option<String>,
+    team_id: Option<String>,
+    end_user: Option<String>,
+    report: runtime_core::UsageReport,
     time_ms: i64,
     started: Instant,
     operation: Operation,
@@ -57,6 +60,9 @@ impl Call {
         Self {
             request_id: ctx.request_id.clone(),
             key_id: ctx.key_id.clone(),
+            team_id: ctx.team_id.clone(),
+            end_user: ctx.end_user.clone(),
+            report: ctx.usage.clone(),
             time_ms,
             started: Instant::now(),
             operation,
@@ -146,12 +152,23 @@ impl Meter {
             error_kind: o.error_kind,
             cache_hit,
         });
+        if self.scope == Scope::Request {
+            // The gateway settles budgets with exactly the cost recorded here.
+            call.report.record(runtime_core::ReportedUsage {
+                usage: o.usage.unwrap_or_default(),
+                cost_usd: cost.cost_usd,
+                provider: provider.to_owned(),
+                deployment: deployment.map(str::to_owned),
+            });
+        }
         if let Some(sink) = &self.sink {
             let u = o.usage.unwrap_or_default();
             sink.submit(UsageRecord {
                 request_id: call.request_id.clone(),
                 time_ms: call.time_ms,
                 key_id: call.key_id.clone(),
+                team_id: call.team_id.clone(),
+                end_user: call.end_user.clone(),
                 provider: provider.to_owned(),
                 deployment: deployment.map(str::to_owned),
                 operation: call.operation.as_str().to_owned(),

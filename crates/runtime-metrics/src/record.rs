@@ -44,6 +44,12 @@ pub struct UsageRecord {
     pub time_ms: i64,
     /// The gateway key that made it.
     pub key_id: Option<String>,
+    /// The team of that key (absent in records written before teams existed).
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// The end user the request was for (`user` field or gateway header).
+    #[serde(default)]
+    pub end_user: Option<String>,
     /// The provider instance that answered (or was called).
     pub provider: String,
     /// The router deployment, if any.
@@ -91,6 +97,8 @@ impl UsageRecord {
             request_id: request_id.into(),
             time_ms,
             key_id: None,
+            team_id: None,
+            end_user: None,
             provider: provider.to_owned(),
             deployment: None,
             operation: "chat".to_owned(),

@@ -16,7 +16,7 @@ pub use crate::sqlite::SqliteStore;
 use crate::record::{Status, UsageRecord};
 
 const HOUR_MS: i64 = 3_600_000;
-/// Rows per INSERT statement, largest first (22 binds per record row; all under every
+/// Rows per INSERT statement, largest first (24 binds per record row; all under every
 /// backend's bind limit). A batch is cut into chunks of these sizes only, so the statement
 /// texts repeat and the connection's prepared-statement cache serves them: with a free size
 /// per batch, every flush parsed and planned a fresh multi-row INSERT (about 10 % of the
@@ -34,12 +34,20 @@ fn fixed_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
 }
 
 /// Migrations: (version, name, SQLite SQL, Postgres SQL).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "usage records and hourly rollups",
-    include_str!("../migrations/sqlite/0001_usage.sql"),
-    include_str!("../migrations/postgres/0001_usage.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "usage records and hourly rollups",
+        include_str!("../migrations/sqlite/0001_usage.sql"),
+        include_str!("../migrations/postgres/0001_usage.sql"),
+    ),
+    (
+        2,
+        "team and end user of each record",
+        include_str!("../migrations/sqlite/0002_attribution.sql"),
+        include_str!("../migrations/postgres/0002_attribution.sql"),
+    ),
+];
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +228,7 @@ fn u(n: Option<i64>) -> u64 {
     n.unwrap_or(0).max(0) as u64
 }
 
-const RECORD_COLUMNS: &str = "request_id, time_ms, key_id, provider, deployment, operation, \
+const RECORD_COLUMNS: &str = "request_id, time_ms, key_id, team_id, end_user, provider, deployment, operation, \
     logical_model, provider_model, prompt_tokens, completion_tokens, cached_tokens, \
     cache_write_tokens, reasoning_tokens, total_tokens, cost_usd, saved_usd, latency_ms, \
     ttft_ms, status, error_kind, cache_hit, attempts";
@@ -360,6 +368,8 @@ macro_rules! backend {
                         b.push_bind(r.request_id.as_str())
                             .push_bind(r.time_ms)
                             .push_bind(r.key_id.as_deref())
+                            .push_bind(r.team_id.as_deref())
+                            .push_bind(r.end_user.as_deref())
                             .push_bind(r.provider.as_str())
                             .push_bind(r.deployment.as_deref())
                             .push_bind(r.operation.as_str())

@@ -66,6 +66,8 @@ pub(crate) struct Deployment {
     /// Time to first token of streams (until the router commits).
     pub ttft: Ewma,
     pub skeys: StateKeys,
+    /// The last errors it answered with (for the live routing view).
+    pub recent_errors: crate::recent::RecentErrors,
 }
 
 impl std::fmt::Debug for Deployment {

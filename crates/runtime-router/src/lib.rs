@@ -5,6 +5,7 @@
 pub mod config;
 mod deployment;
 mod health;
+mod recent;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 mod router;
@@ -17,6 +18,7 @@ mod stream;
 pub use config::{
     DeploymentConfig, ModelConfig, ModelType, RequestKind, RouterConfig, RouterDefaults, Strategy,
 };
+pub use recent::RecentError;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use router::{Attempt, DeploymentStatus, Resolver, RouteError, Routed, Router, RouterBuilder};

@@ -129,6 +129,8 @@ pub struct DeploymentStatus {
     pub latency_ewma: Option<f64>,
     /// Current time-to-first-token average of streams, in seconds.
     pub ttft_ewma: Option<f64>,
+    /// Its last errors, newest first (at most 5, from this process).
+    pub recent_errors: Vec<crate::recent::RecentError>,
 }
 
 pub(crate) struct Queue {
@@ -557,6 +559,7 @@ impl RouterBuilder {
             in_flight: Arc::new(AtomicUsize::new(0)),
             latency: Ewma::new(Duration::from_secs(10)),
             ttft: Ewma::new(Duration::from_secs(10)),
+            recent_errors: Default::default(),
         })
     }
 }
@@ -799,6 +802,7 @@ impl Router {
                 dead_keys,
                 latency_ewma: d.latency.get(),
                 ttft_ewma: d.ttft.get(),
+                recent_errors: d.recent_errors.snapshot(),
             });
         }
         Ok(out)
@@ -1668,6 +1672,7 @@ impl Inner {
 
     /// Passive health: dead keys, retry-after blocks, failure counting and cooldown.
     pub(crate) async fn failure(&self, d: &Deployment, trial: bool, key: Option<usize>, e: &Error) {
+        d.recent_errors.push(e);
         let store = &self.store;
         if let (Some(k), Error::Authentication { .. } | Error::QuotaExhausted { .. }) = (key, e) {
             tracing::warn!(deployment = %d.name, key_index = k, error = %e, "key rejected; skipping it until the recheck");

@@ -15,6 +15,6 @@ pub use client::{
 pub use ndjson::{NdjsonDecoder, NdjsonStream};
 pub use sse::{SseDecoder, SseEvent, SseStream};
 pub use status::{
-    ErrorBody, ErrorContext, RateLimitInfo, classify, map_status, parse_error_body,
-    retry_after_header,
+    ErrorBody, ErrorContext, RateLimitInfo, classify, format_go_duration, map_status,
+    parse_error_body, parse_go_duration, retry_after_header,
 };

@@ -260,6 +260,47 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(total).ok()
 }
 
+/// Formats a duration the way Go's `time.Duration.String` does, the syntax of OpenAI's
+/// `x-ratelimit-reset-*` headers and the inverse of [`parse_go_duration`]: `0s`, `174ms`,
+/// `1.5µs`, `1s`, `6m0s`, `1h2m3.5s`. Whole nanoseconds; trailing zeros of a fraction are
+/// dropped.
+pub fn format_go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".to_owned();
+    }
+    // `n / unit` with the fraction's trailing zeros dropped.
+    fn frac(n: u128, unit: u128, digits: usize) -> String {
+        let whole = n / unit;
+        let rest = n % unit;
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let f = format!("{rest:0digits$}");
+        format!("{whole}.{}", f.trim_end_matches('0'))
+    }
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", frac(ns, 1_000, 3));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", frac(ns, 1_000_000, 6));
+    }
+    let secs = ns / 1_000_000_000;
+    let sub = ns % 1_000_000_000;
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    let s = frac(s * 1_000_000_000 + sub, 1_000_000_000, 9);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 fn contains_any(haystack: &str, needles: &[&str]) -> bool {
     let h = haystack.to_ascii_lowercase();
     needles.iter().any(|n| h.contains(n))
@@ -381,6 +422,26 @@ pub fn classify(ctx: &ErrorContext<'_>, status: u16, headers: &HeaderMap, b: Err
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn go_durations_format_like_go_and_parse_back() {
+        for (d, want) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(7), "7ns"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_millis(174), "174ms"),
+            (Duration::from_micros(1_500), "1.5ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1_500), "1.5s"),
+            (Duration::from_secs(360), "6m0s"),
+            (Duration::from_millis(3_723_500), "1h2m3.5s"),
+            (Duration::from_secs(86_400), "24h0m0s"),
+        ] {
+            assert_eq!(format_go_duration(d), want, "{d:?}");
+            assert_eq!(parse_go_duration(want), Some(d), "{want}");
+        }
+    }
+
     use super::*;
     use crate::error::Retryability;
     use http::HeaderValue;
