@@ -42,11 +42,12 @@ fn param(e: &Error) -> String {
 }
 
 fn assistant(text: &str, reasoning: Vec<ReasoningBlock>, calls: Vec<ToolCall>) -> Message {
-    let mut a = AssistantMessage::default();
-    a.content = Some(Content::Text(text.into()));
-    a.reasoning = reasoning;
-    a.tool_calls = calls;
-    Message::Assistant(a)
+    Message::Assistant(AssistantMessage {
+        content: Some(Content::Text(text.into())),
+        reasoning,
+        tool_calls: calls,
+        ..Default::default()
+    })
 }
 
 /// A conversation with reasoning on two assistant turns: one before the last user message,
