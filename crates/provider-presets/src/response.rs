@@ -164,3 +164,75 @@ pub fn parse_chat(
     }
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const XAI: ResponseQuirks = ResponseQuirks {
+        annotations: &[],
+        usage_in: None,
+        cached_tokens_key: None,
+        reasoning_outside_completion: true,
+        openrouter: false,
+    };
+
+    #[test]
+    fn xai_reasoning_is_folded_into_completion_only_when_the_total_says_so() {
+        // The recorded grok-3-mini usage: 291 + 26 + 189 = 506.
+        let mut u = json!({"prompt_tokens": 291, "completion_tokens": 26, "total_tokens": 506,
+                           "completion_tokens_details": {"reasoning_tokens": 189}});
+        normalize_usage(&XAI, &mut u);
+        assert_eq!(u["completion_tokens"], 215);
+        // Already folded (total = prompt + completion): left alone.
+        let mut folded = json!({"prompt_tokens": 291, "completion_tokens": 215, "total_tokens": 506,
+                                "completion_tokens_details": {"reasoning_tokens": 189}});
+        normalize_usage(&XAI, &mut folded);
+        assert_eq!(folded["completion_tokens"], 215);
+    }
+
+    #[test]
+    fn cached_tokens_from_the_providers_key_unless_details_say() {
+        let q = ResponseQuirks {
+            cached_tokens_key: Some("prompt_cache_hit_tokens"),
+            ..ResponseQuirks::default()
+        };
+        let mut u = json!({"prompt_tokens": 374, "prompt_cache_hit_tokens": 256});
+        normalize_usage(&q, &mut u);
+        assert_eq!(u["prompt_tokens_details"]["cached_tokens"], 256);
+        let mut both = json!({"prompt_tokens": 374, "prompt_cache_hit_tokens": 256,
+                              "prompt_tokens_details": {"cached_tokens": 200}});
+        normalize_usage(&q, &mut both);
+        assert_eq!(both["prompt_tokens_details"]["cached_tokens"], 200);
+    }
+
+    #[test]
+    fn usage_only_under_x_groq_is_found_and_empty_finish_reasons_are_absent() {
+        let q = ResponseQuirks {
+            usage_in: Some("x_groq"),
+            ..ResponseQuirks::default()
+        };
+        // The recorded Groq finishing chunk without its top-level copy of the usage, as
+        // Groq streams sent it before they honoured stream_options.
+        let mut v = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": ""}],
+                           "x_groq": {"id": "req_1", "usage": {"prompt_tokens": 210,
+                                      "completion_tokens": 15, "total_tokens": 225}}});
+        normalize(&q, &mut v);
+        assert_eq!(v["usage"]["total_tokens"], 225);
+        assert!(v["choices"][0]["finish_reason"].is_null());
+    }
+
+    #[test]
+    fn openrouter_details_give_signatures_and_encrypted_blocks() {
+        let d = json!([
+            {"type": "reasoning.summary", "summary": "s", "index": 0},
+            {"type": "reasoning.text", "text": "", "signature": "", "index": 0},
+            {"type": "reasoning.text", "signature": "sig", "index": 0},
+            {"type": "reasoning.encrypted", "data": "gAAA", "index": 0}
+        ]);
+        let x = detail_extras(Some(&d));
+        assert_eq!(x.signatures, ["sig"]);
+        assert_eq!(x.encrypted, ["gAAA"]);
+    }
+}
