@@ -165,6 +165,7 @@ impl PresetSettings {
         c.request.reasoning_content = false;
         c.embeddings_base64 = false;
         c.capabilities = p.capabilities;
+        c.map_error = p.map_error;
         c.native_completions = false;
         let mut catalog = p.models(&self.name);
         for id in &self.models {

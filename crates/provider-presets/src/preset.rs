@@ -2,6 +2,7 @@
 //! provider type, read by the shared request builder, response normaliser and stream decoder.
 
 use provider_openai::wire::MaxTokensField;
+use runtime_core::http::ErrorMapper;
 use runtime_core::{Capabilities, ModelInfo, ModelKind};
 
 /// One OpenAI-compatible cloud.
@@ -27,6 +28,8 @@ pub struct Preset {
     pub catalog: &'static [CatalogModel],
     /// Response quirks.
     pub response: ResponseQuirks,
+    /// Status → error mapping (core's `map_status` where the API has no quirk).
+    pub map_error: ErrorMapper,
     /// Model ids without a `/` get this prefix, `{account}` standing for the `account`
     /// setting (Fireworks: `accounts/{account}/models/`).
     pub model_prefix: Option<&'static str>,

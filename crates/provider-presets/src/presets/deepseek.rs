@@ -89,6 +89,7 @@ pub static PRESET: Preset = Preset {
         reasoning_outside_completion: false,
         openrouter: false,
     },
+    map_error: runtime_core::http::map_status,
     model_prefix: None,
 };
 

@@ -44,8 +44,30 @@ pub static PRESET: Preset = Preset {
         reasoning_outside_completion: false,
         openrouter: true,
     },
+    map_error,
     model_prefix: None,
 };
+
+/// OpenRouter answers 404 `No endpoints found for <model>` when no upstream serves the model:
+/// model not found (another deployment may have it), which the shared mapping cannot tell
+/// from the message.
+fn map_error(
+    ctx: &runtime_core::http::ErrorContext<'_>,
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> runtime_core::Error {
+    match runtime_core::http::map_status(ctx, status, headers, body) {
+        runtime_core::Error::Api { message, .. } if status == 404 => {
+            runtime_core::Error::ModelNotFound {
+                provider: ctx.provider.to_owned(),
+                model: ctx.model.to_owned(),
+                message,
+            }
+        }
+        other => other,
+    }
+}
 
 static SETTINGS: &[SettingSpec] = &[
     SettingSpec::api_key("OPENROUTER_API_KEY").help("OpenRouter API key"),

@@ -22,11 +22,14 @@ pub static PRESET: Preset = Preset {
     capabilities: Capabilities::new()
         .chat(true)
         .streaming(true)
+        .vision(true)
         .json_schema(true)
         .completion(true),
     catalog: &[
         CatalogModel::chat("sonar", 128_000, 0).no_tools(),
-        CatalogModel::chat("sonar-pro", 200_000, 8_000).no_tools(),
+        CatalogModel::chat("sonar-pro", 200_000, 8_000)
+            .no_tools()
+            .vision(),
         CatalogModel::chat("sonar-reasoning-pro", 128_000, 0).no_tools(),
         CatalogModel::chat("sonar-deep-research", 128_000, 0).no_tools(),
     ],
@@ -37,6 +40,7 @@ pub static PRESET: Preset = Preset {
         reasoning_outside_completion: false,
         openrouter: false,
     },
+    map_error: runtime_core::http::map_status,
     model_prefix: None,
 };
 
