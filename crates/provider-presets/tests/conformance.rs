@@ -3,6 +3,8 @@
 //! `runtime-testkit/fixtures/<preset>/` (written-for-the-test bodies are in `tests/data/`, see
 //! its README).
 
+#![allow(clippy::panic)]
+
 use runtime_conformance::{Category, Target};
 use runtime_core::FinishReason;
 use serde_json::json;
