@@ -131,6 +131,17 @@ fn test() -> Result<(), String> {
         "--test",
         "registry_features",
     ]))?;
+    // A preset feature alone registers its preset (and openai, whose crate it links) only.
+    run(cargo().args([
+        "test",
+        "-p",
+        "model-runtime",
+        "--no-default-features",
+        "--features",
+        "perplexity",
+        "--test",
+        "registry_features",
+    ]))?;
     conformance::run(&[])?;
     examples()?;
     // The bench machinery end to end (mock, load generator, gateway, nginx when installed),

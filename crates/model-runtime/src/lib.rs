@@ -26,6 +26,17 @@ pub use provider_huggingface;
 pub use provider_local;
 #[cfg(feature = "openai")]
 pub use provider_openai;
+#[cfg(any(
+    feature = "groq",
+    feature = "deepseek",
+    feature = "xai",
+    feature = "openrouter",
+    feature = "together",
+    feature = "fireworks",
+    feature = "cerebras",
+    feature = "perplexity"
+))]
+pub use provider_presets;
 
 /// The response cache (`runtime-cache`), with the `cache` feature.
 #[cfg(feature = "cache")]
@@ -68,6 +79,18 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     v.push(&provider_local::FACTORY);
     #[cfg(feature = "huggingface")]
     v.push(&provider_huggingface::FACTORY);
+    // The presets compiled into provider-presets (the features above select which).
+    #[cfg(any(
+        feature = "groq",
+        feature = "deepseek",
+        feature = "xai",
+        feature = "openrouter",
+        feature = "together",
+        feature = "fireworks",
+        feature = "cerebras",
+        feature = "perplexity"
+    ))]
+    v.extend(provider_presets::factories());
     v
 }
 

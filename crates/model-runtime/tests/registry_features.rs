@@ -13,6 +13,14 @@ fn registry_lists_exactly_the_enabled_providers() {
         (cfg!(feature = "google"), "google"),
         (cfg!(feature = "huggingface"), "huggingface"),
         (cfg!(feature = "openai"), "openai"),
+        (cfg!(feature = "groq"), "groq"),
+        (cfg!(feature = "deepseek"), "deepseek"),
+        (cfg!(feature = "xai"), "xai"),
+        (cfg!(feature = "openrouter"), "openrouter"),
+        (cfg!(feature = "together"), "together"),
+        (cfg!(feature = "fireworks"), "fireworks"),
+        (cfg!(feature = "cerebras"), "cerebras"),
+        (cfg!(feature = "perplexity"), "perplexity"),
     ] {
         if enabled {
             want.push(name);

@@ -43,6 +43,13 @@ static SETTINGS: &[SettingSpec] = &[
     SettingSpec::string("project")
         .env("OPENAI_PROJECT_ID")
         .help("sent as the OpenAI-Project header"),
+    SettingSpec::string("max_tokens_field")
+        .default("auto")
+        .help(
+            "`auto` (on api.openai.com: `max_completion_tokens` for the models that require it \
+             — o-series, gpt-5, codex-mini — and `max_tokens` for the others; `max_tokens` on any \
+             other base_url), `max_tokens` or `max_completion_tokens`",
+        ),
     SettingSpec::TIMEOUT,
     SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
@@ -61,6 +68,19 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     settings.base_url = cfg.base_url()?;
     settings.organization = cfg.string("organization")?;
     settings.project = cfg.string("project")?;
+    if let Some(f) = cfg.string("max_tokens_field")? {
+        settings.max_tokens_field = match f.as_str() {
+            "auto" => None,
+            "max_tokens" => Some(wire::MaxTokensField::MaxTokens),
+            "max_completion_tokens" => Some(wire::MaxTokensField::MaxCompletionTokens),
+            other => {
+                return Err(cfg.error(
+                    "max_tokens_field",
+                    format!("`{other}`: expected `auto`, `max_tokens` or `max_completion_tokens`"),
+                ));
+            }
+        };
+    }
     let t = cfg.timeouts()?;
     settings.timeout = t.request;
     settings.stream_idle_timeout = t.stream_idle;
@@ -80,6 +100,8 @@ pub struct OpenAiSettings {
     pub organization: Option<String>,
     /// `OpenAI-Project`.
     pub project: Option<String>,
+    /// Where the output-token limit goes; `None` (`auto`): see [`max_tokens_field_for`].
+    pub max_tokens_field: Option<wire::MaxTokensField>,
     /// Whole-request timeout.
     pub timeout: Duration,
     /// Stream silence timeout.
@@ -95,6 +117,7 @@ impl OpenAiSettings {
             base_url: DEFAULT_BASE_URL.to_owned(),
             organization: None,
             project: None,
+            max_tokens_field: None,
             timeout: Duration::from_secs(600),
             stream_idle_timeout: Duration::from_secs(120),
         }
@@ -111,11 +134,27 @@ impl OpenAiSettings {
         }
         c.timeout = self.timeout;
         c.stream_idle_timeout = self.stream_idle_timeout;
-        c.request.max_tokens_field = wire::MaxTokensField::MaxCompletionTokens;
+        c.request.max_tokens_field = self
+            .max_tokens_field
+            .unwrap_or_else(|| max_tokens_field_for(&self.base_url));
         c.request.stream_usage = true;
         c.capabilities = CAPABILITIES;
         c.catalog = catalog(&self.name);
         CompatProvider::new(c, http)
+    }
+}
+
+/// The `auto` token-limit field for a base URL: OpenAI's own per-model rule
+/// ([`wire::MaxTokensField::ByModel`]) on `api.openai.com`, where reasoning models reject
+/// `max_tokens`; plain `max_tokens` on any other host (proxies and compatible servers, many of
+/// which do not know `max_completion_tokens`).
+pub fn max_tokens_field_for(base_url: &str) -> wire::MaxTokensField {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+    let host = rest.split(['/', ':', '?']).next().unwrap_or("");
+    if host.eq_ignore_ascii_case("api.openai.com") {
+        wire::MaxTokensField::ByModel
+    } else {
+        wire::MaxTokensField::MaxTokens
     }
 }
 

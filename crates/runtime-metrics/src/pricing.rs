@@ -470,6 +470,20 @@ mod tests {
     }
 
     #[test]
+    fn preset_prices_resolve_by_provider_type() {
+        let c = PriceCatalog::parse(CATALOG_TOML).unwrap();
+        let groq = c.get("groq", "openai/gpt-oss-120b").unwrap();
+        assert_eq!(groq.pricing.cached_input_per_mtok, Some(0.075));
+        let ds = c.get("deepseek", "deepseek-reasoner").unwrap();
+        assert_eq!((ds.pricing.input_per_mtok, ds.pricing.output_per_mtok), (0.28, 0.42));
+        let research = c.get("perplexity", "sonar-deep-research").unwrap();
+        assert_eq!(research.pricing.reasoning_per_mtok, Some(3.0));
+        assert!(c.get("xai", "grok-4").is_some());
+        // No checked source: unpriced rather than guessed.
+        assert!(c.get("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo").is_none());
+    }
+
+    #[test]
     fn snapshot_names_fall_back_to_base() {
         let c = PriceCatalog::builtin();
         for (p, m, base) in [

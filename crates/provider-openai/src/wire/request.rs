@@ -13,6 +13,20 @@ pub enum MaxTokensField {
     MaxCompletionTokens,
     /// `max_tokens` (most compatible servers).
     MaxTokens,
+    /// OpenAI's own rule, per model: `max_completion_tokens` for the models that reject
+    /// `max_tokens` ([`requires_max_completion_tokens`]: o-series, gpt-5, codex-mini),
+    /// `max_tokens` for the others.
+    ByModel,
+}
+
+/// True for the OpenAI models that reject `max_tokens` and take only `max_completion_tokens`
+/// (reasoning models: `o1`, `o3`, `o4-mini`, the `gpt-5` family, `codex-mini`), fine-tuned
+/// ones (`ft:o4-mini:…`) included.
+pub fn requires_max_completion_tokens(model: &str) -> bool {
+    let m = model.strip_prefix("ft:").unwrap_or(model);
+    ["o1", "o3", "o4", "gpt-5", "codex-mini"]
+        .iter()
+        .any(|p| m.starts_with(p))
 }
 
 /// Options of the request mapping.
@@ -217,6 +231,8 @@ pub fn chat_request<'a>(
     let (max_tokens, max_completion_tokens) = match opts.max_tokens_field {
         MaxTokensField::MaxTokens => (req.max_tokens, None),
         MaxTokensField::MaxCompletionTokens => (None, req.max_tokens),
+        MaxTokensField::ByModel if requires_max_completion_tokens(model) => (None, req.max_tokens),
+        MaxTokensField::ByModel => (req.max_tokens, None),
     };
     ChatCompletionRequest {
         model,
@@ -239,5 +255,41 @@ pub fn chat_request<'a>(
             include_usage: true,
         }),
         extra: &req.extra,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runtime_core::Message;
+
+    fn limits(model: &str, field: MaxTokensField) -> (Option<u32>, Option<u32>) {
+        let mut req = ChatRequest::new(model, vec![Message::user("hi")]);
+        req.max_tokens = Some(7);
+        let opts = RequestOptions {
+            max_tokens_field: field,
+            ..RequestOptions::default()
+        };
+        let b = chat_request(&req, model, false, opts);
+        (b.max_tokens, b.max_completion_tokens)
+    }
+
+    #[test]
+    fn by_model_renames_only_for_models_that_require_it() {
+        assert_eq!(limits("o3", MaxTokensField::ByModel), (None, Some(7)));
+        assert_eq!(
+            limits("gpt-5-nano", MaxTokensField::ByModel),
+            (None, Some(7))
+        );
+        assert_eq!(
+            limits("ft:o4-mini-2025-04-16:acme::x", MaxTokensField::ByModel),
+            (None, Some(7))
+        );
+        assert_eq!(limits("gpt-4o", MaxTokensField::ByModel), (Some(7), None));
+        assert_eq!(limits("gpt-4o", MaxTokensField::MaxTokens), (Some(7), None));
+        assert_eq!(
+            limits("gpt-4o", MaxTokensField::MaxCompletionTokens),
+            (None, Some(7))
+        );
     }
 }
