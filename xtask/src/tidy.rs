@@ -37,6 +37,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "an OpenAI-compatible provider may reuse provider-openai",
     ),
     (
+        "provider-presets",
+        &["runtime-core", "provider-openai"],
+        "an OpenAI-compatible provider may reuse provider-openai",
+    ),
+    (
         "provider-*",
         &["runtime-core"],
         "a provider crate depends on runtime-core only",
@@ -45,6 +50,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "runtime-redis",
         &["runtime-core"],
         "the one Redis layer depends on runtime-core only",
+    ),
+    (
+        "runtime-governance",
+        &["runtime-core", "runtime-redis"],
+        "governance (keys, teams, budgets) depends on runtime-core and the shared Redis layer",
     ),
     (
         "runtime-dialects",
@@ -80,8 +90,8 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "runtime-gateway",
-        &["model-runtime", "runtime-dialects"],
-        "the gateway reaches everything through model-runtime (and speaks the client dialects)",
+        &["model-runtime", "runtime-dialects", "runtime-governance"],
+        "the gateway reaches everything through model-runtime, speaks the client dialects and enforces governance",
     ),
     (
         "runtime-testkit",

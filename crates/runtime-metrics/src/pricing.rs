@@ -475,12 +475,18 @@ mod tests {
         let groq = c.get("groq", "openai/gpt-oss-120b").unwrap();
         assert_eq!(groq.pricing.cached_input_per_mtok, Some(0.075));
         let ds = c.get("deepseek", "deepseek-reasoner").unwrap();
-        assert_eq!((ds.pricing.input_per_mtok, ds.pricing.output_per_mtok), (0.28, 0.42));
+        assert_eq!(
+            (ds.pricing.input_per_mtok, ds.pricing.output_per_mtok),
+            (0.28, 0.42)
+        );
         let research = c.get("perplexity", "sonar-deep-research").unwrap();
         assert_eq!(research.pricing.reasoning_per_mtok, Some(3.0));
         assert!(c.get("xai", "grok-4").is_some());
         // No checked source: unpriced rather than guessed.
-        assert!(c.get("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo").is_none());
+        assert!(
+            c.get("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo")
+                .is_none()
+        );
     }
 
     #[test]
