@@ -443,7 +443,17 @@ mod tests {
             .entries()
             .filter(|(_, _, e)| matches!(e.provenance, Provenance::Read { .. }))
             .collect();
-        assert!(read.iter().all(|(p, _, _)| *p == "anthropic"), "{read:?}");
+        // Entries read from a page: Anthropic's and DeepSeek's (the ones compared with their pages).
+        assert!(
+            read.iter().all(|(p, _, _)| ["anthropic", "deepseek"].contains(p)),
+            "{read:?}"
+        );
+        for (_, _, e) in &read {
+            let Provenance::Read { source, .. } = &e.provenance else {
+                unreachable!()
+            };
+            assert!(source.starts_with("https://"), "{source}");
+        }
         assert!(
             c.entries()
                 .any(|(_, _, e)| e.provenance == Provenance::Unverified)
