@@ -445,7 +445,8 @@ mod tests {
             .collect();
         // Entries read from a page: Anthropic's and DeepSeek's (the ones compared with their pages).
         assert!(
-            read.iter().all(|(p, _, _)| ["anthropic", "deepseek"].contains(p)),
+            read.iter()
+                .all(|(p, _, _)| ["anthropic", "deepseek"].contains(p)),
             "{read:?}"
         );
         for (_, _, e) in &read {
