@@ -42,6 +42,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "an OpenAI-compatible provider may reuse provider-openai",
     ),
     (
+        "provider-vertex",
+        &["runtime-core", "provider-google", "provider-anthropic"],
+        "Vertex AI reuses the Gemini and Anthropic wires of provider-google and provider-anthropic",
+    ),
+    (
         "provider-*",
         &["runtime-core"],
         "a provider crate depends on runtime-core only",

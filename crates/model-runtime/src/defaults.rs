@@ -87,6 +87,20 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "vertex")]
+    #[test]
+    fn vertex_is_included_with_google_credentials_in_the_environment() {
+        let none = Config::embedded_default_with_env(&|_| None);
+        assert!(!none.providers.contains_key("vertex"));
+        for var in [
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_OAUTH_ACCESS_TOKEN",
+        ] {
+            let with = Config::embedded_default_with_env(&|k| (k == var).then(|| "x".to_owned()));
+            assert!(with.providers.contains_key("vertex"), "{var}");
+        }
+    }
+
     #[test]
     fn providers_with_credentials_are_included() {
         let none = Config::embedded_default_with_env(&|_| None);

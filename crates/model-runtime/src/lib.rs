@@ -37,6 +37,8 @@ pub use provider_openai;
     feature = "perplexity"
 ))]
 pub use provider_presets;
+#[cfg(feature = "vertex")]
+pub use provider_vertex;
 
 /// The response cache (`runtime-cache`), with the `cache` feature.
 #[cfg(feature = "cache")]
@@ -73,6 +75,8 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     v.push(&provider_anthropic::FACTORY);
     #[cfg(feature = "google")]
     v.push(&provider_google::FACTORY);
+    #[cfg(feature = "vertex")]
+    v.push(&provider_vertex::FACTORY);
     #[cfg(feature = "azure-openai")]
     v.push(&provider_azure_openai::FACTORY);
     #[cfg(feature = "local")]

@@ -11,6 +11,7 @@ fn registry_lists_exactly_the_enabled_providers() {
         (cfg!(feature = "azure-openai"), "azure-openai"),
         (cfg!(feature = "local"), "local"),
         (cfg!(feature = "google"), "google"),
+        (cfg!(feature = "vertex"), "vertex"),
         (cfg!(feature = "huggingface"), "huggingface"),
         (cfg!(feature = "openai"), "openai"),
         (cfg!(feature = "groq"), "groq"),

@@ -107,7 +107,8 @@ pub struct PriceCatalog {
 fn catalog_provider(provider_type: &str) -> &str {
     match provider_type {
         "azure-openai" | "azure" | "azure_openai" => "openai",
-        "gemini" | "vertex" | "vertexai" | "google-vertex" | "google-genai" => "google",
+        "gemini" | "google-genai" => "google",
+        "vertexai" | "google-vertex" => "vertex",
         other => other,
     }
 }
@@ -516,6 +517,9 @@ mod tests {
             ),
             ("anthropic", "claude-3-5-sonnet-latest", "claude-3-5-sonnet"),
             ("google", "models/gemini-1.5-pro-002", "gemini-1.5-pro"),
+            ("vertex", "claude-sonnet-4-5@20250929", "claude-sonnet-4-5"),
+            ("vertex", "claude-haiku-4-5@20251001", "claude-haiku-4-5"),
+            ("vertex", "gemini-2.5-flash", "gemini-2.5-flash"),
             (
                 "google",
                 "gemini-2.5-flash-preview-05-20",

@@ -9,8 +9,14 @@ use serde_json::{Map, Value};
 /// The body of `POST /v1/messages`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessagesRequest<'a> {
-    /// The model.
-    pub model: &'a str,
+    /// The model; `None` where the URL names it (Claude on Vertex AI, see
+    /// [`MessagesRequest::for_platform`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<&'a str>,
+    /// `anthropic_version` in the body, where a cloud platform takes it there instead of as a
+    /// header (Vertex AI: `vertex-2023-10-16`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anthropic_version: Option<&'a str>,
     /// Alternating user / assistant turns.
     pub messages: Vec<Turn<'a>>,
     /// The system prompt.
@@ -44,12 +50,37 @@ pub struct MessagesRequest<'a> {
     pub extra: BTreeMap<&'a str, &'a Value>,
 }
 
-impl MessagesRequest<'_> {
+impl<'a> MessagesRequest<'a> {
+    /// The body as a cloud platform's raw-predict endpoint takes it (Claude on Vertex AI):
+    /// no `model` (the URL names it) and `anthropic_version` in the body. Refuses, naming the
+    /// field, a passed-through `extra` field the platform body sets itself.
+    pub fn for_platform(
+        mut self,
+        anthropic_version: &'a str,
+        provider: &str,
+    ) -> Result<Self, runtime_core::Error> {
+        let model = self.model.take().unwrap_or_default();
+        if let Some(k) = ["model", "anthropic_version"]
+            .into_iter()
+            .find(|k| self.extra.contains_key(k))
+        {
+            return Err(runtime_core::Error::invalid_request(
+                provider,
+                model,
+                Some(k),
+                format!("`{k}` is set by the platform endpoint, not by the request body"),
+            ));
+        }
+        self.anthropic_version = Some(anthropic_version);
+        Ok(self)
+    }
+
     /// True when the typed part of the body already sets `key` (an `extra` field of that name
     /// would be sent twice).
     pub fn sets(&self, key: &str) -> bool {
         match key {
             "model" | "messages" | "max_tokens" | "stream" => true,
+            "anthropic_version" => self.anthropic_version.is_some(),
             "system" => self.system.is_some(),
             "temperature" => self.temperature.is_some(),
             "top_p" => self.top_p.is_some(),

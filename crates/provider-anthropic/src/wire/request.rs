@@ -477,7 +477,8 @@ pub fn messages_request<'a>(
     }
 
     let mut body = MessagesRequest {
-        model,
+        model: Some(model),
+        anthropic_version: None,
         messages: turns.0,
         system: system_prompt(&systems, cx)?,
         max_tokens,

@@ -1,0 +1,290 @@
+//! The Vertex AI provider: Gemini over provider-google's wire, Claude over
+//! provider-anthropic's wire, text embeddings over `:predict`; one bearer token source.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use provider_anthropic::wire as claude;
+use provider_google::wire as gemini;
+use runtime_core::http::{CallInfo, ErrorMapper, HttpClient, HttpRequestSpec};
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, HealthStatus, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret,
+};
+
+use crate::auth::TokenSource;
+use crate::embed;
+use crate::endpoint::{Endpoint, Publisher};
+use crate::errors::{map_claude_error, map_vertex_error};
+
+/// What the provider serves. No live model listing: Vertex AI's publisher-model list
+/// (`v1beta1/publishers/*/models`) is a Model Garden catalog, not the models a project can
+/// call, and no recorded answer of it was found; `models()` is the static catalog.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .embeddings(true)
+    .list_models(false)
+    .max_embedding_inputs(Some(embed::MAX_INSTANCES));
+
+/// Everything the provider needs; build it with [`crate::VertexSettings`].
+#[derive(Debug, Clone)]
+pub struct VertexConfig {
+    /// Instance name.
+    pub name: Arc<str>,
+    /// Host, project and location.
+    pub endpoint: Endpoint,
+    /// `anthropic_version` sent in Claude bodies.
+    pub anthropic_version: String,
+    /// `max_tokens` of a Claude request that sets none.
+    pub default_max_tokens: u32,
+    /// Whole-request timeout (and wait for stream headers).
+    pub timeout: Duration,
+    /// Longest silence inside a stream.
+    pub stream_idle_timeout: Duration,
+    /// Static catalog.
+    pub catalog: Vec<ModelInfo>,
+}
+
+/// The Vertex AI provider.
+#[derive(Debug, Clone)]
+pub struct VertexProvider {
+    cfg: Arc<VertexConfig>,
+    tokens: Arc<TokenSource>,
+    http: HttpClient,
+}
+
+impl VertexProvider {
+    /// A provider with this config, token source and the shared client.
+    pub fn new(cfg: VertexConfig, tokens: Arc<TokenSource>, http: HttpClient) -> Self {
+        Self {
+            cfg: Arc::new(cfg),
+            tokens,
+            http,
+        }
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &VertexConfig {
+        &self.cfg
+    }
+
+    /// Its token source.
+    pub fn tokens(&self) -> &Arc<TokenSource> {
+        &self.tokens
+    }
+
+    /// The bearer token of a request: the per-request key (an access token) when the router
+    /// gives one, else the source's.
+    async fn token(&self, ctx: &RequestContext) -> Result<Secret> {
+        match ctx.api_key.as_ref().filter(|k| !k.is_empty()) {
+            Some(k) => Ok(k.clone()),
+            None => self.tokens.token(ctx).await,
+        }
+    }
+
+    fn call(&self, model: &str, token: &Secret, map_error: ErrorMapper) -> CallInfo {
+        let mut c = CallInfo::new(
+            self.cfg.name.clone(),
+            model,
+            Some(token.clone()),
+            self.cfg.timeout,
+        );
+        c.idle_timeout = self.cfg.stream_idle_timeout;
+        c.map_error = map_error;
+        c
+    }
+
+    fn url(&self, publisher: Publisher, model: &str, method: &str) -> Result<String> {
+        self.cfg
+            .endpoint
+            .model_url(publisher, model, method)
+            .ok_or_else(|| {
+                Error::invalid_request(
+                    &self.cfg.name,
+                    model,
+                    Some("model"),
+                    "a Vertex AI model id has only letters, digits and `-._@`",
+                )
+            })
+    }
+
+    /// The request spec of a chat call, without its token (pure apart from reading the
+    /// config): Claude models go to `rawPredict` / `streamRawPredict` with Anthropic's body
+    /// (`anthropic_version` in it, no `model`), every other model to `generateContent` /
+    /// `streamGenerateContent?alt=sse` with Gemini's.
+    pub fn chat_spec(&self, req: &ChatRequest, stream: bool) -> Result<HttpRequestSpec> {
+        let name = &self.cfg.name;
+        let spec = match Publisher::of(&req.model) {
+            Publisher::Anthropic => {
+                let opts = claude::RequestOptions {
+                    default_max_tokens: self.cfg.default_max_tokens,
+                };
+                let body = claude::messages_request(req, name, opts, stream)?
+                    .for_platform(&self.cfg.anthropic_version, name)?;
+                let method = if stream {
+                    "streamRawPredict"
+                } else {
+                    "rawPredict"
+                };
+                HttpRequestSpec::post_json(
+                    self.url(Publisher::Anthropic, &req.model, method)?,
+                    &body,
+                )
+            }
+            Publisher::Google => {
+                let body = gemini::generate_request(req, name)?;
+                if stream {
+                    let url = self.url(Publisher::Google, &req.model, "streamGenerateContent")?;
+                    HttpRequestSpec::post_json(format!("{url}?alt=sse"), &body)
+                } else {
+                    HttpRequestSpec::post_json(
+                        self.url(Publisher::Google, &req.model, "generateContent")?,
+                        &body,
+                    )
+                }
+            }
+        };
+        Ok(if stream {
+            spec.header("accept", "text/event-stream")
+        } else {
+            spec
+        })
+    }
+
+    /// Forgets a token Vertex AI rejected with 401, so the next request fetches a new one.
+    fn after<T>(&self, result: Result<T>, token: &Secret) -> Result<T> {
+        if let Err(Error::Authentication { status: 401, .. }) = &result {
+            self.tokens.invalidate(token);
+        }
+        result
+    }
+
+    fn meta(&self) -> ResponseMeta {
+        ResponseMeta {
+            provider: Some(self.cfg.name.to_string()),
+            ..ResponseMeta::default()
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for VertexProvider {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, false)?;
+        let token = self.token(ctx).await?;
+        let spec = spec.bearer(&token);
+        let name = &self.cfg.name;
+        match Publisher::of(&req.model) {
+            Publisher::Anthropic => {
+                let call = self.call(&req.model, &token, map_claude_error);
+                let sent = self.http.json(&call, spec, ctx, "message").await;
+                let (body, _h): (claude::MessagesResponse, _) = self.after(sent, &token)?;
+                Ok(claude::parse_response(
+                    body,
+                    name,
+                    &req.model,
+                    claude::structured_output_tool(req),
+                ))
+            }
+            Publisher::Google => {
+                let call = self.call(&req.model, &token, map_vertex_error);
+                let sent = self
+                    .http
+                    .json(&call, spec, ctx, "generateContent response")
+                    .await;
+                let (body, _h): (gemini::GenerateContentResponse, _) = self.after(sent, &token)?;
+                gemini::parse_generate(body, name, &req.model)
+            }
+        }
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, true)?;
+        let token = self.token(ctx).await?;
+        let spec = spec.bearer(&token);
+        let name = &self.cfg.name;
+        let stream = match Publisher::of(&req.model) {
+            Publisher::Anthropic => {
+                let call = self.call(&req.model, &token, map_claude_error);
+                let (sse, _h) = self.after(self.http.sse(&call, spec, ctx).await, &token)?;
+                let decoder = claude::EventDecoder::new(name, &req.model)
+                    .with_structured_output(claude::structured_output_tool(req));
+                ChatStream::decode_sse(sse, decoder)
+            }
+            Publisher::Google => {
+                let call = self.call(&req.model, &token, map_vertex_error);
+                let (sse, _h) = self.after(self.http.sse(&call, spec, ctx).await, &token)?;
+                ChatStream::decode_sse(sse, gemini::StreamDecoder::new(name, &req.model))
+            }
+        };
+        Ok(stream.with_meta(self.meta()))
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let name = &self.cfg.name;
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                name,
+                &req.model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        if Publisher::of(&req.model) != Publisher::Google {
+            return Err(Error::unsupported(
+                name,
+                format!("embeddings with `{}` (a chat model)", req.model),
+            ));
+        }
+        let url = self.url(Publisher::Google, &req.model, "predict")?;
+        let mut parts = Vec::new();
+        for chunk in req.input.chunks(embed::batch_size(&req.model)) {
+            let body = embed::predict_request(req, chunk, name)?;
+            let token = self.token(ctx).await?;
+            let spec = HttpRequestSpec::post_json(url.as_str(), &body).bearer(&token);
+            let call = self.call(&req.model, &token, map_vertex_error);
+            let sent = self.http.json(&call, spec, ctx, "predict response").await;
+            let (r, _h): (embed::PredictResponse, _) = self.after(sent, &token)?;
+            parts.push(r);
+        }
+        embed::parse_predictions(parts, req.input.len(), name, &req.model)
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.cfg.catalog.clone()
+    }
+
+    /// Fetches (or reuses) an access token: proves the credentials without spending tokens.
+    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
+        let start = std::time::Instant::now();
+        self.token(ctx).await?;
+        Ok(HealthStatus {
+            healthy: true,
+            latency: start.elapsed(),
+            detail: if self.tokens.refreshes() {
+                "access token fetched".into()
+            } else {
+                "access token given".into()
+            },
+        })
+    }
+}
