@@ -73,6 +73,11 @@ pub struct Config {
     /// Where it was read from (for error messages).
     #[serde(skip)]
     pub source: String,
+    /// Providers that fail to build are left out (with a warning) instead of failing the
+    /// start: set by [`Config::embedded_default`], whose providers are guessed from the
+    /// environment; a file's providers are always required.
+    #[serde(skip)]
+    pub optional_providers: bool,
 }
 
 impl Config {

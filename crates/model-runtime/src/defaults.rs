@@ -15,6 +15,7 @@ impl Config {
     pub fn embedded_default_with_env(env: &dyn Fn(&str) -> Option<String>) -> Config {
         let mut cfg = Config {
             source: "<embedded default config>".into(),
+            optional_providers: true,
             ..Config::default()
         };
         let set = |var: &str| env(var).is_some_and(|v| !v.is_empty());
@@ -85,6 +86,26 @@ mod tests {
             "{:?}",
             with.providers.keys().collect::<Vec<_>>()
         );
+    }
+
+    #[tokio::test]
+    async fn a_provider_the_environment_configures_only_partly_does_not_stop_the_start() {
+        // The test factory's build always fails, as a provider with half its settings would.
+        let env = |k: &str| match k {
+            "THIRD_PARTY_TEST_KEY" => Some("k".to_owned()),
+            "MODELRT_DATA_DIR" => Some(std::env::temp_dir().display().to_string()),
+            _ => None,
+        };
+        let mut cfg = Config::embedded_default_with_env(&env);
+        cfg.storage = None;
+        assert!(cfg.providers.contains_key("third-party-test"));
+        let rt = crate::Runtime::check(cfg.clone()).await.unwrap();
+        assert!(!rt.config().providers.contains_key("third-party-test"));
+        rt.shutdown().await;
+        // A file's providers are required: the same failure stops the start, naming it.
+        cfg.optional_providers = false;
+        let err = crate::Runtime::check(cfg).await.err().unwrap();
+        assert!(err.to_string().contains("third-party-test"), "{err}");
     }
 
     #[cfg(feature = "vertex")]

@@ -184,7 +184,10 @@ impl Runtime {
         Self::start_with(config, true).await
     }
 
-    async fn start_with(config: Config, offline: bool) -> std::result::Result<Self, ConfigError> {
+    async fn start_with(
+        mut config: Config,
+        offline: bool,
+    ) -> std::result::Result<Self, ConfigError> {
         let _ = offline; // used only by some feature combinations
         #[cfg(feature = "redis")]
         let shared_redis = Arc::new(shared_redis::SharedRedis::default());
@@ -196,11 +199,25 @@ impl Runtime {
         }
         let registry =
             Arc::new(registry().map_err(|e| config.invalid("providers", e.to_string()))?);
+        let mut unusable = Vec::new();
         for (name, table) in &config.providers {
             let ty = config.provider_type(name)?;
-            registry
-                .build(ty, name, &config::table_to_json(table))
-                .map_err(|e| provider_config_error(&config, name, e))?;
+            if let Err(e) = registry.build(ty, name, &config::table_to_json(table)) {
+                if !config.optional_providers {
+                    return Err(provider_config_error(&config, name, e));
+                }
+                // The embedded default picked this provider from the environment: one whose
+                // credentials there are incomplete is left out, not a reason to refuse to start.
+                tracing::warn!(
+                    provider = %name,
+                    error = %e,
+                    "provider left out of the embedded default config: its environment does not configure it fully"
+                );
+                unusable.push(name.clone());
+            }
+        }
+        for name in unusable {
+            config.providers.remove(&name);
         }
 
         #[cfg(feature = "metrics")]
