@@ -244,6 +244,86 @@ impl Meter {
     }
 }
 
+impl Meter {
+    /// A call dropped before it ended (its caller went away: a client that disconnected
+    /// before a non-streamed answer): recorded `aborted`, labelled like a failure with the
+    /// route a router reported in `ctx`, without usage (none was received).
+    fn finish_abandoned(&self, call: &Call, fallback: &str, ctx: &RequestContext) {
+        let meta = ctx.route.get().map(|r| ResponseMeta {
+            provider: Some(r.provider),
+            deployment: Some(r.deployment),
+            attempts: Some(r.attempts),
+            ..ResponseMeta::default()
+        });
+        self.finish(
+            call,
+            fallback,
+            Outcome {
+                meta: meta.as_ref(),
+                provider_model: None,
+                usage: None,
+                ttft: None,
+                status: Status::Aborted,
+                error_kind: Some("cancelled"),
+            },
+        );
+    }
+}
+
+/// A non-streamed call under way: recorded by [`Pending::done`] when it ends, or `aborted`
+/// on drop when its future is dropped first (the upstream was called and may bill it, so the
+/// request must still leave its one usage record).
+struct Pending<'a> {
+    meter: &'a Meter,
+    fallback: &'a str,
+    ctx: &'a RequestContext,
+    call: Option<Call>,
+}
+
+impl<'a> Pending<'a> {
+    fn start(
+        meter: &'a Meter,
+        fallback: &'a str,
+        ctx: &'a RequestContext,
+        operation: Operation,
+        model: &str,
+    ) -> Self {
+        Self {
+            meter,
+            fallback,
+            ctx,
+            call: Some(Call::start(ctx, operation, model)),
+        }
+    }
+
+    /// Records how the call ended.
+    fn done<T>(
+        mut self,
+        r: &Result<T>,
+        ok: impl FnOnce(&T) -> (&ResponseMeta, &str, Option<Usage>),
+    ) {
+        let Some(call) = self.call.take() else {
+            return;
+        };
+        match r {
+            Ok(v) => {
+                let (meta, model, usage) = ok(v);
+                self.meter
+                    .finish_ok(&call, self.fallback, meta, model, usage);
+            }
+            Err(e) => self.meter.finish_err(&call, self.fallback, e, self.ctx),
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.meter.finish_abandoned(&call, self.fallback, self.ctx);
+        }
+    }
+}
+
 /// Wraps any provider: each call is timed and recorded (metrics, cost, usage record).
 ///
 /// Labels come from the answer's [`ResponseMeta`] (provider, deployment, cache hit), falling
@@ -305,18 +385,16 @@ impl<P: Provider> Provider for MeteredProvider<P> {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let call = Call::start(ctx, Operation::Chat, &req.model);
-        match self.inner.chat(req, ctx).await {
-            Ok(r) => {
-                self.meter
-                    .finish_ok(&call, self.inner.name(), &r.meta, &r.model, r.usage);
-                Ok(r)
-            }
-            Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
-                Err(e)
-            }
-        }
+        let pending = Pending::start(
+            &self.meter,
+            self.inner.name(),
+            ctx,
+            Operation::Chat,
+            &req.model,
+        );
+        let r = self.inner.chat(req, ctx).await;
+        pending.done(&r, |r| (&r.meta, &r.model, r.usage));
+        r
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
@@ -335,18 +413,16 @@ impl<P: Provider> Provider for MeteredProvider<P> {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
-        let call = Call::start(ctx, Operation::Completion, &req.model);
-        match self.inner.complete(req, ctx).await {
-            Ok(r) => {
-                self.meter
-                    .finish_ok(&call, self.inner.name(), &r.meta, &r.model, r.usage);
-                Ok(r)
-            }
-            Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
-                Err(e)
-            }
-        }
+        let pending = Pending::start(
+            &self.meter,
+            self.inner.name(),
+            ctx,
+            Operation::Completion,
+            &req.model,
+        );
+        let r = self.inner.complete(req, ctx).await;
+        pending.done(&r, |r| (&r.meta, &r.model, r.usage));
+        r
     }
 
     async fn complete_stream(
@@ -369,18 +445,16 @@ impl<P: Provider> Provider for MeteredProvider<P> {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        let call = Call::start(ctx, Operation::Embedding, &req.model);
-        match self.inner.embed(req, ctx).await {
-            Ok(r) => {
-                self.meter
-                    .finish_ok(&call, self.inner.name(), &r.meta, &r.model, r.usage);
-                Ok(r)
-            }
-            Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
-                Err(e)
-            }
-        }
+        let pending = Pending::start(
+            &self.meter,
+            self.inner.name(),
+            ctx,
+            Operation::Embedding,
+            &req.model,
+        );
+        let r = self.inner.embed(req, ctx).await;
+        pending.done(&r, |r| (&r.meta, &r.model, r.usage));
+        r
     }
 
     fn models(&self) -> Vec<ModelInfo> {

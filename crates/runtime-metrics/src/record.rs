@@ -10,7 +10,8 @@ pub enum Status {
     Ok,
     /// Failed with an error (see `error_kind`).
     Error,
-    /// A stream dropped by the client before it ended; what was produced is recorded.
+    /// Dropped by the client before it ended: a stream (what was produced is recorded), or a
+    /// non-streamed call whose caller went away before the answer (no usage known).
     Aborted,
 }
 

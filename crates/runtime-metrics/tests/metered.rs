@@ -229,6 +229,54 @@ async fn dropped_stream_still_records_what_was_produced() {
     assert_eq!(metrics.snapshot()[0].errors_by_kind, vec![("cancelled", 1)]);
 }
 
+/// A non-streamed call whose caller goes away (its future dropped) before the answer still
+/// leaves its one record, `aborted`, once; a call that ends is not recorded again on drop.
+#[tokio::test(start_paused = true)]
+async fn abandoned_call_is_recorded_aborted_once() {
+    let fake = FakeProvider::new("fake");
+    fake.push(Step::Hang);
+    fake.push(Step::Hang);
+    fake.push(Step::Reply {
+        text: "hello".into(),
+        usage: usage(),
+        delay: Duration::ZERO,
+    });
+    let (p, sink, metrics) = setup(fake);
+    let ctx = RequestContext::new().with_request_id("gone");
+    let r = tokio::time::timeout(Duration::from_secs(1), p.chat(&req("gpt-4o"), &ctx)).await;
+    assert!(r.is_err(), "the fake hangs");
+    let e = EmbeddingRequest::new("text-embedding-3-small", vec!["abcd".into()]);
+    let ctx2 = RequestContext::new().with_request_id("gone-embed");
+    let r = tokio::time::timeout(Duration::from_secs(1), p.embed(&e, &ctx2)).await;
+    assert!(r.is_err(), "the fake hangs");
+    p.chat(
+        &req("gpt-4o"),
+        &RequestContext::new().with_request_id("done"),
+    )
+    .await
+    .unwrap();
+    let recs = sink.0.lock().clone();
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    assert_eq!(recs[0].request_id, "gone");
+    assert_eq!(recs[0].status, Status::Aborted);
+    assert_eq!(recs[0].operation, "chat");
+    assert_eq!(recs[0].error_kind.as_deref(), Some("cancelled"));
+    assert_eq!(recs[0].total_tokens, 0);
+    assert_eq!(recs[1].request_id, "gone-embed");
+    assert_eq!(recs[1].status, Status::Aborted);
+    assert_eq!(recs[1].operation, "embedding");
+    assert_eq!(recs[2].request_id, "done");
+    assert_eq!(recs[2].status, Status::Ok);
+    let cancelled: u64 = metrics
+        .snapshot()
+        .iter()
+        .flat_map(|s| s.errors_by_kind.iter())
+        .filter(|(k, _)| *k == "cancelled")
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(cancelled, 2);
+}
+
 #[tokio::test]
 async fn stream_error_is_recorded_once() {
     let fake = FakeProvider::new("fake");

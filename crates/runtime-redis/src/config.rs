@@ -42,7 +42,7 @@ impl RedisMode {
 /// timeout = "100ms"                      # per command; slower counts as down
 /// connect_timeout = "1s"
 /// probe_interval = "200ms"               # first recovery probe; doubles up to probe_max_interval
-/// probe_max_interval = "5s"
+/// probe_max_interval = "1s"               # a returning Redis is seen within this
 /// ```
 ///
 /// Nothing here connects: [`crate::Redis::new`] only parses and validates, the connection is
@@ -74,7 +74,9 @@ pub struct RedisConfig {
     /// Delay before the first recovery probe after a failure.
     #[serde(deserialize_with = "de_duration")]
     pub probe_interval: Duration,
-    /// Longest delay between probes (the delay doubles after each failed probe).
+    /// Longest delay between probes (the delay doubles after each failed probe): a Redis that
+    /// comes back is used again at most this long after. A probe of a dead Redis is one
+    /// connect attempt in the background, so a short bound costs nothing on the request path.
     #[serde(deserialize_with = "de_duration")]
     pub probe_max_interval: Duration,
 }
@@ -95,7 +97,7 @@ impl Default for RedisConfig {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: Duration::from_secs(1),
             probe_interval: Duration::from_millis(200),
-            probe_max_interval: Duration::from_secs(5),
+            probe_max_interval: Duration::from_secs(1),
         }
     }
 }

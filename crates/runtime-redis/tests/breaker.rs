@@ -117,6 +117,27 @@ async fn a_flapping_server_is_followed_down_and_up_each_time() {
     h.shutdown().await;
 }
 
+/// With the default probe timings, a Redis restarted after 3 s (the soak's Redis fault) is
+/// used again within about `probe_max_interval` (1 s) of its return. With the old 5 s bound
+/// the probes ran at +0.2, +0.6, +1.4, +3.0 and +6.2 s, so the handle stayed on local state
+/// ~3 s after Redis was back (and the fleet's replicas probed upstreams each on their own).
+#[tokio::test]
+async fn a_restarted_server_is_used_again_within_the_probe_bound() {
+    let mut server = RedisServer::start();
+    let defaults = RedisConfig::default();
+    assert_eq!(defaults.probe_max_interval, Duration::from_secs(1));
+    let h = Redis::new(&RedisConfig::standalone(server.url())).unwrap();
+    assert_eq!(ping(&h).await.unwrap(), "PONG");
+    server.kill();
+    assert!(ping(&h).await.is_err());
+    assert_eq!(h.state(), RedisState::Down);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.restart();
+    // Generous for a loaded machine, and still below the ~3 s the old bound took.
+    wait_state(&h, RedisState::Up, Duration::from_millis(2500)).await;
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn down_at_start_then_started_connects_in_the_background() {
     let port = free_port();

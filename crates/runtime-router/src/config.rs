@@ -97,8 +97,21 @@ pub struct RouterDefaults {
     /// Longest backoff.
     #[serde(deserialize_with = "de_duration")]
     pub backoff_max: Duration,
-    /// Consecutive failures (within `cooldown`) that open a deployment's circuit.
+    /// Failures in a row (no success between them) that open a deployment's circuit while
+    /// it serves fewer than `failure_rate_min_requests` attempts per `failure_rate_window`
+    /// (low volume). At volume, `failure_rate_threshold` decides instead.
     pub cooldown_failures: u32,
+    /// Share of failed attempts (0 < x ≤ 1) in `failure_rate_window` that opens a
+    /// deployment's circuit once it served at least `failure_rate_min_requests` attempts in
+    /// that window: `0.5` takes out a deployment failing half its requests, and keeps one with
+    /// a 1 % error rate in service however busy it is.
+    pub failure_rate_threshold: f64,
+    /// Attempts in `failure_rate_window` from which the failure rate (rather than failures
+    /// in a row) decides.
+    pub failure_rate_min_requests: u32,
+    /// The sliding window (in tenths) of the failure rate.
+    #[serde(deserialize_with = "de_duration")]
+    pub failure_rate_window: Duration,
     /// How long an open circuit stays open before a half-open trial request.
     #[serde(deserialize_with = "de_duration")]
     pub cooldown: Duration,
@@ -154,6 +167,9 @@ impl Default for RouterDefaults {
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
             cooldown_failures: 3,
+            failure_rate_threshold: 0.5,
+            failure_rate_min_requests: 20,
+            failure_rate_window: Duration::from_secs(10),
             cooldown: Duration::from_secs(30),
             max_cooldown: Duration::from_secs(60),
             max_retry_wait: Duration::from_secs(10),
@@ -515,6 +531,9 @@ max_attempts = 3
 backoff_base = "200ms"
 backoff_max = "10s"
 cooldown_failures = 3
+failure_rate_threshold = 0.25
+failure_rate_min_requests = 50
+failure_rate_window = "30s"
 cooldown = "30s"
 max_cooldown = "2m"
 max_retry_wait = "5s"
@@ -563,6 +582,9 @@ model = "text-embedding-3-small"
         assert_eq!(cfg.router.redis_prefix, "fleet-a");
         assert_eq!(cfg.router.max_cooldown, Duration::from_secs(120));
         assert_eq!(cfg.router.max_retry_wait, Duration::from_secs(5));
+        assert_eq!(cfg.router.failure_rate_threshold, 0.25);
+        assert_eq!(cfg.router.failure_rate_min_requests, 50);
+        assert_eq!(cfg.router.failure_rate_window, Duration::from_secs(30));
         let m = &cfg.models[0];
         assert_eq!(m.strategy, Some(Strategy::Weighted));
         assert_eq!(

@@ -68,6 +68,8 @@ pub(crate) struct Deployment {
     pub skeys: StateKeys,
     /// The last errors it answered with (for the live routing view).
     pub recent_errors: crate::recent::RecentErrors,
+    /// When its circuit opens (failures in a row, or the failure rate at volume).
+    pub breaker: crate::breaker::Breaker,
 }
 
 impl std::fmt::Debug for Deployment {

@@ -2,6 +2,7 @@
 // `runtime_core::Error` is the one error type of the project; it is large by design.
 #![allow(clippy::result_large_err)]
 
+mod breaker;
 pub mod config;
 mod deployment;
 mod health;

@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::breaker::{Breaker, BreakerConfig};
 use crate::config::{
     DeploymentConfig, ModelConfig, ModelType, RequestKind, RouterConfig, RouterDefaults, Strategy,
     expand_env,
@@ -364,6 +365,27 @@ impl RouterBuilder {
                 "must be at least 1".into(),
             ));
         }
+        if !(d.failure_rate_threshold > 0.0 && d.failure_rate_threshold <= 1.0) {
+            return Err(cfg_err(
+                "router.failure_rate_threshold".into(),
+                format!(
+                    "must be a share above 0 and at most 1 (0.5 = half the attempts failed), got {}",
+                    d.failure_rate_threshold
+                ),
+            ));
+        }
+        if d.failure_rate_min_requests == 0 {
+            return Err(cfg_err(
+                "router.failure_rate_min_requests".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if d.failure_rate_window.is_zero() {
+            return Err(cfg_err(
+                "router.failure_rate_window".into(),
+                "must be longer than zero".into(),
+            ));
+        }
         if d.max_cooldown < d.cooldown {
             return Err(cfg_err(
                 "router.max_cooldown".into(),
@@ -560,6 +582,12 @@ impl RouterBuilder {
             latency: Ewma::new(Duration::from_secs(10)),
             ttft: Ewma::new(Duration::from_secs(10)),
             recent_errors: Default::default(),
+            breaker: Breaker::new(BreakerConfig {
+                consecutive: d.cooldown_failures,
+                rate: d.failure_rate_threshold,
+                min_requests: d.failure_rate_min_requests,
+                window: d.failure_rate_window,
+            }),
         })
     }
 }
@@ -1622,7 +1650,9 @@ impl Inner {
     }
 
     async fn on_success(&self, d: &Deployment, c: &Chosen) {
+        d.breaker.success();
         if c.trial {
+            d.breaker.reset();
             tracing::info!(deployment = %d.name, "half-open trial succeeded; circuit closed");
             let _ = self
                 .store
@@ -1701,16 +1731,15 @@ impl Inner {
             }
         }
         let cooldown = self.defaults.cooldown;
-        let count = if trial {
-            u64::MAX
-        } else {
-            store
-                .record_failure(&d.skeys.fail, cooldown)
-                .await
-                .unwrap_or(0)
-        };
-        if count >= u64::from(self.defaults.cooldown_failures.max(1)) {
-            tracing::warn!(deployment = %d.name, error = %e, cooldown_s = cooldown.as_secs_f64(), trial, "deployment cooled down (circuit open)");
+        // A failed half-open trial opens the circuit again; otherwise the breaker decides
+        // (failures in a row at low volume, the failure rate at volume).
+        let trip = d.breaker.failure();
+        if trial || trip.is_some() {
+            let why = trip.map_or_else(|| "half-open trial failed".to_owned(), |t| t.to_string());
+            tracing::warn!(deployment = %d.name, error = %e, cooldown_s = cooldown.as_secs_f64(), trial, why, "deployment cooled down (circuit open)");
+            if trial {
+                d.breaker.reset();
+            }
             let _ = store.set_flag(&d.skeys.cool, cooldown).await;
             let _ = store.set_flag(&d.skeys.trip, trip_ttl(cooldown)).await;
             let _ = store

@@ -284,6 +284,58 @@ async fn priority_tiers_are_used_in_order() {
     assert_eq!(f[0].calls(), before);
 }
 
+/// With the default `cooldown_failures = 3`, a busy deployment with a 1 % error rate (and
+/// the odd streak of three failures) stays in service; when it then fails every request, the
+/// failure rate opens its circuit within about half the rate window.
+#[tokio::test(start_paused = true)]
+async fn busy_deployment_trips_on_its_failure_rate_not_on_a_count() {
+    let f = fakes(&["busy"]);
+    let d = RouterDefaults {
+        max_attempts: 1,
+        ..defaults()
+    };
+    assert_eq!(d.cooldown_failures, 3);
+    let r = router(model("chat", Strategy::RoundRobin, &f), &f, d);
+    let mut failed = 0;
+    for i in 0..3000u32 {
+        let streak = i % 1000 < 3 && i >= 1000;
+        if i % 100 == 50 || streak {
+            f[0].push(Step::fail(server_error()));
+        } else {
+            f[0].push(Step::text("ok"));
+        }
+        match r.chat(&req("chat"), &RequestContext::new()).await {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.kind(), "api_error", "request {i}: {e:?}");
+                failed += 1;
+            }
+        }
+        tokio::time::advance(Duration::from_millis(10)).await;
+    }
+    assert_eq!(failed, 36);
+    assert_eq!(f[0].calls(), 3000);
+    assert!(
+        r.status("chat").await.unwrap()[0]
+            .cooldown_remaining
+            .is_none()
+    );
+
+    // Now it fails everything: the circuit opens on the rate, after 4–6 s of failures.
+    f[0].set_default(Step::fail(server_error()));
+    let start = tokio::time::Instant::now();
+    let opened = loop {
+        match r.chat(&req("chat"), &RequestContext::new()).await {
+            Err(Error::NoHealthyDeployment { .. }) => break start.elapsed(),
+            Err(e) => assert_eq!(e.kind(), "api_error", "{e:?}"),
+            Ok(_) => panic!("the fake fails every request"),
+        }
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert!(start.elapsed() < Duration::from_secs(8), "never opened");
+    };
+    assert!(opened >= Duration::from_secs(4), "{opened:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn cooldown_then_half_open_trial_recovers() {
     let f = fakes(&["only"]);

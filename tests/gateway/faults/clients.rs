@@ -49,14 +49,13 @@ async fn disconnect_mid_stream_still_records_usage() {
 }
 
 /// Clients give up on non-streamed requests before the (slow) upstream answers: the upstream
-/// received (and will bill) each of them, so each must still leave exactly one usage row.
+/// received (and will bill) each of them, so each must still leave exactly one usage row,
+/// `aborted` (as a stream dropped mid-way does).
 ///
-/// KNOWN DEFECT on main (found by this test): no row at all. Dropping the connection drops
-/// the handler's future, and with it the metering layer's, before it records anything; the
-/// upstream call it started is billed but never counted. Expected to fail until the record
-/// is written on cancellation (as streams already do: `aborted`).
+/// Found by this test: dropping the connection drops the handler's future, and with it the
+/// metering layer's, which recorded nothing (0 rows of 5). The metering layer now records a
+/// call whose future is dropped before it ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect, fixed on branch rel-fix (usage on client disconnect)"]
 async fn disconnect_before_answer_still_records_usage() {
     let pg = postgres();
     let a = upstream().await;
@@ -75,6 +74,7 @@ async fn disconnect_before_answer_still_records_usage() {
     assert_eq!(a.marker_counts().len(), 5);
     let rows = wait_rows(&pg, "cg-", 5, Duration::from_secs(20)).await;
     assert_eq!(rows.len(), 5, "{rows:?}");
-    assert!(rows.values().all(|r| r.status != "ok"), "{rows:?}");
+    assert!(rows.values().all(|r| r.status == "aborted"), "{rows:?}");
+    assert!(rows.values().all(|r| r.operation == "chat"), "{rows:?}");
     assert_rollups_match(&pg);
 }

@@ -248,6 +248,7 @@ fn answered(inp: &Input) -> Check {
     let mut excused = 0;
     let mut drain_race = 0;
     let mut bad: BTreeMap<String, u64> = BTreeMap::new();
+    let mut sample = Vec::new();
     for o in &inp.outcomes {
         match o.class {
             Class::Ok | Class::TypedError | Class::StreamError | Class::Deadline => {}
@@ -258,6 +259,11 @@ fn answered(inp: &Input) -> Check {
                 let d: String = d.chars().take(120).collect();
                 *bad.entry(format!("{:?} replica {}: {d}", o.class, o.replica))
                     .or_default() += 1;
+                if sample.len() < 20 {
+                    sample.push(json!({"id": o.id, "kind": o.kind, "replica": o.replica,
+                        "start_ms": o.start_ms, "latency_ms": o.latency_ms, "status": o.status,
+                        "reached_upstream_or_row": seen.contains(o.id.as_str())}));
+                }
             }
         }
     }
@@ -270,7 +276,7 @@ fn answered(inp: &Input) -> Check {
             inp.outcomes.len(),
             inp.outcomes.len() as u64 - n - excused - drain_race
         ),
-        json!({"unanswered": n, "cut_by_kill9": excused, "closed_unread_by_drain": drain_race, "unanswered_by_cause": bad}),
+        json!({"unanswered": n, "cut_by_kill9": excused, "closed_unread_by_drain": drain_race, "unanswered_by_cause": bad, "unanswered_sample": sample}),
     )
 }
 
@@ -507,10 +513,12 @@ fn health_probes(inp: &Input) -> Check {
             faults.iter().any(|(s, e)| rel >= *s && rel <= *e)
         };
         // Two probes closer than half an interval: the fleet probed twice.
-        let doubles = t
+        let doubled: Vec<u64> = t
             .windows(2)
             .filter(|w| w[1] - w[0] < interval / 2 && !in_fault(w[0]) && !in_fault(w[1]))
-            .count();
+            .map(|w| w[1].saturating_sub(inp.start_unix_ms))
+            .collect();
+        let doubles = doubled.len();
         let span = t.last().zip(t.first()).map_or(0, |(l, f)| l - f);
         let min_gap = t.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(0);
         let floor = (inp.duration_ms / (3 * interval)).saturating_sub(1) as usize;
@@ -519,7 +527,8 @@ fn health_probes(inp: &Input) -> Check {
         data.push(
             json!({"deployment": name, "probes": t.len(), "span_ms": span,
             "expected_about": span / interval + 1, "min_gap_ms": min_gap,
-            "double_probes_outside_redis_faults": doubles, "at_least": floor}),
+            "double_probes_outside_redis_faults": doubles, "doubled_at_ms": doubled,
+            "at_least": floor}),
         );
     }
     check(
@@ -542,10 +551,16 @@ fn health_probes(inp: &Input) -> Check {
     )
 }
 
+fn mean_kib(s: &[&(u64, usize, u32, u64)]) -> f64 {
+    s.iter().map(|x| x.3 as f64).sum::<f64>() / s.len().max(1) as f64
+}
+
+/// Each replica's VmRSS (sampled from `/proc` once a second since its last start): after a
+/// warm-up, the mean of the last third of the samples against the mean of the first third.
 fn rss_flat(inp: &Input) -> Check {
     let warmup = (inp.duration_ms / 10).max(10_000);
     let short = inp.duration_ms < 5 * 60_000;
-    let slack_kib = if short { 4096 } else { 0 };
+    let slack_kib = if short { 4096.0 } else { 0.0 };
     let mut ok = true;
     let mut data = Vec::new();
     for r in 0..inp.opts.replicas {
@@ -555,43 +570,41 @@ fn rss_flat(inp: &Input) -> Check {
             data.push(json!({"replica": r, "error": "no samples"}));
             continue;
         };
-        let s: Vec<&(u64, usize, u32, u64)> =
+        let all: Vec<&(u64, usize, u32, u64)> =
             inp.rss.iter().filter(|s| s.1 == r && s.2 == g).collect();
-        let Some(first) = s.first().map(|x| x.0) else {
+        let Some(first) = all.first().map(|x| x.0) else {
             continue;
         };
-        let base = s.iter().find(|x| x.0 >= first + warmup);
-        let end = s.last();
-        match (base, end) {
-            (Some(b), Some(e)) if e.0 > b.0 => {
-                let limit = b.3 + b.3 / 10 + slack_kib;
-                ok &= e.3 <= limit;
-                let peak = s
-                    .iter()
-                    .filter(|x| x.0 >= b.0)
-                    .map(|x| x.3)
-                    .max()
-                    .unwrap_or(0);
-                // One sample every 10 s, to tell a plateau from a leak.
-                let series: Vec<[u64; 2]> = s
-                    .iter()
-                    .filter(|x| x.0 >= b.0)
-                    .step_by(10)
-                    .map(|x| [x.0 / 1000, x.3])
-                    .collect();
-                data.push(json!({"replica": r, "start": g, "baseline_kib": b.3, "baseline_at_ms": b.0,
-                    "end_kib": e.3, "peak_kib": peak, "growth_pct": (e.3 as f64 / b.3 as f64 - 1.0) * 100.0,
-                    "limit_kib": limit, "series_s_kib": series}));
-            }
-            _ => data.push(json!({"replica": r, "start": g,
-                "note": "restarted too late for a baseline after warm-up"})),
+        let s: Vec<&(u64, usize, u32, u64)> = all
+            .iter()
+            .copied()
+            .filter(|x| x.0 >= first + warmup)
+            .collect();
+        if s.len() < 6 {
+            data.push(json!({"replica": r, "start": g, "samples": s.len(),
+                "note": "restarted too late for three thirds after warm-up"}));
+            continue;
         }
+        let third = s.len() / 3;
+        let (head, tail) = (&s[..third], &s[s.len() - third..]);
+        let (base, end) = (mean_kib(head), mean_kib(tail));
+        let limit = base * 1.10 + slack_kib;
+        ok &= end <= limit;
+        let peak = s.iter().map(|x| x.3).max().unwrap_or(0);
+        // One sample every 10 s, to tell a plateau from a leak.
+        let series: Vec<[u64; 2]> = s.iter().step_by(10).map(|x| [x.0 / 1000, x.3]).collect();
+        data.push(json!({"replica": r, "start": g, "samples": s.len(),
+            "first_third_s": [head[0].0 / 1000, head[third - 1].0 / 1000],
+            "last_third_s": [tail[0].0 / 1000, tail[third - 1].0 / 1000],
+            "first_third_mean_kib": base.round(), "last_third_mean_kib": end.round(),
+            "peak_kib": peak, "growth_pct": (end / base - 1.0) * 100.0,
+            "limit_kib": limit.round(), "series_s_kib": series}));
     }
     check(
         "rss_flat",
         ok,
         format!(
-            "VmRSS after a {} s warm-up vs at the end, limit +10 %{}: {}",
+            "VmRSS after a {} s warm-up, mean of the last third of the samples vs the first third, limit +10 %{}: {}",
             warmup / 1000,
             if short {
                 " + 4 MiB (short run: allocator noise)"
@@ -603,8 +616,8 @@ fn rss_flat(inp: &Input) -> Check {
                     Some(g) => format!(
                         "replica {} {} → {} KiB ({:+.1} %)",
                         d["replica"],
-                        d["baseline_kib"],
-                        d["end_kib"],
+                        d["first_third_mean_kib"],
+                        d["last_third_mean_kib"],
                         g.as_f64().unwrap_or(0.0)
                     ),
                     None => format!("replica {} unchecked", d["replica"]),

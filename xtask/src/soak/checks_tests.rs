@@ -150,3 +150,36 @@ fn probes_closer_than_half_an_interval_fail() {
     inp.arrivals[1].push(probe(1_000_000 + 5 * i + 10));
     assert!(!health_probes(&inp).ok);
 }
+
+#[test]
+fn rss_compares_the_last_third_with_the_first_after_warm_up() {
+    let mut inp = input();
+    inp.duration_ms = 600_000;
+    inp.opts.replicas = 1;
+    // Warm-up growth (first 60 s) is ignored; then flat with noise: passes.
+    let flat = |t: u64| {
+        if t < 60_000 {
+            10_000 + t / 10
+        } else {
+            20_000 + (t / 1000) % 7 * 100
+        }
+    };
+    inp.rss = (0..600).map(|k| (k * 1000, 0, 1, flat(k * 1000))).collect();
+    let c = rss_flat(&inp);
+    assert!(c.ok, "{}", c.detail);
+    // A steady leak of 20 % over the run fails.
+    inp.rss = (0..600).map(|k| (k * 1000, 0, 1, 20_000 + k * 8)).collect();
+    let c = rss_flat(&inp);
+    assert!(!c.ok, "{}", c.detail);
+    // One spike at the very end does not decide it alone (a mean, not the last sample).
+    inp.rss = (0..600).map(|k| (k * 1000, 0, 1, flat(k * 1000))).collect();
+    if let Some(last) = inp.rss.last_mut() {
+        last.3 = 40_000;
+    }
+    assert!(rss_flat(&inp).ok);
+    // A replica restarted near the end: reported unchecked (no thirds after its warm-up).
+    inp.rss = (0..600).map(|k| (k * 1000, 0, 1, 20_000)).collect();
+    inp.rss.extend((595..600).map(|k| (k * 1000, 0, 2, 20_000)));
+    let c = rss_flat(&inp);
+    assert_eq!(c.data[0]["samples"], 0);
+}

@@ -2,10 +2,11 @@
 //! an embedding model, health checks against the mocks, router and key limits in the shared
 //! Redis, usage records in the shared PostgreSQL.
 //!
-//! `cooldown_failures` is 25 (in a 2 s window), not the default 3: the router counts failures
-//! per window, not per request, so at a few hundred requests per second per deployment the
-//! default opens the circuit on a 1 % error rate and keeps it open (the first soak runs
-//! answered 86 % of requests with 503 `no_healthy_deployment` that way).
+//! The circuit breaker runs with its defaults (`cooldown_failures = 3` in a row at low volume,
+//! a 50 % failure rate over 10 s at volume), with a short `cooldown`. Before the breaker
+//! judged by rate, the soak had to set `cooldown_failures = 25`: counting failures per window
+//! whatever the volume, the default opened the circuit on the mocks' 1 % error rate and kept
+//! it open (the first soak runs answered 86 % of requests with 503 `no_healthy_deployment`).
 
 use std::time::Duration;
 
@@ -92,7 +93,6 @@ timeout = "5s"
 redis_url = "{redis}"
 redis_prefix = "soak:router"
 health_check_interval = "{hc}ms"
-cooldown_failures = 25
 cooldown = "2s"
 timeout = "{rt}s"
 ttft_timeout = "4s"
