@@ -293,3 +293,216 @@ async fn hostile_request_ids_are_replaced_not_echoed() {
         .unwrap();
     assert_eq!(resp.headers()["x-request-id"], "ok-id_123");
 }
+
+/// Wrong values for the fields of a `/v1/responses` body: every one is a 4xx (never `null`
+/// where a field is optional, which is simply absent).
+fn responses_wrong_values(field: &str) -> Vec<Value> {
+    match field {
+        "model" => vec![json!(null), json!(true), json!(1), json!([]), json!({})],
+        "input" => vec![
+            json!(null),
+            json!(true),
+            json!(7),
+            json!({"x": 1}),
+            json!([1, 2]),
+            json!([[[]]]),
+        ],
+        "instructions" | "user" | "truncation" => vec![json!(true), json!(7), json!([]), json!({})],
+        "tools" => vec![
+            json!(true),
+            json!(7),
+            json!({"x": 1}),
+            json!([1]),
+            json!([{"type": "web_search"}]),
+            json!([{"type": "function"}]),
+            json!([{"name": "f"}]),
+        ],
+        "tool_choice" => vec![
+            json!("maybe"),
+            json!(7),
+            json!(true),
+            json!([]),
+            json!({"type": "function"}),
+            json!({"type": "file_search"}),
+            json!({}),
+        ],
+        "text" => vec![
+            json!(true),
+            json!(7),
+            json!({"format": {"type": "yaml"}}),
+            json!({"format": "json"}),
+            json!({"format": {"type": "json_schema"}}),
+        ],
+        "reasoning" => vec![json!(true), json!(7), json!("high"), json!({"effort": 5})],
+        "max_output_tokens" => vec![json!(true), json!(-1), json!(1.5), json!("many")],
+        "temperature" | "top_p" => vec![json!(true), json!("warm"), json!([]), json!({})],
+        "stream" | "store" | "parallel_tool_calls" => vec![json!(1), json!("yes")],
+        "previous_response_id" => vec![
+            json!(7),
+            json!(true),
+            json!([]),
+            json!("resp_0000000000000000000000"),
+        ],
+        "metadata" => vec![json!(7), json!("x"), json!([])],
+        "include" => vec![json!(7), json!("x"), json!([1])],
+        _ => vec![],
+    }
+}
+
+const RESPONSES_FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "user",
+    "truncation",
+    "tools",
+    "tool_choice",
+    "text",
+    "reasoning",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "stream",
+    "store",
+    "parallel_tool_calls",
+    "previous_response_id",
+    "metadata",
+    "include",
+];
+
+/// Input items a client could send that cannot be served: each a 4xx naming the item.
+fn hostile_items() -> Vec<Value> {
+    vec![
+        json!([{"role": "wizard", "content": "x"}]),
+        json!([{"role": "user"}]),
+        json!([{"role": "user", "content": 5}]),
+        json!([{"type": "function_call", "name": "f"}]),
+        json!([{"type": "function_call_output", "output": "x"}]),
+        json!([{"type": "message", "role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]),
+        json!([{"type": "message", "role": "user", "content": [{"type": "input_file", "file_id": "file-1"}]}]),
+        json!([{"type": "message", "role": "user", "content": [{"type": "refusal", "refusal": "no"}]}]),
+        json!([{"type": "message", "role": "assistant", "content": [{"type": "input_image", "image_url": "https://x.test/a.png"}]}]),
+        json!([{"type": "message", "role": "user", "content": [{"text": "no type"}]}]),
+        json!([{"type": "reasoning", "summary": 5}]),
+        json!([{"type": 5}]),
+        json!([{}]),
+        json!([{"type": "item_reference", "id": "msg_1"}]),
+        json!([{"type": "web_search_call", "id": "ws_1", "status": "completed"}]),
+        json!([]),
+    ]
+}
+
+fn hostile_responses(rng: &mut Rng, i: usize) -> Vec<u8> {
+    let body = json!({"model": "mock/gpt-4o-mini", "input": "hi"});
+    let text = body.to_string();
+    match i % 7 {
+        0 => {
+            let field = *rng.pick(RESPONSES_FIELDS);
+            let mut v = body.clone();
+            v[field] = rng.pick(&responses_wrong_values(field)).clone();
+            serde_json::to_vec(&v).unwrap()
+        }
+        1 => {
+            let mut v = body.clone();
+            v["input"] = rng.pick(&hostile_items()).clone();
+            serde_json::to_vec(&v).unwrap()
+        }
+        2 => {
+            let depth = 200 + rng.below(5000);
+            let mut s = String::from("{\"model\": \"mock/gpt-4o-mini\", \"input\": ");
+            s.push_str(&"[".repeat(depth));
+            s.push_str(&"]".repeat(depth));
+            s.push('}');
+            s.into_bytes()
+        }
+        3 => {
+            let field = *rng.pick(&["max_output_tokens", "temperature", "top_p"]);
+            let mut v = body.clone();
+            v[field] = json!("PLACEHOLDER");
+            let n = rng.pick(HUGE);
+            let s = v.to_string().replace("\"PLACEHOLDER\"", n);
+            if field != "max_output_tokens" && !n.contains('e') {
+                s.replace(n, "{\"deep\": 1}").into_bytes()
+            } else {
+                s.into_bytes()
+            }
+        }
+        4 => {
+            let mut b = text.into_bytes();
+            let pos = b.iter().position(|&c| c == b'h').unwrap_or(1);
+            b.splice(pos..pos, [0xed, 0xa0, 0x80]);
+            b
+        }
+        5 => {
+            let cut = rng.below(text.len() - 1).max(1);
+            text.as_bytes()[..cut].to_vec()
+        }
+        _ => (0..rng.below(300))
+            .map(|_| (rng.next() & 0xff) as u8)
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn hostile_responses_bodies_get_4xx_envelopes_and_never_reach_the_upstream() {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let c = client();
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let cases: Vec<Vec<u8>> = (0..1500).map(|i| hostile_responses(&mut rng, i)).collect();
+    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
+        futures::stream::iter(cases.into_iter().enumerate())
+            .map(|(i, body)| {
+                let c = c.clone();
+                let url = gw.at(if i % 2 == 0 {
+                    "/v1/responses"
+                } else {
+                    "/responses"
+                });
+                async move {
+                    let resp = c
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("case {i}: transport error {e}"));
+                    let status = resp.status().as_u16();
+                    let json = resp.json::<Value>().await.ok();
+                    (i, status, body, json)
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+    let mut failures = Vec::new();
+    for (i, status, body, json) in &results {
+        let ok_shape = json.as_ref().is_some_and(|v| {
+            v["error"]["message"].is_string()
+                && v["error"]["type"].is_string()
+                && v["error"].get("param").is_some()
+                && v["error"].get("code").is_some()
+        });
+        if !(400..500).contains(status) || !ok_shape {
+            failures.push(format!(
+                "case {i}: status {status}, body {:?} -> {json:?}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        results.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+    assert!(up.received_requests().await.unwrap().is_empty());
+    let resp = c
+        .post(gw.at("/v1/responses"))
+        .json(&json!({"model": "mock/gpt-4o-mini", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

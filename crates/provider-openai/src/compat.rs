@@ -26,6 +26,8 @@ pub enum Operation {
     Embeddings,
     /// `/models`.
     Models,
+    /// `/responses` (OpenAI's Responses API).
+    Responses,
 }
 
 impl Operation {
@@ -36,6 +38,7 @@ impl Operation {
             Operation::Completion => "completions",
             Operation::Embeddings => "embeddings",
             Operation::Models => "models",
+            Operation::Responses => "responses",
         }
     }
 }
@@ -81,6 +84,11 @@ pub struct CompatConfig {
     pub catalog: Vec<ModelInfo>,
     /// Whether `complete` uses `/completions` (else it is served over chat).
     pub native_completions: bool,
+    /// Which chat calls go to `/responses` (OpenAI only; [`wire::responses::ResponsesApi::Never`]
+    /// by default).
+    pub responses_api: wire::responses::ResponsesApi,
+    /// Whether the base URL is OpenAI's own API (`auto` routes to `/responses` only there).
+    pub official_openai: bool,
 }
 
 impl std::fmt::Debug for CompatConfig {
@@ -113,6 +121,8 @@ impl CompatConfig {
             capabilities: Capabilities::default(),
             catalog: Vec::new(),
             native_completions: true,
+            responses_api: wire::responses::ResponsesApi::Never,
+            official_openai: false,
         }
     }
 }
@@ -187,6 +197,29 @@ impl CompatProvider {
         Ok(self.authorize(spec, ctx))
     }
 
+    /// Whether a chat call for `model` goes to `/responses` (see [`CompatConfig::responses_api`]).
+    pub fn uses_responses(&self, model: &str) -> bool {
+        self.cfg
+            .responses_api
+            .routes(model, self.cfg.official_openai)
+    }
+
+    /// The request spec of a chat call sent to OpenAI's Responses API.
+    pub fn responses_spec(
+        &self,
+        req: &ChatRequest,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let url = (self.cfg.url)(Operation::Responses, &req.model)?;
+        let body = wire::responses::responses_request(req, &req.model, stream);
+        let mut spec = HttpRequestSpec::post_json(url, &body);
+        if stream {
+            spec = spec.header("accept", "text/event-stream");
+        }
+        Ok(self.authorize(spec, ctx))
+    }
+
     fn check_request(&self, req: &ChatRequest) -> Result<()> {
         let caps = self.cfg.capabilities;
         if !caps.tools && !req.tools.is_empty() {
@@ -233,6 +266,13 @@ impl Provider for CompatProvider {
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
         self.check_request(req)?;
+        if self.uses_responses(&req.model) {
+            let spec = self.responses_spec(req, false, ctx)?;
+            let call = self.call(&req.model, ctx);
+            let (body, _h): (wire::responses::ResponsesBody, _) =
+                self.http.json(&call, spec, ctx, "response").await?;
+            return wire::responses::parse_responses(body, &self.cfg.name, &req.model);
+        }
         let spec = self.chat_spec(req, false, ctx)?;
         let call = self.call(&req.model, ctx);
         let (body, _h): (wire::ChatCompletion, _) =
@@ -245,6 +285,18 @@ impl Provider for CompatProvider {
             return Err(Error::unsupported(&self.cfg.name, "streaming"));
         }
         self.check_request(req)?;
+        if self.uses_responses(&req.model) {
+            let spec = self.responses_spec(req, true, ctx)?;
+            let call = self.call(&req.model, ctx);
+            let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
+            let decoder = wire::responses::ResponsesDecoder::new(&self.cfg.name, &req.model);
+            return Ok(ChatStream::decode_sse(sse, decoder).with_meta(
+                runtime_core::ResponseMeta {
+                    provider: Some(self.cfg.name.to_string()),
+                    ..Default::default()
+                },
+            ));
+        }
         let spec = self.chat_spec(req, true, ctx)?;
         self.sse_events(spec, &req.model, ctx).await
     }

@@ -50,6 +50,12 @@ static SETTINGS: &[SettingSpec] = &[
              — o-series, gpt-5, codex-mini — and `max_tokens` for the others; `max_tokens` on any \
              other base_url), `max_tokens` or `max_completion_tokens`",
         ),
+    SettingSpec::string("responses_api").default("auto").help(
+        "which chat calls go to OpenAI's `/responses` instead of `/chat/completions`: `auto` \
+             (on api.openai.com, the models served only there: o3-pro, codex-mini, the \
+             deep-research models…), `always`, `never`, or a comma-separated list of models \
+             (`gpt-5*` for a prefix)",
+    ),
     SettingSpec::TIMEOUT,
     SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
@@ -81,6 +87,10 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
             }
         };
     }
+    if let Some(r) = cfg.string("responses_api")? {
+        settings.responses_api =
+            wire::responses::ResponsesApi::parse(&r).map_err(|e| cfg.error("responses_api", e))?;
+    }
     let t = cfg.timeouts()?;
     settings.timeout = t.request;
     settings.stream_idle_timeout = t.stream_idle;
@@ -102,6 +112,8 @@ pub struct OpenAiSettings {
     pub project: Option<String>,
     /// Where the output-token limit goes; `None` (`auto`): see [`max_tokens_field_for`].
     pub max_tokens_field: Option<wire::MaxTokensField>,
+    /// Which chat calls go to `/responses` (default: the models served only there).
+    pub responses_api: wire::responses::ResponsesApi,
     /// Whole-request timeout.
     pub timeout: Duration,
     /// Stream silence timeout.
@@ -118,6 +130,7 @@ impl OpenAiSettings {
             organization: None,
             project: None,
             max_tokens_field: None,
+            responses_api: wire::responses::ResponsesApi::Auto,
             timeout: Duration::from_secs(600),
             stream_idle_timeout: Duration::from_secs(120),
         }
@@ -138,6 +151,8 @@ impl OpenAiSettings {
             .max_tokens_field
             .unwrap_or_else(|| max_tokens_field_for(&self.base_url));
         c.request.stream_usage = true;
+        c.responses_api = self.responses_api;
+        c.official_openai = is_official(&self.base_url);
         c.capabilities = CAPABILITIES;
         c.catalog = catalog(&self.name);
         CompatProvider::new(c, http)
@@ -149,13 +164,18 @@ impl OpenAiSettings {
 /// `max_tokens`; plain `max_tokens` on any other host (proxies and compatible servers, many of
 /// which do not know `max_completion_tokens`).
 pub fn max_tokens_field_for(base_url: &str) -> wire::MaxTokensField {
-    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
-    let host = rest.split(['/', ':', '?']).next().unwrap_or("");
-    if host.eq_ignore_ascii_case("api.openai.com") {
+    if is_official(base_url) {
         wire::MaxTokensField::ByModel
     } else {
         wire::MaxTokensField::MaxTokens
     }
+}
+
+/// Whether `base_url` is OpenAI's own API (`api.openai.com`).
+pub fn is_official(base_url: &str) -> bool {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+    let host = rest.split(['/', ':', '?']).next().unwrap_or("");
+    host.eq_ignore_ascii_case("api.openai.com")
 }
 
 /// OpenAI's models as of 2026-11 (context window, max output).

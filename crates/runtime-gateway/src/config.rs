@@ -86,6 +86,8 @@ pub struct GatewayConfig {
     pub redis: Option<RedisSettings>,
     /// Database keys, teams and budgets (`[gateway.governance]`; `None`: off).
     pub governance: Option<crate::govern::GovSettings>,
+    /// Stored responses of `/v1/responses` (`[gateway.responses]`).
+    pub responses: crate::responses::StoreSettings,
 }
 
 /// Client connection hygiene: how long the gateway waits for a client, and how many
@@ -141,6 +143,7 @@ impl Default for GatewayConfig {
             connections: ConnLimits::default(),
             redis: None,
             governance: None,
+            responses: crate::responses::StoreSettings::default(),
         }
     }
 }
@@ -225,6 +228,8 @@ struct RawGateway {
     redis_timeout: Option<Duration>,
     #[serde(default)]
     governance: Option<toml::Value>,
+    #[serde(default)]
+    responses: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -241,7 +246,7 @@ struct RawKey {
     rpm: Option<u32>,
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -433,6 +438,7 @@ impl GatewayConfig {
             limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
         }
         out.governance = crate::govern::config::parse(config, raw.governance.as_ref())?;
+        out.responses = crate::responses::StoreSettings::parse(config, raw.responses)?;
         out.redis = redis_settings(
             config,
             raw.redis,

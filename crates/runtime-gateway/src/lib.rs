@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod call;
 pub mod cli;
 pub mod cli_admin;
 pub mod config;
@@ -9,7 +10,9 @@ pub mod encode;
 pub mod error;
 pub mod govern;
 pub mod listener;
+pub mod responses;
 pub mod server;
+pub mod sse;
 pub mod timeq;
 pub mod usage;
 

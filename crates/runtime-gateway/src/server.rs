@@ -1,11 +1,7 @@
 //! The HTTP server: routes, request decoding, the stack call, response encoding, shutdown.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use axum::Router;
@@ -16,23 +12,24 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use model_runtime::error::excerpt;
 use model_runtime::{
-    ChatRequest, ChatStream, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo,
-    Provider, RequestContext, ResponseMeta, Runtime, StreamEvent,
+    ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo, Provider,
+    RequestContext, ResponseMeta, Runtime,
 };
 use serde::de::DeserializeOwned;
-use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::auth::{Auth, Principal};
+use crate::call::ChatCall;
 use crate::config::GatewayConfig;
 use crate::encode::{self, ChunkEncoder, ChunkKind};
 use crate::error::ApiError;
 use crate::govern;
 use crate::listener::{BodyTimeout, Connections};
+use crate::sse::sse_response;
 
 /// The request id of the request being served (the client's `x-request-id` or a new one).
 #[derive(Debug, Clone)]
@@ -47,7 +44,7 @@ static X_CACHE: HeaderName = HeaderName::from_static("x-modelrt-cache");
 /// Everything a request handler needs, shared behind one `Arc` (never cloned per request).
 pub struct Gateway {
     runtime: Runtime,
-    provider: Arc<dyn Provider>,
+    pub(crate) provider: Arc<dyn Provider>,
     config: GatewayConfig,
     auth: Auth,
     logical: Vec<String>,
@@ -127,7 +124,12 @@ impl Gateway {
         &self.conns
     }
 
-    fn context(&self, id: &RequestId, who: &Principal, headers: &HeaderMap) -> RequestContext {
+    pub(crate) fn context(
+        &self,
+        id: &RequestId,
+        who: &Principal,
+        headers: &HeaderMap,
+    ) -> RequestContext {
         let mut ctx = RequestContext::with_id(&*id.0).with_timeout(self.config.request_timeout);
         ctx.key_id.clone_from(&who.key_id);
         ctx.cache = cache_control(headers);
@@ -148,6 +150,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/models", get(models))
         .route("/v1/models/{*id}", get(model))
         .route("/v1/usage", get(usage))
+        .merge(crate::responses::routes(&gw))
         .route_layer(from_fn_with_state(gw.clone(), authenticate));
     Router::new()
         .merge(v1)
@@ -351,7 +354,11 @@ async fn usage(
 }
 
 /// Reads the body up to `limit` bytes.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -447,7 +454,7 @@ fn require(value: &str, param: &str) -> Result<(), ApiError> {
     }
 }
 
-fn json_ok(body: Vec<u8>) -> Response {
+pub(crate) fn json_ok(body: Vec<u8>) -> Response {
     let mut resp = Response::new(Body::from(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -456,7 +463,7 @@ fn json_ok(body: Vec<u8>) -> Response {
     resp
 }
 
-fn meta_headers(h: &mut HeaderMap, meta: &ResponseMeta) {
+pub(crate) fn meta_headers(h: &mut HeaderMap, meta: &ResponseMeta) {
     let mut set = |name: &HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(name.clone(), v);
@@ -479,7 +486,7 @@ fn meta_headers(h: &mut HeaderMap, meta: &ResponseMeta) {
     );
 }
 
-fn json_with_meta(body: Vec<u8>, meta: &ResponseMeta) -> Response {
+pub(crate) fn json_with_meta(body: Vec<u8>, meta: &ResponseMeta) -> Response {
     let mut resp = json_ok(body);
     meta_headers(resp.headers_mut(), meta);
     resp
@@ -498,50 +505,25 @@ async fn chat(
     if req.messages.is_empty() {
         return Err(ApiError::bad_request("`messages` must not be empty").with_param("messages"));
     }
-    who.check_model(&req.model)?;
-    let mut ctx = gw.context(&id, &who, &headers);
-    let user = req.user.clone();
-    let ask = govern::Ask {
-        model: &mut req.model,
-        max_tokens: Some(&mut req.max_tokens),
-        user: user.as_deref(),
-        body_len: bytes.len(),
-    };
-    let adm = govern::admit(
-        gw.governor().map(|g| &**g),
-        &gw.runtime,
-        &who,
-        &headers,
-        ask,
-        &mut ctx,
-    )
-    .await?;
+    let call = ChatCall::admit(&gw, &id, &who, &headers, &mut req, bytes.len()).await?;
     let fallback_id = format!("chatcmpl-{}", id.0);
     if req.stream == Some(true) {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let stream = match gw.provider.chat_stream(&req, &ctx).await {
-            Ok(s) => s,
-            Err(e) => return govern::answer(adm, Err(ApiError::from_call(e, &ctx))).await,
-        };
-        let limits = adm.headers();
-        let stream = govern::hold(stream, adm);
-        let enc = ChunkEncoder::new(ChunkKind::Chat, fallback_id, req.model, include_usage);
-        let mut resp = sse_response(&gw, stream, enc, ctx.cancel).await?;
-        govern::add_headers(resp.headers_mut(), limits);
-        Ok(resp)
+        let enc = ChunkEncoder::new(
+            ChunkKind::Chat,
+            fallback_id,
+            req.model.clone(),
+            include_usage,
+        );
+        call.stream(&gw, &req, enc).await
     } else {
-        let result = gw
-            .provider
-            .chat(&req, &ctx)
-            .await
-            .map_err(|e| ApiError::from_call(e, &ctx))
-            .map(|resp| {
-                json_with_meta(
-                    encode::chat_completion(&resp, &fallback_id, &req.model),
-                    &resp.meta,
-                )
-            });
-        govern::answer(adm, result).await
+        let result = call.chat(&gw, &req).await.map(|resp| {
+            json_with_meta(
+                encode::chat_completion(&resp, &fallback_id, &req.model),
+                &resp.meta,
+            )
+        });
+        call.answer(result).await
     }
 }
 
@@ -701,208 +683,6 @@ async fn model(
     }
 }
 
-/// Answers with the SSE body of `stream`.
-///
-/// The response waits for the stream's first event: an upstream failure before any event is
-/// answered with its own HTTP status and error envelope (not `200` and an error frame), and
-/// the head goes out in one write with the first events (see [`SseBody`]).
-async fn sse_response(
-    gw: &Gateway,
-    mut stream: ChatStream,
-    enc: ChunkEncoder,
-    cancel: CancellationToken,
-) -> Result<Response, ApiError> {
-    let meta = stream.meta().clone();
-    // Hold the events that carry no content (the answer's id, usage so far, annotations): an
-    // error before
-    // any content is answered with its own status, as when the router held it back, so one
-    // condition gets one answer whether or not a `message_start` preceded it.
-    let mut held = Vec::new();
-    let first = loop {
-        match stream.next().await {
-            Some(Ok(ev))
-                if held.len() < HOLD_BEFORE_CONTENT
-                    && !ev.is_content()
-                    && !matches!(ev, StreamEvent::Finish { .. }) =>
-            {
-                held.push(ev);
-            }
-            other => break other,
-        }
-    };
-    let mut body = SseBody {
-        inner: Some(stream),
-        enc,
-        hard_stop: Box::pin(gw.hard_stop.clone().cancelled_owned()),
-        stopping: gw.stopping.clone(),
-        buf: Vec::with_capacity(1024),
-        turns: 0,
-        idle: 0,
-        first: None,
-        _inflight: gw.tracker.token(),
-        _cancel: cancel.drop_guard(),
-    };
-    let first = match first {
-        Some(Err(e)) => return Err(ApiError::from(&e)),
-        Some(Ok(ev)) => Some(ev),
-        None => None,
-    };
-    for ev in held {
-        body.enc.event(ev, &mut body.buf);
-    }
-    match first {
-        Some(ev) => body.enc.event(ev, &mut body.buf),
-        None => {
-            body.inner = None;
-            body.enc.finish(&mut body.buf);
-        }
-    }
-    // Gather the first write (the events the upstream has already sent) before the head.
-    body.first = match body.next().await {
-        Some(Ok(bytes)) => Some(bytes),
-        Some(Err(never)) => match never {},
-        None => None,
-    };
-    let mut resp = Response::new(Body::from_stream(body));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        HeaderName::from_static("x-accel-buffering"),
-        HeaderValue::from_static("no"),
-    );
-    meta_headers(h, &meta);
-    Ok(resp)
-}
-
-/// Most events without content held before the response head (see [`sse_response`]).
-const HOLD_BEFORE_CONTENT: usize = 8;
-
-/// Most bytes of ready events coalesced into one write.
-const COALESCE_BYTES: usize = 16 * 1024;
-
-/// Most scheduler turns one write waits for more upstream events (see [`SseBody`]).
-const COALESCE_TURNS: u8 = 64;
-
-/// Consecutive turns that bring no event before the buffered events are written. Two, because
-/// hyper's client needs two turns to hand over the next chunk (measured: with one, every event
-/// went out in a write of its own).
-const COALESCE_IDLE_TURNS: u8 = 2;
-
-/// The SSE body of a streamed answer. Dropping it (the client went away) drops the upstream
-/// [`ChatStream`], which cancels the upstream request; the metrics layer records the usage of
-/// what was produced. It also cancels the request's token.
-///
-/// **Coalescing.** The upstream body reaches us one HTTP chunk per task wake-up (hyper's
-/// client hands each decoded chunk over through a one-slot channel), so "write what is ready"
-/// would mean one socket write per SSE event even when the whole answer is already in our
-/// receive buffer. Instead, when the upstream runs dry, the body yields scheduler turns (the
-/// connection task runs and hands over the next chunk) before writing; it writes once
-/// [`COALESCE_IDLE_TURNS`] turns in a row brought nothing, the buffer reaches
-/// [`COALESCE_BYTES`], or [`COALESCE_TURNS`] turns passed. A token from a real, slow upstream
-/// thus costs two extra polls, never a wait.
-struct SseBody {
-    inner: Option<ChatStream>,
-    enc: ChunkEncoder,
-    hard_stop: Pin<Box<WaitForCancellationFutureOwned>>,
-    /// Set with `hard_stop`; read on every poll (an atomic load).
-    stopping: Arc<AtomicBool>,
-    /// Encoded bytes not written yet.
-    buf: Vec<u8>,
-    /// Scheduler turns yielded for the bytes in `buf`.
-    turns: u8,
-    /// Consecutive yielded turns that brought no event.
-    idle: u8,
-    /// The first write, gathered before the response head was sent.
-    first: Option<Bytes>,
-    _inflight: TaskTrackerToken,
-    _cancel: DropGuard,
-}
-
-impl SseBody {
-    fn take(&mut self) -> Poll<Option<Result<Bytes, Infallible>>> {
-        self.turns = 0;
-        self.idle = 0;
-        let out = std::mem::replace(&mut self.buf, Vec::with_capacity(1024));
-        Poll::Ready(Some(Ok(Bytes::from(out))))
-    }
-}
-
-impl Stream for SseBody {
-    type Item = Result<Bytes, Infallible>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if let Some(first) = this.first.take() {
-            return Poll::Ready(Some(Ok(first)));
-        }
-        if this.inner.is_none() {
-            // Ended (or failed): what is left to write, then the end of the body.
-            return if this.buf.is_empty() {
-                Poll::Ready(None)
-            } else {
-                this.take()
-            };
-        }
-        if this.stopping.load(Ordering::Relaxed) {
-            this.inner = None;
-            this.enc.fail(&shutting_down(), &mut this.buf);
-            return this.take();
-        }
-        let before = this.buf.len();
-        while let Some(inner) = this.inner.as_mut() {
-            match inner.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(ev))) => {
-                    this.enc.event(ev, &mut this.buf);
-                    if this.buf.len() >= COALESCE_BYTES {
-                        return this.take();
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    this.inner = None;
-                    this.enc.fail(&ApiError::from(&e), &mut this.buf);
-                }
-                Poll::Ready(None) => {
-                    this.inner = None;
-                    this.enc.finish(&mut this.buf);
-                }
-                Poll::Pending => {
-                    if this.buf.is_empty() {
-                        // Going idle: make sure a hard stop wakes us (a registration that
-                        // stays; polling it per event would cost a lock each time).
-                        if this.hard_stop.as_mut().poll(cx).is_ready() {
-                            this.inner = None;
-                            this.enc.fail(&shutting_down(), &mut this.buf);
-                            return this.take();
-                        }
-                        return Poll::Pending;
-                    }
-                    if this.buf.len() > before {
-                        this.idle = 0;
-                    } else {
-                        this.idle += 1;
-                    }
-                    if this.idle < COALESCE_IDLE_TURNS && this.turns < COALESCE_TURNS {
-                        // Give the upstream connection task a turn to hand over more.
-                        this.turns += 1;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    return this.take();
-                }
-            }
-        }
-        if this.buf.is_empty() {
-            Poll::Ready(None)
-        } else {
-            this.take()
-        }
-    }
-}
-
 /// Resolves on ctrl-c or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -926,59 +706,10 @@ pub async fn shutdown_signal() {
         () = term => {}
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model_runtime::{FinishReason, StreamEvent};
     use std::time::Duration;
-
-    fn body(stream: ChatStream) -> SseBody {
-        let stop = CancellationToken::new();
-        SseBody {
-            inner: Some(stream),
-            enc: ChunkEncoder::new(ChunkKind::Chat, "id".into(), "m".into(), false),
-            hard_stop: Box::pin(stop.clone().cancelled_owned()),
-            stopping: Arc::new(AtomicBool::new(false)),
-            buf: Vec::new(),
-            turns: 0,
-            idle: 0,
-            first: None,
-            _inflight: TaskTracker::new().token(),
-            _cancel: CancellationToken::new().drop_guard(),
-        }
-    }
-
-    fn events(n: usize) -> Vec<StreamEvent> {
-        let mut v = vec![StreamEvent::Start {
-            id: "c1".into(),
-            model: "m".into(),
-            created: 1,
-        }];
-        v.extend((0..n).map(|i| StreamEvent::TextDelta {
-            text: format!("t{i}"),
-        }));
-        v.push(StreamEvent::Finish {
-            reason: FinishReason::Stop,
-        });
-        v
-    }
-
-    /// Like hyper's client body: every event needs the other task to run once more, so the
-    /// stream is `Pending` (and wakes itself) between events.
-    fn one_event_per_turn(evs: Vec<StreamEvent>) -> ChatStream {
-        let mut evs = evs.into_iter();
-        let mut ready = false;
-        ChatStream::new(futures::stream::poll_fn(move |cx| {
-            if !ready {
-                ready = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            ready = false;
-            Poll::Ready(evs.next().map(Ok))
-        }))
-    }
 
     #[test]
     fn a_body_that_stopped_arriving_is_408_other_read_errors_400() {
@@ -988,74 +719,5 @@ mod tests {
         assert_eq!(e.code.as_deref(), Some("request_timeout"));
         let e = body_read_error(axum::Error::new(std::io::Error::other("reset")));
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
-    }
-
-    #[tokio::test]
-    async fn events_already_sent_go_out_in_one_write() {
-        let mut b = body(one_event_per_turn(events(20)));
-        let mut writes = Vec::new();
-        while let Some(Ok(bytes)) = b.next().await {
-            writes.push(bytes);
-        }
-        assert_eq!(writes.len(), 1, "{writes:?}");
-        let text = std::str::from_utf8(&writes[0]).unwrap();
-        assert!(
-            text.contains("\"t0\"") && text.contains("\"t19\""),
-            "{text}"
-        );
-        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
-    }
-
-    #[tokio::test]
-    async fn a_slow_upstream_is_written_event_by_event_without_waiting() {
-        let (tx, rx) = futures::channel::mpsc::unbounded::<model_runtime::Result<StreamEvent>>();
-        let mut b = body(ChatStream::new(rx));
-        for ev in events(1).into_iter().take(2) {
-            tx.unbounded_send(Ok(ev)).unwrap();
-        }
-        // Nothing more is coming for now: what arrived is written at once.
-        let first = tokio::time::timeout(Duration::from_secs(5), b.next())
-            .await
-            .expect("written without waiting for more events")
-            .unwrap()
-            .unwrap();
-        assert!(std::str::from_utf8(&first).unwrap().contains("\"t0\""));
-        tx.unbounded_send(Ok(StreamEvent::TextDelta { text: "t1".into() }))
-            .unwrap();
-        let second = tokio::time::timeout(Duration::from_secs(5), b.next())
-            .await
-            .expect("the next token is written too")
-            .unwrap()
-            .unwrap();
-        assert!(std::str::from_utf8(&second).unwrap().contains("\"t1\""));
-        drop(tx);
-        let last = b.next().await.unwrap().unwrap();
-        assert!(last.ends_with(b"data: [DONE]\n\n"));
-        assert!(b.next().await.is_none());
-    }
-
-    #[tokio::test]
-    async fn a_hard_stop_ends_an_idle_stream_with_an_error_frame() {
-        let (_tx, rx) = futures::channel::mpsc::unbounded::<model_runtime::Result<StreamEvent>>();
-        let stop = CancellationToken::new();
-        let mut b = body(ChatStream::new(rx));
-        b.hard_stop = Box::pin(stop.clone().cancelled_owned());
-        let stopping = b.stopping.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            stopping.store(true, Ordering::Relaxed);
-            stop.cancel();
-        });
-        let frame = tokio::time::timeout(Duration::from_secs(5), b.next())
-            .await
-            .expect("the hard stop wakes an idle stream")
-            .unwrap()
-            .unwrap();
-        assert!(
-            std::str::from_utf8(&frame)
-                .unwrap()
-                .contains("shutting_down")
-        );
-        assert!(b.next().await.is_none());
     }
 }

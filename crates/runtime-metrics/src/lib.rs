@@ -9,6 +9,7 @@ pub mod metering;
 pub mod pricing;
 pub mod provider;
 pub mod record;
+pub mod responses;
 
 pub use config::{MetricsConfig, PriceConfig, PricingConfig, StorageConfig};
 pub use histogram::{Quantiles, WindowedHistogram};
@@ -16,6 +17,7 @@ pub use meter::{Metrics, Observation, Operation, Scope, SeriesSnapshot, SharedRe
 pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing, Provenance};
 pub use provider::{Meter, MeteredProvider};
 pub use record::{Status, UsageRecord, UsageSink};
+pub use responses::StoredResponse;
 pub mod spend;
 pub mod spill;
 pub mod sqlite;

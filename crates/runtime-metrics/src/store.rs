@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_attribution.sql"),
         include_str!("../migrations/postgres/0002_attribution.sql"),
     ),
+    (
+        3,
+        "stored responses of /v1/responses",
+        include_str!("../migrations/sqlite/0003_responses.sql"),
+        include_str!("../migrations/postgres/0003_responses.sql"),
+    ),
 ];
 
 /// A store failure.

@@ -3,13 +3,15 @@
 //! API reuse this module.
 //!
 //! One module per job: [`request`], [`response`], [`stream`], [`completion`], [`embeddings`],
-//! [`models`]; everything is re-exported here.
+//! [`models`]; everything is re-exported here except [`responses`] (the Responses API as an
+//! upstream format, used for the models OpenAI serves only there).
 
 pub mod completion;
 pub mod embeddings;
 pub mod models;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod stream;
 
 pub use completion::*;
