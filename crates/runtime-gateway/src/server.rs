@@ -127,7 +127,12 @@ impl Gateway {
         &self.conns
     }
 
-    fn context(&self, id: &RequestId, who: &Principal, headers: &HeaderMap) -> RequestContext {
+    pub(crate) fn context(
+        &self,
+        id: &RequestId,
+        who: &Principal,
+        headers: &HeaderMap,
+    ) -> RequestContext {
         let mut ctx = RequestContext::with_id(&*id.0).with_timeout(self.config.request_timeout);
         ctx.key_id.clone_from(&who.key_id);
         ctx.cache = cache_control(headers);
@@ -152,6 +157,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
         .merge(v1)
         .merge(crate::admin::routes(gw.clone()))
+        .merge(crate::routes::messages::routes(gw.clone()))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -351,7 +357,11 @@ async fn usage(
 }
 
 /// Reads the body up to `limit` bytes.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -447,7 +457,7 @@ fn require(value: &str, param: &str) -> Result<(), ApiError> {
     }
 }
 
-fn json_ok(body: Vec<u8>) -> Response {
+pub(crate) fn json_ok(body: Vec<u8>) -> Response {
     let mut resp = Response::new(Body::from(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -479,7 +489,7 @@ fn meta_headers(h: &mut HeaderMap, meta: &ResponseMeta) {
     );
 }
 
-fn json_with_meta(body: Vec<u8>, meta: &ResponseMeta) -> Response {
+pub(crate) fn json_with_meta(body: Vec<u8>, meta: &ResponseMeta) -> Response {
     let mut resp = json_ok(body);
     meta_headers(resp.headers_mut(), meta);
     resp
@@ -493,40 +503,110 @@ async fn chat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
-    let mut req: ChatRequest = parse_json(&bytes)?;
+    let req: ChatRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
     if req.messages.is_empty() {
         return Err(ApiError::bad_request("`messages` must not be empty").with_param("messages"));
     }
+    let answer = OpenAiChat {
+        fallback_id: format!("chatcmpl-{}", id.0),
+    };
+    serve_chat(&gw, &id, &who, &headers, bytes.len(), req, answer).await
+}
+
+/// What writes a streamed answer in a route's dialect (OpenAI chunks, Anthropic events…).
+pub(crate) trait SseEncode: Send + Unpin + 'static {
+    /// Appends the frames of one event.
+    fn event(&mut self, ev: StreamEvent, out: &mut Vec<u8>);
+    /// Appends the frames that end a stream that ended well.
+    fn finish(&mut self, out: &mut Vec<u8>);
+    /// Appends the frames that end a stream that failed after it started.
+    fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>);
+}
+
+impl SseEncode for ChunkEncoder {
+    fn event(&mut self, ev: StreamEvent, out: &mut Vec<u8>) {
+        ChunkEncoder::event(self, ev, out);
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        ChunkEncoder::finish(self, out);
+    }
+    fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>) {
+        ChunkEncoder::fail(self, err, out);
+    }
+}
+
+/// How a chat-shaped route writes its answer: a whole body, or an SSE encoder.
+pub(crate) trait ChatAnswer {
+    /// The stream encoder of the route.
+    type Enc: SseEncode;
+    /// The encoder of a streamed answer to `req` (the model as the caller named it).
+    fn encoder(self, req: &ChatRequest) -> Self::Enc;
+    /// The body of a whole answer.
+    fn body(self, resp: &model_runtime::ChatResponse, req: &ChatRequest) -> Vec<u8>;
+}
+
+/// `/v1/chat/completions`: OpenAI's chat completion and chunks.
+struct OpenAiChat {
+    fallback_id: String,
+}
+
+impl ChatAnswer for OpenAiChat {
+    type Enc = ChunkEncoder;
+    fn encoder(self, req: &ChatRequest) -> ChunkEncoder {
+        let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+        ChunkEncoder::new(
+            ChunkKind::Chat,
+            self.fallback_id,
+            req.model.clone(),
+            include_usage,
+        )
+    }
+    fn body(self, resp: &model_runtime::ChatResponse, req: &ChatRequest) -> Vec<u8> {
+        encode::chat_completion(resp, &self.fallback_id, &req.model)
+    }
+}
+
+/// The chat call every chat-shaped route shares (`/v1/chat/completions`, `/v1/messages`): the
+/// key's model check, governance (aliases, limits, budget reservation and settlement), the
+/// call through the stack (router, cache, metering) and the answer in `answer`'s dialect.
+/// Errors are the gateway's; the route renders them in its envelope.
+pub(crate) async fn serve_chat<A: ChatAnswer>(
+    gw: &Arc<Gateway>,
+    id: &RequestId,
+    who: &Principal,
+    headers: &HeaderMap,
+    body_len: usize,
+    mut req: ChatRequest,
+    answer: A,
+) -> Result<Response, ApiError> {
     who.check_model(&req.model)?;
-    let mut ctx = gw.context(&id, &who, &headers);
+    let mut ctx = gw.context(id, who, headers);
     let user = req.user.clone();
     let ask = govern::Ask {
         model: &mut req.model,
         max_tokens: Some(&mut req.max_tokens),
         user: user.as_deref(),
-        body_len: bytes.len(),
+        body_len,
     };
     let adm = govern::admit(
         gw.governor().map(|g| &**g),
         &gw.runtime,
-        &who,
-        &headers,
+        who,
+        headers,
         ask,
         &mut ctx,
     )
     .await?;
-    let fallback_id = format!("chatcmpl-{}", id.0);
     if req.stream == Some(true) {
-        let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
         let stream = match gw.provider.chat_stream(&req, &ctx).await {
             Ok(s) => s,
             Err(e) => return govern::answer(adm, Err(ApiError::from_call(e, &ctx))).await,
         };
         let limits = adm.headers();
         let stream = govern::hold(stream, adm);
-        let enc = ChunkEncoder::new(ChunkKind::Chat, fallback_id, req.model, include_usage);
-        let mut resp = sse_response(&gw, stream, enc, ctx.cancel).await?;
+        let enc = answer.encoder(&req);
+        let mut resp = sse_response(gw, stream, enc, ctx.cancel).await?;
         govern::add_headers(resp.headers_mut(), limits);
         Ok(resp)
     } else {
@@ -535,12 +615,7 @@ async fn chat(
             .chat(&req, &ctx)
             .await
             .map_err(|e| ApiError::from_call(e, &ctx))
-            .map(|resp| {
-                json_with_meta(
-                    encode::chat_completion(&resp, &fallback_id, &req.model),
-                    &resp.meta,
-                )
-            });
+            .map(|resp| json_with_meta(answer.body(&resp, &req), &resp.meta));
         govern::answer(adm, result).await
     }
 }
@@ -706,10 +781,10 @@ async fn model(
 /// The response waits for the stream's first event: an upstream failure before any event is
 /// answered with its own HTTP status and error envelope (not `200` and an error frame), and
 /// the head goes out in one write with the first events (see [`SseBody`]).
-async fn sse_response(
+async fn sse_response<E: SseEncode>(
     gw: &Gateway,
     mut stream: ChatStream,
-    enc: ChunkEncoder,
+    enc: E,
     cancel: CancellationToken,
 ) -> Result<Response, ApiError> {
     let meta = stream.meta().clone();
@@ -804,9 +879,9 @@ const COALESCE_IDLE_TURNS: u8 = 2;
 /// [`COALESCE_IDLE_TURNS`] turns in a row brought nothing, the buffer reaches
 /// [`COALESCE_BYTES`], or [`COALESCE_TURNS`] turns passed. A token from a real, slow upstream
 /// thus costs two extra polls, never a wait.
-struct SseBody {
+struct SseBody<E = ChunkEncoder> {
     inner: Option<ChatStream>,
-    enc: ChunkEncoder,
+    enc: E,
     hard_stop: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Set with `hard_stop`; read on every poll (an atomic load).
     stopping: Arc<AtomicBool>,
@@ -822,7 +897,7 @@ struct SseBody {
     _cancel: DropGuard,
 }
 
-impl SseBody {
+impl<E> SseBody<E> {
     fn take(&mut self) -> Poll<Option<Result<Bytes, Infallible>>> {
         self.turns = 0;
         self.idle = 0;
@@ -831,7 +906,7 @@ impl SseBody {
     }
 }
 
-impl Stream for SseBody {
+impl<E: SseEncode> Stream for SseBody<E> {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
