@@ -162,7 +162,7 @@ async fn a_message_over_an_openai_upstream_whole_and_streamed_with_usage_rows() 
     wait_usage(&gw, None, "since=1h&group_by=model", |v| {
         v["data"].as_array().is_some_and(|rows| {
             rows.iter()
-                .any(|r| r["requests"] == 2 && r["input_tokens"] == 14)
+                .any(|r| r["requests"] == 2 && r["prompt_tokens"] == 14)
         })
     })
     .await;
