@@ -410,6 +410,50 @@ fn hostile_responses(rng: &mut Rng, i: usize) -> Vec<u8> {
         2 => {
             let depth = 200 + rng.below(5000);
             let mut s = String::from("{\"model\": \"mock/gpt-4o-mini\", \"input\": ");
+/// A hostile Messages body: a field of a wrong type, huge numbers, deep nesting, bad UTF-8,
+/// truncation, non-objects, random bytes, and hostile blocks inside valid JSON.
+fn hostile_messages(rng: &mut Rng, i: usize) -> Vec<u8> {
+    let valid = json!({"model": "mock/gpt-4o-mini", "max_tokens": 16,
+                       "messages": [{"role": "user", "content": "hi"}]});
+    let text = valid.to_string();
+    match i % 7 {
+        0 => {
+            let mut v = valid.clone();
+            let (field, bad) = rng
+                .pick(&[
+                    ("model", json!(null)),
+                    ("model", json!(5)),
+                    ("max_tokens", json!(-1)),
+                    ("max_tokens", json!("many")),
+                    ("max_tokens", json!(1.5)),
+                    ("messages", json!({"x": 1})),
+                    ("messages", json!([1, 2])),
+                    ("messages", json!([])),
+                    ("system", json!(7)),
+                    ("system", json!([{"type": "image"}])),
+                    ("temperature", json!("warm")),
+                    ("stream", json!("yes")),
+                    ("tools", json!([{"name": 5}])),
+                    ("tool_choice", json!({"type": "sometimes"})),
+                    ("thinking", json!({"type": "enabled"})),
+                    ("thinking", json!(true)),
+                    ("stop_sequences", json!("STOP")),
+                    ("metadata", json!([])),
+                    ("top_k", json!(-3)),
+                    ("cache_control", json!(1)),
+                ])
+                .clone();
+            v[field] = bad;
+            serde_json::to_vec(&v).unwrap()
+        }
+        1 => {
+            let n = rng.pick(HUGE);
+            text.replace("16", n).into_bytes()
+        }
+        2 => {
+            let depth = 200 + rng.below(5000);
+            let mut s =
+                String::from("{\"model\": \"mock/gpt-4o-mini\", \"max_tokens\": 1, \"messages\": ");
             s.push_str(&"[".repeat(depth));
             s.push_str(&"]".repeat(depth));
             s.push('}');
@@ -440,6 +484,36 @@ fn hostile_responses(rng: &mut Rng, i: usize) -> Vec<u8> {
         _ => (0..rng.below(300))
             .map(|_| (rng.next() & 0xff) as u8)
             .collect(),
+            let mut b = text.into_bytes();
+            let pos = b.iter().position(|&c| c == b'h').unwrap_or(1);
+            b.splice(pos..pos, [0xff, 0xc3, 0x28]);
+            b
+        }
+        4 => {
+            let cut = rng.below(text.len() - 1).max(1);
+            text.as_bytes()[..cut].to_vec()
+        }
+        5 => (0..rng.below(300))
+            .map(|_| (rng.next() & 0xff) as u8)
+            .collect(),
+        _ => {
+            let mut v = valid.clone();
+            v["messages"] = rng
+                .pick(&[
+                    json!([{"role": "wizard", "content": "x"}]),
+                    json!([{"role": "user"}]),
+                    json!([{"role": "user", "content": [{"type": "video"}]}]),
+                    json!([{"role": "user", "content": [{"type": "image", "source": {"type": "base64"}}]}]),
+                    json!([{"role": "user", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]),
+                    json!([{"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "t"}]}]),
+                    json!([{"role": "assistant", "content": [{"type": "thinking"}]}]),
+                    json!([{"role": "user", "content": [{"type": "document", "source": {"type": "text", "data": "x"}}]}]),
+                    json!([{"role": "user", "content": 5}]),
+                    json!([{"content": "no role"}]),
+                ])
+                .clone();
+            serde_json::to_vec(&v).unwrap()
+        }
     }
 }
 
@@ -459,6 +533,20 @@ async fn hostile_responses_bodies_get_4xx_envelopes_and_never_reach_the_upstream
                 } else {
                     "/responses"
                 });
+async fn hostile_messages_bodies_get_anthropic_4xx_envelopes_never_a_5xx() {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let c = client();
+    let mut rng = Rng(0x51A7_E5EE_D00D_F00D);
+    let cases: Vec<(usize, Vec<u8>)> = (0..1500)
+        .map(|i| (i % 2, hostile_messages(&mut rng, i)))
+        .collect();
+    let paths = ["/v1/messages", "/v1/messages/count_tokens"];
+    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
+        futures::stream::iter(cases.into_iter().enumerate())
+            .map(|(i, (endpoint, body))| {
+                let c = c.clone();
+                let url = gw.at(paths[endpoint]);
                 async move {
                     let resp = c
                         .post(url)
@@ -484,6 +572,13 @@ async fn hostile_responses_bodies_get_4xx_envelopes_and_never_reach_the_upstream
                 && v["error"].get("code").is_some()
         });
         if !(400..500).contains(status) || !ok_shape {
+        let anthropic = json.as_ref().is_some_and(|v| {
+            v["type"] == "error"
+                && v["error"]["type"].is_string()
+                && v["error"]["message"].is_string()
+        });
+        let ok = *status == 200 || ((400..500).contains(status) && anthropic);
+        if !ok {
             failures.push(format!(
                 "case {i}: status {status}, body {:?} -> {json:?}",
                 String::from_utf8_lossy(&body[..body.len().min(200)])
@@ -501,6 +596,15 @@ async fn hostile_responses_bodies_get_4xx_envelopes_and_never_reach_the_upstream
     let resp = c
         .post(gw.at("/v1/responses"))
         .json(&json!({"model": "mock/gpt-4o-mini", "input": "hi"}))
+    let rejected = results.iter().filter(|r| r.1 >= 400).count();
+    assert!(
+        rejected > 1000,
+        "most hostile bodies are rejected: {rejected}"
+    );
+    let resp = c
+        .post(gw.at("/v1/messages"))
+        .json(&json!({"model": "mock/gpt-4o-mini", "max_tokens": 16,
+                      "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
         .unwrap();

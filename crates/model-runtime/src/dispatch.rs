@@ -173,6 +173,12 @@ impl Provider for Dispatcher {
         p.embed(&with_model(req, m, |r, m| r.model = m), ctx).await
     }
 
+    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
+        let (p, m) = self.resolve(&req.model)?;
+        p.count_tokens(&with_model(req, m, |r, m| r.model = m), ctx)
+            .await
+    }
+
     fn models(&self) -> Vec<ModelInfo> {
         let mut out = Vec::new();
         if let Some(r) = &self.logical {

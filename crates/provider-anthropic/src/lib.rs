@@ -184,13 +184,35 @@ impl AnthropicProvider {
 
     /// Adds the key (`x-api-key`, marked sensitive), `anthropic-version` and `anthropic-beta`.
     pub fn authorize(&self, spec: HttpRequestSpec, ctx: &RequestContext) -> HttpRequestSpec {
+        self.authorize_for(spec, ctx, None)
+    }
+
+    /// [`authorize`](Self::authorize), with the request's own beta features
+    /// ([`runtime_core::ElementExtra::beta_features`], a client's `anthropic-beta`) after the
+    /// configured ones, each once.
+    fn authorize_for(
+        &self,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+        req: Option<&ChatRequest>,
+    ) -> HttpRequestSpec {
         let s = &self.inner.settings;
         let key = ctx.api_key.as_ref().unwrap_or(&s.api_key);
         let mut spec = spec
             .secret_header("x-api-key", "", key)
             .header("anthropic-version", &s.anthropic_version);
-        if !s.beta.is_empty() {
-            spec = spec.header("anthropic-beta", &s.beta.join(","));
+        let mut beta: Vec<&str> = s.beta.iter().map(String::as_str).collect();
+        let asked = req
+            .and_then(|r| r.element_extra(runtime_core::ElementRef::Request))
+            .and_then(|e| e.beta_features.as_deref())
+            .unwrap_or_default();
+        for f in asked {
+            if !beta.contains(&f.as_str()) {
+                beta.push(f);
+            }
+        }
+        if !beta.is_empty() {
+            spec = spec.header("anthropic-beta", &beta.join(","));
         }
         spec
     }
@@ -211,7 +233,26 @@ impl AnthropicProvider {
         if stream {
             spec = spec.header("accept", "text/event-stream");
         }
-        Ok(self.authorize(spec, ctx))
+        Ok(self.authorize_for(spec, ctx, Some(req)))
+    }
+
+    /// The request spec of a `count_tokens` call: the Messages body of `req` with only the
+    /// fields that endpoint accepts.
+    pub fn count_tokens_spec(
+        &self,
+        req: &ChatRequest,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let opts = RequestOptions {
+            default_max_tokens: self.inner.settings.default_max_tokens,
+        };
+        let body = wire::messages_request(req, &self.inner.name, opts, false)?;
+        let body = wire::count_tokens_body(&body);
+        let spec = HttpRequestSpec::post_json(
+            format!("{}/messages/count_tokens", self.inner.api_base),
+            &body,
+        );
+        Ok(self.authorize_for(spec, ctx, Some(req)))
     }
 
     fn meta(&self, headers: &HeaderMap) -> ResponseMeta {
@@ -258,6 +299,15 @@ impl Provider for AnthropicProvider {
         let decoder = EventDecoder::new(&self.inner.name, &req.model)
             .with_structured_output(wire::structured_output_tool(req));
         Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(&headers)))
+    }
+
+    /// Anthropic's `POST /v1/messages/count_tokens`: the exact input tokens, nothing generated.
+    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
+        let spec = self.count_tokens_spec(req, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (body, _headers): (wire::TokenCount, _) =
+            self.http.json(&call, spec, ctx, "token count").await?;
+        Ok(body.input_tokens)
     }
 
     async fn embed(

@@ -342,17 +342,6 @@ fn what_anthropic_cannot_express_is_an_error_naming_it() {
 
     let mut r = base();
     r.messages.push(Message::Assistant(AssistantMessage {
-        reasoning: vec![ReasoningBlock::text("unsigned")],
-        content: Some(Content::Text("x".into())),
-        ..AssistantMessage::default()
-    }));
-    assert_eq!(
-        param_of(&build(&r).unwrap_err()),
-        Some("messages[1].thinking_blocks[0].signature")
-    );
-
-    let mut r = base();
-    r.messages.push(Message::Assistant(AssistantMessage {
         tool_calls: vec![ToolCall::new("toolu_1", "f", "{not json")],
         ..AssistantMessage::default()
     }));
@@ -1149,4 +1138,118 @@ fn a_matched_stop_sequence_is_kept_in_streams_as_in_whole_answers() {
     assert_eq!(streamed.meta.annotations["stop_sequence"], "three");
     assert_eq!(streamed.meta.annotations, whole.meta.annotations);
     assert_eq!(streamed.finish_reason, whole.finish_reason);
+}
+
+#[test]
+fn reasoning_anthropic_cannot_replay_is_left_out() {
+    // Unsigned reasoning text (an OpenAI-compatible `reasoning_content`) and OpenAI's
+    // `reasoning` items: Anthropic rejects them and lets earlier turns omit thinking.
+    let mut openai = ReasoningBlock::text("");
+    openai.kind = "reasoning".into();
+    openai.text = None;
+    openai.data = Some("gAAAA-encrypted".into());
+    let mut signed = ReasoningBlock::text("kept");
+    signed.signature = Some("SIG".into());
+    let r = ChatRequest::new(
+        "claude-sonnet-4-5",
+        vec![
+            Message::user("hi"),
+            Message::Assistant(AssistantMessage {
+                reasoning: vec![ReasoningBlock::text("unsigned"), openai, signed],
+                content: Some(Content::Text("x".into())),
+                ..AssistantMessage::default()
+            }),
+            Message::user("more"),
+        ],
+    );
+    let v = build(&r).unwrap();
+    assert_eq!(
+        v["messages"][1]["content"],
+        json!([
+            {"type": "thinking", "thinking": "kept", "signature": "SIG"},
+            {"type": "text", "text": "x"}
+        ])
+    );
+}
+
+#[test]
+fn element_extras_are_written_on_their_blocks() {
+    use runtime_core::{ElementRef, PromptCacheMark};
+    let mut r = ChatRequest::new(
+        "claude-sonnet-4-5",
+        vec![
+            Message::System {
+                content: Content::Parts(vec![
+                    ContentPart::Text { text: "a".into() },
+                    ContentPart::Text { text: "b".into() },
+                ]),
+                name: None,
+            },
+            Message::user("q"),
+            Message::Assistant(AssistantMessage {
+                content: Some(Content::Parts(vec![ContentPart::Text {
+                    text: "cited".into(),
+                }])),
+                tool_calls: vec![ToolCall::new("toolu_1", "f", "{}")],
+                ..AssistantMessage::default()
+            }),
+            Message::Tool {
+                content: Content::Text("boom".into()),
+                tool_call_id: "toolu_1".into(),
+                name: None,
+            },
+        ],
+    );
+    r.tools.push(ToolDefinition::function(
+        "f",
+        "F",
+        json!({"type": "object"}),
+    ));
+    let mark = PromptCacheMark::ephemeral();
+    r.element_extra_mut(ElementRef::Part {
+        message: 0,
+        part: 1,
+    })
+    .cache_control = Some(mark.clone());
+    r.element_extra_mut(ElementRef::Message { message: 1 })
+        .cache_control = Some(mark.clone());
+    r.element_extra_mut(ElementRef::Part {
+        message: 2,
+        part: 0,
+    })
+    .citations = Some(vec![json!({"type": "char_location", "cited_text": "c"})]);
+    r.element_extra_mut(ElementRef::ToolCall {
+        message: 2,
+        call: 0,
+    })
+    .cache_control = Some(mark.clone());
+    let at = ElementRef::Message { message: 3 };
+    r.element_extra_mut(at).is_error = Some(true);
+    r.element_extra_mut(at).cache_control = Some(mark.clone());
+    r.element_extra_mut(ElementRef::Tool { tool: 0 })
+        .cache_control = Some(mark.clone());
+    r.element_extra_mut(ElementRef::Request).cache_control = Some(mark);
+    let v = build(&r).unwrap();
+    let e = json!({"type": "ephemeral"});
+    assert_eq!(
+        v["system"],
+        json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b", "cache_control": e}])
+    );
+    assert_eq!(
+        v["messages"][0]["content"],
+        json!([{"type": "text", "text": "q", "cache_control": e}])
+    );
+    assert_eq!(
+        v["messages"][1]["content"],
+        json!([
+            {"type": "text", "text": "cited", "citations": [{"type": "char_location", "cited_text": "c"}]},
+            {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}, "cache_control": e}
+        ])
+    );
+    assert_eq!(
+        v["messages"][2]["content"],
+        json!([{"type": "tool_result", "tool_use_id": "toolu_1", "content": "boom", "is_error": true, "cache_control": e}])
+    );
+    assert_eq!(v["tools"][0]["cache_control"], e);
+    assert_eq!(v["cache_control"], e);
 }

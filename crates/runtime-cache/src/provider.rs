@@ -470,6 +470,11 @@ impl<P: Provider> Provider for CachedProvider<P> {
         self.inner.capabilities().max_embedding_inputs(None)
     }
 
+    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
+        // Counting generates nothing: not metered, not cached.
+        self.inner.count_tokens(req, ctx).await
+    }
+
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
         let Some((cache, key)) = self.plan(ctx, req.temperature, || {
             chat_key(self.inner.name(), req).ok()

@@ -391,6 +391,13 @@ pub trait Provider: Send + Sync + 'static {
         Err(Error::unsupported(self.name(), "embeddings"))
     }
 
+    /// The input tokens of `req` as the upstream counts them, exactly and without generating
+    /// (Anthropic's `POST /v1/messages/count_tokens`). The default, for upstreams that have no
+    /// such endpoint, is [`Error::Unsupported`]; callers then estimate.
+    async fn count_tokens(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<u64> {
+        Err(Error::unsupported(self.name(), "count_tokens"))
+    }
+
     /// The static catalog of models this provider knows (may be empty).
     fn models(&self) -> Vec<ModelInfo> {
         Vec::new()
@@ -459,6 +466,9 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
         (**self).embed(req, ctx).await
+    }
+    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
+        (**self).count_tokens(req, ctx).await
     }
     fn models(&self) -> Vec<ModelInfo> {
         (**self).models()

@@ -11,6 +11,7 @@ pub mod error;
 pub mod govern;
 pub mod listener;
 pub mod responses;
+pub mod routes;
 pub mod server;
 pub mod sse;
 pub mod timeq;

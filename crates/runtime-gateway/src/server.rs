@@ -155,6 +155,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
         .merge(v1)
         .merge(crate::admin::routes(gw.clone()))
+        .merge(crate::routes::messages::routes(gw.clone()))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -500,7 +501,7 @@ async fn chat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
-    let mut req: ChatRequest = parse_json(&bytes)?;
+    let req: ChatRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
     if req.messages.is_empty() {
         return Err(ApiError::bad_request("`messages` must not be empty").with_param("messages"));

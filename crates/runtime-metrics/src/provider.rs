@@ -384,6 +384,11 @@ impl<P: Provider> Provider for MeteredProvider<P> {
         self.inner.capabilities()
     }
 
+    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
+        // Counting generates nothing: not metered, not cached.
+        self.inner.count_tokens(req, ctx).await
+    }
+
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
         let pending = Pending::start(
             &self.meter,

@@ -157,7 +157,7 @@ async fn probe(inner: &Inner, d: &Deployment, interval: Duration) -> Result<()> 
     }
 }
 
-async fn first_live_key(inner: &Inner, d: &Deployment) -> Option<Secret> {
+pub(crate) async fn first_live_key(inner: &Inner, d: &Deployment) -> Option<Secret> {
     if d.keys.is_empty() {
         return None;
     }

@@ -1847,6 +1847,28 @@ impl Provider for Router {
             .map_err(|e| e.report(ctx))
     }
 
+    /// The deployments of the logical model are asked in their configured order; the first
+    /// that can count answers (counting spends nothing, so no routing state is touched).
+    /// Deployments whose upstream cannot count are skipped; when none can, `Unsupported`.
+    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
+        let m = self.inner.model(&req.model)?;
+        let mut last = None;
+        for d in &m.deployments {
+            let mut r = req.clone();
+            r.model.clone_from(&d.model);
+            let mut c = ctx.clone();
+            if !d.keys.is_empty() {
+                c.api_key = crate::health::first_live_key(&self.inner, d).await;
+            }
+            match d.provider.count_tokens(&r, &c).await {
+                Ok(n) => return Ok(n),
+                Err(Error::Unsupported { .. }) => {}
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::unsupported(&self.inner.name, "count_tokens")))
+    }
+
     fn models(&self) -> Vec<ModelInfo> {
         self.inner
             .order

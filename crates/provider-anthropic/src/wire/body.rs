@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use runtime_core::{ElementExtra, PromptCacheMark};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -44,6 +45,9 @@ pub struct MessagesRequest<'a> {
     /// `metadata` (`user_id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
+    /// A request-wide cache breakpoint (Anthropic places it on the last cacheable block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<&'a PromptCacheMark>,
     /// Anthropic fields the core has no name for (`thinking`, `top_k`, `output_config`…),
     /// passed through from the request's `extra`.
     #[serde(flatten)]
@@ -88,6 +92,7 @@ impl<'a> MessagesRequest<'a> {
             "tools" => !self.tools.is_empty(),
             "tool_choice" => self.tool_choice.is_some(),
             "metadata" => self.metadata.is_some(),
+            "cache_control" => self.cache_control.is_some(),
             _ => false,
         }
     }
@@ -120,11 +125,20 @@ pub enum RequestBlock<'a> {
     Text {
         /// The text.
         text: &'a str,
+        /// Citations of a replayed answer's text.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        citations: Option<&'a [Value]>,
+        /// A prompt-cache breakpoint.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a PromptCacheMark>,
     },
     /// An image.
     Image {
         /// Where its bytes are.
         source: ImageSource<'a>,
+        /// A prompt-cache breakpoint.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a PromptCacheMark>,
     },
     /// Earlier signed thinking, sent back.
     Thinking {
@@ -146,6 +160,9 @@ pub enum RequestBlock<'a> {
         name: &'a str,
         /// Its input object.
         input: Value,
+        /// A prompt-cache breakpoint.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a PromptCacheMark>,
     },
     /// A tool's result.
     ToolResult {
@@ -153,7 +170,82 @@ pub enum RequestBlock<'a> {
         tool_use_id: &'a str,
         /// The result.
         content: ToolResultContent<'a>,
+        /// The tool failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+        /// A prompt-cache breakpoint.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a PromptCacheMark>,
     },
+}
+
+impl<'a> RequestBlock<'a> {
+    /// A text block.
+    pub fn text(text: &'a str) -> Self {
+        Self::Text {
+            text,
+            citations: None,
+            cache_control: None,
+        }
+    }
+
+    /// An image block.
+    pub fn image(source: ImageSource<'a>) -> Self {
+        Self::Image {
+            source,
+            cache_control: None,
+        }
+    }
+
+    /// A `tool_use` block.
+    pub fn tool_use(id: &'a str, name: &'a str, input: Value) -> Self {
+        Self::ToolUse {
+            id,
+            name,
+            input,
+            cache_control: None,
+        }
+    }
+
+    /// A `tool_result` block.
+    pub fn tool_result(tool_use_id: &'a str, content: ToolResultContent<'a>) -> Self {
+        Self::ToolResult {
+            tool_use_id,
+            content,
+            is_error: None,
+            cache_control: None,
+        }
+    }
+
+    /// Writes the fields of `extra` (the core request's [`ElementExtra`] for this block) that
+    /// this kind of block has: `cache_control` on any but thinking, `citations` on text,
+    /// `is_error` on a tool result.
+    pub fn mark(&mut self, extra: Option<&'a ElementExtra>) {
+        let Some(e) = extra else { return };
+        let mark = e.cache_control.as_ref();
+        match self {
+            Self::Text {
+                citations,
+                cache_control,
+                ..
+            } => {
+                *citations = e.citations.as_deref();
+                *cache_control = mark;
+            }
+            Self::Image { cache_control, .. } | Self::ToolUse { cache_control, .. } => {
+                *cache_control = mark;
+            }
+            Self::ToolResult {
+                is_error,
+                cache_control,
+                ..
+            } => {
+                *is_error = e.is_error;
+                *cache_control = mark;
+            }
+            Self::Thinking { .. } | Self::RedactedThinking { .. } => {}
+        }
+    }
 }
 
 /// Where an image's bytes are.
@@ -197,6 +289,9 @@ pub struct Tool<'a> {
     /// Strict schema adherence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
+    /// A prompt-cache breakpoint (caches the tools up to this one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<&'a PromptCacheMark>,
 }
 
 /// `tool_choice`.

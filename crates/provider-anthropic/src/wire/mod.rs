@@ -8,6 +8,7 @@
 //! rate-limit headers), [`models`] (the model list).
 
 pub mod body;
+pub mod count;
 pub mod errors;
 pub mod models;
 pub mod request;
@@ -15,6 +16,7 @@ pub mod response;
 pub mod stream;
 
 pub use body::MessagesRequest;
+pub use count::{TokenCount, count_tokens_body};
 pub use errors::{WireError, map_error, ratelimit_retry_after};
 pub use models::{ModelPage, WireModel, parse_models};
 pub use request::{JSON_OBJECT_TOOL, RequestOptions, messages_request, structured_output_tool};

@@ -5,8 +5,9 @@ use std::borrow::Cow;
 use serde_json::{Map, Value, json};
 
 use runtime_core::{
-    AssistantMessage, ChatRequest, Content, ContentPart, Error, ImageSource as CoreImageSource,
-    ImageUrl, Message, ReasoningBlock, ResponseFormat, ToolChoice as CoreToolChoice,
+    AssistantMessage, ChatRequest, Content, ContentPart, ElementRef, Error,
+    ImageSource as CoreImageSource, ImageUrl, Message, ReasoningBlock, ResponseFormat,
+    ToolChoice as CoreToolChoice,
 };
 
 use super::body::{
@@ -84,7 +85,7 @@ fn image_block<'a>(img: &'a ImageUrl, cx: Cx<'_>, param: &str) -> Result<Request
         }
         CoreImageSource::Url(url) => ImageSource::Url { url },
     };
-    Ok(RequestBlock::Image { source })
+    Ok(RequestBlock::image(source))
 }
 
 fn unknown_part(cx: Cx<'_>, param: &str) -> Error {
@@ -94,34 +95,50 @@ fn unknown_part(cx: Cx<'_>, param: &str) -> Error {
     )
 }
 
-/// User-side content (user messages, tool results): text and images.
+/// User-side content (user messages, tool results) of message `message`: text and images,
+/// with the element extras (`cache_control`, `citations`) pinned to them.
 fn user_blocks<'a>(
+    req: &'a ChatRequest,
+    message: usize,
     content: &'a Content,
     cx: Cx<'_>,
     param: &str,
 ) -> Result<Vec<RequestBlock<'a>>, Error> {
     match content {
-        Content::Text(text) => Ok(vec![RequestBlock::Text { text }]),
+        Content::Text(text) => {
+            let mut b = RequestBlock::text(text);
+            b.mark(req.element_extra(ElementRef::Message { message }));
+            Ok(vec![b])
+        }
         Content::Parts(parts) => parts
             .iter()
             .enumerate()
-            .map(|(j, p)| match p {
-                ContentPart::Text { text } => Ok(RequestBlock::Text { text }),
-                ContentPart::ImageUrl { image_url } => {
-                    image_block(image_url, cx, &format!("{param}.content[{j}]"))
-                }
-                _ => Err(unknown_part(cx, &format!("{param}.content[{j}]"))),
+            .map(|(j, p)| {
+                let mut b = match p {
+                    ContentPart::Text { text } => RequestBlock::text(text),
+                    ContentPart::ImageUrl { image_url } => {
+                        image_block(image_url, cx, &format!("{param}.content[{j}]"))?
+                    }
+                    _ => return Err(unknown_part(cx, &format!("{param}.content[{j}]"))),
+                };
+                b.mark(req.element_extra(ElementRef::Part { message, part: j }));
+                Ok(b)
             })
             .collect(),
     }
 }
 
+/// A reasoning block sent back, or `None` for one Anthropic cannot replay: reasoning of
+/// another provider (OpenAI's `reasoning` items, unsigned `reasoning_content` text), which
+/// Anthropic would reject and which it lets a client omit from earlier turns.
 fn reasoning_block<'a>(
     b: &'a ReasoningBlock,
     cx: Cx<'_>,
     param: &str,
-) -> Result<RequestBlock<'a>, Error> {
+) -> Result<Option<RequestBlock<'a>>, Error> {
     match b.kind.as_str() {
+        "thinking" if b.signature.is_none() => Ok(None),
+        "reasoning" => Ok(None),
         "redacted_thinking" => {
             let data = b.data.as_deref().ok_or_else(|| {
                 cx.invalid(
@@ -129,7 +146,7 @@ fn reasoning_block<'a>(
                     "a redacted_thinking block needs its encrypted `data`",
                 )
             })?;
-            Ok(RequestBlock::RedactedThinking { data })
+            Ok(Some(RequestBlock::RedactedThinking { data }))
         }
         "thinking" => {
             let signature = b.signature.as_deref().ok_or_else(|| {
@@ -138,10 +155,10 @@ fn reasoning_block<'a>(
                     "Anthropic only accepts thinking blocks it signed; this one has no signature",
                 )
             })?;
-            Ok(RequestBlock::Thinking {
+            Ok(Some(RequestBlock::Thinking {
                 thinking: b.text.as_deref().unwrap_or(""),
                 signature,
-            })
+            }))
         }
         other => Err(cx.invalid(
             &format!("{param}.type"),
@@ -151,6 +168,8 @@ fn reasoning_block<'a>(
 }
 
 fn assistant_blocks<'a>(
+    req: &'a ChatRequest,
+    message: usize,
     a: &'a AssistantMessage,
     cx: Cx<'_>,
     param: &str,
@@ -169,7 +188,7 @@ fn assistant_blocks<'a>(
     }
     let mut blocks = Vec::new();
     for (j, b) in a.reasoning.iter().enumerate() {
-        blocks.push(reasoning_block(
+        blocks.extend(reasoning_block(
             b,
             cx,
             &format!("{param}.thinking_blocks[{j}]"),
@@ -179,12 +198,20 @@ fn assistant_blocks<'a>(
         None => {}
         // Anthropic rejects empty text blocks; an empty text carries nothing to lose.
         Some(Content::Text(text)) if text.is_empty() => {}
-        Some(Content::Text(text)) => blocks.push(RequestBlock::Text { text }),
+        Some(Content::Text(text)) => {
+            let mut b = RequestBlock::text(text);
+            b.mark(req.element_extra(ElementRef::Message { message }));
+            blocks.push(b);
+        }
         Some(Content::Parts(parts)) => {
             for (j, p) in parts.iter().enumerate() {
                 match p {
                     ContentPart::Text { text } if text.is_empty() => {}
-                    ContentPart::Text { text } => blocks.push(RequestBlock::Text { text }),
+                    ContentPart::Text { text } => {
+                        let mut b = RequestBlock::text(text);
+                        b.mark(req.element_extra(ElementRef::Part { message, part: j }));
+                        blocks.push(b);
+                    }
                     ContentPart::ImageUrl { .. } => {
                         return Err(cx.invalid(
                             &format!("{param}.content[{j}]"),
@@ -230,33 +257,47 @@ fn assistant_blocks<'a>(
                 "Anthropic tool inputs must be JSON objects",
             ));
         }
-        blocks.push(RequestBlock::ToolUse {
-            id: &c.id,
-            name: &c.function.name,
-            input,
-        });
+        let mut b = RequestBlock::tool_use(&c.id, &c.function.name, input);
+        b.mark(req.element_extra(ElementRef::ToolCall { message, call: j }));
+        blocks.push(b);
     }
     Ok(blocks)
 }
 
 fn system_prompt<'a>(
+    req: &'a ChatRequest,
     systems: &[(&'a Content, usize)],
     cx: Cx<'_>,
 ) -> Result<Option<System<'a>>, Error> {
     match systems {
         [] => Ok(None),
-        [(Content::Text(s), _)] => Ok(Some(System::Text(s))),
+        [(Content::Text(s), i)]
+            if req
+                .element_extra(ElementRef::Message { message: *i })
+                .is_none() =>
+        {
+            Ok(Some(System::Text(s)))
+        }
         many => {
             let mut blocks = Vec::new();
             for (content, i) in many {
                 match content {
-                    Content::Text(text) => blocks.push(RequestBlock::Text { text }),
+                    Content::Text(text) => {
+                        let mut b = RequestBlock::text(text);
+                        b.mark(req.element_extra(ElementRef::Message { message: *i }));
+                        blocks.push(b);
+                    }
                     Content::Parts(parts) => {
                         for (j, p) in parts.iter().enumerate() {
                             let param = format!("messages[{i}].content[{j}]");
                             match p {
                                 ContentPart::Text { text } => {
-                                    blocks.push(RequestBlock::Text { text });
+                                    let mut b = RequestBlock::text(text);
+                                    b.mark(req.element_extra(ElementRef::Part {
+                                        message: *i,
+                                        part: j,
+                                    }));
+                                    blocks.push(b);
                                 }
                                 ContentPart::ImageUrl { .. } => {
                                     return Err(cx.invalid(
@@ -355,6 +396,7 @@ fn structured_output<'a>(req: &'a ChatRequest, cx: Cx<'_>) -> Result<Option<Tool
         )),
         input_schema: schema,
         strict,
+        cache_control: None,
     }))
 }
 
@@ -376,6 +418,9 @@ fn function_tools<'a>(req: &'a ChatRequest, cx: Cx<'_>) -> Result<Vec<Tool<'a>>,
                 Cow::Borrowed,
             ),
             strict: f.strict,
+            cache_control: req
+                .element_extra(ElementRef::Tool { tool: j })
+                .and_then(|e| e.cache_control.as_ref()),
         });
     }
     Ok(tools)
@@ -417,9 +462,11 @@ pub fn messages_request<'a>(
                         "Anthropic messages have no participant name",
                     ));
                 }
-                turns.push("user", user_blocks(content, cx, &param)?);
+                turns.push("user", user_blocks(req, i, content, cx, &param)?);
             }
-            Message::Assistant(a) => turns.push("assistant", assistant_blocks(a, cx, &param)?),
+            Message::Assistant(a) => {
+                turns.push("assistant", assistant_blocks(req, i, a, cx, &param)?);
+            }
             Message::Tool {
                 content,
                 tool_call_id,
@@ -428,16 +475,12 @@ pub fn messages_request<'a>(
                 let content = match content {
                     Content::Text(s) => ToolResultContent::Text(s),
                     parts @ Content::Parts(_) => {
-                        ToolResultContent::Blocks(user_blocks(parts, cx, &param)?)
+                        ToolResultContent::Blocks(user_blocks(req, i, parts, cx, &param)?)
                     }
                 };
-                turns.push(
-                    "user",
-                    vec![RequestBlock::ToolResult {
-                        tool_use_id: tool_call_id,
-                        content,
-                    }],
-                );
+                let mut b = RequestBlock::tool_result(tool_call_id, content);
+                b.mark(req.element_extra(ElementRef::Message { message: i }));
+                turns.push("user", vec![b]);
             }
             other => {
                 return Err(cx.invalid(
@@ -480,7 +523,7 @@ pub fn messages_request<'a>(
         model: Some(model),
         anthropic_version: None,
         messages: turns.0,
-        system: system_prompt(&systems, cx)?,
+        system: system_prompt(req, &systems, cx)?,
         max_tokens,
         stream,
         temperature: req.temperature,
@@ -489,6 +532,9 @@ pub fn messages_request<'a>(
         tools: Vec::new(),
         tool_choice: None,
         metadata: None,
+        cache_control: req
+            .element_extra(ElementRef::Request)
+            .and_then(|e| e.cache_control.as_ref()),
         extra: Default::default(),
     };
 

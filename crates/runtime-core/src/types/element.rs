@@ -85,6 +85,11 @@ pub struct ElementExtra {
     /// Citations of a replayed answer's text block, kept as the provider sent them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub citations: Option<Vec<Value>>,
+    /// Opt-in upstream API features the caller asked for (Anthropic's `anthropic-beta`
+    /// header, one feature name each), on [`ElementRef::Request`] only. Part of the request
+    /// (so of its cache key); providers with such switches send them, the others ignore them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta_features: Option<Vec<String>>,
 }
 
 impl ElementExtra {
@@ -95,12 +100,16 @@ impl ElementExtra {
             cache_control: None,
             is_error: None,
             citations: None,
+            beta_features: None,
         }
     }
 
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
-        self.cache_control.is_none() && self.is_error.is_none() && self.citations.is_none()
+        self.cache_control.is_none()
+            && self.is_error.is_none()
+            && self.citations.is_none()
+            && self.beta_features.is_none()
     }
 }
 

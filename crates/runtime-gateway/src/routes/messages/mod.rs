@@ -1,0 +1,165 @@
+//! The Anthropic Messages API over any provider or logical model: `POST /v1/messages` and
+//! `POST /v1/messages/count_tokens` (also without the `/v1` prefix).
+//!
+//! A body is translated by `runtime_dialects::anthropic_messages` into a core chat request and
+//! served by the chat path of `/v1/chat/completions` ([`crate::call::ChatCall`]): keys, governance
+//! (aliases, limits, budgets), the router, the cache and the usage rows apply unchanged. The
+//! answer, the stream (Anthropic's exact event grammar) and every failure (the key check and
+//! governance refusals included) are written in Anthropic's shapes. Gateway keys come from
+//! `x-api-key` or `Authorization: Bearer`; `anthropic-version` is accepted (any value) and
+//! `anthropic-beta` features travel with the request to an Anthropic upstream.
+
+mod count;
+pub mod error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Extension, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::Response;
+use axum::routing::post;
+use model_runtime::{ChatRequest, ElementRef, StreamEvent};
+use runtime_dialects::anthropic_messages::{MessagesStreamEncoder, request, response};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::call::ChatCall;
+use crate::server::{Gateway, RequestId, json_with_meta, read_body};
+use crate::sse::SseEncoder;
+
+/// The routes, with their own key check (its failures in Anthropic's envelope).
+pub fn routes(gw: Arc<Gateway>) -> Router<Arc<Gateway>> {
+    Router::new()
+        .route("/v1/messages", post(messages))
+        .route("/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count::count_tokens))
+        .route("/messages/count_tokens", post(count::count_tokens))
+        .route_layer(from_fn_with_state(gw, authenticate))
+}
+
+fn rid(req: &Request) -> Arc<str> {
+    req.extensions()
+        .get::<RequestId>()
+        .map_or_else(|| crate::server::request_id(req.headers()), |r| r.0.clone())
+}
+
+async fn authenticate(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
+    match gw.auth().authenticate(req.headers()).await {
+        Ok(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => error::response(e, &rid(&req)),
+    }
+}
+
+/// The `anthropic-beta` features of the request (comma-separated, in one header or several),
+/// pinned to the core request for an Anthropic upstream.
+pub(crate) fn beta_features(headers: &HeaderMap, req: &mut ChatRequest) {
+    let features: Vec<String> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && f.len() <= 128)
+        .map(str::to_owned)
+        .collect();
+    if !features.is_empty() {
+        req.element_extra_mut(ElementRef::Request).beta_features = Some(features);
+    }
+}
+
+async fn messages(
+    State(gw): State<Arc<Gateway>>,
+    Extension(id): Extension<RequestId>,
+    Extension(who): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match serve(&gw, &id, &who, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => error::response(e, &id.0),
+    }
+}
+
+async fn serve(
+    gw: &Arc<Gateway>,
+    id: &RequestId,
+    who: &Principal,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, headers, gw.config().max_body_bytes).await?;
+    let parsed = request::parse(&bytes).map_err(|e| error::request_error(&e))?;
+    let mut req = request::to_core(&parsed)
+        .map_err(|e| error::request_error(&e))?
+        .request;
+    beta_features(headers, &mut req);
+    let fallback_id = format!("msg_{}", id.0.trim_start_matches("req_"));
+    let call = ChatCall::admit(gw, id, who, headers, &mut req, bytes.len()).await?;
+    if req.stream == Some(true) {
+        let enc = Encoder(MessagesStreamEncoder::new(fallback_id, req.model.clone()));
+        call.stream(gw, &req, enc).await
+    } else {
+        let result = call.chat(gw, &req).await.map(|resp| {
+            json_with_meta(
+                response::body(&resp, &fallback_id, &req.model),
+                &resp.meta,
+            )
+        });
+        call.answer(result).await
+    }
+}
+
+/// The Messages stream encoder, with gateway errors in its `error` event.
+pub(crate) struct Encoder(MessagesStreamEncoder);
+
+impl SseEncoder for Encoder {
+    fn event(&mut self, ev: StreamEvent, out: &mut Vec<u8>) {
+        self.0.event(ev, out);
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.0.finish(out);
+    }
+    fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>) {
+        self.0.fail(&error::info(err), out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beta_features_are_split_trimmed_and_pinned_to_the_request() {
+        let mut h = HeaderMap::new();
+        h.append(
+            "anthropic-beta",
+            "prompt-caching-2024-07-31, interleaved-thinking-2025-05-14"
+                .parse()
+                .unwrap(),
+        );
+        h.append(
+            "anthropic-beta",
+            "fine-grained-tool-streaming-2025-05-14".parse().unwrap(),
+        );
+        let mut req = ChatRequest::new("m", Vec::new());
+        beta_features(&h, &mut req);
+        assert_eq!(
+            req.element_extra(ElementRef::Request)
+                .and_then(|e| e.beta_features.clone()),
+            Some(vec![
+                "prompt-caching-2024-07-31".to_owned(),
+                "interleaved-thinking-2025-05-14".to_owned(),
+                "fine-grained-tool-streaming-2025-05-14".to_owned()
+            ])
+        );
+        let mut plain = ChatRequest::new("m", Vec::new());
+        beta_features(&HeaderMap::new(), &mut plain);
+        assert!(plain.element_extras.is_empty());
+    }
+}
