@@ -81,6 +81,10 @@ pub struct CompatConfig {
     pub catalog: Vec<ModelInfo>,
     /// Whether `complete` uses `/completions` (else it is served over chat).
     pub native_completions: bool,
+    /// Whether the upstream's `/embeddings` takes `input` as token ids (`[[int]]`): OpenAI,
+    /// Azure OpenAI and vLLM do; when false, a token request is answered with
+    /// [`EmbeddingRequest::text_only`]'s error.
+    pub embedding_tokens: bool,
 }
 
 impl std::fmt::Debug for CompatConfig {
@@ -113,6 +117,7 @@ impl CompatConfig {
             capabilities: Capabilities::default(),
             catalog: Vec::new(),
             native_completions: true,
+            embedding_tokens: true,
         }
     }
 }
@@ -306,7 +311,7 @@ impl Provider for CompatProvider {
         if !self.cfg.capabilities.embeddings {
             return Err(Error::unsupported(&self.cfg.name, "embeddings"));
         }
-        if req.input.is_empty() {
+        if req.is_empty() {
             return Err(Error::invalid_request(
                 &self.cfg.name,
                 &req.model,
@@ -314,13 +319,16 @@ impl Provider for CompatProvider {
                 "no input texts",
             ));
         }
+        if !self.cfg.embedding_tokens {
+            req.text_only(&self.cfg.name)?;
+        }
         let url = (self.cfg.url)(Operation::Embeddings, &req.model)?;
         let body = wire::embedding_request(req, &req.model, self.cfg.embeddings_base64);
         let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
         let call = self.call(&req.model, ctx);
         let (body, _h): (wire::EmbeddingList, _) =
             self.http.json(&call, spec, ctx, "embeddings").await?;
-        wire::parse_embeddings(body, req.input.len(), &self.cfg.name, &req.model)
+        wire::parse_embeddings(body, req.len(), &self.cfg.name, &req.model)
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -4,13 +4,16 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod cli_admin;
+pub mod cli_models;
 pub mod config;
 pub mod encode;
 pub mod error;
+pub mod fit;
 pub mod govern;
 pub mod listener;
 pub mod server;
 pub mod timeq;
+pub mod unprefixed;
 pub mod usage;
 
 pub use config::GatewayConfig;
