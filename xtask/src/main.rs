@@ -7,7 +7,8 @@
 //!   conformance suite (or an outside crate's), as a table.
 //! - `tidy`: the dependency rules of `docs/architecture.md` §1a from `cargo metadata`, and
 //!   every facade feature building alone (`cargo hack check --each-feature`).
-//! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests.
+//! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests, and
+//!   installs the client libraries of docs/clients.md (a Python venv in `target/clients`, npm).
 //! - `bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: gateway overhead, throughput,
 //!   CPU and memory against direct calls and nginx (docs/performance.md).
 //! - `soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]`: replicas
@@ -15,6 +16,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod clients;
 mod conformance;
 mod services;
 mod soak;

@@ -113,6 +113,7 @@ pub fn ensure() -> Result<(), String> {
     }
     ensure_pg_role()?;
     ensure_python_sdk()?;
+    crate::clients::ensure()?;
     eprintln!("xtask: services ready: redis 127.0.0.1:6379, postgresql 127.0.0.1:5432");
     Ok(())
 }

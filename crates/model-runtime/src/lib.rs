@@ -234,6 +234,17 @@ impl Runtime {
 
         #[cfg(feature = "router")]
         let router_config = {
+            // Each `[[models]]` entry alone first, so an error names the model it is in.
+            for (i, m) in config.models.iter().enumerate() {
+                let at = match m.get("name").and_then(|n| n.as_str()) {
+                    Some(name) => format!("models[{i}] (`{}`)", runtime_core::error::excerpt(name)),
+                    None => format!("models[{i}]"),
+                };
+                <runtime_router::ModelConfig as serde::Deserialize>::deserialize(
+                    toml::Value::Table(m.clone()),
+                )
+                .map_err(|e: toml::de::Error| config.invalid(at, e.message().to_owned()))?;
+            }
             let mut table = toml::Table::new();
             if let Some(r) = &config.router {
                 table.insert("router".into(), toml::Value::Table(r.clone()));

@@ -214,6 +214,7 @@ impl Provider for GoogleProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
+        req.text_only(&self.cfg.name)?;
         if req.input.is_empty() {
             return Err(Error::invalid_request(
                 &self.cfg.name,

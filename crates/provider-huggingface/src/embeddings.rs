@@ -80,6 +80,7 @@ pub fn embedding_request<'a>(
     provider: &str,
 ) -> Result<FeatureExtractionRequest<'a>, Error> {
     let model = req.model.as_str();
+    req.text_only(provider)?;
     if req.input.is_empty() {
         return Err(invalid(provider, model, "input", "no input texts"));
     }

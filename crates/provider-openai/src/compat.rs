@@ -89,6 +89,10 @@ pub struct CompatConfig {
     pub responses_api: wire::responses::ResponsesApi,
     /// Whether the base URL is OpenAI's own API (`auto` routes to `/responses` only there).
     pub official_openai: bool,
+    /// Whether the upstream's `/embeddings` takes `input` as token ids (`[[int]]`): OpenAI,
+    /// Azure OpenAI and vLLM do; when false, a token request is answered with
+    /// [`EmbeddingRequest::text_only`]'s error.
+    pub embedding_tokens: bool,
 }
 
 impl std::fmt::Debug for CompatConfig {
@@ -123,6 +127,7 @@ impl CompatConfig {
             native_completions: true,
             responses_api: wire::responses::ResponsesApi::Never,
             official_openai: false,
+            embedding_tokens: true,
         }
     }
 }
@@ -358,7 +363,7 @@ impl Provider for CompatProvider {
         if !self.cfg.capabilities.embeddings {
             return Err(Error::unsupported(&self.cfg.name, "embeddings"));
         }
-        if req.input.is_empty() {
+        if req.is_empty() {
             return Err(Error::invalid_request(
                 &self.cfg.name,
                 &req.model,
@@ -366,13 +371,16 @@ impl Provider for CompatProvider {
                 "no input texts",
             ));
         }
+        if !self.cfg.embedding_tokens {
+            req.text_only(&self.cfg.name)?;
+        }
         let url = (self.cfg.url)(Operation::Embeddings, &req.model)?;
         let body = wire::embedding_request(req, &req.model, self.cfg.embeddings_base64);
         let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
         let call = self.call(&req.model, ctx);
         let (body, _h): (wire::EmbeddingList, _) =
             self.http.json(&call, spec, ctx, "embeddings").await?;
-        wire::parse_embeddings(body, req.input.len(), &self.cfg.name, &req.model)
+        wire::parse_embeddings(body, req.len(), &self.cfg.name, &req.model)
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -164,6 +164,8 @@ impl PresetSettings {
         c.request.stream_usage = self.stream_usage.unwrap_or(p.stream_usage);
         c.request.reasoning_content = false;
         c.embeddings_base64 = false;
+        // Not every OpenAI-compatible cloud takes token ids; none is known to, so text only.
+        c.embedding_tokens = false;
         c.capabilities = p.capabilities;
         c.map_error = p.map_error;
         c.native_completions = false;

@@ -145,6 +145,7 @@ fn without_input(req: &EmbeddingRequest) -> EmbeddingRequest {
     EmbeddingRequest {
         model: req.model.clone(),
         input: Vec::new(),
+        tokens: Vec::new(),
         dimensions: req.dimensions,
         encoding_format: req.encoding_format,
         user: req.user.clone(),

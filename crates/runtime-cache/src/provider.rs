@@ -615,6 +615,7 @@ impl<P: Provider> Provider for CachedProvider<P> {
             let sub = EmbeddingRequest {
                 model: req.model.clone(),
                 input: missing,
+                tokens: Vec::new(),
                 dimensions: req.dimensions,
                 encoding_format: req.encoding_format,
                 user: req.user.clone(),

@@ -52,6 +52,12 @@ impl ChatCall {
             &mut ctx,
         )
         .await?;
+        // A chat request to a model that only embeds (and the like) is the client's error.
+        if let Err(e) = crate::fit::check(gw.runtime(), who, &req.model, crate::fit::Want::Chat) {
+            let headers = adm.headers();
+            adm.finish().await;
+            return Err(e.with_headers(headers.pairs()));
+        }
         Ok(Self { ctx, adm })
     }
 

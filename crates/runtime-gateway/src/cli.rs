@@ -145,9 +145,10 @@ pub enum PricingCommand {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a config file: TOML shape, `${ENV}` references, every provider, gateway keys.
+    /// Nothing is opened or connected (no database file, no Redis).
     Check {
-        /// The file.
-        file: PathBuf,
+        /// The file (default: `--config`, else $MODELRT_CONFIG).
+        file: Option<PathBuf>,
     },
 }
 
@@ -325,10 +326,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let mut req = ChatRequest::new(model, messages);
             req.max_tokens = max_tokens;
             req.temperature = temperature;
-            with_runtime(
-                config,
-                |rt| async move { run_chat(&rt, &req, !no_stream).await },
-            )
+            with_runtime(config, |rt| async move {
+                // Before the answer starts: a missing price is warned about on stderr here,
+                // once, not in the middle of the streamed text.
+                crate::cli_models::price_up_front(&rt, &req.model);
+                run_chat(&rt, &req, !no_stream).await
+            })
             .await
         }
         Command::Embed {
@@ -357,26 +360,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Models { json } => {
             let config = load_config(cli.config.as_deref())?;
             with_runtime(config, |rt| async move {
-                let mut models = rt.provider().list_models(&RequestContext::new()).await?;
-                for name in rt.logical_models().into_iter().rev() {
-                    if !models.iter().any(|m| m.id == name) {
-                        models.insert(
-                            0,
-                            ModelInfo {
-                                id: name,
-                                provider: "router".into(),
-                                ..ModelInfo::default()
-                            },
-                        );
-                    }
-                }
                 if json {
+                    let mut models = rt.provider().list_models(&RequestContext::new()).await?;
+                    for name in rt.logical_models().into_iter().rev() {
+                        if !models.iter().any(|m| m.id == name) {
+                            models.insert(
+                                0,
+                                ModelInfo {
+                                    id: name,
+                                    provider: "router".into(),
+                                    ..ModelInfo::default()
+                                },
+                            );
+                        }
+                    }
                     println!(
                         "{}",
                         String::from_utf8_lossy(&crate::encode::model_list(&models))
                     );
                 } else {
-                    print!("{}", models_table(&models));
+                    let rows = crate::cli_models::marked(&rt).await?;
+                    print!("{}", crate::cli_models::table(&rows));
                 }
                 Ok(())
             })
@@ -390,6 +394,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => {
+            let Some(file) = file.or(cli.config) else {
+                return Err(CliError::new(
+                    "no configuration file to check: pass it (`modelrt config check FILE`), or set --config / MODELRT_CONFIG",
+                ));
+            };
             let config = Config::from_file(&file)?;
             let gateway = GatewayConfig::from_config(&config)?;
             let providers = config.providers.len();
@@ -534,25 +543,6 @@ async fn run_chat(runtime: &Runtime, req: &ChatRequest, stream: bool) -> Result<
         writeln!(out).map_err(write_err)?;
     }
     Ok(())
-}
-
-/// The `modelrt models` table.
-pub fn models_table(models: &[ModelInfo]) -> String {
-    let mut rows = vec![[
-        "MODEL".to_owned(),
-        "KIND".to_owned(),
-        "PROVIDER".to_owned(),
-        "CONTEXT".to_owned(),
-    ]];
-    for m in models {
-        rows.push([
-            m.id.clone(),
-            format!("{:?}", m.kind).to_lowercase(),
-            m.provider.clone(),
-            m.context_window.map(|c| c.to_string()).unwrap_or_default(),
-        ]);
-    }
-    table(&rows)
 }
 
 /// Left-aligned columns separated by two spaces.

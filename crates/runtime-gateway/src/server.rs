@@ -152,7 +152,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/usage", get(usage))
         .merge(crate::responses::routes(&gw))
         .route_layer(from_fn_with_state(gw.clone(), authenticate));
-    Router::new()
+    let app = Router::new()
         .merge(v1)
         .merge(crate::admin::routes(gw.clone()))
         .merge(crate::routes::messages::routes(gw.clone()))
@@ -161,8 +161,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn_with_state(gw.clone(), per_request))
-        .with_state(gw)
+        .layer(from_fn_with_state(gw.clone(), per_request));
+    crate::unprefixed::with_unprefixed_routes(app.with_state(gw))
 }
 
 fn valid_request_id(v: &HeaderValue) -> Option<&str> {
@@ -556,6 +556,9 @@ async fn completions(
         &mut ctx,
     )
     .await?;
+    if let Err(e) = crate::fit::check(&gw.runtime, &who, &req.model, crate::fit::Want::Chat) {
+        return govern::answer(adm, Err(e)).await;
+    }
     let fallback_id = format!("cmpl-{}", id.0);
     if req.stream == Some(true) {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
@@ -595,9 +598,7 @@ async fn embeddings(
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
     let mut req: EmbeddingRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
-    if req.input.is_empty() {
-        return Err(ApiError::bad_request("`input` must not be empty").with_param("input"));
-    }
+    crate::fit::check_input(&req)?;
     who.check_model(&req.model)?;
     let mut ctx = gw.context(&id, &who, &headers);
     let user = req.user.clone();
@@ -616,6 +617,9 @@ async fn embeddings(
         &mut ctx,
     )
     .await?;
+    if let Err(e) = crate::fit::check(&gw.runtime, &who, &req.model, crate::fit::Want::Embedding) {
+        return govern::answer(adm, Err(e)).await;
+    }
     let format = req.encoding_format.unwrap_or(EncodingFormat::Float);
     let result = gw
         .provider

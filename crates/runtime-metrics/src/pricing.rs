@@ -267,6 +267,9 @@ pub struct Pricing {
     free: HashSet<String>,
     provider_types: HashMap<String, String>,
     resolved: DashMap<Box<str>, Option<(ModelPricing, PriceSource)>, FastBuild>,
+    /// The `provider_type/model` pairs already warned about as unpriced: one warning per
+    /// model, however many deployments or instances serve it.
+    warned: parking_lot::Mutex<HashSet<String>>,
 }
 
 impl Default for Pricing {
@@ -288,6 +291,7 @@ impl Pricing {
             free: config.free_providers.iter().cloned().collect(),
             provider_types: HashMap::new(),
             resolved: DashMap::default(),
+            warned: parking_lot::Mutex::new(HashSet::new()),
         }
     }
 
@@ -324,8 +328,8 @@ impl Pricing {
         model: &str,
     ) -> Option<(ModelPricing, PriceSource)> {
         let found = self.resolve_quiet(provider, deployment, model);
-        if found.is_none() {
-            let ptype = self.type_of(provider);
+        let ptype = self.type_of(provider);
+        if found.is_none() && self.warned.lock().insert(format!("{ptype}/{model}")) {
             tracing::warn!(
                 provider,
                 provider_type = ptype,
@@ -370,7 +374,8 @@ impl Pricing {
     }
 
     /// The prices for `model` served by provider instance `provider` (and `deployment`), or
-    /// `None` when unknown. The first miss per (provider, deployment, model) logs a warning.
+    /// `None` when unknown. The first miss per model (`provider_type/model`, whatever the
+    /// instance or deployment) logs a warning.
     pub fn price(
         &self,
         provider: &str,
@@ -623,6 +628,9 @@ mod tests {
                 assert!(pricing.price("local", None, "llama3").is_none());
             }
             assert!(pricing.price("local", None, "qwen").is_none());
+            // The same model through other deployments: no second warning.
+            assert!(pricing.price("local", Some("d1"), "llama3").is_none());
+            assert!(pricing.price("local", Some("d2"), "llama3").is_none());
             assert!(pricing.price("openai", None, "gpt-4o").is_some());
         });
         let text = String::from_utf8(buf.0.lock().clone()).unwrap();

@@ -36,6 +36,7 @@ pub fn embed_request<'a>(
     provider: &str,
 ) -> Result<EmbedRequest<'a>, Error> {
     let model = req.model.as_str();
+    req.text_only(provider)?;
     if req.input.is_empty() {
         return Err(invalid(provider, model, "input", "no input texts"));
     }

@@ -162,6 +162,7 @@ impl Provider for OllamaProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
+        req.text_only(&self.name)?;
         if req.input.is_empty() {
             return Err(invalid(&self.name, &req.model, "input", "no input texts"));
         }

@@ -11,8 +11,8 @@ use runtime_core::{Embedding, EmbeddingRequest, EmbeddingResponse, Error, Respon
 pub struct EmbeddingWireRequest<'a> {
     /// Model.
     pub model: &'a str,
-    /// Inputs.
-    pub input: &'a [String],
+    /// Inputs: texts, or token-id lists.
+    pub input: WireInput<'a>,
     /// `float` or `base64`.
     pub encoding_format: &'static str,
     /// Dimensions.
@@ -26,6 +26,16 @@ pub struct EmbeddingWireRequest<'a> {
     pub extra: &'a Map<String, Value>,
 }
 
+/// `input` of `POST /embeddings`: texts, or token-id lists (`[[int]]`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum WireInput<'a> {
+    /// Texts.
+    Texts(&'a [String]),
+    /// Token ids, one list per input.
+    Tokens(&'a [Vec<u32>]),
+}
+
 /// Maps an embedding request; vectors are asked for as base64 (exact and smaller), and either
 /// form is accepted back.
 pub fn embedding_request<'a>(
@@ -35,7 +45,11 @@ pub fn embedding_request<'a>(
 ) -> EmbeddingWireRequest<'a> {
     EmbeddingWireRequest {
         model,
-        input: &req.input,
+        input: if req.tokens.is_empty() {
+            WireInput::Texts(&req.input)
+        } else {
+            WireInput::Tokens(&req.tokens)
+        },
         encoding_format: if base64 { "base64" } else { "float" },
         dimensions: req.dimensions,
         user: req.user.as_deref(),
