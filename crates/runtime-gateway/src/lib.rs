@@ -9,7 +9,9 @@ pub mod encode;
 pub mod error;
 pub mod govern;
 pub mod listener;
+pub mod observe;
 pub mod server;
+pub mod telemetry;
 pub mod timeq;
 pub mod usage;
 
