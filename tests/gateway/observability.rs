@@ -576,7 +576,7 @@ key = "{USER}"
         2.0,
         "{text}"
     );
-    for (_, f) in &m.families {
+    for f in m.families.values() {
         for s in &f.samples {
             assert!(
                 s.labels.get("deployment").is_none_or(|d| !d.is_empty())
