@@ -154,8 +154,7 @@ enabled = false
     let line = text
         .lines()
         .find(|l| {
-            l.starts_with("gen_ai_client_request_errors_total")
-                && l.contains("scope=\"request\"")
+            l.starts_with("gen_ai_client_request_errors_total{")
                 && l.contains("gen_ai_request_model=\"doomed\"")
         })
         .unwrap_or_else(|| panic!("no request-scope error series:\n{text}"));

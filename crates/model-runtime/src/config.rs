@@ -70,6 +70,9 @@ pub struct Config {
     /// The Redis the router, the cache and the gateway share state through (`[redis]`).
     #[serde(default)]
     pub redis: Option<toml::Table>,
+    /// Logs (and, later, traces): `[telemetry]`, read by the gateway.
+    #[serde(default)]
+    pub telemetry: Option<toml::Table>,
     /// Where it was read from (for error messages).
     #[serde(skip)]
     pub source: String,

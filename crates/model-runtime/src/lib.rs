@@ -4,6 +4,7 @@ pub mod config;
 mod defaults;
 mod dispatch;
 pub mod listing;
+mod readiness;
 #[cfg(feature = "redis")]
 mod shared_redis;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 pub use config::{Config, ConfigError};
 pub use dispatch::Dispatcher;
+pub use readiness::DEFAULT_READY_GRACE;
 pub use runtime_core::*;
 
 #[cfg(feature = "anthropic")]
@@ -134,6 +136,8 @@ pub struct Runtime {
     metering: Option<Arc<runtime_metrics::Metering>>,
     #[cfg(feature = "redis")]
     redis: Arc<shared_redis::SharedRedis>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    ready_state: readiness::Tracker,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -327,7 +331,7 @@ impl Runtime {
                 None
             } else {
                 let reg = registry.clone();
-                // Each deployment is metered per attempt (scope="attempt", no usage record),
+                // Each deployment is metered per attempt (`modelrt_attempt*`, no usage record),
                 // so retries and failovers show in the metrics without double-counting.
                 #[cfg(feature = "metrics")]
                 let attempt_meter = metering.enabled().then(|| metering.meter().for_attempts());
@@ -472,6 +476,7 @@ impl Runtime {
             metering,
             #[cfg(feature = "redis")]
             redis: shared_redis,
+            ready_state: readiness::Tracker::default(),
         })
     }
 
@@ -492,6 +497,7 @@ impl Runtime {
             metering: None,
             #[cfg(feature = "redis")]
             redis: Arc::default(),
+            ready_state: readiness::Tracker::default(),
         }
     }
 
@@ -563,6 +569,19 @@ impl Runtime {
         String::new()
     }
 
+    /// Every metric of [`Runtime::metrics_text`] plus the router's (`modelrt_router_*`:
+    /// attempts, retries, failovers, fallbacks, and each deployment's health, circuit and
+    /// cooldown, which may need the shared state store).
+    pub async fn render_metrics(&self) -> String {
+        #[allow(unused_mut)]
+        let mut text = self.metrics_text();
+        #[cfg(feature = "router")]
+        if let Some(r) = &self.router {
+            text.push_str(&r.metrics_text().await);
+        }
+        text
+    }
+
     /// Cost and tokens between two times, grouped, computed by the usage database.
     #[cfg(feature = "metrics")]
     pub async fn usage_summary(
@@ -579,46 +598,6 @@ impl Runtime {
             Some(m) => m.usage_summary(ms(from), ms(to), group_by).await,
             None => Err(runtime_metrics::StoreError::Disabled),
         }
-    }
-
-    /// Readiness: at least one provider is configured, and each store answers.
-    pub async fn ready(&self) -> Vec<ReadyCheck> {
-        let mut checks = Vec::new();
-        let instances = self.registry.instances();
-        checks.push(ReadyCheck {
-            name: "providers".into(),
-            ok: !instances.is_empty(),
-            degraded: false,
-            detail: if instances.is_empty() {
-                "no provider is configured".into()
-            } else {
-                instances.join(", ")
-            },
-        });
-        #[cfg(feature = "metrics")]
-        if let Some(store) = self.metering.as_ref().and_then(|m| m.store()) {
-            let now = std::time::SystemTime::now();
-            let ok = match tokio::time::timeout(
-                std::time::Duration::from_secs(2),
-                self.usage_summary(now, now, &[]),
-            )
-            .await
-            {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("no answer within 2 s".into()),
-            };
-            let _ = store;
-            checks.push(ReadyCheck {
-                name: "usage-store".into(),
-                ok: ok.is_ok(),
-                degraded: false,
-                detail: ok.err().unwrap_or_else(|| "reachable".into()),
-            });
-        }
-        #[cfg(feature = "redis")]
-        checks.extend(self.redis.ready_checks());
-        checks
     }
 
     /// Stops background work: health checks, and flushes usage records to the database (or the

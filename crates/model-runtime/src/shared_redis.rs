@@ -97,16 +97,27 @@ impl SharedRedis {
     }
 
     /// One check per component: ready stays true while degraded (the component serves from
-    /// local state); `degraded` says so.
-    pub(crate) fn ready_checks(&self) -> Vec<ReadyCheck> {
+    /// local state; `degraded` says so) for up to `grace`, then fails.
+    pub(crate) fn ready_checks(&self, grace: std::time::Duration) -> Vec<ReadyCheck> {
         self.pool
             .statuses()
             .into_iter()
-            .map(|(component, st)| ReadyCheck {
-                name: format!("redis:{component}"),
-                ok: true,
-                degraded: matches!(st.state, RedisState::Down | RedisState::Connecting),
-                detail: st.describe(),
+            .map(|(component, st)| {
+                let down_too_long = st.state == RedisState::Down && st.since >= grace;
+                ReadyCheck {
+                    name: format!("redis:{component}"),
+                    ok: !down_too_long,
+                    degraded: matches!(st.state, RedisState::Down | RedisState::Connecting),
+                    detail: if down_too_long {
+                        format!(
+                            "{} (past the {}s grace period)",
+                            st.describe(),
+                            grace.as_secs()
+                        )
+                    } else {
+                        st.describe()
+                    },
+                }
             })
             .collect()
     }

@@ -604,8 +604,14 @@ impl<P: Provider> Provider for CachedProvider<P> {
             wanted.push(Some(idx));
         }
 
+        // An answer served from the cache alone names the provider the model names
+        // (`provider/model`), not the layer below (the dispatcher), so cache hits are
+        // counted under the provider that produced the vectors.
         let mut meta = ResponseMeta {
-            provider: Some(self.inner.name().to_owned()),
+            provider: Some(match req.model.split_once('/') {
+                Some((p, _)) if !p.is_empty() => p.to_owned(),
+                _ => self.inner.name().to_owned(),
+            }),
             ..ResponseMeta::default()
         };
         let mut usage = Some(Usage::default());

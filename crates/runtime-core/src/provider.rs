@@ -211,6 +211,10 @@ pub struct ReportedUsage {
     pub provider: String,
     /// The router deployment, if any.
     pub deployment: Option<String>,
+    /// For streams: time from the call to the first content, in milliseconds.
+    pub ttft_ms: Option<f64>,
+    /// Served from the response cache.
+    pub cache_hit: bool,
 }
 
 /// A slot for the [`ReportedUsage`] of one call, filled by the metering layer when the call

@@ -47,6 +47,7 @@ impl Principal {
 
     /// 403 unless this caller may use `model`.
     pub fn check_model(&self, model: &str) -> Result<(), ApiError> {
+        crate::observe::note_model(model);
         if self.allows(model) {
             Ok(())
         } else {

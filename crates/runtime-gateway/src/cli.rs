@@ -1,6 +1,6 @@
 //! The `modelrt` command line.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -215,13 +215,10 @@ pub fn main() -> ExitCode {
     } else {
         "warn"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    crate::telemetry::init_logging(
+        default_level,
+        crate::telemetry::startup_log_format(cli.config.as_deref()),
+    );
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -401,6 +398,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             let config = Config::from_file(&file)?;
             let gateway = GatewayConfig::from_config(&config)?;
+            crate::telemetry::TelemetryConfig::from_config(&config)?;
             let providers = config.providers.len();
             // Every layer is built and validated; nothing connects (Redis, the usage
             // database, health probes), so a check passes while those are down.
@@ -462,6 +460,7 @@ fn read_stdin() -> Result<String, CliError> {
 
 async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), CliError> {
     let gateway = GatewayConfig::from_config(&config)?;
+    crate::telemetry::TelemetryConfig::from_config(&config)?;
     let listen = listen.unwrap_or(gateway.listen);
     let runtime = start(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)

@@ -7,6 +7,7 @@
 //! max_body_bytes = 4194304
 //! request_timeout = "600s"
 //! shutdown_grace = "30s"                 # drain deadline after SIGTERM
+//! ready_grace = "30s"                    # a store may be down (degraded) this long before /ready fails
 //! header_timeout = "30s"                 # a request head must arrive within this
 //! body_timeout = "60s"                   # longest gap between two reads of a request body
 //! idle_timeout = "75s"                   # an idle keep-alive connection is closed after this
@@ -88,6 +89,9 @@ pub struct GatewayConfig {
     pub governance: Option<crate::govern::GovSettings>,
     /// Stored responses of `/v1/responses` (`[gateway.responses]`).
     pub responses: crate::responses::StoreSettings,
+    /// How long the usage database or Redis may be unreachable (serving degraded) before
+    /// `/ready` answers 503.
+    pub ready_grace: Duration,
 }
 
 /// Client connection hygiene: how long the gateway waits for a client, and how many
@@ -144,6 +148,7 @@ impl Default for GatewayConfig {
             redis: None,
             governance: None,
             responses: crate::responses::StoreSettings::default(),
+            ready_grace: model_runtime::DEFAULT_READY_GRACE,
         }
     }
 }
@@ -230,6 +235,8 @@ struct RawGateway {
     governance: Option<toml::Value>,
     #[serde(default)]
     responses: Option<toml::Value>,
+    #[serde(default, deserialize_with = "duration")]
+    ready_grace: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -402,6 +409,9 @@ impl GatewayConfig {
         }
         if let Some(d) = raw.shutdown_grace {
             out.shutdown_grace = d;
+        }
+        if let Some(d) = raw.ready_grace {
+            out.ready_grace = d;
         }
         if let Some(d) = raw.request_timeout {
             if d.is_zero() {

@@ -178,6 +178,13 @@ impl IntoResponse for ApiError {
             tracing::warn!(status = self.status.as_u16(), message = %self.message, "request failed");
         }
         let mut resp = (self.status, self.to_json()).into_response();
+        if let Some(r) = self
+            .code
+            .as_deref()
+            .and_then(crate::observe::Rejection::of_code)
+        {
+            resp.extensions_mut().insert(r);
+        }
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,

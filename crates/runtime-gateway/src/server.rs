@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -58,6 +57,8 @@ pub struct Gateway {
     pub(crate) stopping: Arc<AtomicBool>,
     /// Database keys, teams and budgets (`[gateway.governance]`), set once at start.
     governor: std::sync::OnceLock<Arc<crate::govern::Governor>>,
+    /// HTTP metrics and the access log (`observe`).
+    observe: Arc<crate::observe::HttpMetrics>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -90,6 +91,7 @@ impl Gateway {
             hard_stop: CancellationToken::new(),
             stopping: Arc::new(AtomicBool::new(false)),
             governor: std::sync::OnceLock::new(),
+            observe: Arc::default(),
         })
     }
 
@@ -133,6 +135,7 @@ impl Gateway {
         let mut ctx = RequestContext::with_id(&*id.0).with_timeout(self.config.request_timeout);
         ctx.key_id.clone_from(&who.key_id);
         ctx.cache = cache_control(headers);
+        crate::observe::attach(&mut ctx);
         ctx
     }
 }
@@ -178,37 +181,25 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Arc<str> {
     }
 }
 
-/// Request id in and out, in-flight tracking for shutdown.
+/// Request id in and out, in-flight tracking for shutdown, HTTP metrics and the access log
+/// line (`observe`).
 async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
     let id = request_id(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     let _inflight = gw.tracker.token();
-    // Only for the access log line, and only when it is enabled (never bodies or headers).
-    let log = tracing::enabled!(tracing::Level::DEBUG).then(|| {
-        (
-            req.method().clone(),
-            req.uri().path().to_owned(),
-            Instant::now(),
-        )
-    });
-    let mut resp = tokio::select! {
-        resp = next.run(req) => resp,
-        () = gw.hard_stop.cancelled() => shutting_down().into_response(),
-    };
-    if let Some((method, path, start)) = log {
-        tracing::debug!(
-            request_id = %id,
-            %method,
-            path,
-            status = resp.status().as_u16(),
-            ms = start.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
-    }
+    let obs = crate::observe::Observed::start(&gw.observe, &req, id.clone());
+    let mut resp = obs
+        .scope(async move {
+            tokio::select! {
+                resp = next.run(req) => resp,
+                () = gw.hard_stop.cancelled() => shutting_down().into_response(),
+            }
+        })
+        .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
-    resp
+    obs.finish(resp)
 }
 
 /// `503 shutting_down`: the gateway is draining or stopping.
@@ -256,7 +247,8 @@ async fn health() -> Response {
     json_ok(br#"{"status":"ok"}"#.to_vec())
 }
 
-/// Readiness: providers configured, stores reachable. 503 when a check fails, and while
+/// Readiness: providers configured, every logical model has a usable deployment, stores
+/// reachable (or degraded for less than `ready_grace`). 503 when a check fails, and while
 /// draining for shutdown (`{"status":"draining"}`, so a load balancer stops sending).
 async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
     if gw.conns.draining() {
@@ -264,7 +256,7 @@ async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
         *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         return resp;
     }
-    let checks = gw.runtime.ready().await;
+    let checks = gw.runtime.ready_with(gw.config.ready_grace).await;
     let all_ok = checks.iter().all(|c| c.ok);
     let body = serde_json::json!({
         "status": if all_ok { "ready" } else { "not_ready" },
@@ -289,8 +281,9 @@ async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response
             Err(e) => return e.into_response(),
         }
     }
-    let mut text = gw.runtime.metrics_text();
+    let mut text = gw.runtime.render_metrics().await;
     gw.conns.render_metrics(&mut text);
+    gw.observe.render(&mut text);
     let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,8 +1,13 @@
 //! Per-series metrics: counters and histograms through the `metrics` facade into a Prometheus
-//! recorder, plus bounded windowed histograms for p50/p95/p99.
+//! recorder, plus bounded windowed histograms for the p50/p95/p99 of [`Metrics::snapshot`]
+//! (not exported: Prometheus computes quantiles from the histograms).
 //!
-//! A series is one (provider, deployment, model, operation). Its handles are registered once,
-//! at first sight; recording afterwards is a lookup in a sharded map and relaxed atomic adds.
+//! A series is one (provider, deployment, model, operation) at one [`Scope`]. Request-scope
+//! and attempt-scope series are exported in *different families* (`gen_ai_client_*` and
+//! `modelrt_attempt*`), so a `sum()` over a family never adds attempts to requests. A label
+//! without a value (no deployment) is left out, never exported empty. Its handles are
+//! registered once, at first sight; recording afterwards is a lookup in a sharded map and
+//! relaxed atomic adds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +28,7 @@ use crate::pricing::Cost;
 
 /// Metric and label names (Prometheus conventions; OpenTelemetry GenAI names where they fit).
 pub mod names {
-    /// Counter: requests started.
+    /// Counter: requests made (request scope: as the client saw them).
     pub const REQUESTS: &str = "gen_ai_client_requests_total";
     /// Counter: requests that succeeded.
     pub const SUCCESSES: &str = "gen_ai_client_request_successes_total";
@@ -32,35 +37,45 @@ pub mod names {
     /// Histogram: whole-operation duration (OTel `gen_ai.client.operation.duration`).
     pub const DURATION: &str = "gen_ai_client_operation_duration_seconds";
     /// Histogram: time to the first content event of a stream (OTel
-    /// `gen_ai.server.time_to_first_token`, measured at the client).
-    pub const TTFT: &str = "gen_ai_client_time_to_first_token_seconds";
+    /// `gen_ai.server.time_to_first_token`, measured by the gateway).
+    pub const TTFT: &str = "gen_ai_server_time_to_first_token_seconds";
+    /// Histogram: time per output token after the first (OTel
+    /// `gen_ai.server.time_per_output_token`; whole answers: generation time per token).
+    pub const TPOT: &str = "gen_ai_server_time_per_output_token_seconds";
     /// Histogram: output tokens per second of generation.
     pub const OUTPUT_TPS: &str = "gen_ai_client_output_tokens_per_second";
-    /// Counter: tokens, by `gen_ai_token_type` (OTel `gen_ai.client.token.usage`).
-    pub const TOKENS: &str = "gen_ai_client_token_usage_tokens_total";
+    /// Histogram: tokens per request, by `gen_ai_token_type` `input` / `output` (OTel
+    /// `gen_ai.client.token.usage`).
+    pub const TOKEN_USAGE: &str = "gen_ai_client_token_usage";
+    /// Counter: tokens, by `gen_ai_token_type` (input, output, cached_input, cache_write,
+    /// reasoning).
+    pub const TOKENS: &str = "modelrt_tokens_total";
+    /// Counter: router attempts at a provider (attempt scope).
+    pub const ATTEMPTS: &str = "modelrt_attempts_total";
+    /// Counter: attempts that succeeded.
+    pub const ATTEMPT_SUCCESSES: &str = "modelrt_attempt_successes_total";
+    /// Counter: attempts that failed, by `error_type`.
+    pub const ATTEMPT_ERRORS: &str = "modelrt_attempt_errors_total";
+    /// Histogram: duration of one attempt (streams: until the stream ended).
+    pub const ATTEMPT_DURATION: &str = "modelrt_attempt_duration_seconds";
     /// Counter: provider cost in US dollars, in nano-dollars (Prometheus counters are integers).
     pub const COST: &str = "gen_ai_client_cost_nanodollars_total";
     /// Counter: cost avoided by answers served from our cache, in nano-dollars.
     pub const SAVED: &str = "gen_ai_client_cache_savings_nanodollars_total";
     /// Counter: requests with usage but no known price.
     pub const UNPRICED: &str = "gen_ai_client_unpriced_requests_total";
-    /// Counter: requests answered from our response cache.
+    /// Counter: requests answered from our response cache (labelled with the provider that
+    /// produced the cached answer).
     pub const CACHE_HITS: &str = "gen_ai_client_cache_hits_total";
-    /// Gauge: windowed latency percentiles, by `quantile`.
-    pub const DURATION_WINDOW: &str = "gen_ai_client_operation_duration_window_seconds";
-    /// Gauge: windowed time-to-first-token percentiles, by `quantile`.
-    pub const TTFT_WINDOW: &str = "gen_ai_client_time_to_first_token_window_seconds";
 
     /// Label: the provider instance.
     pub const PROVIDER: &str = "gen_ai_provider_name";
-    /// Label: the router deployment (empty when none).
+    /// Label: the router deployment (absent when none).
     pub const DEPLOYMENT: &str = "deployment";
     /// Label: the model the client asked for.
     pub const MODEL: &str = "gen_ai_request_model";
     /// Label: chat, chat_stream, completion, completion_stream or embedding.
     pub const OPERATION: &str = "gen_ai_operation_name";
-    /// Label: `request` or `attempt` (see [`super::Scope`]).
-    pub const SCOPE: &str = "scope";
     /// Label: the error kind (`runtime_core::Error::kind`).
     pub const ERROR_TYPE: &str = "error_type";
     /// Label: input, output, cached_input, cache_write or reasoning.
@@ -78,7 +93,12 @@ const LATENCY_BUCKETS: &[f64] = &[
 const TPS_BUCKETS: &[f64] = &[
     1.0, 5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0, 2000.0,
 ];
-const QUANTILES: [(&str, usize); 3] = [("0.5", 0), ("0.95", 1), ("0.99", 2)];
+const TPOT_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
+];
+const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+];
 
 /// What one call is: the operation label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -126,7 +146,8 @@ impl Operation {
 }
 
 /// Which layer a call was measured at: the client's request (after routing, retries and the
-/// cache), or one router attempt at a deployment. Kept apart so the two never add up.
+/// cache), or one router attempt at a deployment. Exported in separate families, so the two
+/// never add up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Scope {
     /// The whole request, as the client saw it.
@@ -200,19 +221,26 @@ struct Series {
     successes: Counter,
     errors: DashMap<&'static str, (Counter, AtomicU64)>,
     duration: Histogram,
+    /// The request-scope instruments (`None` for attempts).
+    request: Option<RequestInstruments>,
+    duration_window: WindowedHistogram,
+    ttft_window: Option<WindowedHistogram>,
+    tps_window: WindowedHistogram,
+    totals: Totals,
+}
+
+/// What only a request-scope series exports.
+struct RequestInstruments {
     ttft: Option<Histogram>,
+    tpot: Histogram,
     tps: Histogram,
+    /// `gen_ai.client.token.usage`: input, output.
+    token_usage: [Histogram; 2],
     tokens: [Counter; 5],
     cost: Counter,
     saved: Counter,
     unpriced: Counter,
     cache_hits: Counter,
-    duration_window: WindowedHistogram,
-    ttft_window: Option<WindowedHistogram>,
-    tps_window: WindowedHistogram,
-    duration_gauges: [Gauge; 3],
-    ttft_gauges: Option<[Gauge; 3]>,
-    totals: Totals,
 }
 
 impl Series {
@@ -223,19 +251,21 @@ impl Series {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         self.requests.absolute(g(&t.requests));
         self.successes.absolute(g(&t.successes));
-        for (c, total) in self.tokens.iter().zip([
-            &t.prompt,
-            &t.completion,
-            &t.cached,
-            &t.cache_write,
-            &t.reasoning,
-        ]) {
-            c.absolute(g(total));
+        if let Some(r) = &self.request {
+            for (c, total) in r.tokens.iter().zip([
+                &t.prompt,
+                &t.completion,
+                &t.cached,
+                &t.cache_write,
+                &t.reasoning,
+            ]) {
+                c.absolute(g(total));
+            }
+            r.cost.absolute(g(&t.cost_nanos));
+            r.saved.absolute(g(&t.saved_nanos));
+            r.unpriced.absolute(g(&t.unpriced));
+            r.cache_hits.absolute(g(&t.cache_hits));
         }
-        self.cost.absolute(g(&t.cost_nanos));
-        self.saved.absolute(g(&t.saved_nanos));
-        self.unpriced.absolute(g(&t.unpriced));
-        self.cache_hits.absolute(g(&t.cache_hits));
         for e in self.errors.iter() {
             e.value().0.absolute(e.value().1.load(Ordering::Relaxed));
         }
@@ -332,8 +362,11 @@ impl Metrics {
         let mut builder = PrometheusBuilder::new();
         for (name, buckets) in [
             (names::DURATION, LATENCY_BUCKETS),
+            (names::ATTEMPT_DURATION, LATENCY_BUCKETS),
             (names::TTFT, LATENCY_BUCKETS),
+            (names::TPOT, TPOT_BUCKETS),
             (names::OUTPUT_TPS, TPS_BUCKETS),
+            (names::TOKEN_USAGE, TOKEN_BUCKETS),
         ] {
             builder = match builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)
             {
@@ -369,20 +402,23 @@ impl Metrics {
         metrics::set_global_recorder(SharedRecorder(self.recorder.clone()))
     }
 
-    /// The Prometheus text exposition of all metrics (for `GET /metrics`), with the windowed
-    /// percentile gauges refreshed first.
+    /// The Prometheus text exposition of all metrics (for `GET /metrics`).
     pub fn render(&self) -> String {
         let now = self.now_ms();
         self.last_upkeep_ms.store(now, Ordering::Relaxed);
         for s in self.series.iter() {
             s.sync_counters();
-            let q = s.duration_window.quantiles(now);
-            set_quantile_gauges(&s.duration_gauges, q, 1e6);
-            if let (Some(w), Some(g)) = (&s.ttft_window, &s.ttft_gauges) {
-                set_quantile_gauges(g, w.quantiles(now), 1e6);
-            }
         }
         self.handle.render()
+    }
+
+    /// Gives `name` its `# HELP` line (every exported family has one).
+    pub(crate) fn describe(&self, kind: MetricKind, name: &'static str, help: &'static str) {
+        let k = KeyName::from_const_str(name);
+        match kind {
+            MetricKind::Counter => self.recorder.describe_counter(k, None, help.into()),
+            MetricKind::Gauge => self.recorder.describe_gauge(k, None, help.into()),
+        }
     }
 
     /// A label-less counter on this registry's recorder (for the writer's counters).
@@ -474,13 +510,12 @@ impl Metrics {
         op: Operation,
         scope: Scope,
     ) -> Series {
-        let labels = vec![
-            Label::new(names::PROVIDER, provider.to_owned()),
-            Label::new(names::DEPLOYMENT, deployment.to_owned()),
-            Label::new(names::MODEL, model.to_owned()),
-            Label::new(names::OPERATION, op.as_str()),
-            Label::new(names::SCOPE, scope.as_str()),
-        ];
+        let mut labels = vec![Label::new(names::PROVIDER, provider.to_owned())];
+        if !deployment.is_empty() {
+            labels.push(Label::new(names::DEPLOYMENT, deployment.to_owned()));
+        }
+        labels.push(Label::new(names::MODEL, model.to_owned()));
+        labels.push(Label::new(names::OPERATION, op.as_str()));
         let key = |name: &'static str, extra: Option<(&'static str, &'static str)>| {
             let mut l = labels.clone();
             if let Some((k, v)) = extra {
@@ -489,32 +524,24 @@ impl Metrics {
             Key::from_parts(name, l)
         };
         let counter = |name, extra| self.recorder.register_counter(&key(name, extra), &META);
-        let gauges = |name| {
-            QUANTILES.map(|(q, _)| {
-                self.recorder
-                    .register_gauge(&key(name, Some(("quantile", q))), &META)
-            })
-        };
+        let histogram = |name, extra| self.recorder.register_histogram(&key(name, extra), &META);
         let token = |t| counter(names::TOKENS, Some((names::TOKEN_TYPE, t)));
-        Series {
-            provider: provider.to_owned(),
-            deployment: deployment.to_owned(),
-            model: model.to_owned(),
-            operation: op,
-            scope,
-            requests: counter(names::REQUESTS, None),
-            successes: counter(names::SUCCESSES, None),
-            errors: DashMap::new(),
-            duration: self
-                .recorder
-                .register_histogram(&key(names::DURATION, None), &META),
-            ttft: op.is_stream().then(|| {
-                self.recorder
-                    .register_histogram(&key(names::TTFT, None), &META)
-            }),
-            tps: self
-                .recorder
-                .register_histogram(&key(names::OUTPUT_TPS, None), &META),
+        let (requests, successes, duration) = match scope {
+            Scope::Request => (names::REQUESTS, names::SUCCESSES, names::DURATION),
+            Scope::Attempt => (
+                names::ATTEMPTS,
+                names::ATTEMPT_SUCCESSES,
+                names::ATTEMPT_DURATION,
+            ),
+        };
+        let request = (scope == Scope::Request).then(|| RequestInstruments {
+            ttft: op.is_stream().then(|| histogram(names::TTFT, None)),
+            tpot: histogram(names::TPOT, None),
+            tps: histogram(names::OUTPUT_TPS, None),
+            token_usage: [
+                histogram(names::TOKEN_USAGE, Some((names::TOKEN_TYPE, "input"))),
+                histogram(names::TOKEN_USAGE, Some((names::TOKEN_TYPE, "output"))),
+            ],
             tokens: [
                 token("input"),
                 token("output"),
@@ -526,13 +553,23 @@ impl Metrics {
             saved: counter(names::SAVED, None),
             unpriced: counter(names::UNPRICED, None),
             cache_hits: counter(names::CACHE_HITS, None),
+        });
+        Series {
+            provider: provider.to_owned(),
+            deployment: deployment.to_owned(),
+            model: model.to_owned(),
+            operation: op,
+            scope,
+            requests: counter(requests, None),
+            successes: counter(successes, None),
+            errors: DashMap::new(),
+            duration: histogram(duration, None),
+            request,
             duration_window: WindowedHistogram::new(self.window, self.slots),
             ttft_window: op
                 .is_stream()
                 .then(|| WindowedHistogram::new(self.window, self.slots)),
             tps_window: WindowedHistogram::new(self.window, self.slots),
-            duration_gauges: gauges(names::DURATION_WINDOW),
-            ttft_gauges: op.is_stream().then(|| gauges(names::TTFT_WINDOW)),
             labels,
             totals: Totals::default(),
         }
@@ -561,8 +598,11 @@ impl Metrics {
         }
         s.duration.record(o.latency.as_secs_f64());
         s.duration_window.record(o.latency.as_micros() as u64, now);
-        if let (Some(ttft), Some(h), Some(w)) = (o.ttft, &s.ttft, &s.ttft_window) {
-            h.record(ttft.as_secs_f64());
+        let req = s.request.as_ref();
+        if let (Some(ttft), Some(w)) = (o.ttft, &s.ttft_window) {
+            if let Some(h) = req.and_then(|r| r.ttft.as_ref()) {
+                h.record(ttft.as_secs_f64());
+            }
             w.record(ttft.as_micros() as u64, now);
         }
         if let Some(u) = o.usage {
@@ -578,11 +618,28 @@ impl Metrics {
                     total.fetch_add(n, Ordering::Relaxed);
                 }
             }
+            if let Some(r) = req {
+                if u.prompt_tokens > 0 {
+                    r.token_usage[0].record(u.prompt_tokens as f64);
+                }
+                if u.completion_tokens > 0 {
+                    r.token_usage[1].record(u.completion_tokens as f64);
+                }
+            }
             // Generation time: after the first token for streams, the whole call otherwise.
             let gen_time = o.latency.saturating_sub(o.ttft.unwrap_or_default());
             if u.completion_tokens > 0 && !gen_time.is_zero() && o.error_kind.is_none() {
                 let tps = u.completion_tokens as f64 / gen_time.as_secs_f64();
-                s.tps.record(tps);
+                // Per token after the first when the first one's time is known (streams).
+                let after_first = if o.ttft.is_some() {
+                    u.completion_tokens.saturating_sub(1).max(1)
+                } else {
+                    u.completion_tokens
+                };
+                if let Some(r) = req {
+                    r.tps.record(tps);
+                    r.tpot.record(gen_time.as_secs_f64() / after_first as f64);
+                }
                 s.tps_window.record((tps * 1000.0) as u64, now);
             }
             if o.cost.cost_usd.is_none() && !o.cache_hit {
@@ -618,10 +675,14 @@ impl Metrics {
         }
         let mut labels = s.labels.clone();
         labels.push(Label::new(names::ERROR_TYPE, kind));
+        let name = match s.scope {
+            Scope::Request => names::ERRORS,
+            Scope::Attempt => names::ATTEMPT_ERRORS,
+        };
         let e = s.errors.entry(kind).or_insert_with(|| {
             let c = self
                 .recorder
-                .register_counter(&Key::from_parts(names::ERRORS, labels), &META);
+                .register_counter(&Key::from_parts(name, labels), &META);
             (c, AtomicU64::new(0))
         });
         e.1.fetch_add(1, Ordering::Relaxed);
@@ -695,18 +756,30 @@ impl Metrics {
     }
 }
 
-fn set_quantile_gauges(gauges: &[Gauge; 3], q: Quantiles, div: f64) {
-    let values = [q.p50, q.p95, q.p99];
-    for (_, i) in QUANTILES {
-        gauges[i].set(values[i] / div);
-    }
+/// The kind of a family described with [`Metrics::describe`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MetricKind {
+    Counter,
+    Gauge,
 }
 
 fn describe(r: &PrometheusRecorder) {
     let counters = [
-        (names::REQUESTS, "Requests made to a provider."),
+        (
+            names::REQUESTS,
+            "Requests as the client saw them (after routing, retries and the cache).",
+        ),
         (names::SUCCESSES, "Requests that succeeded."),
         (names::ERRORS, "Requests that failed, by error type."),
+        (
+            names::ATTEMPTS,
+            "Attempts at a provider (router retries and failovers each count).",
+        ),
+        (names::ATTEMPT_SUCCESSES, "Attempts that succeeded."),
+        (
+            names::ATTEMPT_ERRORS,
+            "Attempts that failed, by error type.",
+        ),
         (names::TOKENS, "Tokens used, by token type."),
         (
             names::COST,
@@ -729,28 +802,30 @@ fn describe(r: &PrometheusRecorder) {
         r.describe_counter(KeyName::from_const_str(name), None, help.into());
     }
     let histograms = [
-        (names::DURATION, "Duration of a provider operation."),
+        (
+            names::DURATION,
+            "Duration of a GenAI operation as the client saw it (gen_ai.client.operation.duration).",
+        ),
+        (
+            names::ATTEMPT_DURATION,
+            "Duration of one attempt at a provider.",
+        ),
         (
             names::TTFT,
-            "Time from the request to the first streamed content.",
+            "Time from the request to the first streamed content (gen_ai.server.time_to_first_token).",
+        ),
+        (
+            names::TPOT,
+            "Time per output token after the first (gen_ai.server.time_per_output_token).",
         ),
         (names::OUTPUT_TPS, "Output tokens per second of generation."),
+        (
+            names::TOKEN_USAGE,
+            "Tokens per request by token type, input or output (gen_ai.client.token.usage).",
+        ),
     ];
     for (name, help) in histograms {
         r.describe_histogram(KeyName::from_const_str(name), None, help.into());
-    }
-    let gauges = [
-        (
-            names::DURATION_WINDOW,
-            "Operation duration percentiles over the sliding window.",
-        ),
-        (
-            names::TTFT_WINDOW,
-            "Time-to-first-token percentiles over the sliding window.",
-        ),
-    ];
-    for (name, help) in gauges {
-        r.describe_gauge(KeyName::from_const_str(name), None, help.into());
     }
 }
 

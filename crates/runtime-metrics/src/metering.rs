@@ -73,6 +73,76 @@ mod writer_names {
     pub const DB_REOPENED: &str = "modelrt_usage_database_reopened_total";
     pub const IN_MEMORY: &str = "modelrt_usage_records_in_memory";
     pub const DB_DOWN: &str = "modelrt_usage_database_down";
+
+    /// Gives every writer family its `# HELP` line.
+    pub(super) fn describe(m: &crate::meter::Metrics) {
+        use crate::meter::MetricKind::{Counter, Gauge};
+        for (kind, name, help) in [
+            (
+                Counter,
+                WRITTEN,
+                "Usage records stored in the database (replayed ones included).",
+            ),
+            (
+                Counter,
+                DUPLICATES,
+                "Usage records ignored because their request id was already stored.",
+            ),
+            (
+                Counter,
+                SPILLED,
+                "Usage records moved to the spill file while the database was down.",
+            ),
+            (
+                Counter,
+                OVERFLOWED,
+                "Usage records that found the writer's channel full.",
+            ),
+            (
+                Counter,
+                REPLAYED,
+                "Usage records stored from the spill file.",
+            ),
+            (
+                Counter,
+                DROPPED,
+                "Usage records lost: neither the database nor the spill file took them.",
+            ),
+            (Counter, DB_ERRORS, "Failed usage-database attempts."),
+            (
+                Counter,
+                DB_ERRORS_BY_KIND,
+                "Failed usage-database attempts, by condition.",
+            ),
+            (
+                Counter,
+                SPILL_ERRORS,
+                "Failed appends to the usage spill file.",
+            ),
+            (
+                Counter,
+                SPILL_SKIPPED,
+                "Unreadable spill-file lines skipped by a replay.",
+            ),
+            (
+                Counter,
+                DB_REOPENED,
+                "Times the SQLite usage database was reopened.",
+            ),
+            (
+                Gauge,
+                IN_MEMORY,
+                "Usage records held in memory only (neither stored nor spilled).",
+            ),
+            (
+                Gauge,
+                DB_DOWN,
+                "1 while the last usage-database attempt failed (records spill), else 0.",
+            ),
+        ] {
+            m.describe(kind, name, help);
+        }
+    }
 }
 
 impl Metering {
@@ -91,6 +161,7 @@ impl Metering {
         pricing: Pricing,
     ) -> Result<Self, StoreError> {
         let metrics = Arc::new(Metrics::new(&config.metrics));
+        writer_names::describe(&metrics);
         let storage = if config.storage.enabled {
             let store = UsageStore::open_config(&config.storage)?;
             let writer = UsageWriter::with_store(Arc::new(store.clone()), &config.storage)?;

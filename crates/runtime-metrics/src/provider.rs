@@ -92,9 +92,10 @@ impl Meter {
         }
     }
 
-    /// The meter for wrapping each router deployment: same metrics and prices, series
-    /// labelled `scope="attempt"` (so attempts never add to the request counts), and no usage
-    /// records (one per request is written by the request-level meter).
+    /// The meter for wrapping each router deployment: same metrics and prices, exported in
+    /// the attempt families (`modelrt_attempt*`, so attempts never add to the request
+    /// counts), and no usage records (one per request is written by the request-level
+    /// meter).
     pub fn for_attempts(&self) -> Self {
         Self {
             metrics: self.metrics.clone(),
@@ -159,6 +160,8 @@ impl Meter {
                 cost_usd: cost.cost_usd,
                 provider: provider.to_owned(),
                 deployment: deployment.map(str::to_owned),
+                ttft_ms: o.ttft.map(|t| t.as_secs_f64() * 1e3),
+                cache_hit,
             });
         }
         if let Some(sink) = &self.sink {

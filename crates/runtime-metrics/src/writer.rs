@@ -53,6 +53,8 @@ struct Counters {
     in_memory: AtomicU64,
     database_down: AtomicU64,
     errors_by_kind: [AtomicU64; FailureKind::ALL.len()],
+    /// When the current run of database failures began (`None` while it answers).
+    down_since: Mutex<Option<std::time::Instant>>,
 }
 
 /// What the writer has done since it started.
@@ -198,6 +200,18 @@ impl UsageWriter {
             in_memory: g(&c.in_memory),
             database_down: g(&c.database_down),
         }
+    }
+
+    /// How long the database has been failing, while it is (`None` once a write succeeds).
+    /// Read by readiness checks: records meanwhile go to [`UsageWriter::spill_path`].
+    pub fn down_for(&self) -> Option<Duration> {
+        let since = *self.inner.counters.down_since.lock();
+        since.map(|t| t.elapsed())
+    }
+
+    /// The spill file that keeps records while the database is down.
+    pub fn spill_path(&self) -> &std::path::Path {
+        self.inner.spill.path()
     }
 
     /// Failed database attempts by condition (every kind, zeros included).
@@ -377,6 +391,10 @@ impl Worker {
         }
         self.last_kind = Some(kind);
         self.failed_since.get_or_insert_with(Instant::now);
+        self.counters
+            .down_since
+            .lock()
+            .get_or_insert_with(std::time::Instant::now);
         // The next attempt checks (and, on a new file, creates) the tables again.
         self.prepared = false;
         self.retry_at = Some(Instant::now() + self.backoff);
@@ -396,6 +414,7 @@ impl Worker {
         }
         self.last_kind = None;
         self.failed_since = None;
+        *self.counters.down_since.lock() = None;
         self.counters.database_down.store(0, Ordering::Relaxed);
         self.backoff = FIRST_BACKOFF;
     }

@@ -194,7 +194,7 @@ async fn stream_records_ttft_usage_and_provider_model() {
     let text = metrics.render();
     let line = text
         .lines()
-        .find(|l| l.starts_with("gen_ai_client_time_to_first_token_seconds_sum{"))
+        .find(|l| l.starts_with("gen_ai_server_time_to_first_token_seconds_sum{"))
         .unwrap();
     assert!(
         line.contains("gen_ai_operation_name=\"chat_stream\""),
@@ -440,11 +440,9 @@ fn parse_prometheus(text: &str) -> (Samples, HashMap<String, String>) {
 
 fn labels(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut l: Vec<(String, String)> = [
-        ("deployment", ""),
         ("gen_ai_operation_name", "chat"),
         ("gen_ai_provider_name", "fake"),
         ("gen_ai_request_model", "gpt-4o-mini"),
-        ("scope", "request"),
     ]
     .iter()
     .chain(extra.iter())
@@ -490,14 +488,14 @@ async fn prometheus_text_parses_back() {
     );
     assert_eq!(
         get(
-            "gen_ai_client_token_usage_tokens_total",
+            "modelrt_tokens_total",
             &[("gen_ai_token_type", "cached_input")]
         ),
         1_800.0
     );
     assert_eq!(
         get(
-            "gen_ai_client_token_usage_tokens_total",
+            "modelrt_tokens_total",
             &[("gen_ai_token_type", "reasoning")]
         ),
         900.0
@@ -515,21 +513,27 @@ async fn prometheus_text_parses_back() {
         ),
         4.0
     );
-    assert!(
+    // gen_ai.client.token.usage is a histogram of tokens per request.
+    assert_eq!(types["gen_ai_client_token_usage"], "histogram", "{text}");
+    assert_eq!(
         get(
-            "gen_ai_client_operation_duration_window_seconds",
-            &[("quantile", "0.99")]
-        ) >= 0.0
+            "gen_ai_client_token_usage_count",
+            &[("gen_ai_token_type", "input")]
+        ),
+        3.0
     );
+    // No sliding-window percentiles exported as gauges.
+    assert!(!text.contains("quantile="), "{text}");
     // Conventions: counters end in _total, histograms carry a unit.
     for (name, ty) in &types {
         match ty.as_str() {
             "counter" => assert!(name.ends_with("_total"), "{name}"),
             "histogram" => assert!(
-                name.ends_with("_seconds") || name.ends_with("_per_second"),
+                name.ends_with("_seconds")
+                    || name.ends_with("_per_second")
+                    || name == "gen_ai_client_token_usage",
                 "{name}"
             ),
-            "gauge" => assert!(name.ends_with("_seconds"), "{name}"),
             other => panic!("unexpected type {other} for {name}"),
         }
     }
@@ -538,7 +542,7 @@ async fn prometheus_text_parses_back() {
         "histogram"
     );
     // Time to first token is a stream metric only.
-    assert!(!text.contains("gen_ai_client_time_to_first_token_seconds"));
+    assert!(!text.contains("time_to_first_token"));
     // No secrets in labels: the gateway key id is never a label.
     assert!(!text.contains("key"), "{text}");
 }
@@ -590,4 +594,21 @@ async fn attempts_are_counted_apart_from_requests() {
     );
     // One usage record per request, from the request-level meter.
     assert_eq!(sink.0.lock().len(), 2);
+    // Separate families: summing the request family never adds attempts, and nothing
+    // carries an empty deployment or a scope label.
+    let text = metrics.render();
+    let expo = runtime_testkit::prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(expo.sum("gen_ai_client_requests_total", &[]), 2.0, "{text}");
+    assert_eq!(expo.sum("modelrt_attempts_total", &[]), 2.0, "{text}");
+    assert_eq!(
+        expo.sum(
+            "modelrt_attempt_errors_total",
+            &[("error_type", "cancelled")]
+        ),
+        1.0
+    );
+    assert!(
+        !text.contains("deployment=\"\"") && !text.contains("scope="),
+        "{text}"
+    );
 }

@@ -13,6 +13,7 @@ mod router;
 #[cfg(feature = "redis")]
 pub mod shared;
 pub mod state;
+mod stats;
 mod strategy;
 mod stream;
 

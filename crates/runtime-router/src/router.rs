@@ -161,6 +161,11 @@ impl LogicalModel {
     fn strategy_for(&self, kind: RequestKind) -> Strategy {
         self.strategies.get(&kind).copied().unwrap_or(self.strategy)
     }
+
+    /// Requests waiting in this model's queue.
+    pub(crate) fn queue_waiting(&self) -> usize {
+        self.queue.waiting.load(Ordering::Relaxed)
+    }
 }
 
 pub(crate) struct Inner {
@@ -170,6 +175,7 @@ pub(crate) struct Inner {
     pub order: Vec<String>,
     pub store: Arc<dyn StateStore>,
     pub http: Option<HttpClient>,
+    pub stats: crate::stats::Stats,
 }
 
 /// Routes requests for logical models to deployments. Implements [`Provider`].
@@ -492,6 +498,7 @@ impl RouterBuilder {
             (None, true) => Some(HttpClient::shared()?),
             (None, false) => None,
         };
+        let stats = crate::stats::Stats::new(&models);
         let inner = Arc::new(Inner {
             name: self.name.clone(),
             defaults: d.clone(),
@@ -499,6 +506,7 @@ impl RouterBuilder {
             order,
             store,
             http,
+            stats,
         });
         let health = if any_health && self.health_checks {
             if tokio::runtime::Handle::try_current().is_err() {
@@ -782,6 +790,10 @@ impl Router {
     /// The logical model names, in config order.
     pub fn model_names(&self) -> &[String] {
         &self.inner.order
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// Stops the active health checks and waits for them to end.
@@ -1310,6 +1322,7 @@ impl Inner {
                 }
             };
             tracing::info!(model = %m.name, fallback = %fb, error = %last, "falling back");
+            self.stats.fallback(&m.name);
             match self
                 .route_model(&fm, call, ctx, deadline, &mut attempts)
                 .await
@@ -1362,6 +1375,9 @@ impl Inner {
         // True right after waiting out a hinted wait: no backoff on top of it.
         let mut waited = false;
         let mut n = 0;
+        // Deployments this request tried at this model (a second try is a retry, a new one
+        // a failover, in the router's metrics).
+        let mut tried: Vec<usize> = Vec::new();
         while n < m.max_attempts {
             if ctx.cancel.is_cancelled() {
                 return Err(Error::Cancelled);
@@ -1420,6 +1436,14 @@ impl Inner {
                 .attempt(m, &d, &chosen, call, ctx, deadline, strategy, n)
                 .await;
             attempts.push(attempt);
+            self.stats.attempt(
+                &m.name,
+                chosen.idx,
+                res.is_ok(),
+                tried.is_empty(),
+                tried.contains(&chosen.idx),
+            );
+            tried.push(chosen.idx);
             match res {
                 Ok(out) => return Ok(out),
                 Err(e) => {
