@@ -42,6 +42,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "an OpenAI-compatible provider may reuse provider-openai",
     ),
     (
+        "provider-mistral",
+        &["runtime-core", "provider-openai"],
+        "an OpenAI-compatible provider may reuse provider-openai",
+    ),
+    (
         "provider-*",
         &["runtime-core"],
         "a provider crate depends on runtime-core only",

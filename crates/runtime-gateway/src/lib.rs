@@ -9,6 +9,7 @@ pub mod encode;
 pub mod error;
 pub mod govern;
 pub mod listener;
+pub mod routes;
 pub mod server;
 pub mod timeq;
 pub mod usage;

@@ -127,6 +127,21 @@ impl Gateway {
         &self.conns
     }
 
+    /// The stack every call goes through (dispatcher, router, cache, metrics).
+    pub(crate) fn stack(&self) -> &Arc<dyn Provider> {
+        &self.provider
+    }
+
+    /// The per-request context of a call (see `context`).
+    pub(crate) fn request_context(
+        &self,
+        id: &RequestId,
+        who: &Principal,
+        headers: &HeaderMap,
+    ) -> RequestContext {
+        self.context(id, who, headers)
+    }
+
     fn context(&self, id: &RequestId, who: &Principal, headers: &HeaderMap) -> RequestContext {
         let mut ctx = RequestContext::with_id(&*id.0).with_timeout(self.config.request_timeout);
         ctx.key_id.clone_from(&who.key_id);
@@ -145,6 +160,9 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/rerank", post(crate::routes::rerank::rerank))
+        .route("/v2/rerank", post(crate::routes::rerank::rerank))
+        .route("/rerank", post(crate::routes::rerank::rerank))
         .route("/v1/models", get(models))
         .route("/v1/models/{*id}", get(model))
         .route("/v1/usage", get(usage))
@@ -351,7 +369,11 @@ async fn usage(
 }
 
 /// Reads the body up to `limit` bytes.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -439,7 +461,7 @@ fn parse_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
     }
 }
 
-fn require(value: &str, param: &str) -> Result<(), ApiError> {
+pub(crate) fn require(value: &str, param: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         Err(ApiError::bad_request(format!("`{param}` is required")).with_param(param))
     } else {
@@ -479,7 +501,7 @@ fn meta_headers(h: &mut HeaderMap, meta: &ResponseMeta) {
     );
 }
 
-fn json_with_meta(body: Vec<u8>, meta: &ResponseMeta) -> Response {
+pub(crate) fn json_with_meta(body: Vec<u8>, meta: &ResponseMeta) -> Response {
     let mut resp = json_ok(body);
     meta_headers(resp.headers_mut(), meta);
     resp

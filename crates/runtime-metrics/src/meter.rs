@@ -57,7 +57,7 @@ pub mod names {
     pub const DEPLOYMENT: &str = "deployment";
     /// Label: the model the client asked for.
     pub const MODEL: &str = "gen_ai_request_model";
-    /// Label: chat, chat_stream, completion, completion_stream or embedding.
+    /// Label: chat, chat_stream, completion, completion_stream, embedding or rerank.
     pub const OPERATION: &str = "gen_ai_operation_name";
     /// Label: `request` or `attempt` (see [`super::Scope`]).
     pub const SCOPE: &str = "scope";
@@ -93,6 +93,8 @@ pub enum Operation {
     CompletionStream,
     /// `embed`.
     Embedding,
+    /// `rerank`.
+    Rerank,
 }
 
 impl Operation {
@@ -104,6 +106,7 @@ impl Operation {
             Operation::Completion => "completion",
             Operation::CompletionStream => "completion_stream",
             Operation::Embedding => "embedding",
+            Operation::Rerank => "rerank",
         }
     }
 
@@ -115,6 +118,7 @@ impl Operation {
             "completion" => Operation::Completion,
             "completion_stream" => Operation::CompletionStream,
             "embedding" => Operation::Embedding,
+            "rerank" => Operation::Rerank,
             _ => return None,
         })
     }

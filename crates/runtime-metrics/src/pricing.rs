@@ -30,6 +30,12 @@ struct RawEntry {
     cache_write: Option<f64>,
     #[serde(default)]
     reasoning: Option<f64>,
+    /// USD per search unit (rerank).
+    #[serde(default)]
+    search_unit: Option<f64>,
+    /// USD per 1000 searches (rerank), the way Cohere's price page states it.
+    #[serde(default)]
+    per_1k_searches: Option<f64>,
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
@@ -197,6 +203,9 @@ impl PriceCatalog {
                                 cached_input_per_mtok: e.cached_input,
                                 cache_write_per_mtok: e.cache_write,
                                 reasoning_per_mtok: e.reasoning,
+                                per_search_unit: e
+                                    .search_unit
+                                    .or(e.per_1k_searches.map(|p| p / 1000.0)),
                             },
                             provenance,
                         };
@@ -393,6 +402,38 @@ impl Pricing {
             .entry(key)
             .or_insert_with(|| self.resolve_uncached(provider, deployment, model))
             .value()
+    }
+
+    /// The cost of `units` search units of a rerank call (plus its `usage`, where the model
+    /// is priced by token): zero provider cost plus the saving when `cache_hit`.
+    pub fn search_cost(
+        &self,
+        provider: &str,
+        deployment: Option<&str>,
+        model: &str,
+        units: u64,
+        usage: Option<&Usage>,
+        cache_hit: bool,
+    ) -> Cost {
+        let priced = self.price(provider, deployment, model).and_then(|(p, _)| {
+            let tokens = usage.map_or(0.0, |u| p.cost(u));
+            match p.search_cost(units) {
+                Some(c) => Some(c + tokens),
+                None if units == 0 => Some(tokens),
+                None => None,
+            }
+        });
+        if cache_hit {
+            Cost {
+                cost_usd: Some(0.0),
+                saved_usd: priced,
+            }
+        } else {
+            Cost {
+                cost_usd: priced,
+                saved_usd: None,
+            }
+        }
     }
 
     /// The cost of `usage`: zero provider cost plus the saving when `cache_hit`.
@@ -640,6 +681,7 @@ mod tests {
                 cached_input_per_mtok: None,
                 cache_write_per_mtok: None,
                 reasoning_per_mtok: None,
+                per_search_unit: None,
             },
         );
         cfg.overrides.insert(
@@ -650,6 +692,7 @@ mod tests {
                 cached_input_per_mtok: None,
                 cache_write_per_mtok: None,
                 reasoning_per_mtok: None,
+                per_search_unit: None,
             },
         );
         let pricing = Pricing::new(&cfg).with_provider_type("my-azure", "azure-openai");

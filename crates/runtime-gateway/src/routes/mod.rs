@@ -1,0 +1,3 @@
+//! Route handlers kept out of `server.rs`, one module per API.
+
+pub mod rerank;
