@@ -1,4 +1,5 @@
 //! Request specs of the Mistral provider: where FIM goes, and the body quirks, snapshotted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use provider_mistral::MistralSettings;
 use runtime_core::http::{HttpClient, HttpRequestSpec};

@@ -668,6 +668,25 @@ mod tests {
     }
 
     #[test]
+    fn rerank_is_priced_per_search_unit() {
+        let c = PriceCatalog::parse(
+            "[cohere]\n\"rerank-v3.5\" = { input = 0.0, output = 0.0, per_1k_searches = 2.0, unverified = true }\n",
+        )
+        .unwrap();
+        let e = c.get("cohere", "rerank-v3.5").unwrap();
+        assert!(close(e.pricing.per_search_unit.unwrap(), 0.002));
+        let pricing = Pricing::new(&PricingConfig::default());
+        let cost = pricing.search_cost("cohere", None, "rerank-v3.5", 3, None, false);
+        assert!(close(cost.cost_usd.unwrap(), 0.006), "{cost:?}");
+        let hit = pricing.search_cost("cohere", None, "rerank-v3.5", 1, None, true);
+        assert_eq!(hit.cost_usd, Some(0.0));
+        assert!(close(hit.saved_usd.unwrap(), 0.002));
+        // A model without a search price costs nothing known for its search units.
+        let unknown = pricing.search_cost("cohere", None, "command-a-03-2025", 1, None, false);
+        assert_eq!(unknown.cost_usd, None);
+    }
+
+    #[test]
     fn free_providers_and_overrides() {
         let mut cfg = PricingConfig {
             free_providers: vec!["local".into()],
