@@ -47,6 +47,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "Vertex AI reuses the Gemini and Anthropic wires of provider-google and provider-anthropic",
     ),
     (
+        "provider-mistral",
+        &["runtime-core", "provider-openai"],
+        "an OpenAI-compatible provider may reuse provider-openai",
+    ),
+    (
         "provider-*",
         &["runtime-core"],
         "a provider crate depends on runtime-core only",

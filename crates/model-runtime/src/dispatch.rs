@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
     EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, ProviderRegistry,
-    RequestContext, Result,
+    RequestContext, RerankRequest, RerankResponse, Result,
 };
 
 use crate::listing::ListingCache;
@@ -130,6 +130,7 @@ impl Provider for Dispatcher {
             .vision(true)
             .json_schema(true)
             .embeddings(true)
+            .rerank(true)
             .list_models(true)
     }
 
@@ -177,6 +178,11 @@ impl Provider for Dispatcher {
         let (p, m) = self.resolve(&req.model)?;
         p.count_tokens(&with_model(req, m, |r, m| r.model = m), ctx)
             .await
+    }
+
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        let (p, m) = self.resolve(&req.model)?;
+        p.rerank(&with_model(req, m, |r, m| r.model = m), ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -20,12 +20,16 @@ pub use runtime_core::*;
 pub use provider_anthropic;
 #[cfg(feature = "azure-openai")]
 pub use provider_azure_openai;
+#[cfg(feature = "cohere")]
+pub use provider_cohere;
 #[cfg(feature = "google")]
 pub use provider_google;
 #[cfg(feature = "huggingface")]
 pub use provider_huggingface;
 #[cfg(feature = "local")]
 pub use provider_local;
+#[cfg(feature = "mistral")]
+pub use provider_mistral;
 #[cfg(feature = "openai")]
 pub use provider_openai;
 #[cfg(any(
@@ -97,6 +101,10 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
         feature = "perplexity"
     ))]
     v.extend(provider_presets::factories());
+    #[cfg(feature = "mistral")]
+    v.push(&provider_mistral::FACTORY);
+    #[cfg(feature = "cohere")]
+    v.push(&provider_cohere::FACTORY);
     v
 }
 
@@ -641,6 +649,12 @@ impl Runtime {
     pub async fn embed(&self, model: &str, mut req: EmbeddingRequest) -> Result<EmbeddingResponse> {
         model.clone_into(&mut req.model);
         self.stack.embed(&req, &RequestContext::new()).await
+    }
+
+    /// Documents ranked by relevance to a query.
+    pub async fn rerank(&self, model: &str, mut req: RerankRequest) -> Result<RerankResponse> {
+        model.clone_into(&mut req.model);
+        self.stack.rerank(&req, &RequestContext::new()).await
     }
 
     /// Every model of every configured provider (and logical model), live where possible.

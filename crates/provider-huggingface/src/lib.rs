@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod embeddings;
+pub mod rerank;
 pub mod wire;
 
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
     CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, ModelKind, Provider,
-    ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingSpec,
+    ProviderConfig, ProviderFactory, RequestContext, RerankRequest, RerankResponse, ResponseMeta,
+    Result, Secret, SettingSpec,
 };
 
 pub use embeddings::Pooling;
@@ -44,6 +46,10 @@ static SETTINGS: &[SettingSpec] = &[
     SettingSpec::url("embeddings_url")
         .default(DEFAULT_EMBEDDINGS_URL)
         .help("feature-extraction URL; `{model}` is replaced by the model id"),
+    SettingSpec::url("rerank_url").help(
+        "Text Embeddings Inference `/rerank` URL (e.g. `http://localhost:8080/rerank`); \
+         reranking is served when set",
+    ),
     SettingSpec::string("pooling")
         .default("mean")
         .help("pooling of per-token embedding outputs: `mean`, `cls` or `none` (an error)"),
@@ -86,6 +92,7 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     if let Some(u) = cfg.string("embeddings_url")? {
         s.embeddings_url = u;
     }
+    s.rerank_url = cfg.string("rerank_url")?;
     if let Some(p) = cfg.string("pooling")? {
         s.pooling = Pooling::parse(&p).ok_or_else(|| {
             config_error(&instance, "pooling", "expected `mean`, `cls` or `none`")
@@ -135,6 +142,8 @@ pub struct HuggingFaceSettings {
     pub api: Api,
     /// Feature-extraction URL template (`{model}`).
     pub embeddings_url: String,
+    /// TEI `/rerank` URL; reranking is served when set.
+    pub rerank_url: Option<String>,
     /// Pooling of token-level embedding outputs.
     pub pooling: Pooling,
     /// L2-normalize embeddings.
@@ -154,6 +163,7 @@ impl HuggingFaceSettings {
             base_url: DEFAULT_BASE_URL.to_owned(),
             api: Api::Messages,
             embeddings_url: DEFAULT_EMBEDDINGS_URL.to_owned(),
+            rerank_url: None,
             pooling: Pooling::Mean,
             normalize: false,
             timeout: Duration::from_secs(600),
@@ -182,6 +192,7 @@ impl HuggingFaceSettings {
             .json_schema(true)
             .completion(true)
             .embeddings(true)
+            .rerank(self.rerank_url.is_some())
             .list_models(true);
         let mut c = CompatConfig::new(&self.name, &base, self.api_key.clone());
         c.timeout = self.timeout;
@@ -198,6 +209,7 @@ impl HuggingFaceSettings {
                 messages: CompatProvider::new(c, http.clone()),
                 generate_base,
                 embeddings_url: self.embeddings_url,
+                rerank_url: self.rerank_url,
                 pooling: self.pooling,
                 normalize: self.normalize,
                 api_key: self.api_key,
@@ -217,6 +229,7 @@ struct Inner {
     messages: CompatProvider,
     generate_base: String,
     embeddings_url: String,
+    rerank_url: Option<String>,
     pooling: Pooling,
     normalize: bool,
     api_key: Option<Secret>,
@@ -317,6 +330,22 @@ impl HuggingFaceProvider {
         let url =
             embeddings::embeddings_url(&self.inner.embeddings_url, &req.model, &self.inner.name)?;
         Ok(self.authorize(HttpRequestSpec::post_json(url, &body), ctx))
+    }
+
+    /// The request spec of a TEI `/rerank` call.
+    pub fn rerank_spec(
+        &self,
+        req: &RerankRequest,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let Some(url) = &self.inner.rerank_url else {
+            return Err(Error::unsupported(
+                &self.inner.name,
+                "rerank (set `rerank_url` to a TEI /rerank endpoint)",
+            ));
+        };
+        let body = rerank::rerank_request(req, &self.inner.name)?;
+        Ok(self.authorize(HttpRequestSpec::post_json(url.clone(), &body), ctx))
     }
 
     async fn generate(
@@ -440,6 +469,13 @@ impl Provider for HuggingFaceProvider {
             &self.inner.name,
             &req.model,
         )
+    }
+
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        let spec = self.rerank_spec(req, ctx)?;
+        let call = self.call(&req.model, ctx);
+        let (body, _h) = self.inner.http.bytes(&call, spec, ctx).await?;
+        rerank::parse_rerank(&body, req, &self.inner.name)
     }
 
     async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {

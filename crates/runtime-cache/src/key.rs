@@ -17,7 +17,8 @@
 //! change the answer.
 
 use runtime_core::{
-    ChatRequest, CompletionRequest, EmbeddingRequest, Message, ResponseFormat, ToolChoice,
+    ChatRequest, CompletionRequest, EmbeddingRequest, Message, RerankDocument, RerankRequest,
+    ResponseFormat, ToolChoice,
 };
 use serde::Serialize;
 use serde::ser::{self, SerializeMap, SerializeSeq, Serializer};
@@ -52,6 +53,8 @@ pub enum KeyKind {
     Completion,
     /// One embedding vector.
     Embedding,
+    /// A rerank answer.
+    Rerank,
 }
 
 impl KeyKind {
@@ -61,6 +64,7 @@ impl KeyKind {
             KeyKind::Chat => "chat",
             KeyKind::Completion => "cmpl",
             KeyKind::Embedding => "emb",
+            KeyKind::Rerank => "rrk",
         }
     }
 }
@@ -330,6 +334,49 @@ pub fn completion_key(provider: &str, req: &CompletionRequest) -> Result<CacheKe
         },
     };
     hash_view(KeyKind::Completion, provider, &view)
+}
+
+#[derive(Serialize)]
+struct RerankView<'a> {
+    model: &'a str,
+    query: &'a str,
+    documents: Vec<DocView<'a>>,
+    top_n: Option<u32>,
+    return_documents: Option<bool>,
+    max_tokens_per_doc: Option<u32>,
+    extra: CanonMap<'a>,
+}
+
+#[derive(Serialize)]
+enum DocView<'a> {
+    Text(&'a str),
+    Object(CanonMap<'a>),
+}
+
+/// The key of a rerank request served by `provider`: model, query, documents (objects in
+/// canonical key order), `top_n`, `return_documents`, `max_tokens_per_doc` and the
+/// answer-changing `extra` fields.
+pub fn rerank_key(provider: &str, req: &RerankRequest) -> Result<CacheKey, KeyError> {
+    let view = RerankView {
+        model: &req.model,
+        query: &req.query,
+        documents: req
+            .documents
+            .iter()
+            .map(|d| match d {
+                RerankDocument::Text(t) => DocView::Text(t),
+                RerankDocument::Object(m) => DocView::Object(CanonMap { map: m, skip: &[] }),
+            })
+            .collect(),
+        top_n: req.top_n,
+        return_documents: req.return_documents,
+        max_tokens_per_doc: req.max_tokens_per_doc,
+        extra: CanonMap {
+            map: &req.extra,
+            skip: IGNORED_EXTRA_KEYS,
+        },
+    };
+    hash_view(KeyKind::Rerank, provider, &view)
 }
 
 /// Builds one key per input text of an embedding request: the common part (provider, model,
@@ -646,6 +693,36 @@ mod tests {
             change(&mut r);
             assert_ne!(completion_key("x", &r).unwrap(), k);
         }
+    }
+
+    #[test]
+    fn rerank_keys_change_with_every_answer_changing_field() {
+        let base = RerankRequest::new("rerank-v3.5", "q", vec!["a".into(), "b".into()]);
+        let k = |r: &RerankRequest| rerank_key("cohere", r).unwrap();
+        assert_eq!(k(&base), k(&base.clone()));
+        assert_eq!(k(&base).kind, KeyKind::Rerank);
+        let mut other = base.clone();
+        other.query = "q2".into();
+        assert_ne!(k(&base), k(&other));
+        let mut other = base.clone();
+        other.documents.reverse();
+        assert_ne!(k(&base), k(&other));
+        let mut other = base.clone();
+        other.top_n = Some(1);
+        assert_ne!(k(&base), k(&other));
+        let mut other = base.clone();
+        other.return_documents = Some(true);
+        assert_ne!(k(&base), k(&other));
+        let mut other = base.clone();
+        other.user = Some("u".into());
+        assert_eq!(k(&base), k(&other), "user does not change the answer");
+        assert_ne!(k(&base), rerank_key("jina", &base).unwrap());
+        let obj = |v: serde_json::Value| RerankDocument::Object(v.as_object().cloned().unwrap());
+        let mut a = base.clone();
+        a.documents = vec![obj(serde_json::json!({"text": "t", "id": 1}))];
+        let mut b = base.clone();
+        b.documents = vec![obj(serde_json::json!({"id": 1, "text": "t"}))];
+        assert_eq!(k(&a), k(&b), "object key order does not matter");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use cache::ResponseCache;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BackendKind, BatchConfig, CacheConfig};
 pub use control::{cache_control_from_headers, cache_status, parse_cache_control};
-pub use key::{CacheKey, KeyKind, chat_key, completion_key};
+pub use key::{CacheKey, KeyKind, chat_key, completion_key, rerank_key};
 pub use memory::MemoryBackend;
 pub use provider::{CACHED_INPUTS_ANNOTATION, CachedProvider};
 #[cfg(feature = "redis")]

@@ -10,8 +10,8 @@ use futures::StreamExt;
 use runtime_core::{
     AssistantMessage, CacheMode, Capabilities, ChatRequest, ChatResponse, ChatStream,
     CompletionRequest, CompletionResponse, Content, Embedding, EmbeddingRequest, EmbeddingResponse,
-    FinishReason, HealthStatus, ModelInfo, Provider, RequestContext, ResponseMeta, Result,
-    StreamAccumulator, Usage,
+    FinishReason, HealthStatus, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse,
+    ResponseMeta, Result, StreamAccumulator, Usage,
 };
 
 use crate::backend::Decoded;
@@ -20,7 +20,7 @@ use crate::cache::ResponseCache;
 use crate::config::{BatchConfig, CacheConfig};
 use crate::control::{reads, writes};
 use crate::flight::{Flights, Join};
-use crate::key::{CacheKey, EmbeddingKeys, chat_key, completion_key};
+use crate::key::{CacheKey, EmbeddingKeys, chat_key, completion_key, rerank_key};
 use crate::stats::CacheStats;
 
 /// The annotation (in [`ResponseMeta::annotations`]) that says how many inputs of an
@@ -246,6 +246,18 @@ impl Answer for CompletionResponse {
     }
 }
 
+static RERANK_DONE: FinishReason = FinishReason::Stop;
+
+/// A ranking is deterministic, like an embedding: always storable.
+impl Answer for RerankResponse {
+    fn meta_mut(&mut self) -> &mut ResponseMeta {
+        &mut self.meta
+    }
+    fn finish_reason(&self) -> &FinishReason {
+        &RERANK_DONE
+    }
+}
+
 impl<P: Provider> CachedProvider<P> {
     /// A cacheable non-streamed call: the cache, else the answer of an identical request
     /// already upstream, else `call` — stored when it may be, and handed to the requests
@@ -460,6 +472,20 @@ fn decode_vector(raw: &[u8]) -> Option<(String, Vec<f32>)> {
 
 #[async_trait]
 impl<P: Provider> Provider for CachedProvider<P> {
+    /// Cached like embeddings: rankings are deterministic, so no `temperature` is needed;
+    /// `cache_control` modes and `force` apply as for every call.
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        let Some(cache) = self.active(ctx) else {
+            return self.inner.rerank(req, ctx).await;
+        };
+        let Ok(key) = rerank_key(self.inner.name(), req) else {
+            self.stats.bypass();
+            return self.inner.rerank(req, ctx).await;
+        };
+        self.answer(cache, key, ctx, &req.model, || self.inner.rerank(req, ctx))
+            .await
+    }
+
     fn name(&self) -> &str {
         self.inner.name()
     }

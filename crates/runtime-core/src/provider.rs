@@ -11,7 +11,7 @@ use crate::secret::Secret;
 use crate::stream::ChatStream;
 use crate::types::{
     ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest,
-    EmbeddingResponse, ModelInfo,
+    EmbeddingResponse, ModelInfo, RerankRequest, RerankResponse,
 };
 
 /// What a provider can do. A capability that is `false` makes the matching call return
@@ -47,6 +47,8 @@ pub struct Capabilities {
     pub list_models: bool,
     /// Most inputs one embedding call accepts (the cache splits larger requests).
     pub max_embedding_inputs: Option<usize>,
+    /// Reranking ([`Provider::rerank`]).
+    pub rerank: bool,
 }
 
 impl Capabilities {
@@ -62,6 +64,7 @@ impl Capabilities {
             embeddings: false,
             list_models: false,
             max_embedding_inputs: None,
+            rerank: false,
         }
     }
 
@@ -113,6 +116,12 @@ impl Capabilities {
         self
     }
 
+    /// Sets [`Capabilities::rerank`].
+    pub const fn rerank(mut self, on: bool) -> Self {
+        self.rerank = on;
+        self
+    }
+
     /// Sets [`Capabilities::max_embedding_inputs`].
     pub const fn max_embedding_inputs(mut self, most: Option<usize>) -> Self {
         self.max_embedding_inputs = most;
@@ -133,6 +142,7 @@ impl Default for Capabilities {
             embeddings: false,
             list_models: false,
             max_embedding_inputs: None,
+            rerank: false,
         }
     }
 }
@@ -402,6 +412,11 @@ pub trait Provider: Send + Sync + 'static {
         Err(Error::unsupported(self.name(), "count_tokens"))
     }
 
+    /// Documents ranked by relevance to a query, best first.
+    async fn rerank(&self, _req: &RerankRequest, _ctx: &RequestContext) -> Result<RerankResponse> {
+        Err(Error::unsupported(self.name(), "rerank"))
+    }
+
     /// The static catalog of models this provider knows (may be empty).
     fn models(&self) -> Vec<ModelInfo> {
         Vec::new()
@@ -473,6 +488,10 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
     }
     async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
         (**self).count_tokens(req, ctx).await
+    }
+
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        (**self).rerank(req, ctx).await
     }
     fn models(&self) -> Vec<ModelInfo> {
         (**self).models()

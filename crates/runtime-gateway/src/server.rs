@@ -126,6 +126,21 @@ impl Gateway {
         &self.conns
     }
 
+    /// The stack every call goes through (dispatcher, router, cache, metrics).
+    pub(crate) fn stack(&self) -> &Arc<dyn Provider> {
+        &self.provider
+    }
+
+    /// The per-request context of a call (see `context`).
+    pub(crate) fn request_context(
+        &self,
+        id: &RequestId,
+        who: &Principal,
+        headers: &HeaderMap,
+    ) -> RequestContext {
+        self.context(id, who, headers)
+    }
+
     pub(crate) fn context(
         &self,
         id: &RequestId,
@@ -150,6 +165,9 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/rerank", post(crate::routes::rerank::rerank))
+        .route("/v2/rerank", post(crate::routes::rerank::rerank))
+        .route("/rerank", post(crate::routes::rerank::rerank))
         .route("/v1/models", get(models))
         .route("/v1/models/{*id}", get(model))
         .route("/v1/usage", get(usage))
@@ -440,7 +458,7 @@ fn parse_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
     }
 }
 
-fn require(value: &str, param: &str) -> Result<(), ApiError> {
+pub(crate) fn require(value: &str, param: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         Err(ApiError::bad_request(format!("`{param}` is required")).with_param(param))
     } else {

@@ -119,6 +119,9 @@ pub struct PriceConfig {
     /// Reasoning tokens, when priced apart from output.
     #[serde(default)]
     pub reasoning_per_mtok: Option<f64>,
+    /// One search unit of a rerank call, in US dollars.
+    #[serde(default)]
+    pub per_search_unit: Option<f64>,
 }
 
 impl From<PriceConfig> for ModelPricing {
@@ -129,6 +132,7 @@ impl From<PriceConfig> for ModelPricing {
             cached_input_per_mtok: p.cached_input_per_mtok,
             cache_write_per_mtok: p.cache_write_per_mtok,
             reasoning_per_mtok: p.reasoning_per_mtok,
+            per_search_unit: p.per_search_unit,
         }
     }
 }

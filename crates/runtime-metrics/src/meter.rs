@@ -74,7 +74,7 @@ pub mod names {
     pub const DEPLOYMENT: &str = "deployment";
     /// Label: the model the client asked for.
     pub const MODEL: &str = "gen_ai_request_model";
-    /// Label: chat, chat_stream, completion, completion_stream or embedding.
+    /// Label: chat, chat_stream, completion, completion_stream, embedding or rerank.
     pub const OPERATION: &str = "gen_ai_operation_name";
     /// Label: the error kind (`runtime_core::Error::kind`).
     pub const ERROR_TYPE: &str = "error_type";
@@ -113,6 +113,8 @@ pub enum Operation {
     CompletionStream,
     /// `embed`.
     Embedding,
+    /// `rerank`.
+    Rerank,
 }
 
 impl Operation {
@@ -124,6 +126,7 @@ impl Operation {
             Operation::Completion => "completion",
             Operation::CompletionStream => "completion_stream",
             Operation::Embedding => "embedding",
+            Operation::Rerank => "rerank",
         }
     }
 
@@ -135,6 +138,7 @@ impl Operation {
             "completion" => Operation::Completion,
             "completion_stream" => Operation::CompletionStream,
             "embedding" => Operation::Embedding,
+            "rerank" => Operation::Rerank,
             _ => return None,
         })
     }

@@ -30,6 +30,12 @@ struct RawEntry {
     cache_write: Option<f64>,
     #[serde(default)]
     reasoning: Option<f64>,
+    /// USD per search unit (rerank).
+    #[serde(default)]
+    search_unit: Option<f64>,
+    /// USD per 1000 searches (rerank), the way Cohere's price page states it.
+    #[serde(default)]
+    per_1k_searches: Option<f64>,
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
@@ -198,6 +204,9 @@ impl PriceCatalog {
                                 cached_input_per_mtok: e.cached_input,
                                 cache_write_per_mtok: e.cache_write,
                                 reasoning_per_mtok: e.reasoning,
+                                per_search_unit: e
+                                    .search_unit
+                                    .or(e.per_1k_searches.map(|p| p / 1000.0)),
                             },
                             provenance,
                         };
@@ -399,6 +408,38 @@ impl Pricing {
             .entry(key)
             .or_insert_with(|| self.resolve_uncached(provider, deployment, model))
             .value()
+    }
+
+    /// The cost of `units` search units of a rerank call (plus its `usage`, where the model
+    /// is priced by token): zero provider cost plus the saving when `cache_hit`.
+    pub fn search_cost(
+        &self,
+        provider: &str,
+        deployment: Option<&str>,
+        model: &str,
+        units: u64,
+        usage: Option<&Usage>,
+        cache_hit: bool,
+    ) -> Cost {
+        let priced = self.price(provider, deployment, model).and_then(|(p, _)| {
+            let tokens = usage.map_or(0.0, |u| p.cost(u));
+            match p.search_cost(units) {
+                Some(c) => Some(c + tokens),
+                None if units == 0 => Some(tokens),
+                None => None,
+            }
+        });
+        if cache_hit {
+            Cost {
+                cost_usd: Some(0.0),
+                saved_usd: priced,
+            }
+        } else {
+            Cost {
+                cost_usd: priced,
+                saved_usd: None,
+            }
+        }
     }
 
     /// The cost of `usage`: zero provider cost plus the saving when `cache_hit`.
@@ -639,6 +680,25 @@ mod tests {
     }
 
     #[test]
+    fn rerank_is_priced_per_search_unit() {
+        let c = PriceCatalog::parse(
+            "[cohere]\n\"rerank-v3.5\" = { input = 0.0, output = 0.0, per_1k_searches = 2.0, unverified = true }\n",
+        )
+        .unwrap();
+        let e = c.get("cohere", "rerank-v3.5").unwrap();
+        assert!(close(e.pricing.per_search_unit.unwrap(), 0.002));
+        let pricing = Pricing::new(&PricingConfig::default());
+        let cost = pricing.search_cost("cohere", None, "rerank-v3.5", 3, None, false);
+        assert!(close(cost.cost_usd.unwrap(), 0.006), "{cost:?}");
+        let hit = pricing.search_cost("cohere", None, "rerank-v3.5", 1, None, true);
+        assert_eq!(hit.cost_usd, Some(0.0));
+        assert!(close(hit.saved_usd.unwrap(), 0.002));
+        // A model without a search price costs nothing known for its search units.
+        let unknown = pricing.search_cost("cohere", None, "command-a-03-2025", 1, None, false);
+        assert_eq!(unknown.cost_usd, None);
+    }
+
+    #[test]
     fn free_providers_and_overrides() {
         let mut cfg = PricingConfig {
             free_providers: vec!["local".into()],
@@ -652,6 +712,7 @@ mod tests {
                 cached_input_per_mtok: None,
                 cache_write_per_mtok: None,
                 reasoning_per_mtok: None,
+                per_search_unit: None,
             },
         );
         cfg.overrides.insert(
@@ -662,6 +723,7 @@ mod tests {
                 cached_input_per_mtok: None,
                 cache_write_per_mtok: None,
                 reasoning_per_mtok: None,
+                per_search_unit: None,
             },
         );
         let pricing = Pricing::new(&cfg).with_provider_type("my-azure", "azure-openai");

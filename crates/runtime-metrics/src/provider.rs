@@ -11,7 +11,7 @@ use futures::Stream;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
     EmbeddingRequest, EmbeddingResponse, HealthStatus, ModelInfo, Provider, RequestContext,
-    ResponseMeta, Result, StreamEvent, Usage,
+    RerankRequest, RerankResponse, ResponseMeta, Result, StreamEvent, Usage,
 };
 use tokio::time::Instant;
 
@@ -76,6 +76,8 @@ struct Outcome<'a> {
     meta: Option<&'a ResponseMeta>,
     provider_model: Option<&'a str>,
     usage: Option<Usage>,
+    /// Search units billed (rerank).
+    search_units: u64,
     ttft: Option<Duration>,
     status: Status,
     error_kind: Option<&'static str>,
@@ -134,11 +136,19 @@ impl Meter {
             .provider_model
             .filter(|m| !m.is_empty())
             .unwrap_or(&call.logical_model);
-        let cost = match &o.usage {
-            Some(u) => self
+        let cost = match (&o.usage, call.operation) {
+            (usage, Operation::Rerank) => self.pricing.search_cost(
+                provider,
+                deployment,
+                price_model,
+                o.search_units,
+                usage.as_ref(),
+                cache_hit,
+            ),
+            (Some(u), _) => self
                 .pricing
                 .cost(provider, deployment, price_model, u, cache_hit),
-            None => crate::pricing::Cost::default(),
+            (None, _) => crate::pricing::Cost::default(),
         };
         self.metrics.record(&Observation {
             provider,
@@ -191,6 +201,7 @@ impl Meter {
                 error_kind: o.error_kind.map(str::to_owned),
                 cache_hit,
                 attempts,
+                search_units: o.search_units,
             });
         }
     }
@@ -210,6 +221,7 @@ impl Meter {
                 meta: Some(meta),
                 provider_model: Some(model),
                 usage,
+                search_units: 0,
                 ttft: None,
                 status: Status::Ok,
                 error_kind: None,
@@ -239,6 +251,7 @@ impl Meter {
                 meta: meta.as_ref(),
                 provider_model: None,
                 usage: None,
+                search_units: 0,
                 ttft: None,
                 status: Status::Error,
                 error_kind: Some(e.kind()),
@@ -465,6 +478,33 @@ impl<P: Provider> Provider for MeteredProvider<P> {
         r
     }
 
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        let call = Call::start(ctx, Operation::Rerank, &req.model);
+        match self.inner.rerank(req, ctx).await {
+            Ok(r) => {
+                let usage = r.usage.unwrap_or_default();
+                self.meter.finish(
+                    &call,
+                    self.inner.name(),
+                    Outcome {
+                        meta: Some(&r.meta),
+                        provider_model: Some(&r.model),
+                        usage: usage.tokens,
+                        search_units: usage.search_units,
+                        ttft: None,
+                        status: Status::Ok,
+                        error_kind: None,
+                    },
+                );
+                Ok(r)
+            }
+            Err(e) => {
+                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
+                Err(e)
+            }
+        }
+    }
+
     fn models(&self) -> Vec<ModelInfo> {
         self.inner.models()
     }
@@ -498,6 +538,7 @@ impl StreamState {
                 meta: Some(&self.meta),
                 provider_model: self.provider_model.as_deref(),
                 usage: self.usage,
+                search_units: 0,
                 ttft: self.ttft,
                 status,
                 error_kind,

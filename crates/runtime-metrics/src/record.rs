@@ -55,7 +55,8 @@ pub struct UsageRecord {
     pub provider: String,
     /// The router deployment, if any.
     pub deployment: Option<String>,
-    /// The operation (`chat`, `chat_stream`, `completion`, `completion_stream`, `embedding`).
+    /// The operation (`chat`, `chat_stream`, `completion`, `completion_stream`, `embedding`,
+    /// `rerank`).
     pub operation: String,
     /// The model the client asked for.
     pub logical_model: String,
@@ -89,6 +90,9 @@ pub struct UsageRecord {
     pub cache_hit: bool,
     /// Router attempts (1 without retries).
     pub attempts: u32,
+    /// Search units billed (rerank); 0 for token-billed operations.
+    #[serde(default)]
+    pub search_units: u64,
 }
 
 impl UsageRecord {
@@ -119,6 +123,7 @@ impl UsageRecord {
             error_kind: None,
             cache_hit: false,
             attempts: 1,
+            search_units: 0,
         }
     }
 }

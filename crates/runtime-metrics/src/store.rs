@@ -16,7 +16,7 @@ pub use crate::sqlite::SqliteStore;
 use crate::record::{Status, UsageRecord};
 
 const HOUR_MS: i64 = 3_600_000;
-/// Rows per INSERT statement, largest first (24 binds per record row; all under every
+/// Rows per INSERT statement, largest first (25 binds per record row; all under every
 /// backend's bind limit). A batch is cut into chunks of these sizes only, so the statement
 /// texts repeat and the connection's prepared-statement cache serves them: with a free size
 /// per batch, every flush parsed and planned a fresh multi-row INSERT (about 10 % of the
@@ -52,6 +52,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "stored responses of /v1/responses",
         include_str!("../migrations/sqlite/0003_responses.sql"),
         include_str!("../migrations/postgres/0003_responses.sql"),
+    ),
+    (
+        4,
+        "search units of rerank calls",
+        include_str!("../migrations/sqlite/0004_search_units.sql"),
+        include_str!("../migrations/postgres/0004_search_units.sql"),
     ),
 ];
 
@@ -237,7 +243,7 @@ fn u(n: Option<i64>) -> u64 {
 const RECORD_COLUMNS: &str = "request_id, time_ms, key_id, team_id, end_user, provider, deployment, operation, \
     logical_model, provider_model, prompt_tokens, completion_tokens, cached_tokens, \
     cache_write_tokens, reasoning_tokens, total_tokens, cost_usd, saved_usd, latency_ms, \
-    ttft_ms, status, error_kind, cache_hit, attempts";
+    ttft_ms, status, error_kind, cache_hit, attempts, search_units";
 
 const ROLLUP_INSERT: &str = "INSERT INTO usage_rollup_hourly (hour_ms, provider, model, \
     deployment, key_id, requests, errors, cache_hits, unpriced_requests, prompt_tokens, \
@@ -394,7 +400,8 @@ macro_rules! backend {
                             .push_bind(r.status.as_str())
                             .push_bind(r.error_kind.as_deref())
                             .push_bind(r.cache_hit)
-                            .push_bind(i64::from(r.attempts));
+                            .push_bind(i64::from(r.attempts))
+                            .push_bind(i(r.search_units));
                     });
                     q.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
                     for row in q.build().fetch_all(&mut *tx).await? {

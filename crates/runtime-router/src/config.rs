@@ -57,6 +57,8 @@ pub enum RequestKind {
     Completion,
     /// `embed`.
     Embedding,
+    /// `rerank`.
+    Rerank,
 }
 
 impl RequestKind {
@@ -67,6 +69,7 @@ impl RequestKind {
             RequestKind::Stream => "stream",
             RequestKind::Completion => "completion",
             RequestKind::Embedding => "embedding",
+            RequestKind::Rerank => "rerank",
         }
     }
 }
@@ -81,6 +84,8 @@ pub enum ModelType {
     Chat,
     /// Embeddings.
     Embedding,
+    /// Reranking.
+    Rerank,
 }
 
 /// The `[router]` table: defaults for every logical model.

@@ -91,6 +91,7 @@ impl Deployment {
             RequestKind::Stream => c.streaming,
             RequestKind::Completion => c.completion || c.chat,
             RequestKind::Embedding => c.embeddings,
+            RequestKind::Rerank => c.rerank,
         };
         kind_ok
             && (!needs.tools || c.tools)

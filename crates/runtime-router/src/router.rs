@@ -12,8 +12,8 @@ use runtime_core::http::HttpClient;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
     EmbeddingRequest, EmbeddingResponse, Error, HealthStatus, Message, ModelInfo, ModelKind,
-    Provider, RequestContext, ResponseFormat, ResponseMeta, Result, Retryability, RouteSummary,
-    Secret, TimeoutPhase, Usage,
+    Provider, RequestContext, RerankRequest, RerankResponse, ResponseFormat, ResponseMeta, Result,
+    Retryability, RouteSummary, Secret, TimeoutPhase, Usage,
 };
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -615,6 +615,7 @@ enum Call<'a> {
     Complete(&'a CompletionRequest),
     CompleteStream(&'a CompletionRequest),
     Embed(&'a EmbeddingRequest),
+    Rerank(&'a RerankRequest),
 }
 
 impl Call<'_> {
@@ -624,6 +625,7 @@ impl Call<'_> {
             Call::Stream(_) | Call::CompleteStream(_) => RequestKind::Stream,
             Call::Complete(_) => RequestKind::Completion,
             Call::Embed(_) => RequestKind::Embedding,
+            Call::Rerank(_) => RequestKind::Rerank,
         }
     }
 
@@ -632,6 +634,7 @@ impl Call<'_> {
             Call::Chat(r) | Call::Stream(r) => &r.model,
             Call::Complete(r) | Call::CompleteStream(r) => &r.model,
             Call::Embed(r) => &r.model,
+            Call::Rerank(r) => &r.model,
         }
     }
 
@@ -667,6 +670,15 @@ impl Call<'_> {
                 r.input.iter().map(|s| s.chars().count() / 4).sum::<usize>() as u64,
                 0,
             ),
+            Call::Rerank(r) => (
+                (r.query.chars().count()
+                    + r.documents
+                        .iter()
+                        .map(|d| d.text().chars().count())
+                        .sum::<usize>()) as u64
+                    / 4,
+                0,
+            ),
         }
     }
 }
@@ -677,6 +689,7 @@ enum Out {
     Held(HeldStream),
     Complete(CompletionResponse),
     Embed(EmbeddingResponse),
+    Rerank(RerankResponse),
 }
 
 impl Out {
@@ -685,6 +698,7 @@ impl Out {
             Out::Chat(r) => r.usage,
             Out::Complete(r) => r.usage,
             Out::Embed(r) => r.usage,
+            Out::Rerank(r) => r.usage.and_then(|u| u.tokens),
             Out::Stream(_) | Out::Held(_) => None,
         }
     }
@@ -694,6 +708,7 @@ impl Out {
             Out::Chat(r) => &mut r.meta,
             Out::Complete(r) => &mut r.meta,
             Out::Embed(r) => &mut r.meta,
+            Out::Rerank(r) => &mut r.meta,
             Out::Stream(s) => s.meta_mut(),
             Out::Held(h) => h.stream.meta_mut(),
         }
@@ -913,6 +928,19 @@ impl Router {
         }
     }
 
+    /// A ranking with the attempts it took.
+    pub async fn rerank_routed(
+        &self,
+        req: &RerankRequest,
+        ctx: &RequestContext,
+    ) -> Result<Routed<RerankResponse>, RouteError> {
+        let (out, attempts) = self.inner.route(Call::Rerank(req), ctx).await?;
+        match out {
+            Out::Rerank(value) => Ok(Routed { value, attempts }),
+            _ => Err(internal(attempts)),
+        }
+    }
+
     fn model_info(&self, m: &LogicalModel) -> ModelInfo {
         let any = |f: fn(&Capabilities) -> bool| m.deployments.iter().any(|d| f(&d.caps));
         ModelInfo {
@@ -920,6 +948,7 @@ impl Router {
             provider: self.inner.name.clone(),
             kind: match m.model_type {
                 ModelType::Embedding => ModelKind::Embedding,
+                ModelType::Rerank => ModelKind::Other,
                 _ => ModelKind::Chat,
             },
             supports_streaming: any(|c| c.streaming),
@@ -1632,6 +1661,13 @@ impl Inner {
                 drop(guard);
                 out
             }
+            Call::Rerank(r) => {
+                let mut r = r.clone();
+                r.model.clone_from(&d.model);
+                let out = p.rerank(&r, ctx).await.map(Out::Rerank);
+                drop(guard);
+                out
+            }
             Call::Stream(_) | Call::CompleteStream(_) => {
                 let ttft = d.ttft_timeout;
                 let open = async {
@@ -1810,6 +1846,7 @@ impl Provider for Router {
                 caps.json_schema |= c.json_schema;
                 caps.completion |= c.completion || c.chat;
                 caps.embeddings |= c.embeddings;
+                caps.rerank |= c.rerank;
                 if c.embeddings {
                     caps.max_embedding_inputs =
                         match (caps.max_embedding_inputs, c.max_embedding_inputs) {
@@ -1891,6 +1928,13 @@ impl Provider for Router {
             }
         }
         Err(last.unwrap_or_else(|| Error::unsupported(&self.inner.name, "count_tokens")))
+    }
+
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        self.rerank_routed(req, ctx)
+            .await
+            .map(|r| r.value)
+            .map_err(|e| e.report(ctx))
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -6,6 +6,7 @@ pub mod element;
 pub mod embedding;
 pub mod model;
 pub mod pricing;
+pub mod rerank;
 pub mod usage;
 
 pub(crate) mod serde_util;
@@ -16,4 +17,5 @@ pub use element::*;
 pub use embedding::*;
 pub use model::*;
 pub use pricing::*;
+pub use rerank::*;
 pub use usage::*;

@@ -23,6 +23,10 @@ pub struct ModelPricing {
     /// Reasoning output tokens, where priced apart from output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_per_mtok: Option<f64>,
+    /// One search unit of a rerank call (Cohere: one query over up to 100 documents), in US
+    /// dollars; `None` where the model is not priced by search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_search_unit: Option<f64>,
 }
 
 impl ModelPricing {
@@ -52,6 +56,11 @@ impl ModelPricing {
             / 1_000_000.0
     }
 
+    /// The cost of `units` search units (rerank), `None` when the model has no search price.
+    pub fn search_cost(&self, units: u64) -> Option<f64> {
+        self.per_search_unit.map(|p| units as f64 * p)
+    }
+
     /// A rough cost of a request before it is sent: `prompt` input and `completion` output tokens.
     pub fn estimate(&self, prompt: u64, completion: u64) -> f64 {
         (prompt as f64 * self.input_per_mtok + completion as f64 * self.output_per_mtok)
@@ -71,6 +80,7 @@ mod tests {
             cached_input_per_mtok: Some(0.5),
             cache_write_per_mtok: Some(2.5),
             reasoning_per_mtok: None,
+            per_search_unit: None,
         };
         let u = Usage {
             prompt_tokens: 1_000_000,

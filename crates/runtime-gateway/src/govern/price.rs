@@ -46,6 +46,7 @@ fn max_pricing(a: ModelPricing, b: ModelPricing) -> ModelPricing {
         cached_input_per_mtok: m(a.cached_input_per_mtok, b.cached_input_per_mtok),
         cache_write_per_mtok: m(a.cache_write_per_mtok, b.cache_write_per_mtok),
         reasoning_per_mtok: m(a.reasoning_per_mtok, b.reasoning_per_mtok),
+        per_search_unit: m(a.per_search_unit, b.per_search_unit),
     }
 }
 
@@ -170,6 +171,7 @@ mod tests {
             cached_input_per_mtok: Some(0.3),
             cache_write_per_mtok: Some(3.75),
             reasoning_per_mtok: None,
+            per_search_unit: None,
         };
         // 1000 bytes × 3.75 + 100 × 15 = 5250 µUSD.
         assert_eq!(worst_cost_micros(&p, 1000, 100), 5250);

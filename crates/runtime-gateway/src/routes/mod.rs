@@ -4,3 +4,4 @@
 //! apply exactly as on `/v1/chat/completions`.
 
 pub mod messages;
+pub mod rerank;

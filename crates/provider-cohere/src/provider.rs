@@ -1,0 +1,143 @@
+//! The provider: typed bodies from [`crate::wire`], sent through the shared client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, map_status};
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse, ResponseMeta,
+    Result, Secret,
+};
+
+use crate::wire::{embed, models, request, rerank, response, stream::CohereDecoder};
+
+/// One Cohere instance.
+#[derive(Debug, Clone)]
+pub struct CohereProvider {
+    pub(crate) name: Arc<str>,
+    pub(crate) base_url: String,
+    pub(crate) key: Secret,
+    pub(crate) timeout: Duration,
+    pub(crate) stream_idle_timeout: Duration,
+    pub(crate) catalog: Vec<ModelInfo>,
+    pub(crate) http: HttpClient,
+}
+
+impl CohereProvider {
+    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
+        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key).clone();
+        let mut c = CallInfo::new(self.name.clone(), model, Some(key), self.timeout);
+        c.idle_timeout = self.stream_idle_timeout;
+        c.map_error = map_status;
+        c
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        ctx: &RequestContext,
+    ) -> HttpRequestSpec {
+        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key);
+        HttpRequestSpec::post_json(format!("{}/{path}", self.base_url), body).bearer(key)
+    }
+
+    /// The request spec of a chat call (pure apart from reading the config).
+    pub fn chat_spec(
+        &self,
+        req: &ChatRequest,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = request::chat_request(req, &self.name, stream)?;
+        let spec = self.post("v2/chat", &body, ctx);
+        Ok(if stream {
+            spec.header("accept", "text/event-stream")
+        } else {
+            spec
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for CohereProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        crate::CAPABILITIES
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, false, ctx)?;
+        let (body, _h) = self
+            .http
+            .bytes(&self.call(&req.model, ctx), spec, ctx)
+            .await?;
+        response::parse_chat(&body, &self.name, &req.model)
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, true, ctx)?;
+        let (sse, _h) = self
+            .http
+            .sse(&self.call(&req.model, ctx), spec, ctx)
+            .await?;
+        Ok(
+            ChatStream::decode_sse(sse, CohereDecoder::new(&self.name, &req.model)).with_meta(
+                ResponseMeta {
+                    provider: Some(self.name.to_string()),
+                    ..ResponseMeta::default()
+                },
+            ),
+        )
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                &self.name,
+                &req.model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        let body = embed::embed_request(req, &self.name)?;
+        let spec = self.post("v2/embed", &body, ctx);
+        let (bytes, _h) = self
+            .http
+            .bytes(&self.call(&req.model, ctx), spec, ctx)
+            .await?;
+        embed::parse_embed(&bytes, req.input.len(), &self.name, &req.model)
+    }
+
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        let body = rerank::rerank_request(req, &self.name)?;
+        let spec = self.post("v2/rerank", &body, ctx);
+        let (bytes, _h) = self
+            .http
+            .bytes(&self.call(&req.model, ctx), spec, ctx)
+            .await?;
+        rerank::parse_rerank(&bytes, req, &self.name)
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.catalog.clone()
+    }
+
+    /// `GET /v1/models` (one page, up to 1000 models).
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key);
+        let spec =
+            HttpRequestSpec::get(format!("{}/v1/models?page_size=1000", self.base_url)).bearer(key);
+        let (body, _h) = self.http.bytes(&self.call("", ctx), spec, ctx).await?;
+        models::parse_models(&body, &self.name)
+    }
+}
