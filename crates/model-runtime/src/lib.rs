@@ -18,6 +18,8 @@ pub use runtime_core::*;
 pub use provider_anthropic;
 #[cfg(feature = "azure-openai")]
 pub use provider_azure_openai;
+#[cfg(feature = "bedrock")]
+pub use provider_bedrock;
 #[cfg(feature = "google")]
 pub use provider_google;
 #[cfg(feature = "huggingface")]
@@ -79,6 +81,8 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     v.push(&provider_local::FACTORY);
     #[cfg(feature = "huggingface")]
     v.push(&provider_huggingface::FACTORY);
+    #[cfg(feature = "bedrock")]
+    v.push(&provider_bedrock::FACTORY);
     // The presets compiled into provider-presets (the features above select which).
     #[cfg(any(
         feature = "groq",
