@@ -101,10 +101,10 @@ pub fn build_with_env(
         .filter(|r| !r.is_empty())
         .or_else(|| env("AWS_DEFAULT_REGION").filter(|r| !r.is_empty()))
         .or(profile_region);
-    if let Some(r) = &region {
-        if !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(cfg.error("region", format!("`{r}` is not an AWS region name")));
-        }
+    if let Some(r) = &region
+        && !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(cfg.error("region", format!("`{r}` is not an AWS region name")));
     }
     let base_url = cfg.string("base_url")?.filter(|u| !u.is_empty());
     let needs_region = || {

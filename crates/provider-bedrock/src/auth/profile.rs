@@ -63,11 +63,11 @@ pub fn profile(config: Option<&str>, credentials: Option<&str>, name: &str) -> O
             merged.extend(s.clone());
         }
     }
-    if let Some(text) = credentials {
-        if let Some(s) = parse_ini(text).get(name) {
-            found = true;
-            merged.extend(s.clone());
-        }
+    if let Some(text) = credentials
+        && let Some(s) = parse_ini(text).get(name)
+    {
+        found = true;
+        merged.extend(s.clone());
     }
     found.then_some(merged)
 }

@@ -152,10 +152,9 @@ pub fn map_bedrock_error(
         .as_ref()
         .and_then(|j| j.get("Message"))
         .and_then(Value::as_str)
+        && b.message.trim_start().starts_with('{')
     {
-        if b.message.trim_start().starts_with('{') {
-            b.message = m.to_owned();
-        }
+        b.message = m.to_owned();
     }
     let name = http_exception_name(headers, &b);
     map_exception(ctx, &name, status, headers, b)

@@ -62,13 +62,13 @@ pub fn converse_request(req: &ChatRequest, provider: &str) -> Result<ConverseReq
         documents: 0,
     };
     refuse_unexpressible(&cx)?;
-    if let Some(x) = req.element_extra(ElementRef::Request) {
-        if !x.is_empty() {
-            return Err(cx.invalid(
-                "element_extras",
-                "Bedrock places cache points after messages, parts or tools, not on the request",
-            ));
-        }
+    if let Some(x) = req.element_extra(ElementRef::Request)
+        && !x.is_empty()
+    {
+        return Err(cx.invalid(
+            "element_extras",
+            "Bedrock places cache points after messages, parts or tools, not on the request",
+        ));
     }
     let mut out = ConverseRequest {
         inference_config: InferenceConfig {
