@@ -52,6 +52,12 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "an OpenAI-compatible provider may reuse provider-openai",
     ),
     (
+        "provider-bedrock",
+        &["runtime-core"],
+        "a native provider depends on runtime-core only (the AWS signing and event-stream \
+         crates are external, not the SDK)",
+    ),
+    (
         "provider-*",
         &["runtime-core"],
         "a provider crate depends on runtime-core only",

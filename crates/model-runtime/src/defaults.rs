@@ -122,6 +122,21 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "bedrock")]
+    #[test]
+    fn bedrock_is_included_with_aws_credentials_in_the_environment() {
+        let none = Config::embedded_default_with_env(&|_| None);
+        assert!(!none.providers.contains_key("bedrock"));
+        for vars in [
+            &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"][..],
+            &["AWS_BEARER_TOKEN_BEDROCK"][..],
+        ] {
+            let with =
+                Config::embedded_default_with_env(&|k| vars.contains(&k).then(|| "x".to_owned()));
+            assert!(with.providers.contains_key("bedrock"), "{vars:?}");
+        }
+    }
+
     #[test]
     fn providers_with_credentials_are_included() {
         let none = Config::embedded_default_with_env(&|_| None);

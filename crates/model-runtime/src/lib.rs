@@ -22,6 +22,8 @@ pub use provider_anthropic;
 pub use provider_azure_openai;
 #[cfg(feature = "cohere")]
 pub use provider_cohere;
+#[cfg(feature = "bedrock")]
+pub use provider_bedrock;
 #[cfg(feature = "google")]
 pub use provider_google;
 #[cfg(feature = "huggingface")]
@@ -89,6 +91,8 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     v.push(&provider_local::FACTORY);
     #[cfg(feature = "huggingface")]
     v.push(&provider_huggingface::FACTORY);
+    #[cfg(feature = "bedrock")]
+    v.push(&provider_bedrock::FACTORY);
     // The presets compiled into provider-presets (the features above select which).
     #[cfg(any(
         feature = "groq",

@@ -13,6 +13,7 @@ fn registry_lists_exactly_the_enabled_providers() {
         (cfg!(feature = "google"), "google"),
         (cfg!(feature = "vertex"), "vertex"),
         (cfg!(feature = "huggingface"), "huggingface"),
+        (cfg!(feature = "bedrock"), "bedrock"),
         (cfg!(feature = "openai"), "openai"),
         (cfg!(feature = "groq"), "groq"),
         (cfg!(feature = "deepseek"), "deepseek"),

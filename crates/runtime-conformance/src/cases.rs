@@ -15,7 +15,8 @@ use crate::{Call, Category, MockReply, Scenario, Target, matches};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Case {
-    /// A fixture base name: `<fixture>.request.json`, `<fixture>.response.{json,sse,ndjson}`,
+    /// A fixture base name: `<fixture>.request.json`,
+    /// `<fixture>.response.{json,sse,ndjson,eventstream}`,
     /// `<fixture>.meta.json` in the fixtures folder.
     #[serde(default)]
     fixture: Option<String>,
@@ -226,6 +227,8 @@ fn reply_file(target: &Target, dirs: &Dirs<'_>, name: &str) -> Result<MockReply,
         MockReply::ndjson(bytes)
     } else if name.ends_with(".chunks.jsonl") || name.ends_with(".chunks.json") {
         MockReply::sse((target.chunks)(&String::from_utf8_lossy(&bytes)))
+    } else if name.ends_with(".eventstream") {
+        MockReply::eventstream(bytes)
     } else {
         MockReply::json(bytes)
     })
@@ -266,11 +269,13 @@ fn scenario(target: &Target, dirs: &Dirs<'_>, name: &str, path: &Path) -> Result
     // The reply.
     let reply_name = match (&case.reply, &case.fixture) {
         (Some(r), _) => r.clone(),
-        (None, Some(f)) => ["json", "sse", "ndjson"]
+        (None, Some(f)) => ["json", "sse", "ndjson", "eventstream"]
             .iter()
             .map(|x| format!("{f}.response.{x}"))
             .find(|n| dirs.find(n).is_some())
-            .ok_or_else(|| format!("fixture `{f}` has no .response.json/.sse/.ndjson"))?,
+            .ok_or_else(|| {
+                format!("fixture `{f}` has no .response.json/.sse/.ndjson/.eventstream")
+            })?,
         (None, None) => return Err("a case needs a `fixture` or a `reply`".into()),
     };
     let mut reply = reply_file(target, dirs, &reply_name)?;

@@ -596,6 +596,25 @@ fn without_last_frame(body: &[u8], ndjson: bool) -> Vec<u8> {
         .into_bytes()
 }
 
+/// A binary AWS event stream without its last message (each message starts with its total
+/// length, big-endian).
+fn without_last_message(body: &[u8]) -> Vec<u8> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while let Some(len) = body.get(at..at + 4) {
+        let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        if n < 16 || at + n > body.len() {
+            break;
+        }
+        starts.push(at);
+        at += n;
+    }
+    match starts.as_slice() {
+        [.., last] if starts.len() > 1 => body[..*last].to_vec(),
+        _ => body.to_vec(),
+    }
+}
+
 /// The declared stream event, else the first successful streamed case without its end.
 fn stream_event(run: &Run<'_>) -> Option<(Vec<u8>, String)> {
     if let Some(e) = &run.target.stream_event {
@@ -609,6 +628,9 @@ fn stream_event(run: &Run<'_>) -> Option<(Vec<u8>, String)> {
             Call::StreamEqualsChat(_, r) if streams => r,
             _ => return None,
         };
+        if r.content_type.starts_with(crate::EVENTSTREAM) {
+            return Some((without_last_message(&r.body), r.content_type.clone()));
+        }
         let ndjson = r.content_type.starts_with("application/x-ndjson");
         Some((without_last_frame(&r.body, ndjson), r.content_type.clone()))
     })

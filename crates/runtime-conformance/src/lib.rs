@@ -20,7 +20,7 @@ pub use cases::error_kind;
 pub use checks::{OVERRIDE_KEY, PROBE_FIELD, run};
 pub use matching::{json_contains, matches};
 pub use report::{CheckResult, Outcome, Report};
-pub use scenario::{Call, Expect, Got, MockReply, Scenario};
+pub use scenario::{Call, EVENTSTREAM, Expect, Got, MockReply, Scenario};
 pub use target::{Builder, ChunksFn, ErrorBodyFn, RequestReader, Target, chunks_as_sse, core_call};
 
 /// The API key the suite configures; it must never show up in an error.

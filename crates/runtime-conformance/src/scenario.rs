@@ -9,6 +9,9 @@ use runtime_core::{
 
 use crate::Category;
 
+/// The content type of AWS's binary event stream.
+pub const EVENTSTREAM: &str = "application/vnd.amazon.eventstream";
+
 /// What the mock server answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -49,6 +52,11 @@ impl MockReply {
         Self::new(200, "application/x-ndjson", body)
     }
 
+    /// A 200 binary AWS event stream (`application/vnd.amazon.eventstream`, Bedrock).
+    pub fn eventstream(body: impl Into<Vec<u8>>) -> Self {
+        Self::new(200, EVENTSTREAM, body)
+    }
+
     /// The same reply with another status.
     pub fn status(mut self, status: u16) -> Self {
         self.status = status;
@@ -65,6 +73,7 @@ impl MockReply {
     pub fn is_stream(&self) -> bool {
         self.content_type.starts_with("text/event-stream")
             || self.content_type.starts_with("application/x-ndjson")
+            || self.content_type.starts_with(EVENTSTREAM)
     }
 }
 

@@ -119,6 +119,22 @@ fn catalog_provider(provider_type: &str) -> &str {
     }
 }
 
+/// Bedrock prices the foundation model: an ARN's resource name, without a cross-region
+/// inference profile prefix (`us.anthropic.claude-…` → `anthropic.claude-…`).
+fn bedrock_base_model(model: &str) -> &str {
+    let id = if model.starts_with("arn:") {
+        model.rsplit('/').next().unwrap_or(model)
+    } else {
+        model
+    };
+    [
+        "global.", "us.", "us-gov.", "eu.", "apac.", "jp.", "au.", "ca.",
+    ]
+    .iter()
+    .find_map(|p| id.strip_prefix(p))
+    .unwrap_or(id)
+}
+
 fn all_digits(s: &str, n: usize) -> bool {
     s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -232,6 +248,9 @@ impl PriceCatalog {
         let provider = catalog_provider(provider_type);
         let models = self.providers.get(provider)?;
         let mut name = model.strip_prefix("models/").unwrap_or(model);
+        if provider == "bedrock" {
+            name = bedrock_base_model(name);
+        }
         if let Some(rest) = name
             .strip_prefix(provider)
             .and_then(|r| r.strip_prefix('/'))
@@ -543,6 +562,26 @@ mod tests {
         // No checked source: unpriced rather than guessed.
         assert!(
             c.get("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bedrock_profiles_and_arns_price_as_their_foundation_model() {
+        let c = PriceCatalog::parse(CATALOG_TOML).unwrap();
+        for id in [
+            "anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ] {
+            let e = c.get("bedrock", id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(e.pricing.input_per_mtok, 3.0, "{id}");
+            assert_eq!(e.pricing.cache_write_per_mtok, Some(3.75), "{id}");
+        }
+        assert!(c.get("bedrock", "apac.amazon.nova-micro-v1:0").is_some());
+        assert!(
+            c.get("bedrock", "us.meta.llama4-maverick-17b-instruct-v1:0")
                 .is_none()
         );
     }

@@ -1,0 +1,334 @@
+//! The Bedrock provider: HTTP calls over the shared client, signed or with a bearer key.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use futures::future::try_join_all;
+
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, Embedding, EmbeddingRequest,
+    EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Usage,
+};
+
+use crate::auth::{Auth, SERVICE, sign_spec};
+use crate::wire::embed::{self, CohereResponse, EmbedFamily, TitanResponse};
+use crate::wire::models::{FoundationModels, InferenceProfiles, parse_models};
+use crate::wire::{self, ConverseResponse, EventStreamFrames, StreamDecoder, map_bedrock_error};
+
+/// What Bedrock serves through this provider.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .completion(true)
+    .embeddings(true)
+    .list_models(true)
+    .max_embedding_inputs(Some(embed::COHERE_MAX_TEXTS));
+
+/// Most pages of `GET /inference-profiles` followed.
+const MAX_PROFILE_PAGES: usize = 50;
+
+/// Everything the provider needs; build it with [`crate::BedrockSettings`].
+#[derive(Debug, Clone)]
+pub struct BedrockConfig {
+    /// Instance name.
+    pub name: Arc<str>,
+    /// Region (signing scope and default hosts).
+    pub region: String,
+    /// Runtime base URL (`https://bedrock-runtime.<region>.amazonaws.com`), no trailing `/`.
+    pub runtime_url: String,
+    /// Control-plane base URL (`https://bedrock.<region>.amazonaws.com`), no trailing `/`.
+    pub control_url: String,
+    /// Credentials.
+    pub auth: Auth,
+    /// Whole-request timeout (and wait for stream headers).
+    pub timeout: Duration,
+    /// Longest silence inside a stream.
+    pub stream_idle_timeout: Duration,
+    /// Static catalog.
+    pub catalog: Vec<ModelInfo>,
+}
+
+/// The AWS Bedrock provider.
+#[derive(Debug, Clone)]
+pub struct BedrockProvider {
+    cfg: Arc<BedrockConfig>,
+    http: HttpClient,
+}
+
+impl BedrockProvider {
+    /// A provider with this config and the shared client.
+    pub fn new(cfg: BedrockConfig, http: HttpClient) -> Self {
+        Self {
+            cfg: Arc::new(cfg),
+            http,
+        }
+    }
+
+    /// Its config.
+    pub fn config(&self) -> &BedrockConfig {
+        &self.cfg
+    }
+
+    /// The credentials of a call: a per-request key (`RequestContext::api_key`, rotated by
+    /// the router) is a Bedrock API key; else the configured credentials.
+    fn auth(&self, ctx: &RequestContext) -> Auth {
+        match ctx.api_key.as_ref().filter(|k| !k.is_empty()) {
+            Some(k) => Auth::Bearer(k.clone()),
+            None => self.cfg.auth.clone(),
+        }
+    }
+
+    fn call(&self, model: &str, auth: &Auth) -> CallInfo {
+        let mut c = CallInfo::new(
+            self.cfg.name.clone(),
+            model,
+            Some(auth.secret()),
+            self.cfg.timeout,
+        );
+        c.idle_timeout = self.cfg.stream_idle_timeout;
+        c.map_error = map_bedrock_error;
+        c
+    }
+
+    /// Authorizes a spec: bearer header, or a SigV4 signature over the final request.
+    pub fn authorize(&self, mut spec: HttpRequestSpec, auth: &Auth) -> Result<HttpRequestSpec> {
+        match auth {
+            Auth::Bearer(k) => Ok(spec.bearer(k)),
+            Auth::SigV4(c) => {
+                sign_spec(&mut spec, c, &self.cfg.region, SERVICE, SystemTime::now()).map_err(
+                    |reason| Error::InvalidConfig {
+                        provider: self.cfg.name.to_string(),
+                        field: "credentials".into(),
+                        reason,
+                    },
+                )?;
+                Ok(spec)
+            }
+        }
+    }
+
+    /// The unsigned spec of a Converse (or ConverseStream) call: pure, for snapshots.
+    pub fn chat_spec_unsigned(&self, req: &ChatRequest, stream: bool) -> Result<HttpRequestSpec> {
+        let body = wire::converse_request(req, &self.cfg.name)?;
+        let action = if stream {
+            "converse-stream"
+        } else {
+            "converse"
+        };
+        let url = format!(
+            "{}{}",
+            self.cfg.runtime_url,
+            wire::model_path(&req.model, action)
+        );
+        let spec = HttpRequestSpec::post_json(url, &body);
+        Ok(if stream {
+            spec.header("accept", "application/vnd.amazon.eventstream")
+        } else {
+            spec.header("accept", "application/json")
+        })
+    }
+
+    async fn invoke<T: serde::de::DeserializeOwned>(
+        &self,
+        model: &str,
+        body: &impl serde::Serialize,
+        ctx: &RequestContext,
+    ) -> Result<(T, Option<u64>)> {
+        let auth = self.auth(ctx);
+        let url = format!(
+            "{}{}",
+            self.cfg.runtime_url,
+            wire::model_path(model, "invoke")
+        );
+        let spec = HttpRequestSpec::post_json(url, body).header("accept", "application/json");
+        let spec = self.authorize(spec, &auth)?;
+        let call = self.call(model, &auth);
+        let (value, headers) = self
+            .http
+            .json(&call, spec, ctx, "InvokeModel response")
+            .await?;
+        let tokens = headers
+            .get("x-amzn-bedrock-input-token-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Ok((value, tokens))
+    }
+
+    async fn control_get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        ctx: &RequestContext,
+    ) -> Result<T> {
+        let auth = self.auth(ctx);
+        let spec = HttpRequestSpec::get(format!("{}{path}", self.cfg.control_url))
+            .header("accept", "application/json");
+        let spec = self.authorize(spec, &auth)?;
+        let call = self.call("", &auth);
+        let (value, _h) = self.http.json(&call, spec, ctx, "model list").await?;
+        Ok(value)
+    }
+}
+
+#[async_trait]
+impl Provider for BedrockProvider {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        let auth = self.auth(ctx);
+        let spec = self.authorize(self.chat_spec_unsigned(req, false)?, &auth)?;
+        let call = self.call(&req.model, &auth);
+        let (body, headers): (ConverseResponse, _) = self
+            .http
+            .json(&call, spec, ctx, "Converse response")
+            .await?;
+        let mut resp = wire::parse_converse(body, &self.cfg.name, &req.model)?;
+        resp.meta.upstream_request_id = request_id(&headers);
+        Ok(resp)
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        let auth = self.auth(ctx);
+        let spec = self.authorize(self.chat_spec_unsigned(req, true)?, &auth)?;
+        let call = self.call(&req.model, &auth);
+        let (bytes, headers) = self.http.stream(&call, spec, ctx).await?;
+        let frames = EventStreamFrames::new(bytes, &self.cfg.name, &req.model);
+        let decoder = StreamDecoder::new(&self.cfg.name, &req.model);
+        Ok(
+            ChatStream::decode_frames(frames, decoder).with_meta(ResponseMeta {
+                provider: Some(self.cfg.name.to_string()),
+                upstream_request_id: request_id(&headers),
+                ..ResponseMeta::default()
+            }),
+        )
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let name = &self.cfg.name;
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                name,
+                &req.model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        let Some(family) = EmbedFamily::of(&req.model) else {
+            return Err(Error::invalid_request(
+                name,
+                &req.model,
+                Some("model"),
+                "not an embedding model this provider knows (amazon.titan-embed-*, cohere.embed-*)",
+            ));
+        };
+        let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(req.input.len());
+        let mut tokens = 0u64;
+        match family {
+            EmbedFamily::Cohere => {
+                for chunk in req.input.chunks(family.batch()) {
+                    let body = embed::cohere_request(req, chunk, name)?;
+                    let (r, t): (CohereResponse, _) = self.invoke(&req.model, &body, ctx).await?;
+                    let v = embed::cohere_vectors(r, name, &req.model)?;
+                    if v.len() != chunk.len() {
+                        return Err(Error::decode(
+                            name,
+                            &req.model,
+                            "Cohere embeddings",
+                            format!("{} vectors for {} texts", v.len(), chunk.len()),
+                            "",
+                        ));
+                    }
+                    vectors.extend(v);
+                    tokens += t.unwrap_or(0);
+                }
+            }
+            EmbedFamily::TitanV1 | EmbedFamily::TitanV2 => {
+                // One text per call: sent concurrently, answered in order.
+                let bodies = req
+                    .input
+                    .iter()
+                    .map(|t| embed::titan_request(req, t, family, name))
+                    .collect::<Result<Vec<_>>>()?;
+                let answers = try_join_all(
+                    bodies
+                        .iter()
+                        .map(|b| self.invoke::<TitanResponse>(&req.model, b, ctx)),
+                )
+                .await?;
+                for (r, t) in answers {
+                    tokens += t.unwrap_or(r.input_text_token_count);
+                    vectors.push(r.embedding);
+                }
+            }
+        }
+        Ok(EmbeddingResponse {
+            model: req.model.clone(),
+            data: vectors
+                .into_iter()
+                .enumerate()
+                .map(|(index, embedding)| Embedding { index, embedding })
+                .collect(),
+            usage: Some(Usage::new(tokens, 0)),
+            meta: ResponseMeta {
+                provider: Some(name.to_string()),
+                ..ResponseMeta::default()
+            },
+        })
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.cfg.catalog.clone()
+    }
+
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        let models: FoundationModels = self.control_get("/foundation-models", ctx).await?;
+        let mut profiles = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PROFILE_PAGES {
+            let mut path = "/inference-profiles?maxResults=1000".to_owned();
+            if let Some(t) = &token {
+                path.push_str("&nextToken=");
+                path.push_str(&wire::encode_segment(t));
+            }
+            let page: InferenceProfiles = self.control_get(&path, ctx).await?;
+            profiles.extend(page.inference_profile_summaries);
+            match page.next_token.filter(|t| !t.is_empty()) {
+                Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
+                _ => {
+                    return Ok(parse_models(
+                        models,
+                        profiles,
+                        &self.cfg.name,
+                        &self.cfg.catalog,
+                    ));
+                }
+            }
+        }
+        Err(Error::decode(
+            &self.cfg.name,
+            "",
+            "inference profile list",
+            format!("more than {MAX_PROFILE_PAGES} pages"),
+            "",
+        ))
+    }
+}
+
+fn request_id(h: &http::HeaderMap) -> Option<String> {
+    h.get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
