@@ -410,6 +410,103 @@ fn hostile_responses(rng: &mut Rng, i: usize) -> Vec<u8> {
         2 => {
             let depth = 200 + rng.below(5000);
             let mut s = String::from("{\"model\": \"mock/gpt-4o-mini\", \"input\": ");
+            s.push_str(&"[".repeat(depth));
+            s.push_str(&"]".repeat(depth));
+            s.push('}');
+            s.into_bytes()
+        }
+        3 => {
+            let field = *rng.pick(&["max_output_tokens", "temperature", "top_p"]);
+            let mut v = body.clone();
+            v[field] = json!("PLACEHOLDER");
+            let n = rng.pick(HUGE);
+            let s = v.to_string().replace("\"PLACEHOLDER\"", n);
+            if field != "max_output_tokens" && !n.contains('e') {
+                s.replace(n, "{\"deep\": 1}").into_bytes()
+            } else {
+                s.into_bytes()
+            }
+        }
+        4 => {
+            let mut b = text.into_bytes();
+            let pos = b.iter().position(|&c| c == b'h').unwrap_or(1);
+            b.splice(pos..pos, [0xed, 0xa0, 0x80]);
+            b
+        }
+        5 => {
+            let cut = rng.below(text.len() - 1).max(1);
+            text.as_bytes()[..cut].to_vec()
+        }
+        _ => (0..rng.below(300))
+            .map(|_| (rng.next() & 0xff) as u8)
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn hostile_responses_bodies_get_4xx_envelopes_and_never_reach_the_upstream() {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let c = client();
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let cases: Vec<Vec<u8>> = (0..1500).map(|i| hostile_responses(&mut rng, i)).collect();
+    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
+        futures::stream::iter(cases.into_iter().enumerate())
+            .map(|(i, body)| {
+                let c = c.clone();
+                let url = gw.at(if i % 2 == 0 {
+                    "/v1/responses"
+                } else {
+                    "/responses"
+                });
+                async move {
+                    let resp = c
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("case {i}: transport error {e}"));
+                    let status = resp.status().as_u16();
+                    let json = resp.json::<Value>().await.ok();
+                    (i, status, body, json)
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+    let mut failures = Vec::new();
+    for (i, status, body, json) in &results {
+        let ok_shape = json.as_ref().is_some_and(|v| {
+            v["error"]["message"].is_string()
+                && v["error"]["type"].is_string()
+                && v["error"].get("param").is_some()
+                && v["error"].get("code").is_some()
+        });
+        if !(400..500).contains(status) || !ok_shape {
+            failures.push(format!(
+                "case {i}: status {status}, body {:?} -> {json:?}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        results.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+    assert!(up.received_requests().await.unwrap().is_empty());
+    let resp = c
+        .post(gw.at("/v1/responses"))
+        .json(&json!({"model": "mock/gpt-4o-mini", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
 /// A hostile Messages body: a field of a wrong type, huge numbers, deep nesting, bad UTF-8,
 /// truncation, non-objects, random bytes, and hostile blocks inside valid JSON.
 fn hostile_messages(rng: &mut Rng, i: usize) -> Vec<u8> {
@@ -460,30 +557,6 @@ fn hostile_messages(rng: &mut Rng, i: usize) -> Vec<u8> {
             s.into_bytes()
         }
         3 => {
-            let field = *rng.pick(&["max_output_tokens", "temperature", "top_p"]);
-            let mut v = body.clone();
-            v[field] = json!("PLACEHOLDER");
-            let n = rng.pick(HUGE);
-            let s = v.to_string().replace("\"PLACEHOLDER\"", n);
-            if field != "max_output_tokens" && !n.contains('e') {
-                s.replace(n, "{\"deep\": 1}").into_bytes()
-            } else {
-                s.into_bytes()
-            }
-        }
-        4 => {
-            let mut b = text.into_bytes();
-            let pos = b.iter().position(|&c| c == b'h').unwrap_or(1);
-            b.splice(pos..pos, [0xed, 0xa0, 0x80]);
-            b
-        }
-        5 => {
-            let cut = rng.below(text.len() - 1).max(1);
-            text.as_bytes()[..cut].to_vec()
-        }
-        _ => (0..rng.below(300))
-            .map(|_| (rng.next() & 0xff) as u8)
-            .collect(),
             let mut b = text.into_bytes();
             let pos = b.iter().position(|&c| c == b'h').unwrap_or(1);
             b.splice(pos..pos, [0xff, 0xc3, 0x28]);
@@ -518,21 +591,6 @@ fn hostile_messages(rng: &mut Rng, i: usize) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn hostile_responses_bodies_get_4xx_envelopes_and_never_reach_the_upstream() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
-    let c = client();
-    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
-    let cases: Vec<Vec<u8>> = (0..1500).map(|i| hostile_responses(&mut rng, i)).collect();
-    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
-        futures::stream::iter(cases.into_iter().enumerate())
-            .map(|(i, body)| {
-                let c = c.clone();
-                let url = gw.at(if i % 2 == 0 {
-                    "/v1/responses"
-                } else {
-                    "/responses"
-                });
 async fn hostile_messages_bodies_get_anthropic_4xx_envelopes_never_a_5xx() {
     let up = openai_upstream().await;
     let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
@@ -565,13 +623,6 @@ async fn hostile_messages_bodies_get_anthropic_4xx_envelopes_never_a_5xx() {
             .await;
     let mut failures = Vec::new();
     for (i, status, body, json) in &results {
-        let ok_shape = json.as_ref().is_some_and(|v| {
-            v["error"]["message"].is_string()
-                && v["error"]["type"].is_string()
-                && v["error"].get("param").is_some()
-                && v["error"].get("code").is_some()
-        });
-        if !(400..500).contains(status) || !ok_shape {
         let anthropic = json.as_ref().is_some_and(|v| {
             v["type"] == "error"
                 && v["error"]["type"].is_string()
@@ -592,10 +643,6 @@ async fn hostile_messages_bodies_get_anthropic_4xx_envelopes_never_a_5xx() {
         results.len(),
         failures[..failures.len().min(20)].join("\n")
     );
-    assert!(up.received_requests().await.unwrap().is_empty());
-    let resp = c
-        .post(gw.at("/v1/responses"))
-        .json(&json!({"model": "mock/gpt-4o-mini", "input": "hi"}))
     let rejected = results.iter().filter(|r| r.1 >= 400).count();
     assert!(
         rejected > 1000,

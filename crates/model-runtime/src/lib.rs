@@ -20,10 +20,10 @@ pub use runtime_core::*;
 pub use provider_anthropic;
 #[cfg(feature = "azure-openai")]
 pub use provider_azure_openai;
-#[cfg(feature = "cohere")]
-pub use provider_cohere;
 #[cfg(feature = "bedrock")]
 pub use provider_bedrock;
+#[cfg(feature = "cohere")]
+pub use provider_cohere;
 #[cfg(feature = "google")]
 pub use provider_google;
 #[cfg(feature = "huggingface")]

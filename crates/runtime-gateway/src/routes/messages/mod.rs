@@ -25,8 +25,8 @@ use model_runtime::{ChatRequest, ElementRef, StreamEvent};
 use runtime_dialects::anthropic_messages::{MessagesStreamEncoder, request, response};
 
 use crate::auth::Principal;
-use crate::error::ApiError;
 use crate::call::ChatCall;
+use crate::error::ApiError;
 use crate::server::{Gateway, RequestId, json_with_meta, read_body};
 use crate::sse::SseEncoder;
 
@@ -106,10 +106,7 @@ async fn serve(
         call.stream(gw, &req, enc).await
     } else {
         let result = call.chat(gw, &req).await.map(|resp| {
-            json_with_meta(
-                response::body(&resp, &fallback_id, &req.model),
-                &resp.meta,
-            )
+            json_with_meta(response::body(&resp, &fallback_id, &req.model), &resp.meta)
         });
         call.answer(result).await
     }
