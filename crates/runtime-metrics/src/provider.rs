@@ -281,6 +281,7 @@ impl Meter {
                 ttft: None,
                 status: Status::Aborted,
                 error_kind: Some("cancelled"),
+                search_units: 0,
             },
         );
     }
