@@ -11,6 +11,7 @@ pub mod govern;
 pub mod listener;
 pub mod server;
 pub mod timeq;
+pub mod ui;
 pub mod usage;
 
 pub use config::GatewayConfig;

@@ -152,6 +152,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
         .merge(v1)
         .merge(crate::admin::routes(gw.clone()))
+        .nest_service("/ui", crate::ui::service(gw.clone()))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
