@@ -184,7 +184,7 @@
     const budgetOf = (kind, id) => budgets.data.find((b) => b.kind === kind && b.id === id);
     const out = h("div", { id: "key-secret", role: "status" });
     const form = h("form", { class: "card grid", id: "key-form", "aria-label": "Create a key" },
-      field("k-id", "Key id", h("input", { id: "k-id", name: "id", required: true, pattern: "[A-Za-z0-9._-]+", placeholder: "team-a-app" })),
+      field("k-id", "Key id", h("input", { id: "k-id", name: "id", required: true, pattern: "[A-Za-z0-9._\\-]+", placeholder: "team-a-app" })),
       field("k-team", "Team", h("select", { id: "k-team", name: "team_id" }, h("option", { value: "" }, "(none)"), teams.data.map((t) => h("option", { value: t.id }, t.id)))),
       field("k-role", "Role", h("select", { id: "k-role", name: "role" }, h("option", { value: "user" }, "user"), h("option", { value: "admin" }, "admin"))),
       field("k-models", "Models (comma-separated, empty: all)", h("input", { id: "k-models", name: "models" })),
@@ -312,6 +312,6 @@
     $("#signout").addEventListener("click", signOut);
     $("#theme").addEventListener("click", () => { const t = document.documentElement.dataset.theme === "dark" ? "light" : "dark"; localStorage.setItem("theme", t); applyTheme(t); });
     window.addEventListener("hashchange", () => { if (csrf) route(); });
-    try { start(await api("/session")); } catch (_) { showSignIn(""); }
+    try { const s = await api("/session"); if (s.signed_in) start(s); else showSignIn(""); } catch (_) { showSignIn(""); }
   });
 })();

@@ -67,6 +67,8 @@
       let d = "";
       s.values.forEach((v, i) => { if (v == null) return; d += (d && s.values[i - 1] != null ? "L" : "M") + x(i).toFixed(1) + "," + y(v).toFixed(1); });
       if (d) el("path", { d, fill: "none", stroke: s.color, "stroke-width": 2, "vector-effect": "non-scaling-stroke" }, svg);
+      // A point with no neighbour draws no line: mark every value.
+      s.values.forEach((v, i) => { if (v != null && v > 0) el("circle", { cx: x(i), cy: y(v), r: 2.5, fill: s.color }, svg); });
     });
     // One hover target per bucket: a tooltip with the bucket's time and every series' value.
     const colW = n > 1 ? (W - L - R) / (n - 1) : W - L - R;
