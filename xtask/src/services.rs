@@ -89,6 +89,11 @@ pub fn ensure() -> Result<(), String> {
     if !have("chattr") {
         missing.push("e2fsprogs");
     }
+    // The admin UI's tests drive Debian's headless Chromium through chromedriver.
+    if !have("chromedriver") || !std::path::Path::new("/usr/bin/chromium").exists() {
+        missing.push("chromium");
+        missing.push("chromium-driver");
+    }
     if !missing.is_empty() {
         apt_install(&missing)?;
     }

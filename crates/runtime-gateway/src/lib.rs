@@ -19,6 +19,7 @@ pub mod server;
 pub mod sse;
 pub mod telemetry;
 pub mod timeq;
+pub mod ui;
 pub mod unprefixed;
 pub mod usage;
 

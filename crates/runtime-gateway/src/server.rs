@@ -177,6 +177,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .merge(v1)
         .merge(crate::admin::routes(gw.clone()))
         .merge(crate::routes::messages::routes(gw.clone()))
+        .nest_service("/ui", crate::ui::service(gw.clone()))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod browse;
 pub mod config;
 pub mod failure;
 pub mod histogram;
