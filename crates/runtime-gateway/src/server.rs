@@ -513,7 +513,7 @@ async fn chat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
-    let req: ChatRequest = parse_json(&bytes)?;
+    let mut req: ChatRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
     if req.messages.is_empty() {
         return Err(ApiError::bad_request("`messages` must not be empty").with_param("messages"));
