@@ -23,6 +23,8 @@ fn registry_lists_exactly_the_enabled_providers() {
         (cfg!(feature = "fireworks"), "fireworks"),
         (cfg!(feature = "cerebras"), "cerebras"),
         (cfg!(feature = "perplexity"), "perplexity"),
+        (cfg!(feature = "mistral"), "mistral"),
+        (cfg!(feature = "cohere"), "cohere"),
     ] {
         if enabled {
             want.push(name);
