@@ -32,12 +32,20 @@ fn wrong_values(field: &str) -> Vec<Value> {
     let structured = [json!([]), json!([1, 2]), json!({}), json!({"x": 1})];
     let mut v: Vec<Value> = match field {
         "model" | "prompt" => vec![json!(null), json!(true), json!(-1), json!(1.5)],
-        "messages" | "tools" | "input" => vec![
+        "messages" | "tools" => vec![
             json!(null),
             json!(true),
             json!(7),
             json!({"x": 1}),
             json!([1, 2]),
+        ],
+        // `[1, 2]` is an embedding input (token ids), not a wrong value.
+        "input" => vec![
+            json!(null),
+            json!(true),
+            json!(7),
+            json!({"x": 1}),
+            json!([true, "a"]),
         ],
         "temperature" | "top_p" => vec![json!(true), json!("warm"), json!([]), json!({})],
         "max_tokens" | "dimensions" => vec![json!(true), json!(-1), json!(1.5), json!("many")],

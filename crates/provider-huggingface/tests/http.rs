@@ -45,6 +45,7 @@ fn registered_through_inventory_with_declared_settings() {
             "base_url",
             "api",
             "embeddings_url",
+            "rerank_url",
             "pooling",
             "normalize",
             "timeout",

@@ -334,7 +334,7 @@ mod tests {
         let next = store.recent(10, first[9].time_ms).await.unwrap();
         assert_eq!(next[0].request_id, "r019");
         assert_eq!(first[0].status, "ok");
-        assert_eq!(store.recent(10, 3_000).await.unwrap()[0].status, "error");
+        assert_eq!(store.recent(10, 1_000).await.unwrap()[0].status, "error");
     }
 
     #[test]
