@@ -103,6 +103,46 @@ pub struct Input {
     pub connect_failovers: u64,
     /// Faults that could not be applied, unclean exits.
     pub notes: Vec<String>,
+    /// When some replica's Redis breaker was open (ms from the start), from the replicas' own
+    /// "redis unreachable" / "reachable again" log lines: a Redis call that timed out on a
+    /// stalled machine degrades that replica to local state, where it probes on its own.
+    pub redis_degraded: Vec<(u64, u64)>,
+}
+
+/// The intervals (ms after `start_unix_ms`) in which a replica's log says its Redis breaker
+/// was open; an interval still open at the end of the log ends at `end_ms`.
+pub fn redis_degraded_from_logs(
+    logs: &[String],
+    start_unix_ms: u64,
+    end_ms: u64,
+) -> Vec<(u64, u64)> {
+    let at = |line: &str| -> Option<u64> {
+        let ts = line.split_whitespace().next()?;
+        let t: jiff::Timestamp = ts.parse().ok()?;
+        u64::try_from(t.as_millisecond())
+            .ok()
+            .map(|ms| ms.saturating_sub(start_unix_ms))
+    };
+    let mut out = Vec::new();
+    for log in logs {
+        let mut open: Option<u64> = None;
+        for line in log.lines() {
+            if line.contains("redis unreachable") {
+                if let Some(t) = at(line) {
+                    open.get_or_insert(t);
+                }
+            } else if line.contains("redis reachable again")
+                && let (Some(s), Some(t)) = (open, at(line))
+            {
+                out.push((s, t));
+                open = None;
+            }
+        }
+        if let Some(s) = open {
+            out.push((s, end_ms));
+        }
+    }
+    out
 }
 
 /// One check's verdict.
@@ -218,11 +258,13 @@ fn cut_by_kill(inp: &Input, o: &Outcome) -> bool {
 
 /// A transport failure on a replica draining after SIGTERM, for a request the fleet never
 /// processed (no usage row, no upstream arrival): the HTTP/1.1 keep-alive race, where the
-/// client sends on an idle connection the server is closing. Safe for a client to resend.
+/// client sends on an idle connection the server is closing (hyper says "connection closed
+/// before message completed", or a `SendRequest` connection error when the close lands while
+/// the request is being written). Safe for a client to resend.
 fn closed_unread_by_drain(inp: &Input, o: &Outcome, seen: &HashSet<&str>) -> bool {
     o.detail
         .as_deref()
-        .is_some_and(|d| d.contains("connection close"))
+        .is_some_and(|d| d.contains("connection close") || d.contains("(SendRequest)"))
         && !seen.contains(o.id.as_str())
         && inp.events.iter().any(|e| {
             e.what == "sigterm"
@@ -419,7 +461,10 @@ fn deployment_rpm(inp: &Input, mock: usize, name: &str, rpm: u64) -> Check {
         }
     }
     // A window in which Redis restarted lost its count: the limit restarts from zero there.
-    let faults = redis_faults(&inp.events, 1000);
+    // So does one in which a replica's Redis breaker was open (a command timed out): that
+    // replica counted alone meanwhile (docs/reliability.md, degraded mode).
+    let mut faults = redis_faults(&inp.events, 1000);
+    faults.extend(inp.redis_degraded.iter().copied());
     let excused = |w: u64| {
         faults.iter().any(|(s, e)| {
             let (s, e) = (inp.start_unix_ms + s, inp.start_unix_ms + e);
@@ -447,7 +492,7 @@ fn deployment_rpm(inp: &Input, mock: usize, name: &str, rpm: u64) -> Check {
         &format!("fleet_rpm_deployment_{name}"),
         over.is_empty() && exercised,
         format!(
-            "deployment {name} (rpm {rpm}): busiest checked minute window {max_checked} upstream requests (limit +5 % = {limit}); {} windows over; {} windows excused (Redis restarted in them){}",
+            "deployment {name} (rpm {rpm}): busiest checked minute window {max_checked} upstream requests (limit +5 % = {limit}); {} windows over; {} windows excused (Redis restarted, or a replica's Redis breaker was open, in them){}",
             over.len(),
             table
                 .iter()
@@ -498,7 +543,14 @@ fn key_rpm(inp: &Input) -> Check {
 
 fn health_probes(inp: &Input) -> Check {
     let interval = inp.limits.health_interval.as_millis() as u64;
-    let faults = redis_faults(&inp.events, interval);
+    // Redis restarts, and the moments a replica's own Redis breaker was open: either way that
+    // replica cannot see the fleet's probe lease and probes alone (docs/reliability.md).
+    let mut faults = redis_faults(&inp.events, interval);
+    faults.extend(
+        inp.redis_degraded
+            .iter()
+            .map(|(s, e)| (s.saturating_sub(interval), e + interval)),
+    );
     let mut data = Vec::new();
     let mut ok = true;
     for (i, name) in ["a", "b", "e"].iter().enumerate() {

@@ -39,6 +39,7 @@ fn row(id: &str) -> Row {
 
 fn input() -> Input {
     Input {
+        redis_degraded: Vec::new(),
         opts: Options {
             minutes: 1.0,
             replicas: 2,
@@ -182,4 +183,16 @@ fn rss_compares_the_last_third_with_the_first_after_warm_up() {
     inp.rss.extend((595..600).map(|k| (k * 1000, 0, 2, 20_000)));
     let c = rss_flat(&inp);
     assert_eq!(c.data[0]["samples"], 0);
+}
+
+#[test]
+fn redis_breaker_intervals_come_from_the_replica_logs() {
+    let log = "2026-12-06T04:19:18.618551Z  WARN runtime_redis::handle: redis unreachable: shared state degraded\n\
+               2026-12-06T04:19:19.045236Z  INFO runtime_redis::handle: redis reachable again: shared state resumes\n\
+               2026-12-06T04:19:30.000000Z  WARN runtime_redis::handle: redis unreachable: shared state degraded\n"
+        .to_owned();
+    let start: jiff::Timestamp = "2026-12-06T04:19:00Z".parse().unwrap();
+    let start = start.as_millisecond() as u64;
+    let got = redis_degraded_from_logs(&[log], start, 90_000);
+    assert_eq!(got, vec![(18_618, 19_045), (30_000, 90_000)]);
 }

@@ -276,7 +276,15 @@ async fn soak(opts: Options, bin: PathBuf) -> Result<checks::Report, String> {
     let usage = tokio::task::spawn_blocking(move || checks::read_usage(&f3, &dir))
         .await
         .map_err(|e| e.to_string())??;
+    let logs: Vec<String> = (0..opts.replicas)
+        .map(|i| {
+            std::fs::read_to_string(opts.out.join(format!("replica-{i}")).join("modelrt.log"))
+                .unwrap_or_default()
+        })
+        .collect();
+    let redis_degraded = checks::redis_degraded_from_logs(&logs, start_unix_ms, load_end_ms);
     let input = checks::Input {
+        redis_degraded,
         opts,
         limits: limits.clone(),
         duration_ms: load_end_ms,
