@@ -72,9 +72,7 @@ const EXAMPLES: &[&str] = &[
 
 fn examples() -> Result<(), String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = target_dir();
     for m in EXAMPLES {
         let manifest = root.join(m);
         let with = |args: &[&str]| {
@@ -100,8 +98,42 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+/// The target directory cargo builds into (`CARGO_TARGET_DIR` or the workspace's `target/`).
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        })
+}
+
+/// Prints the free space of the target directory's file system and the size of the target
+/// directory, so a CI run that fills its disk says where (a best effort: `df`/`du` missing
+/// prints nothing).
+fn disk_report(step: &str) {
+    let target = target_dir();
+    let _ = std::fs::create_dir_all(&target);
+    let out = |cmd: &mut Command| {
+        cmd.output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let df = out(Command::new("df")
+        .args(["-h", "--output=avail"])
+        .arg(&target));
+    let du = out(Command::new("du").args(["-sh"]).arg(&target));
+    let avail = df.lines().last().unwrap_or("?").trim();
+    let used = du.split_whitespace().next().unwrap_or("?");
+    eprintln!("xtask: disk before {step}: {avail} free, target/ holds {used}");
+}
+
 fn test() -> Result<(), String> {
     services::ensure()?;
+    disk_report("fmt and clippy");
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -111,7 +143,9 @@ fn test() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    disk_report("tidy");
     tidy::run(&[])?;
+    disk_report("the test suite");
     run(cargo().args(["test", "--workspace", "--all-targets"]))?;
     run(cargo().args(["test", "--workspace", "--doc"]))?;
     run(cargo().args([
@@ -122,6 +156,14 @@ fn test() -> Result<(), String> {
         "--test",
         "link_registration",
     ]))?;
+    // Nothing after this builds in release: its artifacts (about a fifth of the target
+    // directory) go, so a CI machine with a small disk keeps room for the examples.
+    let release = target_dir().join("release");
+    if release.exists() {
+        std::fs::remove_dir_all(&release)
+            .map_err(|e| format!("cannot remove {}: {e}", release.display()))?;
+    }
+    disk_report("the registry tests");
     // A facade built with one provider feature registers exactly that provider.
     run(cargo().args([
         "test",
@@ -145,7 +187,9 @@ fn test() -> Result<(), String> {
         "registry_features",
     ]))?;
     conformance::run(&[])?;
+    disk_report("the examples");
     examples()?;
+    disk_report("the bench smoke and the soak");
     // The bench machinery end to end (mock, load generator, gateway, nginx when installed),
     // a few seconds on the debug build `cargo test` already made; no targets asserted.
     bench::run(&["--smoke".to_owned(), "--debug".to_owned()])?;
