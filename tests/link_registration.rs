@@ -9,7 +9,7 @@ use runtime_core::http::HttpClient;
 
 #[test]
 fn a_linked_provider_registers_through_inventory_alone() {
-    let reg = ProviderRegistry::new(&[], HttpClient::shared().unwrap()).unwrap();
+    let reg = ProviderRegistry::new(&[], HttpClient::new(&Default::default()).unwrap()).unwrap();
     assert!(
         reg.names().contains(&"openai"),
         "registered: {:?}",
@@ -26,7 +26,7 @@ fn a_linked_provider_registers_through_inventory_alone() {
 
 #[test]
 fn an_unlinked_provider_is_not_found_and_the_error_says_how_to_link_one() {
-    let reg = ProviderRegistry::new(&[], HttpClient::shared().unwrap()).unwrap();
+    let reg = ProviderRegistry::new(&[], HttpClient::new(&Default::default()).unwrap()).unwrap();
     let e = reg.factory("no-such-provider").unwrap_err().to_string();
     assert!(
         e.contains("openai") && e.contains("use their_provider as _;"),

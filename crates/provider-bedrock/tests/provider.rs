@@ -40,7 +40,7 @@ fn provider(server: &MockServer, auth: Auth) -> Arc<dyn Provider> {
     let mut s = BedrockSettings::new("bedrock", "us-west-2", auth);
     s.runtime_url = Some(server.uri());
     s.control_url = Some(format!("{}/control", server.uri()));
-    Arc::new(s.build(HttpClient::shared().unwrap()))
+    Arc::new(s.build(HttpClient::new(&Default::default()).unwrap()))
 }
 
 fn es(kind: &str, type_header: &'static str, name: &str, payload: &str) -> Vec<u8> {
@@ -365,7 +365,7 @@ fn build(
         table.as_object().unwrap(),
         &env_fn,
     )?;
-    let ctx = BuildContext::new(HttpClient::shared().unwrap());
+    let ctx = BuildContext::new(HttpClient::new(&Default::default()).unwrap());
     let read = |p: &str| {
         files
             .iter()
@@ -476,7 +476,7 @@ async fn the_default_endpoints_follow_the_region() {
     .unwrap();
     // The provider is opaque; its config is reachable through the concrete type.
     let s = BedrockSettings::new("b", "eu-west-3", Auth::Bearer(Secret::new("k")))
-        .build(HttpClient::shared().unwrap());
+        .build(HttpClient::new(&Default::default()).unwrap());
     assert_eq!(
         s.config().runtime_url,
         "https://bedrock-runtime.eu-west-3.amazonaws.com"

@@ -26,7 +26,7 @@ async fn rerank_sends_v2_body_and_maps_results_and_search_units() {
         .await;
     let mut s = CohereSettings::new("cohere", Secret::new("co-key"));
     s.base_url = server.uri();
-    let p = s.build(HttpClient::shared().unwrap());
+    let p = s.build(HttpClient::new(&Default::default()).unwrap());
     let mut req: RerankRequest = serde_json::from_value(recorded.clone()).unwrap();
     req.return_documents = Some(true);
     let resp = p.rerank(&req, &RequestContext::new()).await.unwrap();
@@ -47,7 +47,7 @@ async fn rerank_sends_v2_body_and_maps_results_and_search_units() {
 async fn object_documents_go_as_text_and_unknown_fields_are_refused() {
     let mut s = CohereSettings::new("cohere", Secret::new("k"));
     s.base_url = "http://127.0.0.1:9".into();
-    let p = s.build(HttpClient::shared().unwrap());
+    let p = s.build(HttpClient::new(&Default::default()).unwrap());
     let mut req = RerankRequest::new("rerank-v3.5", "q", vec![]);
     req.documents = vec![RerankDocument::Object(
         json!({"text": "doc", "id": 1})

@@ -208,7 +208,7 @@ async fn invalid_requests_fail_before_any_http() {
 
 #[test]
 fn registered_as_google_with_declared_settings() {
-    let reg = ProviderRegistry::new(&[], HttpClient::shared().unwrap()).unwrap();
+    let reg = ProviderRegistry::new(&[], HttpClient::new(&Default::default()).unwrap()).unwrap();
     let f = reg.factory("google").unwrap();
     assert_eq!(f.crate_name, "provider-google");
     let keys: Vec<&str> = f.settings.iter().map(|s| s.key).collect();
@@ -240,7 +240,7 @@ async fn build_reads_every_setting_and_falls_back_to_google_api_key() {
         &env,
     )
     .unwrap();
-    let ctx = runtime_core::BuildContext::new(HttpClient::shared().unwrap());
+    let ctx = runtime_core::BuildContext::new(HttpClient::new(&Default::default()).unwrap());
     let p = provider_google::build_with_env(cfg, &ctx, &env).unwrap();
     assert_eq!(p.name(), "gem");
     let r = p

@@ -29,12 +29,12 @@ fn build_from(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> runtime_core::Result<std::sync::Arc<dyn Provider>> {
     let cfg = validate_with(&FACTORY, "hf", &table(v), env)?;
-    (FACTORY.build)(cfg, &BuildContext::new(HttpClient::shared().unwrap()))
+    (FACTORY.build)(cfg, &BuildContext::new(HttpClient::new(&Default::default()).unwrap()))
 }
 
 #[test]
 fn registered_through_inventory_with_declared_settings() {
-    let reg = ProviderRegistry::new(&[], HttpClient::shared().unwrap()).unwrap();
+    let reg = ProviderRegistry::new(&[], HttpClient::new(&Default::default()).unwrap()).unwrap();
     let f = reg.factory("huggingface").unwrap();
     assert_eq!(f.crate_name, "provider-huggingface");
     let keys: Vec<&str> = f.settings.iter().map(|s| s.key).collect();

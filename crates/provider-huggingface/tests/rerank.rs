@@ -26,7 +26,7 @@ async fn tei_rerank_maps_ranks_and_applies_top_n() {
         .await;
     let mut s = HuggingFaceSettings::new("tei");
     s.rerank_url = Some(format!("{}/rerank", server.uri()));
-    let p = s.build(HttpClient::shared().unwrap()).unwrap();
+    let p = s.build(HttpClient::new(&Default::default()).unwrap()).unwrap();
     assert!(p.capabilities().rerank);
     let mut req = RerankRequest::new(
         "BAAI/bge-reranker-base",
@@ -47,7 +47,7 @@ async fn tei_rerank_maps_ranks_and_applies_top_n() {
 #[tokio::test]
 async fn without_rerank_url_rerank_is_unsupported() {
     let p = HuggingFaceSettings::new("hf")
-        .build(HttpClient::shared().unwrap())
+        .build(HttpClient::new(&Default::default()).unwrap())
         .unwrap();
     assert!(!p.capabilities().rerank);
     let req = RerankRequest::new("m", "q", vec!["a".into()]);

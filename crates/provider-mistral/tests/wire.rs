@@ -12,7 +12,7 @@ use serde_json::Value;
 fn provider() -> provider_mistral::MistralProvider {
     let mut s = MistralSettings::new("mistral", Secret::new("k"));
     s.base_url = "http://127.0.0.1:9/v1".into();
-    s.build(HttpClient::shared().unwrap())
+    s.build(HttpClient::new(&Default::default()).unwrap())
 }
 
 fn body(spec: &HttpRequestSpec) -> Value {

@@ -172,7 +172,7 @@ async fn organization_project_and_models_list() {
     s.base_url = server.uri();
     s.organization = Some("org-1".into());
     s.project = Some("proj-1".into());
-    let p = s.build(runtime_core::http::HttpClient::shared().unwrap());
+    let p = s.build(runtime_core::http::HttpClient::new(&Default::default()).unwrap());
     let models = p.list_models(&RequestContext::new()).await.unwrap();
     assert!(models.len() > 3);
 }

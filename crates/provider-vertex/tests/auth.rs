@@ -82,7 +82,7 @@ fn source(server: &MockServer) -> TokenSource {
     TokenSource::new(
         "vertex",
         creds,
-        HttpClient::shared().unwrap(),
+        HttpClient::new(&Default::default()).unwrap(),
         Duration::from_secs(10),
     )
     .unwrap()
@@ -218,7 +218,7 @@ async fn authorized_user_files_use_the_refresh_token_grant() {
     let tokens = TokenSource::new(
         "vertex",
         creds,
-        HttpClient::shared().unwrap(),
+        HttpClient::new(&Default::default()).unwrap(),
         Duration::from_secs(10),
     )
     .unwrap();
@@ -265,7 +265,7 @@ fn an_unusable_private_key_fails_at_build_naming_the_field() {
     let e = TokenSource::new(
         "vertex",
         creds,
-        HttpClient::shared().unwrap(),
+        HttpClient::new(&Default::default()).unwrap(),
         Duration::from_secs(1),
     )
     .unwrap_err();

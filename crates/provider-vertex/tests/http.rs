@@ -26,7 +26,7 @@ fn provider(server: &MockServer, location: &str, creds: Credentials) -> VertexPr
     s.location = location.into();
     s.base_url = Some(server.uri());
     s.timeout = Duration::from_secs(10);
-    s.build(HttpClient::shared().unwrap()).unwrap()
+    s.build(HttpClient::new(&Default::default()).unwrap()).unwrap()
 }
 
 fn token(t: &str) -> Credentials {
@@ -135,7 +135,7 @@ async fn default_hosts_are_regional_or_global() {
     ] {
         let mut s = VertexSettings::with_access_token("v", "p", Secret::new("t"));
         s.location = location.into();
-        let p = s.build(HttpClient::shared().unwrap()).unwrap();
+        let p = s.build(HttpClient::new(&Default::default()).unwrap()).unwrap();
         let spec = p.chat_spec(&hello("gemini-2.5-flash"), false).unwrap();
         assert_eq!(
             spec.url,
@@ -239,7 +239,7 @@ fn table(fields: Value) -> Map<String, Value> {
 /// Builds through the registry's validation, as a config file would (the provider dropped).
 fn build(fields: Value, env: &dyn Fn(&str) -> Option<String>) -> runtime_core::Result<()> {
     let cfg = validate_with(&provider_vertex::FACTORY, "vertex", &table(fields), env)?;
-    let ctx = BuildContext::new(HttpClient::shared().unwrap());
+    let ctx = BuildContext::new(HttpClient::new(&Default::default()).unwrap());
     provider_vertex::build_with_env(cfg, &ctx, env).map(drop)
 }
 

@@ -44,7 +44,7 @@ impl Provider for Bad {
 }
 
 async fn reqwest_status(base: &str) -> u16 {
-    let http = runtime_core::http::HttpClient::shared().unwrap();
+    let http = runtime_core::http::HttpClient::new(&Default::default()).unwrap();
     match tokio::time::timeout(
         Duration::from_secs(2),
         http.reqwest().post(format!("{base}/chat")).send(),

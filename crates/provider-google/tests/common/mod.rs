@@ -20,7 +20,7 @@ pub fn provider(base: &str, key: &str, timeout: Duration) -> GoogleProvider {
     s.base_url = base.to_owned();
     s.timeout = timeout;
     s.stream_idle_timeout = timeout;
-    s.build(HttpClient::shared().unwrap())
+    s.build(HttpClient::new(&Default::default()).unwrap())
 }
 
 pub fn dyn_provider(

@@ -67,7 +67,7 @@ impl HttpEmbedder {
         Ok(Self {
             name: Arc::from("http-embedder"),
             base_url: base_url.trim_end_matches('/').to_owned(),
-            client: HttpClient::shared()?,
+            client: HttpClient::new(&Default::default())?,
             max_inputs,
         })
     }

@@ -304,6 +304,11 @@ impl HttpClient {
     }
 
     /// The process-wide default client, built on first use.
+    ///
+    /// Its pooled connections belong to the tokio runtime that opened them: a program with
+    /// one runtime shares it freely, but tests that each start their own runtime (every
+    /// `#[tokio::test]`) build their own client with [`HttpClient::new`], or a later test whose
+    /// mock server reuses a port meets "dispatch task is gone".
     pub fn shared() -> Result<Self> {
         static SHARED: OnceLock<std::result::Result<HttpClient, Error>> = OnceLock::new();
         SHARED
