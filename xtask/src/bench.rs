@@ -8,23 +8,27 @@
 //! run pinned to CPU 1, the target (`modelrt serve` or nginx) to CPU 0, when `taskset` exists
 //! and the machine has two cores.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::{cargo, run as run_cmd};
 
 mod instructions;
+mod procs;
+mod report;
+
+use procs::{Pinning, Proc, clock_ticks, cpu_ticks, free_port, status_kb, wait_ready};
+use report::render;
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 const SMOKE_CONCURRENCY: [usize; 2] = [1, 4];
-const STREAM_CHUNKS: usize = 20;
+pub(super) const STREAM_CHUNKS: usize = 20;
 
 struct Options {
     duration: f64,
@@ -84,186 +88,6 @@ fn num(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|v| v.is_finite() && *v >= 0.0)
         .ok_or_else(|| format!("not a number of seconds: {s}"))
-}
-
-/// A process the bench started; killed when dropped.
-struct Proc {
-    name: String,
-    child: Child,
-}
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn alive(&mut self) -> Result<(), String> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!("{} exited: {status}", self.name)),
-            Err(e) => Err(format!("{}: {e}", self.name)),
-        }
-    }
-
-    fn stop(&mut self) {
-        // SIGTERM first (nginx's master then stops its workers), SIGKILL if it lingers.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.stop();
-        }
-    }
-}
-
-/// Pins commands to a CPU with `taskset` when it exists and there are two cores.
-struct Pinning {
-    enabled: bool,
-}
-
-impl Pinning {
-    fn detect() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let taskset = Command::new("taskset")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        Self {
-            enabled: cores >= 2 && taskset,
-        }
-    }
-
-    fn command(&self, cpu: u32, program: &Path) -> Command {
-        if self.enabled {
-            let mut c = Command::new("taskset");
-            c.args(["-c", &cpu.to_string()]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        }
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
-/// `GET path` on addr; true on a 200.
-fn http_ok(addr: SocketAddr, path: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.1 200")
-}
-
-fn wait_ready(p: &mut Proc, addr: SocketAddr, path: &str, log: &Path) -> Result<(), String> {
-    wait_ready_for(p, addr, path, log, Duration::from_secs(30))
-}
-
-fn wait_ready_for(
-    p: &mut Proc,
-    addr: SocketAddr,
-    path: &str,
-    log: &Path,
-    limit: Duration,
-) -> Result<(), String> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Err(e) = p.alive() {
-            let tail = std::fs::read_to_string(log).unwrap_or_default();
-            return Err(format!("{e}; its log ({}):\n{tail}", log.display()));
-        }
-        if http_ok(addr, path) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(format!(
-        "{} not ready on {addr} after {} s",
-        p.name,
-        limit.as_secs()
-    ))
-}
-
-/// Clock ticks per second of /proc/<pid>/stat.
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|v| *v > 0.0)
-        .unwrap_or(100.0)
-}
-
-/// (ppid, utime + stime in ticks) of a process.
-fn stat(pid: u32) -> Option<(u32, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ppid = f.get(1)?.parse().ok()?;
-    let utime: u64 = f.get(11)?.parse().ok()?;
-    let stime: u64 = f.get(12)?.parse().ok()?;
-    Some((ppid, utime + stime))
-}
-
-/// The process and its direct children (nginx's workers).
-fn tree(pid: u32) -> Vec<u32> {
-    let mut pids = vec![pid];
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for e in dir.flatten() {
-            if let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
-                && stat(p).is_some_and(|(ppid, _)| ppid == pid)
-            {
-                pids.push(p);
-            }
-        }
-    }
-    pids
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    tree(pid).into_iter().filter_map(stat).map(|(_, t)| t).sum()
-}
-
-/// A `/proc/<pid>/status` field in kB, summed over the process tree.
-fn status_kb(pid: u32, field: &str) -> u64 {
-    tree(pid)
-        .into_iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .sum()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -766,177 +590,6 @@ fn many_streams(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), Str
         if mb <= 150.0 { "yes" } else { "**no**" }
     ));
     Ok(())
-}
-
-fn ms(us: f64) -> String {
-    format!("{:.3}", us / 1e3)
-}
-
-fn render(b: &Bench) -> String {
-    let mut s = String::new();
-    let direct: BTreeMap<(Mode, usize), &Cell> = b
-        .cells
-        .iter()
-        .filter(|c| c.target == "direct")
-        .map(|c| ((c.mode, c.concurrency), c))
-        .collect();
-    let _ = writeln!(
-        s,
-        "Duration {} s per cell after {} s warm-up; stream = {STREAM_CHUNKS} content chunks + usage + [DONE]; \
-         latencies in ms to the last byte; overhead = target − direct at the same percentile (µs); \
-         CPU = target CPU time per request (µs).\n",
-        b.opts.duration, b.opts.warmup
-    );
-    s.push_str("| target | mode | conc | RPS | p50 | p90 | p99 | max | +p50 µs | +p99 µs | TTFT p50 | CPU µs/req | errors |\n");
-    s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for c in &b.cells {
-        let d = direct.get(&(c.mode, c.concurrency));
-        let over = |p: &str| match d {
-            Some(d) if c.target != "direct" => {
-                format!("{:.0}", c.f(&["latency_us", p]) - d.f(&["latency_us", p]))
-            }
-            _ => "–".into(),
-        };
-        let ttft = if c.mode == Mode::Stream {
-            ms(c.f(&["ttft_us", "p50"]))
-        } else {
-            "–".into()
-        };
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            c.target,
-            c.mode.name(),
-            c.concurrency,
-            c.f(&["rps"]),
-            ms(c.f(&["latency_us", "p50"])),
-            ms(c.f(&["latency_us", "p90"])),
-            ms(c.f(&["latency_us", "p99"])),
-            ms(c.f(&["latency_us", "max"])),
-            over("p50"),
-            over("p99"),
-            ttft,
-            c.cpu_us.map_or("–".into(), |v| format!("{v:.0}")),
-            c.errors()
-        );
-    }
-    if !b.memory.is_empty() {
-        s.push_str("\n| target | RSS idle MB | RSS peak MB | RSS after MB | requests served |\n");
-        s.push_str("|---|---:|---:|---:|---:|\n");
-        for m in &b.memory {
-            let _ = writeln!(
-                s,
-                "| {} | {:.1} | {:.1} | {:.1} | {} |",
-                m.target,
-                m.idle_kb as f64 / 1024.0,
-                m.peak_kb as f64 / 1024.0,
-                m.after_kb as f64 / 1024.0,
-                m.requests
-            );
-        }
-    }
-    targets(b, &mut s);
-    if !b.extra.is_empty() {
-        s.push_str(
-            "\n| memory target | measured | change | limit | met |\n|---|---|---:|---|---|\n",
-        );
-        for row in &b.extra {
-            s.push_str(row);
-            s.push('\n');
-        }
-    }
-    for n in &b.notes {
-        let _ = writeln!(s, "\nNote: {n}");
-    }
-    s
-}
-
-/// The issue's ratio targets, for each gateway configuration, when nginx was measured.
-fn targets(b: &Bench, s: &mut String) {
-    let find = |t: &str, m: Mode, c: usize| {
-        b.cells
-            .iter()
-            .find(|x| x.target == t && x.mode == m && x.concurrency == c)
-    };
-    let over = |t: &str, m: Mode, c: usize, p: &str| {
-        let (x, d) = (find(t, m, c)?, find("direct", m, c)?);
-        Some(x.f(&["latency_us", p]) - d.f(&["latency_us", p]))
-    };
-    let gateways: Vec<&str> = b
-        .memory
-        .iter()
-        .map(|m| m.target.as_str())
-        .filter(|t| t.starts_with("modelrt"))
-        .collect();
-    if gateways.is_empty() || find("nginx", Mode::Chat, 1).is_none() || b.opts.smoke {
-        return;
-    }
-    s.push_str("\n| target (issue) | config | mode | modelrt | nginx | ratio | limit | met |\n");
-    s.push_str("|---|---|---|---:|---:|---:|---:|---|\n");
-    for g in &gateways {
-        for m in [Mode::Chat, Mode::Stream] {
-            let mut row = |what: &str, gv: Option<f64>, nv: Option<f64>, limit: f64, ge: bool| {
-                let (Some(gv), Some(nv)) = (gv, nv) else {
-                    return;
-                };
-                let cmp = if ge { "≥" } else { "≤" };
-                if nv <= 0.0 {
-                    // nginx's figure is within the direct run's noise: no meaningful ratio.
-                    let _ = writeln!(
-                        s,
-                        "| {what} | {g} | {} | {gv:.0} | {nv:.0} | n/a | {cmp} {limit} | n/a (nginx ≤ direct) |",
-                        m.name()
-                    );
-                    return;
-                }
-                let ratio = gv / nv;
-                let met = if ge { ratio >= limit } else { ratio <= limit };
-                let _ = writeln!(
-                    s,
-                    "| {what} | {g} | {} | {gv:.0} | {nv:.0} | {ratio:.2} | {cmp} {limit} | {} |",
-                    m.name(),
-                    if met { "yes" } else { "**no**" }
-                );
-            };
-            row(
-                "added p50 µs, c=1",
-                over(g, m, 1, "p50"),
-                over("nginx", m, 1, "p50"),
-                1.5,
-                false,
-            );
-            row(
-                "added p99 µs, c=16",
-                over(g, m, 16, "p99"),
-                over("nginx", m, 16, "p99"),
-                2.0,
-                false,
-            );
-            row(
-                "RPS, c=16",
-                find(g, m, 16).map(|c| c.f(&["rps"])),
-                find("nginx", m, 16).map(|c| c.f(&["rps"])),
-                0.7,
-                true,
-            );
-            row(
-                "CPU µs/req, c=16",
-                find(g, m, 16).and_then(|c| c.cpu_us),
-                find("nginx", m, 16).and_then(|c| c.cpu_us),
-                2.0,
-                false,
-            );
-        }
-    }
-    for m in b.memory.iter().filter(|m| m.target.starts_with("modelrt")) {
-        let mb = m.idle_kb as f64 / 1024.0;
-        let _ = writeln!(
-            s,
-            "| RSS idle MB | {} | – | {mb:.1} | – | – | ≤ 20 | {} |",
-            m.target,
-            if mb <= 20.0 { "yes" } else { "**no**" }
-        );
-    }
 }
 
 #[cfg(test)]

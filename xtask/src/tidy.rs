@@ -2,10 +2,15 @@
 //!
 //! - The dependency rules of `docs/architecture.md` §1a, written below as data and checked
 //!   against `cargo metadata`: a violation names the edge and the rule it breaks.
+//! - No `.rs` file under `crates/`, `xtask/`, `tests/` or `examples/` is longer than
+//!   [`lines::MAX_LINES`] lines (`target/` and generated files aside): the error lists each
+//!   offender with its length.
 //! - Every feature of the facade builds alone (`cargo hack check --each-feature --no-dev-deps
 //!   -p model-runtime`, cargo-hack installed from crates.io when missing).
 
 use serde_json::Value;
+
+mod lines;
 
 /// Who may depend on whom (normal and build dependencies), by package. `provider-*` stands for
 /// every provider crate. Test code may in addition use the test-support crates
@@ -258,6 +263,7 @@ pub fn run(_args: &[String]) -> Result<(), String> {
         members.len(),
         edges.len()
     );
+    lines::check(&crate::bench::workspace_root())?;
     ensure_cargo_hack()?;
     crate::run(crate::cargo().args([
         "hack",

@@ -49,7 +49,9 @@ const USED: &[&str] = &[
 ];
 
 const SOURCES: &[&str] = &[
-    include_str!("wire.rs"),
+    include_str!("wire_request.rs"),
+    include_str!("wire_response.rs"),
+    include_str!("wire_stream.rs"),
     include_str!("provider.rs"),
     include_str!("common/mod.rs"),
 ];

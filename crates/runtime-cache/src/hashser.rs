@@ -9,7 +9,18 @@ use serde::Serialize;
 use serde::ser::{self, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::key::KeyError;
+/// Error while building a key (a request that serde cannot serialize to JSON); the
+/// serializer's error, public as `key::KeyError`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(pub String);
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot build cache key: {}", self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
 
 impl ser::Error for KeyError {
     fn custom<T: std::fmt::Display>(msg: T) -> Self {

@@ -23,6 +23,7 @@ use runtime_core::{
 use serde::Serialize;
 use serde::ser::{self, SerializeMap, SerializeSeq, Serializer};
 
+pub use crate::hashser::KeyError;
 use crate::hashser::{HashSer, hash_into};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -108,18 +109,6 @@ fn push_hex(s: &mut String, bytes: &[u8]) {
         s.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
-
-/// Error while building a key (a request that serde cannot serialize to JSON).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError(pub String);
-
-impl std::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot build cache key: {}", self.0)
-    }
-}
-
-impl std::error::Error for KeyError {}
 
 /// A JSON value serialized canonically: object keys sorted (recursively), integral numbers
 /// as integers. Used for every free-form part of a request (tool and response schemas,

@@ -4,6 +4,8 @@
 
 mod cases;
 mod checks;
+mod generic;
+mod harness;
 mod matching;
 mod report;
 mod scenario;
@@ -17,7 +19,8 @@ use runtime_core::FinishReason;
 pub mod guide {}
 
 pub use cases::error_kind;
-pub use checks::{OVERRIDE_KEY, PROBE_FIELD, run};
+pub use checks::run;
+pub use generic::{OVERRIDE_KEY, PROBE_FIELD};
 pub use matching::{json_contains, matches};
 pub use report::{CheckResult, Outcome, Report};
 pub use scenario::{Call, EVENTSTREAM, Expect, Got, MockReply, Scenario};

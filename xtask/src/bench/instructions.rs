@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{Bench, Mode, Proc, free_port, gateway_config, start_mock, wait_ready_for};
+use super::procs::{Proc, free_port, wait_ready_for};
+use super::{Bench, Mode, gateway_config, start_mock};
 
 /// One measured cell.
 struct Row {

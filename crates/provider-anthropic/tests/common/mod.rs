@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use provider_anthropic::wire::{EventDecoder, StreamWireEvent};
+use provider_anthropic::wire::{EventDecoder, RequestOptions, StreamWireEvent, messages_request};
 use provider_anthropic::{AnthropicProvider, AnthropicSettings};
 use runtime_core::http::{HttpClient, HttpClientConfig, SseDecoder};
 use runtime_core::{
@@ -308,4 +308,19 @@ pub fn fold_fixture(name: &str) -> (ChatResponse, Option<Error>) {
 /// A JSON object from `pairs`.
 pub fn obj(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
+}
+
+/// Default request options.
+pub fn opts() -> RequestOptions {
+    RequestOptions::default()
+}
+
+/// The JSON body of a non-streaming request.
+pub fn build(req: &ChatRequest) -> Result<Value, Error> {
+    body_json(req, opts(), false)
+}
+
+/// The typed body as the JSON it serialises to.
+pub fn body_json(req: &ChatRequest, opts: RequestOptions, stream: bool) -> Result<Value, Error> {
+    messages_request(req, "anthropic", opts, stream).map(|b| serde_json::to_value(b).unwrap())
 }
