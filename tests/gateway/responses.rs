@@ -618,3 +618,98 @@ async fn native_responses_upstream_passes_reasoning_through() {
         "{done}"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_native_answer_keeps_its_encrypted_reasoning() {
+    // A recorded gpt-5 stream (SwiftAgent's test suite, see the fixture's SOURCES.md): a
+    // reasoning item without summary whose `encrypted_content` the client must get, stored and
+    // sent back as it came, then a function call.
+    let recorded = dialect_fixture("reasoning-tool-call.sse");
+    let up = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"stream": true}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(recorded.clone()),
+        )
+        .mount(&up)
+        .await;
+    let answer: Value = serde_json::from_str(&dialect_fixture("text.response.json")).unwrap();
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&up)
+        .await;
+    let cfg = keys_config(
+        "http://unused.invalid",
+        &format!(
+            "[providers.native]\ntype = \"openai\"\nbase_url = \"{}/v1\"\napi_key = \"{UPSTREAM_KEY}\"\nresponses_api = \"always\"\n",
+            up.uri()
+        ),
+    );
+    let gw = Gw::start(Some(&cfg)).await;
+    // What the upstream said when the item was done.
+    let upstream_item = recorded
+        .split("\n\n")
+        .filter_map(|f| f.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .find(|v| v["type"] == "response.output_item.done" && v["item"]["type"] == "reasoning")
+        .unwrap()["item"]
+        .clone();
+    let enc = upstream_item["encrypted_content"].as_str().unwrap();
+    assert!(enc.starts_with("gAAAAABo2TA_9aB"), "{enc}");
+
+    let resp = post(
+        &gw,
+        KEY_A,
+        &json!({"model": "native/gpt-5", "input": "What is the weather in New York City, USA?",
+                "stream": true}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let events = parse_sse(&resp.text().await.unwrap());
+    grammar::check_responses(&events).unwrap();
+    let item_done = events
+        .iter()
+        .find(|e| e.event == "response.output_item.done" && e.data["item"]["type"] == "reasoning")
+        .expect("a reasoning item");
+    assert_eq!(item_done.data["item"]["encrypted_content"], enc);
+    let done = &events.last().unwrap().data["response"];
+    let kinds: Vec<&str> = done["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reasoning", "function_call"], "{done}");
+    assert_eq!(done["output"][0]["encrypted_content"], enc);
+    assert_eq!(
+        done["output"][1]["call_id"],
+        "call_5dp5Uj0Loqn1YcyIpqSq6sLX"
+    );
+    // Stored with it, and sent back untouched on the next turn.
+    let id = done["id"].as_str().unwrap();
+    let stored: Value = get(&gw, KEY_A, id).await.json().await.unwrap();
+    assert_eq!(stored["output"][0]["encrypted_content"], enc);
+    post_ok(
+        &gw,
+        KEY_A,
+        &json!({"model": "native/gpt-5", "previous_response_id": id,
+                "input": [{"type": "function_call_output", "call_id": "call_5dp5Uj0Loqn1YcyIpqSq6sLX",
+                           "output": "\"Sunny\""}]}),
+    )
+    .await;
+    let sent = received_bodies(&up, "/v1/responses").await;
+    let replayed = sent[1]["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "reasoning")
+        .expect("the reasoning item went back")
+        .clone();
+    assert_eq!(replayed["encrypted_content"], enc);
+}

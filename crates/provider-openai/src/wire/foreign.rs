@@ -36,7 +36,8 @@ pub fn openai_extra(
     model: &str,
     official: bool,
 ) -> Option<(Map<String, Value>, Vec<&'static str>)> {
-    if !extra.contains_key("thinking") && !(official && extra.contains_key("top_k")) {
+    let top_k_dropped = official && extra.contains_key("top_k");
+    if !(extra.contains_key("thinking") || top_k_dropped) {
         return None;
     }
     let mut out = extra.clone();

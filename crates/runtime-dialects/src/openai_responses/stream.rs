@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::error_code;
-use super::reasoning;
+use super::reasoning::{self, REASONING_ITEM};
 use super::response::{
     Echo, Ids, OutUsage, OutputContent, OutputItem, ResponseError, ResponseObject, SummaryOut,
     status, url_citations,
@@ -45,6 +45,8 @@ enum OpenItem {
         id: String,
         text: Option<String>,
         signature: Option<String>,
+        /// An OpenAI reasoning item's `encrypted_content`, as the upstream sent it.
+        encrypted: Option<String>,
     },
     Message {
         output_index: usize,
@@ -346,6 +348,7 @@ impl ResponsesStreamEncoder {
                 id,
                 text,
                 signature,
+                encrypted,
             } => {
                 if let Some(t) = &text {
                     self.emit(
@@ -372,6 +375,10 @@ impl ResponsesStreamEncoder {
                 let mut block =
                     runtime_core::ReasoningBlock::text(text.clone().unwrap_or_default());
                 block.signature = signature;
+                if encrypted.is_some() {
+                    block.kind = reasoning::OPENAI_KIND.into();
+                    block.data = encrypted;
+                }
                 (
                     output_index,
                     OutputItem::Reasoning {
@@ -452,7 +459,32 @@ impl ResponsesStreamEncoder {
             id,
             text: None,
             signature: None,
+            encrypted: None,
         });
+    }
+
+    /// An upstream OpenAI reasoning item ended ([`REASONING_ITEM`]): its `encrypted_content`
+    /// goes on the reasoning item its summary opened (or on a new one when it had no summary),
+    /// which ends with it, untouched.
+    fn reasoning_item(&mut self, item: &Value, out: &mut Vec<u8>) {
+        let Some(enc) = item.get("encrypted_content").and_then(Value::as_str) else {
+            return;
+        };
+        let open_unsigned = matches!(
+            &self.open,
+            Some(OpenItem::Reasoning {
+                signature: None,
+                encrypted: None,
+                ..
+            })
+        );
+        if !open_unsigned {
+            self.open_reasoning(out);
+        }
+        if let Some(OpenItem::Reasoning { encrypted, .. }) = &mut self.open {
+            *encrypted = Some(enc.to_owned());
+        }
+        self.close(out);
     }
 
     fn reasoning_text(&mut self, text: &str, out: &mut Vec<u8>) {
@@ -627,13 +659,17 @@ impl ResponsesStreamEncoder {
                 self.usage = Some(u);
                 return;
             }
-            StreamEvent::Annotation { key, value } => {
+            StreamEvent::Annotation { key, value } if key != REASONING_ITEM => {
                 self.annotations.insert(key, value);
                 return;
             }
             _ => {}
         }
         self.ensure_started(out);
+        if let StreamEvent::Annotation { value, .. } = &event {
+            self.reasoning_item(value, out);
+            return;
+        }
         match event {
             StreamEvent::ReasoningDelta { text } => self.reasoning_text(&text, out),
             StreamEvent::ReasoningSignature { signature } => {
