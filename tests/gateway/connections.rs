@@ -498,6 +498,29 @@ async fn during_the_drain_ready_says_draining_health_answers_and_new_requests_ge
     assert_eq!(r.headers()["connection"], "close");
     let v = error_envelope(r, 503).await;
     assert_eq!(v["error"]["code"], "shutting_down");
+    // Each dialect's own envelope: Anthropic's on the Messages routes (503 `api_error`, not
+    // an overloaded model's 529), OpenAI's on /v1/responses.
+    let r = fresh()
+        .post(gw.at("/v1/messages"))
+        .json(&json!({"model": "mock/gpt-4o-mini", "max_tokens": 8,
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+    assert_eq!(v["error"]["type"], "api_error", "{v}");
+    assert!(v["request_id"].is_string(), "{v}");
+    let r = fresh()
+        .post(gw.at("/v1/responses"))
+        .json(&json!({"model": "mock/gpt-4o-mini", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    let v = error_envelope(r, 503).await;
+    assert_eq!(v["error"]["code"], "shutting_down");
     // The stream in flight finishes, then the process exits and the port is closed.
     while let Some(c) = resp.chunk().await.unwrap() {
         text.push_str(&String::from_utf8_lossy(&c));

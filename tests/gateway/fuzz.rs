@@ -209,50 +209,47 @@ fn hostile(rng: &mut Rng, i: usize) -> (usize, Vec<u8>) {
     (endpoint, bytes)
 }
 
-#[tokio::test]
-async fn hostile_bodies_get_4xx_envelopes_and_the_server_keeps_serving() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+/// One hostile case's answer: its index, status, the body sent and the JSON answered.
+type Answered = (usize, u16, Vec<u8>, Option<Value>);
+
+/// Sends every `(path, body)` case to `gw` (16 at a time) and checks each answer with
+/// `accept(status, json)`; fails listing the first 20 cases it rejected. Returns the answers.
+async fn send_hostile(
+    gw: &Gw,
+    cases: Vec<(&'static str, Vec<u8>)>,
+    accept: impl Fn(u16, Option<&Value>) -> bool,
+) -> Vec<Answered> {
     let c = client();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let cases: Vec<(usize, Vec<u8>)> = (0..3000).map(|i| hostile(&mut rng, i)).collect();
-    let paths = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"];
-    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
-        futures::stream::iter(cases.into_iter().enumerate())
-            .map(|(i, (endpoint, body))| {
-                let c = c.clone();
-                let url = gw.at(paths[endpoint]);
-                async move {
-                    let resp = c
-                        .post(url)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap_or_else(|e| panic!("case {i}: transport error {e}"));
-                    let status = resp.status().as_u16();
-                    let json = resp.json::<Value>().await.ok();
-                    (i, status, body, json)
-                }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-    let mut failures = Vec::new();
-    for (i, status, body, json) in &results {
-        let ok_shape = json.as_ref().is_some_and(|v| {
-            v["error"]["message"].is_string()
-                && v["error"]["type"].is_string()
-                && v["error"].get("param").is_some()
-                && v["error"].get("code").is_some()
-        });
-        if !(400..500).contains(status) || !ok_shape {
-            failures.push(format!(
+    let results: Vec<Answered> = futures::stream::iter(cases.into_iter().enumerate())
+        .map(|(i, (path, body))| {
+            let c = c.clone();
+            let url = gw.at(path);
+            async move {
+                let resp = c
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("case {i}: transport error {e}"));
+                let status = resp.status().as_u16();
+                let json = resp.json::<Value>().await.ok();
+                (i, status, body, json)
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let failures: Vec<String> = results
+        .iter()
+        .filter(|(_, status, _, json)| !accept(*status, json.as_ref()))
+        .map(|(i, status, body, json)| {
+            format!(
                 "case {i}: status {status}, body {:?} -> {json:?}",
                 String::from_utf8_lossy(&body[..body.len().min(200)])
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} failed:\n{}",
@@ -260,6 +257,42 @@ async fn hostile_bodies_get_4xx_envelopes_and_the_server_keeps_serving() {
         results.len(),
         failures[..failures.len().min(20)].join("\n")
     );
+    results
+}
+
+/// A 4xx with OpenAI's error envelope (`message`, `type`, `param`, `code`).
+fn openai_4xx(status: u16, json: Option<&Value>) -> bool {
+    (400..500).contains(&status)
+        && json.is_some_and(|v| {
+            v["error"]["message"].is_string()
+                && v["error"]["type"].is_string()
+                && v["error"].get("param").is_some()
+                && v["error"].get("code").is_some()
+        })
+}
+
+/// A 200 (a hostile-looking body that is valid), or a 4xx with Anthropic's error envelope.
+fn anthropic_4xx_or_ok(status: u16, json: Option<&Value>) -> bool {
+    let anthropic = json.is_some_and(|v| {
+        v["type"] == "error" && v["error"]["type"].is_string() && v["error"]["message"].is_string()
+    });
+    status == 200 || ((400..500).contains(&status) && anthropic)
+}
+
+#[tokio::test]
+async fn hostile_bodies_get_4xx_envelopes_and_the_server_keeps_serving() {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let c = client();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let paths = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"];
+    let cases = (0..3000)
+        .map(|i| {
+            let (endpoint, body) = hostile(&mut rng, i);
+            (paths[endpoint], body)
+        })
+        .collect();
+    send_hostile(&gw, cases, openai_4xx).await;
     // None of it reached the upstream, and a valid request still works.
     assert!(up.received_requests().await.unwrap().is_empty());
     let resp = c
@@ -457,54 +490,17 @@ async fn hostile_responses_bodies_get_4xx_envelopes_and_never_reach_the_upstream
     let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
     let c = client();
     let mut rng = Rng(0x5851_F42D_4C95_7F2D);
-    let cases: Vec<Vec<u8>> = (0..1500).map(|i| hostile_responses(&mut rng, i)).collect();
-    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
-        futures::stream::iter(cases.into_iter().enumerate())
-            .map(|(i, body)| {
-                let c = c.clone();
-                let url = gw.at(if i % 2 == 0 {
-                    "/v1/responses"
-                } else {
-                    "/responses"
-                });
-                async move {
-                    let resp = c
-                        .post(url)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap_or_else(|e| panic!("case {i}: transport error {e}"));
-                    let status = resp.status().as_u16();
-                    let json = resp.json::<Value>().await.ok();
-                    (i, status, body, json)
-                }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-    let mut failures = Vec::new();
-    for (i, status, body, json) in &results {
-        let ok_shape = json.as_ref().is_some_and(|v| {
-            v["error"]["message"].is_string()
-                && v["error"]["type"].is_string()
-                && v["error"].get("param").is_some()
-                && v["error"].get("code").is_some()
-        });
-        if !(400..500).contains(status) || !ok_shape {
-            failures.push(format!(
-                "case {i}: status {status}, body {:?} -> {json:?}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        results.len(),
-        failures[..failures.len().min(20)].join("\n")
-    );
+    let cases = (0..1500)
+        .map(|i| {
+            let path = if i % 2 == 0 {
+                "/v1/responses"
+            } else {
+                "/responses"
+            };
+            (path, hostile_responses(&mut rng, i))
+        })
+        .collect();
+    send_hostile(&gw, cases, openai_4xx).await;
     assert!(up.received_requests().await.unwrap().is_empty());
     let resp = c
         .post(gw.at("/v1/responses"))
@@ -604,53 +600,11 @@ async fn hostile_messages_bodies_get_anthropic_4xx_envelopes_never_a_5xx() {
     let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
     let c = client();
     let mut rng = Rng(0x51A7_E5EE_D00D_F00D);
-    let cases: Vec<(usize, Vec<u8>)> = (0..1500)
-        .map(|i| (i % 2, hostile_messages(&mut rng, i)))
-        .collect();
     let paths = ["/v1/messages", "/v1/messages/count_tokens"];
-    let results: Vec<(usize, u16, Vec<u8>, Option<Value>)> =
-        futures::stream::iter(cases.into_iter().enumerate())
-            .map(|(i, (endpoint, body))| {
-                let c = c.clone();
-                let url = gw.at(paths[endpoint]);
-                async move {
-                    let resp = c
-                        .post(url)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap_or_else(|e| panic!("case {i}: transport error {e}"));
-                    let status = resp.status().as_u16();
-                    let json = resp.json::<Value>().await.ok();
-                    (i, status, body, json)
-                }
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-    let mut failures = Vec::new();
-    for (i, status, body, json) in &results {
-        let anthropic = json.as_ref().is_some_and(|v| {
-            v["type"] == "error"
-                && v["error"]["type"].is_string()
-                && v["error"]["message"].is_string()
-        });
-        let ok = *status == 200 || ((400..500).contains(status) && anthropic);
-        if !ok {
-            failures.push(format!(
-                "case {i}: status {status}, body {:?} -> {json:?}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} failed:\n{}",
-        failures.len(),
-        results.len(),
-        failures[..failures.len().min(20)].join("\n")
-    );
+    let cases = (0..1500)
+        .map(|i| (paths[i % 2], hostile_messages(&mut rng, i)))
+        .collect();
+    let results = send_hostile(&gw, cases, anthropic_4xx_or_ok).await;
     let rejected = results.iter().filter(|r| r.1 >= 400).count();
     assert!(
         rejected > 1000,

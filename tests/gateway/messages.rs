@@ -575,3 +575,97 @@ async fn count_tokens_estimates_for_an_upstream_that_cannot_count() {
     let m = anthropic_error(resp, 400, "invalid_request_error").await;
     assert!(m.contains("messages"), "{m}");
 }
+
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_big_bodies_answer_in_each_dialects_envelope() {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(
+        &up.uri(),
+        "[gateway]\nmax_body_bytes = 65536\n",
+    )))
+    .await;
+    let c = client();
+    // Anthropic's envelope on the Messages routes, with and without /v1.
+    for p in ["/v1/messages", "/messages", "/v1/messages/count_tokens"] {
+        let m = anthropic_error(
+            c.get(gw.at(p)).send().await.unwrap(),
+            405,
+            "invalid_request_error",
+        )
+        .await;
+        assert!(m.contains("GET"), "{m}");
+    }
+    for p in ["/v1/messages/batches", "/messages/nope/deeper"] {
+        let m = anthropic_error(
+            c.post(gw.at(p)).json(&json!({})).send().await.unwrap(),
+            404,
+            "not_found_error",
+        )
+        .await;
+        assert!(m.contains("unknown route"), "{m}");
+    }
+    let mut big = body(fixture!("basic-system.request.json"), "mock/gpt-4o-mini");
+    big["messages"][0]["content"] = json!("x".repeat(70_000));
+    // A fresh connection per oversized body: the gateway answers 413 without reading the
+    // body, and a pooled connection could race that answer.
+    for p in ["/v1/messages", "/v1/messages/count_tokens"] {
+        let m = anthropic_error(
+            client().post(gw.at(p)).json(&big).send().await.unwrap(),
+            413,
+            "request_too_large",
+        )
+        .await;
+        assert!(m.contains("65536"), "{m}");
+    }
+    // OpenAI's envelope on /v1/responses (and every other route).
+    let v = error_envelope(c.put(gw.at("/v1/responses")).send().await.unwrap(), 405).await;
+    assert_eq!(v["error"]["code"], "method_not_allowed");
+    let v = error_envelope(
+        c.post(gw.at("/v1/responses/x/y")).send().await.unwrap(),
+        404,
+    )
+    .await;
+    assert_eq!(v["error"]["code"], "not_found", "{v}");
+    let v = error_envelope(
+        client()
+            .post(gw.at("/v1/responses"))
+            .json(&json!({"model": "mock/gpt-4o-mini", "input": "x".repeat(70_000)}))
+            .send()
+            .await
+            .unwrap(),
+        413,
+    )
+    .await;
+    assert_eq!(v["error"]["code"], "request_too_large");
+    assert!(up.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn thinking_and_top_k_never_reach_an_openai_style_upstream_raw() {
+    // Anthropic's `thinking` budget becomes `reasoning_effort` (LiteLLM's buckets: >= 4096
+    // high, >= 2048 medium, else low) on an OpenAI-compatible server, which also takes
+    // `top_k`; OpenAI's own API drops what it cannot take and says so in
+    // `x-modelrt-dropped-params` (provider-openai's tests/foreign_fields.rs).
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    for stream in [false, true] {
+        let mut v = body(fixture!("basic-system.request.json"), "mock/gpt-4o-mini");
+        v["thinking"] = json!({"type": "enabled", "budget_tokens": 2048});
+        v["top_k"] = json!(40);
+        v["stream"] = json!(stream);
+        let resp = client()
+            .post(gw.at("/v1/messages"))
+            .json(&v)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(!resp.headers().contains_key("x-modelrt-dropped-params"));
+        resp.bytes().await.unwrap();
+        let sent = last_body(&up, "/v1/chat/completions").await;
+        assert!(sent.get("thinking").is_none(), "{sent}");
+        assert_eq!(sent["reasoning_effort"], "medium", "{sent}");
+        assert_eq!(sent["top_k"], 40, "{sent}");
+        assert_eq!(sent["stream"].as_bool().unwrap_or(false), stream, "{sent}");
+    }
+}

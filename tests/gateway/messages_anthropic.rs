@@ -106,7 +106,8 @@ fn events(text: &str) -> Vec<(String, Value)> {
 }
 
 /// What a client rebuilds from a stream: per block, its type and its accumulated text,
-/// thinking, signature, redacted data and tool input; and the final usage and stop reason.
+/// thinking, signature, redacted data, tool input and citations; and the final usage and stop
+/// reason.
 fn replay(evs: &[(String, Value)]) -> Value {
     let mut blocks: Vec<Value> = Vec::new();
     let mut usage = json!({});
@@ -129,6 +130,14 @@ fn replay(evs: &[(String, Value)]) -> Value {
             }
             "content_block_delta" => {
                 let i = d["index"].as_u64().unwrap() as usize;
+                if d["delta"]["type"] == "citations_delta" {
+                    let b = blocks[i].as_object_mut().unwrap();
+                    let list = b.entry("citations").or_insert_with(|| json!([]));
+                    list.as_array_mut()
+                        .unwrap()
+                        .push(d["delta"]["citation"].clone());
+                    continue;
+                }
                 let (field, key) = match d["delta"]["type"].as_str().unwrap() {
                     "text_delta" => ("text", "text"),
                     "thinking_delta" => ("thinking", "thinking"),
@@ -272,12 +281,8 @@ async fn citations_and_cache_usage_come_back() {
         .await
         .unwrap();
     let want = json_of(answer);
-    // TODO(provider-anthropic): the answer's citations are not parsed into core yet, so the
-    // text comes back without them; the text and the cache usage do come back.
-    assert_eq!(
-        got["content"][0]["text"], want["content"][0]["text"],
-        "{got}"
-    );
+    // The cited text block comes back with its citations, byte for byte.
+    assert_eq!(got["content"], want["content"], "{got}");
     assert_eq!(got["usage"]["cache_creation_input_tokens"], 2051);
     assert_eq!(got["usage"]["cache_read_input_tokens"], 2051);
     assert_eq!(got["usage"]["input_tokens"], 2095);
@@ -429,4 +434,72 @@ async fn an_overloaded_anthropic_is_529_overloaded_error() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["type"], "error");
     assert_eq!(v["error"]["type"], "overloaded_error", "{v}");
+}
+
+/// A stream whose second text block is cited: the event sequence of the Anthropic C# SDK's
+/// streaming-aggregation test (anthropics/anthropic-sdk-csharp, src/Anthropic.Tests,
+/// `CreateStreamingAggregation_TextBlockAccumulatesCitationDeltasInOrder`), after an uncited
+/// block; the same sequence as provider-anthropic's `tests/citations.rs`.
+fn cited_stream() -> String {
+    let events = [
+        r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}"#,
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"","citations":[]}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{"type":"char_location","cited_text":"The grass is green. ","document_index":0,"document_title":"Nature Facts","file_id":null,"start_char_index":0,"end_char_index":20}}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{"type":"web_search_result_location","cited_text":"Mild summers.","encrypted_index":"Eo8B","title":"Paris climate","url":"https://example.com/paris"}}}"#,
+        r#"{"type":"content_block_stop","index":0}"#,
+        r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}}"#,
+        r#"{"type":"message_stop"}"#,
+    ];
+    events
+        .iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(e).unwrap();
+            format!("event: {}\ndata: {e}\n\n", v["type"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn streamed_citations_come_back_on_their_text_block() {
+    let up = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(cited_stream()),
+        )
+        .mount(&up)
+        .await;
+    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    let mut req = json_of(fixture!("basic-system.request.json"));
+    req["model"] = json!("sonnet");
+    req["stream"] = json!(true);
+    let resp = client()
+        .post(gw.at("/v1/messages"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = events(&resp.text().await.unwrap());
+    let want = events(&cited_stream());
+    // What an SDK accumulates: one text block "Hello" with both citations, in order.
+    assert_eq!(replay(&got)["blocks"], replay(&want)["blocks"]);
+    assert_eq!(
+        replay(&got)["blocks"][0]["citations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let cites: Vec<&Value> = got
+        .iter()
+        .filter(|(_, d)| d["delta"]["type"] == "citations_delta")
+        .map(|(_, d)| &d["delta"]["citation"])
+        .collect();
+    assert_eq!(cites.len(), 2, "{got:?}");
+    assert_eq!(cites[0]["type"], "char_location");
+    assert_eq!(cites[1]["url"], "https://example.com/paris");
 }

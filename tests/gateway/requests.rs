@@ -86,19 +86,16 @@ async fn post(gw: &Gw, path: &str, body: Value) -> reqwest::Response {
 }
 
 async fn upstream_embedding_inputs(up: &wiremock::MockServer) -> Vec<Value> {
-    up.received_requests()
+    received_bodies(up, "/v1/embeddings")
         .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/v1/embeddings")
-        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["input"].clone())
+        .into_iter()
+        .map(|b| b["input"].clone())
         .collect()
 }
 
 #[tokio::test]
 async fn token_arrays_are_forwarded_to_an_openai_upstream_and_refused_by_a_text_only_one() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    let (up, gw) = gw_over_openai(config).await;
 
     let resp = post(
         &gw,
@@ -159,8 +156,7 @@ async fn token_arrays_are_forwarded_to_an_openai_upstream_and_refused_by_a_text_
 
 #[tokio::test]
 async fn every_route_also_answers_without_the_v1_prefix() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    let (_up, gw) = gw_over_openai(config).await;
     let resp = post(&gw, "/chat/completions", chat_body("chat")).await;
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
@@ -210,8 +206,7 @@ async fn every_route_also_answers_without_the_v1_prefix() {
 
 #[tokio::test]
 async fn a_request_of_the_wrong_kind_for_its_model_is_a_400() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    let (up, gw) = gw_over_openai(config).await;
     let before = up.received_requests().await.unwrap().len();
 
     let resp = post(&gw, "/v1/chat/completions", chat_body("embed")).await;
@@ -282,8 +277,7 @@ async fn a_request_of_the_wrong_kind_for_its_model_is_a_400() {
 
 #[tokio::test]
 async fn an_unknown_model_lists_only_what_the_key_may_use() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    let (_up, gw) = gw_over_openai(config).await;
     // Allowed by the key's `m*` pattern, but nothing serves it.
     let resp = post(&gw, "/v1/chat/completions", chat_body("missing-model")).await;
     let v = error_envelope(resp, 404).await;

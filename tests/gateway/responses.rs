@@ -110,17 +110,6 @@ async fn get(gw: &Gw, key: &str, id: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// The JSON bodies the upstream received on `p`, in order.
-async fn upstream_bodies(up: &MockServer, p: &str) -> Vec<Value> {
-    up.received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == p)
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect()
-}
-
 /// An OpenAI-compatible upstream whose first chat answer is a tool call (`get_user_country`)
 /// and whose later answers are text.
 async fn tool_call_upstream() -> MockServer {
@@ -159,8 +148,7 @@ async fn tool_call_upstream() -> MockServer {
 
 #[tokio::test]
 async fn create_over_a_chat_completions_upstream() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&keys_config(&up.uri(), ""))).await;
+    let (up, gw) = gw_over_openai(|u| keys_config(u, "")).await;
     let mut body = fixture_request("reasoning.request.json", "mock/gpt-4o-mini");
     body["instructions"] = json!("Answer in one word.");
     body["max_output_tokens"] = json!(64);
@@ -176,7 +164,7 @@ async fn create_over_a_chat_completions_upstream() {
     assert_eq!(v["max_output_tokens"], 64);
     assert_eq!(v["reasoning"]["effort"], "high");
     // What the upstream got: the instructions first, the effort, the limit.
-    let sent = upstream_bodies(&up, "/v1/chat/completions").await;
+    let sent = received_bodies(&up, "/v1/chat/completions").await;
     insta::assert_json_snapshot!("reasoning.responses-openai_chat", sent[0]);
 
     // The same without the `/v1` prefix.
@@ -192,8 +180,7 @@ async fn create_over_a_chat_completions_upstream() {
 
 #[tokio::test]
 async fn usage_rows_are_written_as_for_chat_completions() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&mock_config(&up.uri(), STORAGE))).await;
+    let (_up, gw) = gw_over_openai(|u| mock_config(u, STORAGE)).await;
     post_ok(
         &gw,
         "unused",
@@ -225,8 +212,7 @@ async fn usage_rows_are_written_as_for_chat_completions() {
 
 #[tokio::test]
 async fn stream_follows_the_responses_grammar() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&keys_config(&up.uri(), ""))).await;
+    let (_up, gw) = gw_over_openai(|u| keys_config(u, "")).await;
     let resp = post(
         &gw,
         KEY_A,
@@ -289,7 +275,7 @@ async fn function_call_round_trip_with_previous_response_id() {
     let r2 = post_ok(&gw, KEY_A, &turn2).await;
     assert_eq!(r2["previous_response_id"], r1["id"]);
     assert_eq!(r2["output"][0]["content"][0]["text"], "Hello there!");
-    let sent = upstream_bodies(&up, "/v1/chat/completions").await;
+    let sent = received_bodies(&up, "/v1/chat/completions").await;
     assert_eq!(sent.len(), 2);
     insta::assert_json_snapshot!("json-schema.responses-openai_chat.turn2", sent[1]);
     let roles: Vec<&str> = sent[1]["messages"]
@@ -348,7 +334,7 @@ async fn over_an_anthropic_upstream() {
     assert_eq!(v["output"][0]["call_id"], "toolu_01X9wcHKKAZD9tBC711xipPa");
     assert_eq!(v["output"][0]["arguments"], "{}");
     assert_eq!(v["usage"]["input_tokens"], 445);
-    let sent = upstream_bodies(&up, "/v1/messages").await;
+    let sent = received_bodies(&up, "/v1/messages").await;
     insta::assert_json_snapshot!("json-schema.responses-anthropic", sent[0]);
 
     let mut streamed = body.clone();
@@ -366,8 +352,7 @@ async fn over_an_anthropic_upstream() {
 
 #[tokio::test]
 async fn get_delete_and_another_keys_404() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&keys_config(&up.uri(), ""))).await;
+    let (_up, gw) = gw_over_openai(|u| keys_config(u, "")).await;
     let created = post_ok(
         &gw,
         KEY_A,
@@ -464,7 +449,7 @@ async fn conversation_across_two_processes(storage: &str) {
     let events = parse_sse(&resp.text().await.unwrap());
     grammar::check_responses(&events).unwrap();
     let r2 = events.last().unwrap().data["response"].clone();
-    let sent = upstream_bodies(&up, "/v1/chat/completions").await;
+    let sent = received_bodies(&up, "/v1/chat/completions").await;
     assert_eq!(sent.len(), 2);
     let msgs = sent[1]["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 3, "{}", sent[1]);
@@ -476,7 +461,7 @@ async fn conversation_across_two_processes(storage: &str) {
     let turn3 =
         json!({"model": full["model"], "previous_response_id": r2["id"], "input": "Thanks!"});
     post_ok(&a, KEY_A, &turn3).await;
-    let sent = upstream_bodies(&up, "/v1/chat/completions").await;
+    let sent = received_bodies(&up, "/v1/chat/completions").await;
     let msgs = sent[2]["messages"].as_array().unwrap();
     let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["user", "assistant", "tool", "assistant", "user"]);
@@ -510,8 +495,7 @@ async fn previous_response_id_across_two_processes_sharing_postgres() {
 
 #[tokio::test]
 async fn bad_bodies_get_openai_errors_naming_the_field() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&keys_config(&up.uri(), ""))).await;
+    let (up, gw) = gw_over_openai(|u| keys_config(u, "")).await;
     for (body, param) in [
         (json!({"input": "hi"}), Some("model")),
         (json!({"model": "mock/gpt-4o-mini"}), Some("input")),
@@ -537,7 +521,7 @@ async fn bad_bodies_get_openai_errors_naming_the_field() {
         assert_eq!(v["error"]["type"], "invalid_request_error");
     }
     assert!(
-        upstream_bodies(&up, "/v1/chat/completions")
+        received_bodies(&up, "/v1/chat/completions")
             .await
             .is_empty()
     );
@@ -591,9 +575,9 @@ async fn native_responses_upstream_passes_reasoning_through() {
     assert_eq!(v["output"][0]["type"], "function_call", "{v}");
     assert_eq!(v["output"][0]["call_id"], call["call_id"]);
     assert_eq!(v["output"][0]["arguments"], call["arguments"]);
-    let sent = upstream_bodies(&up, "/v1/responses").await;
+    let sent = received_bodies(&up, "/v1/responses").await;
     assert!(
-        upstream_bodies(&up, "/v1/chat/completions")
+        received_bodies(&up, "/v1/chat/completions")
             .await
             .is_empty(),
         "nothing went to chat/completions"
@@ -633,4 +617,99 @@ async fn native_responses_upstream_passes_reasoning_through() {
         done["usage"]["output_tokens"].as_u64().unwrap() > 0,
         "{done}"
     );
+}
+
+#[tokio::test]
+async fn a_streamed_native_answer_keeps_its_encrypted_reasoning() {
+    // A recorded gpt-5 stream (SwiftAgent's test suite, see the fixture's SOURCES.md): a
+    // reasoning item without summary whose `encrypted_content` the client must get, stored and
+    // sent back as it came, then a function call.
+    let recorded = dialect_fixture("reasoning-tool-call.sse");
+    let up = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"stream": true}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(recorded.clone()),
+        )
+        .mount(&up)
+        .await;
+    let answer: Value = serde_json::from_str(&dialect_fixture("text.response.json")).unwrap();
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&up)
+        .await;
+    let cfg = keys_config(
+        "http://unused.invalid",
+        &format!(
+            "[providers.native]\ntype = \"openai\"\nbase_url = \"{}/v1\"\napi_key = \"{UPSTREAM_KEY}\"\nresponses_api = \"always\"\n",
+            up.uri()
+        ),
+    );
+    let gw = Gw::start(Some(&cfg)).await;
+    // What the upstream said when the item was done.
+    let upstream_item = recorded
+        .split("\n\n")
+        .filter_map(|f| f.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .find(|v| v["type"] == "response.output_item.done" && v["item"]["type"] == "reasoning")
+        .unwrap()["item"]
+        .clone();
+    let enc = upstream_item["encrypted_content"].as_str().unwrap();
+    assert!(enc.starts_with("gAAAAABo2TA_9aB"), "{enc}");
+
+    let resp = post(
+        &gw,
+        KEY_A,
+        &json!({"model": "native/gpt-5", "input": "What is the weather in New York City, USA?",
+                "stream": true}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let events = parse_sse(&resp.text().await.unwrap());
+    grammar::check_responses(&events).unwrap();
+    let item_done = events
+        .iter()
+        .find(|e| e.event == "response.output_item.done" && e.data["item"]["type"] == "reasoning")
+        .expect("a reasoning item");
+    assert_eq!(item_done.data["item"]["encrypted_content"], enc);
+    let done = &events.last().unwrap().data["response"];
+    let kinds: Vec<&str> = done["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reasoning", "function_call"], "{done}");
+    assert_eq!(done["output"][0]["encrypted_content"], enc);
+    assert_eq!(
+        done["output"][1]["call_id"],
+        "call_5dp5Uj0Loqn1YcyIpqSq6sLX"
+    );
+    // Stored with it, and sent back untouched on the next turn.
+    let id = done["id"].as_str().unwrap();
+    let stored: Value = get(&gw, KEY_A, id).await.json().await.unwrap();
+    assert_eq!(stored["output"][0]["encrypted_content"], enc);
+    post_ok(
+        &gw,
+        KEY_A,
+        &json!({"model": "native/gpt-5", "previous_response_id": id,
+                "input": [{"type": "function_call_output", "call_id": "call_5dp5Uj0Loqn1YcyIpqSq6sLX",
+                           "output": "\"Sunny\""}]}),
+    )
+    .await;
+    let sent = received_bodies(&up, "/v1/responses").await;
+    let replayed = sent[1]["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "reasoning")
+        .expect("the reasoning item went back")
+        .clone();
+    assert_eq!(replayed["encrypted_content"], enc);
 }

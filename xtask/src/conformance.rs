@@ -1,11 +1,16 @@
 //! `cargo xtask conformance`: runs each linked provider's conformance test (or an outside
-//! crate's, with `--manifest-path`) and prints the provider × check table.
+//! crate's, with `--manifest-path`) and the client dialects' (runtime-dialects: the
+//! `messages:*` and `responses:*` rows, in a `dialects` column), and prints the provider ×
+//! check table.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
+
+/// The report (table column) of the client dialects' rows.
+const DIALECTS: &str = "dialects";
 
 const USAGE: &str =
     "usage: cargo xtask conformance [--provider NAME] [--manifest-path PATH/Cargo.toml]...";
@@ -74,6 +79,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
             if !status.success() {
                 failed_runs.push((*krate).to_owned());
             }
+        }
+    }
+    // The client dialects' rows (runtime-dialects: Messages and Responses translation over
+    // their real fixtures), in the same table as the providers, unless a run is narrowed.
+    if manifests.is_empty() && only.is_none() {
+        expected.push(DIALECTS.to_owned());
+        let status = conformance_test(&out)
+            .args([
+                "-p",
+                "runtime-dialects",
+                "--test",
+                "conformance",
+                "--",
+                "--test-threads=1",
+            ])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            failed_runs.push("runtime-dialects".to_owned());
         }
     }
     for m in &manifests {

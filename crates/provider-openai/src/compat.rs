@@ -1,6 +1,7 @@
 //! A complete provider for any API that speaks OpenAI's wire format. `OpenAiProvider` is one
 //! configuration of it; Azure OpenAI, local servers and TGI's Messages API are others.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,6 +226,29 @@ impl CompatProvider {
         Ok(self.authorize(spec, ctx))
     }
 
+    /// `req` with the fields of other dialects this upstream does not take translated or
+    /// dropped ([`wire::foreign`]), and the names of those dropped.
+    pub fn fit<'r>(&self, req: &'r ChatRequest) -> (Cow<'r, ChatRequest>, Vec<&'static str>) {
+        match wire::foreign::openai_extra(&req.extra, &req.model, self.cfg.official_openai) {
+            None => (Cow::Borrowed(req), Vec::new()),
+            Some((extra, dropped)) => {
+                let mut fitted = req.clone();
+                fitted.extra = extra;
+                (Cow::Owned(fitted), dropped)
+            }
+        }
+    }
+
+    /// The response metadata of this provider, naming the request fields it dropped.
+    fn meta(&self, dropped: &[&'static str]) -> runtime_core::ResponseMeta {
+        let mut meta = runtime_core::ResponseMeta {
+            provider: Some(self.cfg.name.to_string()),
+            ..Default::default()
+        };
+        note_dropped(&mut meta, dropped);
+        meta
+    }
+
     fn check_request(&self, req: &ChatRequest) -> Result<()> {
         let caps = self.cfg.capabilities;
         if !caps.tools && !req.tools.is_empty() {
@@ -246,16 +270,21 @@ impl CompatProvider {
         spec: HttpRequestSpec,
         model: &str,
         ctx: &RequestContext,
+        dropped: &[&'static str],
     ) -> Result<ChatStream> {
         let call = self.call(model, ctx);
         let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
         let decoder = wire::ChunkDecoder::new(&self.cfg.name, model);
-        Ok(
-            ChatStream::decode_sse(sse, decoder).with_meta(runtime_core::ResponseMeta {
-                provider: Some(self.cfg.name.to_string()),
-                ..Default::default()
-            }),
-        )
+        Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(dropped)))
+    }
+}
+
+/// Records the request fields a provider dropped in `meta.annotations["dropped_params"]` (the
+/// gateway answers them as `x-modelrt-dropped-params`).
+fn note_dropped(meta: &mut runtime_core::ResponseMeta, dropped: &[&'static str]) {
+    if !dropped.is_empty() {
+        meta.annotations
+            .insert("dropped_params".into(), serde_json::json!(dropped));
     }
 }
 
@@ -271,18 +300,22 @@ impl Provider for CompatProvider {
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
         self.check_request(req)?;
-        if self.uses_responses(&req.model) {
-            let spec = self.responses_spec(req, false, ctx)?;
+        let (req, dropped) = self.fit(req);
+        let mut resp = if self.uses_responses(&req.model) {
+            let spec = self.responses_spec(&req, false, ctx)?;
             let call = self.call(&req.model, ctx);
             let (body, _h): (wire::responses::ResponsesBody, _) =
                 self.http.json(&call, spec, ctx, "response").await?;
-            return wire::responses::parse_responses(body, &self.cfg.name, &req.model);
-        }
-        let spec = self.chat_spec(req, false, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _h): (wire::ChatCompletion, _) =
-            self.http.json(&call, spec, ctx, "chat completion").await?;
-        wire::parse_chat(body, &self.cfg.name, &req.model)
+            wire::responses::parse_responses(body, &self.cfg.name, &req.model)?
+        } else {
+            let spec = self.chat_spec(&req, false, ctx)?;
+            let call = self.call(&req.model, ctx);
+            let (body, _h): (wire::ChatCompletion, _) =
+                self.http.json(&call, spec, ctx, "chat completion").await?;
+            wire::parse_chat(body, &self.cfg.name, &req.model)?
+        };
+        note_dropped(&mut resp.meta, &dropped);
+        Ok(resp)
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
@@ -290,20 +323,16 @@ impl Provider for CompatProvider {
             return Err(Error::unsupported(&self.cfg.name, "streaming"));
         }
         self.check_request(req)?;
+        let (req, dropped) = self.fit(req);
         if self.uses_responses(&req.model) {
-            let spec = self.responses_spec(req, true, ctx)?;
+            let spec = self.responses_spec(&req, true, ctx)?;
             let call = self.call(&req.model, ctx);
             let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
             let decoder = wire::responses::ResponsesDecoder::new(&self.cfg.name, &req.model);
-            return Ok(ChatStream::decode_sse(sse, decoder).with_meta(
-                runtime_core::ResponseMeta {
-                    provider: Some(self.cfg.name.to_string()),
-                    ..Default::default()
-                },
-            ));
+            return Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(&dropped)));
         }
-        let spec = self.chat_spec(req, true, ctx)?;
-        self.sse_events(spec, &req.model, ctx).await
+        let spec = self.chat_spec(&req, true, ctx)?;
+        self.sse_events(spec, &req.model, ctx, &dropped).await
     }
 
     async fn complete(
@@ -352,7 +381,7 @@ impl Provider for CompatProvider {
         let spec = self
             .authorize(HttpRequestSpec::post_json(url, &body), ctx)
             .header("accept", "text/event-stream");
-        self.sse_events(spec, &req.model, ctx).await
+        self.sse_events(spec, &req.model, ctx, &[]).await
     }
 
     async fn embed(

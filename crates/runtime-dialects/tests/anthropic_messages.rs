@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::compare::{messages_accumulate, messages_essentials};
 use common::grammar::check_messages;
 use common::upstream::{anthropic_events, anthropic_response};
 use common::{
@@ -68,41 +69,6 @@ fn numbers_as_f64(v: Value) -> Value {
     }
 }
 
-/// What an SDK keeps of a usage object (absent cache counts are 0).
-fn usage4(u: &Value) -> [u64; 4] {
-    [
-        u["input_tokens"].as_u64().unwrap_or(0),
-        u["output_tokens"].as_u64().unwrap_or(0),
-        u["cache_creation_input_tokens"].as_u64().unwrap_or(0),
-        u["cache_read_input_tokens"].as_u64().unwrap_or(0),
-    ]
-}
-
-/// The bytes of an answer that matter to a client: block types and contents (text,
-/// citations, thinking and its signature, redacted data, tool ids, names and inputs), stop
-/// reason, stop sequence, refusal explanation, usage.
-fn essentials(msg: &Value) -> Value {
-    let blocks: Vec<Value> = msg["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| match b["type"].as_str().unwrap() {
-            "text" => json!({"text": b["text"], "citations": b.get("citations").cloned().unwrap_or(Value::Null)}),
-            "thinking" => json!({"thinking": b["thinking"], "signature": b["signature"]}),
-            "redacted_thinking" => json!({"redacted": b["data"]}),
-            "tool_use" => json!({"tool_use": [b["id"], b["name"], b["input"]]}),
-            other => json!({"other": other}),
-        })
-        .collect();
-    json!({
-        "content": blocks,
-        "stop_reason": msg["stop_reason"],
-        "stop_sequence": msg.get("stop_sequence").cloned().unwrap_or(Value::Null),
-        "refusal": msg.get("stop_details").and_then(|d| d.get("explanation")).cloned().unwrap_or(Value::Null),
-        "usage": usage4(&msg["usage"]),
-    })
-}
-
 #[test]
 fn upstream_answers_to_core_to_messages() {
     let names: Vec<String> = fixtures_with(D, ".response.json")
@@ -116,13 +82,12 @@ fn upstream_answers_to_core_to_messages() {
         let ours: Value =
             serde_json::from_slice(&response::body(&core, "msg_fallback", "claude")).unwrap();
         insta::assert_snapshot!(format!("{name}.core-messages"), pretty(&ours));
-        let mut want = essentials(&original);
-        if name == "citations" {
-            // provider-anthropic drops citations today (it joins text blocks); with the
-            // annotation it is to write, they come back: see `citations_come_back_...`.
-            want["content"][0]["citations"] = Value::Null;
-        }
-        assert_eq!(essentials(&ours), want, "{name}");
+        // Citations included: provider-anthropic records them, the encoder writes them back.
+        assert_eq!(
+            messages_essentials(&ours),
+            messages_essentials(&original),
+            "{name}"
+        );
     }
 }
 
@@ -138,7 +103,7 @@ fn citations_come_back_from_the_core_annotation() {
     );
     let ours: Value =
         serde_json::from_slice(&response::body(&core, "msg_fallback", "claude")).unwrap();
-    assert_eq!(essentials(&ours), essentials(&original));
+    assert_eq!(messages_essentials(&ours), messages_essentials(&original));
 }
 
 /// A recorded stream: `.sse` bytes or `.chunks.jsonl` payloads.
@@ -170,70 +135,6 @@ pub fn encode(events: Vec<runtime_core::StreamEvent>) -> Vec<u8> {
     out
 }
 
-/// What a client accumulates from a stream: the final message (blocks with their joined
-/// deltas, stop reason, usage as the SDKs fold it: message_start's, overwritten by every count
-/// message_delta carries).
-fn accumulate(events: &[Sse]) -> Value {
-    let mut msg = Value::Null;
-    let mut blocks: Vec<Value> = Vec::new();
-    let mut json_parts: Vec<String> = Vec::new();
-    for e in events {
-        let d = &e.data;
-        match d["type"].as_str().unwrap() {
-            "message_start" => msg = d["message"].clone(),
-            "content_block_start" => {
-                blocks.push(d["content_block"].clone());
-                json_parts.push(String::new());
-            }
-            "content_block_delta" => {
-                let i = usize::try_from(d["index"].as_u64().unwrap()).unwrap();
-                let delta = &d["delta"];
-                let b = &mut blocks[i];
-                match delta["type"].as_str().unwrap() {
-                    "text_delta" => {
-                        b["text"] = json!(format!(
-                            "{}{}",
-                            b["text"].as_str().unwrap(),
-                            delta["text"].as_str().unwrap()
-                        ))
-                    }
-                    "thinking_delta" => {
-                        b["thinking"] = json!(format!(
-                            "{}{}",
-                            b["thinking"].as_str().unwrap(),
-                            delta["thinking"].as_str().unwrap()
-                        ))
-                    }
-                    "signature_delta" => b["signature"] = delta["signature"].clone(),
-                    "input_json_delta" => {
-                        json_parts[i].push_str(delta["partial_json"].as_str().unwrap())
-                    }
-                    _ => {}
-                }
-            }
-            "content_block_stop" => {
-                let i = usize::try_from(d["index"].as_u64().unwrap()).unwrap();
-                if blocks[i]["type"] == "tool_use" && !json_parts[i].is_empty() {
-                    blocks[i]["input"] = serde_json::from_str(&json_parts[i]).unwrap();
-                }
-            }
-            "message_delta" => {
-                for (k, v) in d["delta"].as_object().unwrap() {
-                    msg[k] = v.clone();
-                }
-                for (k, v) in d["usage"].as_object().unwrap() {
-                    if !v.is_null() {
-                        msg["usage"][k] = v.clone();
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    msg["content"] = Value::Array(blocks);
-    msg
-}
-
 #[test]
 fn recorded_upstream_streams_obey_the_grammar() {
     // The checker must accept what Anthropic really sends, or it proves nothing about ours.
@@ -253,8 +154,8 @@ fn upstream_streams_to_core_to_messages_stream() {
         check_messages(&ours).unwrap_or_else(|e| panic!("{name}: {e}\n{}", render(&ours)));
         insta::assert_snapshot!(format!("{name}.core-messages-stream"), render(&ours));
         assert_eq!(
-            essentials(&accumulate(&ours)),
-            essentials(&accumulate(&recorded)),
+            messages_essentials(&messages_accumulate(&ours)),
+            messages_essentials(&messages_accumulate(&recorded)),
             "{name}"
         );
         // The first event carries the upstream's id and model.

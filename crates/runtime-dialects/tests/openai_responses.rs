@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::compare::responses_essentials;
 use common::grammar::check_responses;
 use common::upstream::{responses_events, responses_response};
 use common::{fixture, fixture_json, fixtures_with, parse_chunks, parse_sse, pretty, render};
@@ -56,30 +57,6 @@ fn drop_nulls(v: Value) -> Value {
     }
 }
 
-/// What a Responses client reads from a response: item types and contents, status, usage.
-fn essentials(r: &Value) -> Value {
-    let items: Vec<Value> = r["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| match i["type"].as_str().unwrap() {
-            "message" => json!({"message": i["content"].as_array().unwrap().iter()
-                .map(|p| json!([p["type"], p.get("text").or(p.get("refusal")), p.get("annotations")]))
-                .collect::<Vec<_>>()}),
-            "function_call" => json!({"call": [i["call_id"], i["name"], i["arguments"]]}),
-            "reasoning" => json!({"reasoning": [i["summary"], i.get("encrypted_content")]}),
-            other => json!({"other": other}),
-        })
-        .collect();
-    let u = &r["usage"];
-    json!({
-        "output": items,
-        "status": r["status"],
-        "usage": [u["input_tokens"], u["output_tokens"], u["total_tokens"],
-                  u["input_tokens_details"]["cached_tokens"], u["output_tokens_details"]["reasoning_tokens"]],
-    })
-}
-
 #[test]
 fn recorded_answers_to_core_to_responses() {
     let names = fixtures_with(D, ".response.json");
@@ -95,7 +72,11 @@ fn recorded_answers_to_core_to_responses() {
         let ours: Value =
             serde_json::from_slice(&response::body(&core, &req, "gw1", 1_700_000_000)).unwrap();
         insta::assert_snapshot!(format!("{name}.core-responses"), pretty(&ours));
-        assert_eq!(essentials(&ours), essentials(&original), "{name}");
+        assert_eq!(
+            responses_essentials(&ours),
+            responses_essentials(&original),
+            "{name}"
+        );
         assert_eq!(
             ours["id"], original["id"],
             "{name}: an upstream Responses id is kept"
@@ -158,8 +139,8 @@ fn recorded_streams_to_core_to_responses_stream() {
         );
         let last = |v: &[common::Sse]| v.last().unwrap().data["response"].clone();
         assert_eq!(
-            essentials(&last(&ours)),
-            essentials(&last(&recorded)),
+            responses_essentials(&last(&ours)),
+            responses_essentials(&last(&recorded)),
             "{name}"
         );
         assert_eq!(last(&ours)["id"], last(&recorded)["id"]);

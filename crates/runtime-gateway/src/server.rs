@@ -38,6 +38,7 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_PROVIDER: HeaderName = HeaderName::from_static("x-modelrt-provider");
 static X_DEPLOYMENT: HeaderName = HeaderName::from_static("x-modelrt-deployment");
 static X_ATTEMPTS: HeaderName = HeaderName::from_static("x-modelrt-attempts");
+static X_DROPPED_PARAMS: HeaderName = HeaderName::from_static("x-modelrt-dropped-params");
 static X_CACHE: HeaderName = HeaderName::from_static("x-modelrt-cache");
 
 /// Everything a request handler needs, shared behind one `Arc` (never cloned per request).
@@ -207,11 +208,15 @@ async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Nex
     req.extensions_mut().insert(RequestId(id.clone()));
     let _inflight = gw.tracker.token();
     let obs = crate::observe::Observed::start(&gw.observe, &req, id.clone());
+    let path = req.uri().path().to_owned();
+    let rid = id.clone();
     let mut resp = obs
         .scope(async move {
             tokio::select! {
                 resp = next.run(req) => resp,
-                () = gw.hard_stop.cancelled() => shutting_down().into_response(),
+                () = gw.hard_stop.cancelled() => {
+                    crate::routes::error_for_path(&path, shutting_down(), &rid)
+                }
             }
         })
         .await;
@@ -241,16 +246,24 @@ async fn authenticate(State(gw): State<Arc<Gateway>>, mut req: Request, next: Ne
     }
 }
 
-async fn not_found(req: Request) -> ApiError {
-    ApiError::not_found(format!(
+/// The request id `per_request` gave `req`.
+fn rid_of(req: &Request) -> Arc<str> {
+    req.extensions()
+        .get::<RequestId>()
+        .map_or_else(|| request_id(req.headers()), |r| r.0.clone())
+}
+
+async fn not_found(req: Request) -> Response {
+    let e = ApiError::not_found(format!(
         "unknown route {} {}",
         req.method(),
         excerpt(req.uri().path())
-    ))
+    ));
+    crate::routes::error_for_path(req.uri().path(), e, &rid_of(&req))
 }
 
-async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(
+async fn method_not_allowed(req: Request) -> Response {
+    let e = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "invalid_request_error",
         format!(
@@ -259,7 +272,8 @@ async fn method_not_allowed(req: Request) -> ApiError {
             excerpt(req.uri().path())
         ),
     )
-    .with_code("method_not_allowed")
+    .with_code("method_not_allowed");
+    crate::routes::error_for_path(req.uri().path(), e, &rid_of(&req))
 }
 
 async fn health() -> Response {
@@ -489,6 +503,13 @@ pub(crate) fn meta_headers(h: &mut HeaderMap, meta: &ResponseMeta) {
         set(&X_DEPLOYMENT, d);
     }
     set(&X_ATTEMPTS, &meta.attempts.unwrap_or(1).to_string());
+    // Request fields the provider could not send upstream (e.g. Anthropic's `top_k` to OpenAI).
+    if let Some(serde_json::Value::Array(names)) = meta.annotations.get("dropped_params") {
+        let names: Vec<&str> = names.iter().filter_map(serde_json::Value::as_str).collect();
+        if !names.is_empty() {
+            set(&X_DROPPED_PARAMS, &names.join(", "));
+        }
+    }
     set(
         &X_CACHE,
         if meta.cache_hit == Some(true) {
@@ -727,6 +748,20 @@ pub async fn shutdown_signal() {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn dropped_request_fields_are_named_in_a_header() {
+        let mut meta = ResponseMeta::default();
+        let mut h = HeaderMap::new();
+        meta_headers(&mut h, &meta);
+        assert!(!h.contains_key("x-modelrt-dropped-params"));
+        meta.annotations.insert(
+            "dropped_params".into(),
+            serde_json::json!(["thinking", "top_k"]),
+        );
+        meta_headers(&mut h, &meta);
+        assert_eq!(h["x-modelrt-dropped-params"], "thinking, top_k");
+    }
 
     #[test]
     fn a_body_that_stopped_arriving_is_408_other_read_errors_400() {

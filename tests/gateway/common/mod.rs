@@ -276,7 +276,12 @@ pub fn models_json() -> Value {
 /// A wiremock upstream that answers chat (plain or SSE by the `stream` field), embeddings and
 /// model listing like OpenAI.
 pub async fn openai_upstream() -> MockServer {
-    let server = MockServer::start().await;
+    openai_upstream_on(MockServer::start().await).await
+}
+
+/// [`openai_upstream`]'s answers mounted on `server`, after (so below) any mock the test
+/// mounted there first.
+pub async fn openai_upstream_on(server: MockServer) -> MockServer {
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
         .and(wiremock::matchers::body_partial_json(
@@ -356,4 +361,47 @@ pub async fn error_envelope(resp: reqwest::Response, status: u16) -> Value {
     assert!(e["type"].is_string(), "{v}");
     assert!(e.get("param").is_some() && e.get("code").is_some(), "{v}");
     v
+}
+
+/// An [`openai_upstream`] and the gateway started with the config `config` makes of the
+/// upstream's URL: the setup most tests begin with.
+pub async fn gw_over_openai(config: impl FnOnce(&str) -> String) -> (MockServer, Gw) {
+    let up = openai_upstream().await;
+    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    (up, gw)
+}
+
+/// The JSON bodies `up` received on `path`, in order.
+pub async fn received_bodies(up: &MockServer, path: &str) -> Vec<Value> {
+    up.received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == path)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+/// `(event, data)` pairs of an Anthropic SSE body; each `data.type` must name its event.
+pub fn anthropic_sse(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| {
+            let mut name = String::new();
+            let mut data = Value::Null;
+            for line in f.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}"));
+                }
+            }
+            assert_eq!(
+                data["type"],
+                json!(name),
+                "event name and data type agree: {f}"
+            );
+            (name, data)
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use runtime_core::{
     AssistantMessage, ChatResponse, Content, FinishReason, ReasoningBlock, ResponseMeta, ToolCall,
-    Usage,
+    Usage, annotation,
 };
 
 /// Anthropic's `usage` object. Every count is optional: stream deltas carry some of them.
@@ -70,6 +70,9 @@ pub enum KnownBlock {
         /// The text.
         #[serde(default)]
         text: String,
+        /// What the text cites (documents, search results), as sent.
+        #[serde(default)]
+        citations: Option<Vec<Value>>,
     },
     /// A call of one of the request's tools.
     ToolUse {
@@ -160,7 +163,8 @@ pub fn finish_reason(stop_reason: Option<&str>) -> FinishReason {
 /// Text blocks are joined; `tool_use` blocks become tool calls with their `toolu_…` ids;
 /// `thinking` / `redacted_thinking` blocks become reasoning blocks. Blocks without a core
 /// equivalent are kept in `meta.annotations["content_blocks"]`, the matched stop sequence in
-/// `meta.annotations["stop_sequence"]`.
+/// `meta.annotations["stop_sequence"]`, the text blocks' citations (with the byte span of the
+/// joined text each belongs to) in `meta.annotations["citations"]`.
 pub fn parse_response(
     body: MessagesResponse,
     provider: &str,
@@ -171,9 +175,16 @@ pub fn parse_response(
     let mut reasoning = Vec::new();
     let mut tool_calls = Vec::new();
     let mut other = Vec::new();
+    let mut cited = Vec::new();
     for b in body.content {
         match b {
-            Block::Known(KnownBlock::Text { text: t }) => text.push_str(&t),
+            Block::Known(KnownBlock::Text { text: t, citations }) => {
+                let start = text.len();
+                text.push_str(&t);
+                if let Some(c) = citations.filter(|c| !c.is_empty()) {
+                    cited.push(citation_span(start, text.len(), c));
+                }
+            }
             Block::Known(KnownBlock::ToolUse { name, input, .. })
                 if structured == Some(name.as_str()) =>
             {
@@ -211,6 +222,9 @@ pub fn parse_response(
     if let Some(s) = body.stop_sequence {
         annotations.insert("stop_sequence".into(), Value::String(s));
     }
+    if !cited.is_empty() {
+        annotations.insert(annotation::CITATIONS.into(), Value::Array(cited));
+    }
     ChatResponse {
         id: body.id,
         model: body.model.unwrap_or_else(|| model.to_owned()),
@@ -233,6 +247,12 @@ pub fn parse_response(
             ..ResponseMeta::default()
         },
     }
+}
+
+/// One entry of [`annotation::CITATIONS`]: the answer text's bytes `start..end` (one text
+/// block) and the citations Anthropic sent for it.
+pub fn citation_span(start: usize, end: usize, citations: Vec<Value>) -> Value {
+    serde_json::json!({"start": start, "end": end, "citations": citations})
 }
 
 /// A structured answer ends with a `tool_use` stop; for the caller it is a plain stop.

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use runtime_core::{Error, FinishReason, StreamEvent};
+use runtime_core::{Error, FinishReason, StreamEvent, annotation};
 
 use super::errors::WireError;
 use super::response::{
-    Block, KnownBlock, StopDetails, WireUsage, finish_reason, structured_finish, tool_input_text,
+    Block, KnownBlock, StopDetails, WireUsage, citation_span, finish_reason, structured_finish,
+    tool_input_text,
 };
 
 /// The message of a `message_start` event.
@@ -68,7 +69,12 @@ pub enum BlockDelta {
         #[serde(default)]
         signature: String,
     },
-    /// Citations and future delta types (no core equivalent).
+    /// One citation of the current text block.
+    CitationsDelta {
+        /// The citation, as sent.
+        citation: Value,
+    },
+    /// Future delta types (no core equivalent).
     #[serde(other)]
     Other,
 }
@@ -130,7 +136,11 @@ pub enum StreamWireEvent {
 
 #[derive(Debug)]
 enum BlockState {
-    Text,
+    /// A text block starting at byte `start` of the answer text, with its citations so far.
+    Text {
+        start: usize,
+        citations: Vec<Value>,
+    },
     Thinking,
     Tool {
         index: usize,
@@ -158,6 +168,10 @@ pub struct EventDecoder {
     done: bool,
     content_sent: bool,
     structured: Option<String>,
+    /// Bytes of answer text sent so far (where the next text block starts).
+    text_len: usize,
+    /// The citation spans of the text blocks closed so far.
+    cited: Vec<Value>,
 }
 
 impl EventDecoder {
@@ -173,6 +187,8 @@ impl EventDecoder {
             done: false,
             content_sent: false,
             structured: None,
+            text_len: 0,
+            cited: Vec::new(),
         }
     }
 
@@ -201,7 +217,24 @@ impl EventDecoder {
 
     fn content(&mut self, out: &mut Vec<StreamEvent>, ev: StreamEvent) {
         self.content_sent = true;
+        if let StreamEvent::TextDelta { text } = &ev {
+            self.text_len += text.len();
+        }
         out.push(ev);
+    }
+
+    /// A text block ended: its citations join [`annotation::CITATIONS`] (the whole list so
+    /// far, as the non-streamed answer has it).
+    fn close_text(&mut self, start: usize, citations: Vec<Value>, out: &mut Vec<StreamEvent>) {
+        if citations.is_empty() {
+            return;
+        }
+        self.cited
+            .push(citation_span(start, self.text_len, citations));
+        out.push(StreamEvent::Annotation {
+            key: annotation::CITATIONS.into(),
+            value: Value::Array(self.cited.clone()),
+        });
     }
 
     /// Decodes one parsed event.
@@ -227,11 +260,15 @@ impl EventDecoder {
                 content_block,
             } => {
                 let state = match content_block {
-                    Block::Known(KnownBlock::Text { text }) => {
+                    Block::Known(KnownBlock::Text { text, citations }) => {
+                        let start = self.text_len;
                         if !text.is_empty() {
                             self.content(out, StreamEvent::TextDelta { text });
                         }
-                        BlockState::Text
+                        BlockState::Text {
+                            start,
+                            citations: citations.unwrap_or_default(),
+                        }
                     }
                     Block::Known(KnownBlock::Thinking {
                         thinking,
@@ -337,10 +374,18 @@ impl EventDecoder {
                         );
                     }
                 }
+                BlockDelta::CitationsDelta { citation } => {
+                    if let Some(BlockState::Text { citations, .. }) = self.blocks.get_mut(&index) {
+                        citations.push(citation);
+                    }
+                }
                 BlockDelta::Other => {}
             },
             StreamWireEvent::ContentBlockStop { index } => {
-                if let Some(state) = self.blocks.get_mut(&index) {
+                if let Some(BlockState::Text { start, citations }) = self.blocks.get_mut(&index) {
+                    let (start, citations) = (*start, std::mem::take(citations));
+                    self.close_text(start, citations, out);
+                } else if let Some(state) = self.blocks.get_mut(&index) {
                     close_tool(state, out);
                 }
             }

@@ -8,6 +8,7 @@
 
 pub mod completion;
 pub mod embeddings;
+pub mod foreign;
 pub mod models;
 pub mod request;
 pub mod response;

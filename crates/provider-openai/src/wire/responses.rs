@@ -13,8 +13,8 @@
 //! - Stream: the semantic events (`response.output_text.delta`,
 //!   `response.function_call_arguments.delta`, `response.reasoning_summary_text.delta`,
 //!   `response.completed`…) as core stream events. The streamed answer carries the reasoning
-//!   summary but not the `encrypted_content` (core's stream has no event for an opaque
-//!   reasoning item yet).
+//!   summary, and each finished reasoning item's `encrypted_content` as a [`REASONING_ITEM`]
+//!   annotation (core's stream has no event for an opaque reasoning item).
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -30,6 +30,12 @@ use super::request::requires_max_completion_tokens;
 /// The core reasoning kind of an OpenAI reasoning item (the same as the gateway's Responses
 /// dialect uses, so an `encrypted_content` passes from client to upstream untouched).
 pub const REASONING_KIND: &str = "reasoning";
+
+/// The stream annotation carrying a finished reasoning item (`{"id", "encrypted_content"}`):
+/// core's stream has no event for an opaque reasoning item, and a stateless Responses client
+/// must get its `encrypted_content` back. The gateway's Responses dialect reads it
+/// (`runtime_dialects::openai_responses::reasoning::REASONING_ITEM`, the same string).
+pub const REASONING_ITEM: &str = "reasoning_item";
 
 /// Models OpenAI serves on `/v1/responses` only (prefixes: dated snapshots match too). Chat
 /// calls for them go to `/responses` under [`ResponsesApi::Auto`] on `api.openai.com`.
@@ -337,6 +343,14 @@ fn summary_text(item: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
+/// A finished reasoning item's `encrypted_content`.
+fn reasoning_encrypted(item: &Value) -> Option<&str> {
+    if item.get("type").and_then(Value::as_str) != Some("reasoning") {
+        return None;
+    }
+    item.get("encrypted_content").and_then(Value::as_str)
+}
+
 fn reasoning_block(item: &Value) -> ReasoningBlock {
     let mut b = ReasoningBlock::text(String::new());
     b.kind = REASONING_KIND.into();
@@ -542,6 +556,12 @@ impl ResponsesDecoder {
             }
             "response.output_item.done" => {
                 let item = &ev["item"];
+                if let Some(enc) = reasoning_encrypted(item) {
+                    out.push(StreamEvent::Annotation {
+                        key: REASONING_ITEM.into(),
+                        value: json!({"id": s(item, "id"), "encrypted_content": enc}),
+                    });
+                }
                 if item.get("type").and_then(Value::as_str) == Some("function_call") {
                     let id = s(item, "id");
                     if let Some((_, index)) = self.calls.iter().find(|(i, _)| *i == id) {
@@ -689,6 +709,42 @@ mod tests {
         assert_eq!(items[2]["encrypted_content"], "gAAAAABpPDIU");
         assert!(items[2].get("id").is_none());
         assert_eq!(body["tools"][0]["name"], "w");
+    }
+
+    #[test]
+    fn a_stream_hands_over_each_finished_reasoning_items_encrypted_content() {
+        // A recorded gpt-5 stream (runtime-dialects' fixture, SOURCES.md there).
+        let sse = include_str!(
+            "../../../runtime-dialects/tests/fixtures/openai_responses/reasoning-tool-call.sse"
+        );
+        let mut dec = ResponsesDecoder::new("openai", "gpt-5");
+        let mut out = Vec::new();
+        for frame in sse.split("\n\n") {
+            if let Some(d) = frame.lines().find_map(|l| l.strip_prefix("data: ")) {
+                dec.decode(d, &mut out).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let items: Vec<&Value> = out
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Annotation { key, value } if key == REASONING_ITEM => Some(value),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(items.len(), 1);
+        assert_eq!(
+            items[0]["id"],
+            "rs_68d9303e94ac819ead3d9e066f405eae03aa6e5a972b3b23"
+        );
+        let enc = items[0]["encrypted_content"].as_str().unwrap_or_default();
+        assert!(
+            enc.starts_with("gAAAAABo2TA_9aB"),
+            "the item's final content: {enc}"
+        );
+        assert!(
+            out.iter()
+                .any(|e| matches!(e, StreamEvent::ToolCallEnd { index: 0 }))
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! upstreams report usage only at the end: `message_delta` then carries every count, input
 //! included, as Anthropic's own deltas may). Blocks are opened as content arrives and closed
 //! when the next block begins: thinking (`thinking_delta`, `signature_delta`), redacted thinking
-//! (whole, in its start event), text (`text_delta`) and `tool_use` (`input_json_delta`). Core
+//! (whole, in its start event), text (`text_delta`, and `citations_delta` for the citations an
+//! upstream's text block had, sent as that block's citations annotation arrives) and `tool_use`
+//! (`input_json_delta`). Core
 //! streams carry tool calls one after the other; a fragment of a call whose block was already
 //! closed is still sent with that block's index (the SDKs accumulate by index), which only an
 //! upstream that interleaves calls could cause.
@@ -48,6 +50,8 @@ pub struct MessagesStreamEncoder {
     annotations: Map<String, Value>,
     refusal: Option<String>,
     done: bool,
+    /// How many citations went out as `citations_delta`.
+    citations_sent: usize,
 }
 
 #[derive(Serialize)]
@@ -99,6 +103,8 @@ enum Delta<'a> {
     Thinking { thinking: &'a str },
     #[serde(rename = "signature_delta")]
     Signature { signature: &'a str },
+    #[serde(rename = "citations_delta")]
+    Citations { citation: &'a Value },
 }
 
 #[derive(Serialize)]
@@ -150,6 +156,7 @@ impl MessagesStreamEncoder {
             annotations: Map::new(),
             refusal: None,
             done: false,
+            citations_sent: 0,
         }
     }
 
@@ -349,11 +356,34 @@ impl MessagesStreamEncoder {
                 self.finish = Some(reason);
             }
             StreamEvent::Annotation { key, value } => {
+                if key == annotation::CITATIONS {
+                    self.citations(&value, out);
+                }
                 self.annotations.insert(key, value);
             }
             // An event kind core adds later carries nothing this dialect can say.
             _ => {}
         }
+    }
+
+    /// The citations of [`annotation::CITATIONS`] (the whole list so far) not yet sent, as
+    /// `citations_delta` events of the open text block (the text they cite was just sent on
+    /// it). Without an open text block there is nothing to attach them to.
+    fn citations(&mut self, spans: &Value, out: &mut Vec<u8>) {
+        let Some((Open::Text, index)) = self.open else {
+            return;
+        };
+        let all: Vec<&Value> = spans
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("citations").and_then(Value::as_array))
+            .flatten()
+            .collect();
+        for c in all.iter().skip(self.citations_sent) {
+            self.delta(index, Delta::Citations { citation: c }, out);
+        }
+        self.citations_sent = self.citations_sent.max(all.len());
     }
 
     /// Sends a keep-alive `ping` (for an idle upstream).

@@ -18,6 +18,13 @@ const PREFIX: &str = "mrt1:";
 /// The core kind of OpenAI reasoning items.
 pub const OPENAI_KIND: &str = "reasoning";
 
+/// The stream annotation with which an upstream speaking the Responses API (provider-openai's
+/// `ResponsesDecoder`, key `wire::responses::REASONING_ITEM`) hands over a finished reasoning
+/// item: `{"id", "encrypted_content"}`. Core's stream has no event for an opaque reasoning item,
+/// so without it a streamed answer would lose the `encrypted_content` a stateless client must
+/// send back. The same string on both sides (neither crate depends on the other).
+pub const REASONING_ITEM: &str = "reasoning_item";
+
 /// The `encrypted_content` that carries a core reasoning block, if it has anything to carry.
 pub fn encrypted_content(b: &ReasoningBlock) -> Option<String> {
     match b.kind.as_str() {

@@ -24,13 +24,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::error_code;
-use super::reasoning;
+use super::reasoning::{self, REASONING_ITEM};
 use super::response::{
     Echo, Ids, OutUsage, OutputContent, OutputItem, ResponseError, ResponseObject, SummaryOut,
     status, url_citations,
 };
 use crate::ErrorInfo;
 use crate::sse::write_event;
+
+mod reasoning_items;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PartKind {
@@ -45,6 +47,8 @@ enum OpenItem {
         id: String,
         text: Option<String>,
         signature: Option<String>,
+        /// An OpenAI reasoning item's `encrypted_content`, as the upstream sent it.
+        encrypted: Option<String>,
     },
     Message {
         output_index: usize,
@@ -346,6 +350,7 @@ impl ResponsesStreamEncoder {
                 id,
                 text,
                 signature,
+                encrypted,
             } => {
                 if let Some(t) = &text {
                     self.emit(
@@ -372,6 +377,10 @@ impl ResponsesStreamEncoder {
                 let mut block =
                     runtime_core::ReasoningBlock::text(text.clone().unwrap_or_default());
                 block.signature = signature;
+                if encrypted.is_some() {
+                    block.kind = reasoning::OPENAI_KIND.into();
+                    block.data = encrypted;
+                }
                 (
                     output_index,
                     OutputItem::Reasoning {
@@ -435,73 +444,6 @@ impl ResponsesStreamEncoder {
             },
         );
         self.response.output.push(item);
-    }
-
-    fn open_reasoning(&mut self, out: &mut Vec<u8>) {
-        self.close(out);
-        let output_index = self.next_output_index();
-        let id = self.ids.item("rs");
-        let item = OutputItem::Reasoning {
-            id: id.clone(),
-            summary: Vec::new(),
-            encrypted_content: None,
-        };
-        self.item_added(out, output_index, &item);
-        self.open = Some(OpenItem::Reasoning {
-            output_index,
-            id,
-            text: None,
-            signature: None,
-        });
-    }
-
-    fn reasoning_text(&mut self, text: &str, out: &mut Vec<u8>) {
-        let reuse = matches!(
-            &self.open,
-            Some(OpenItem::Reasoning {
-                signature: None,
-                ..
-            })
-        );
-        if !reuse {
-            self.open_reasoning(out);
-        }
-        let Some(OpenItem::Reasoning {
-            output_index,
-            id,
-            text: acc,
-            ..
-        }) = &mut self.open
-        else {
-            return;
-        };
-        let (output_index, id) = (*output_index, id.clone());
-        let first = acc.is_none();
-        acc.get_or_insert_with(String::new).push_str(text);
-        if first {
-            self.emit(
-                out,
-                "response.reasoning_summary_part.added",
-                SummaryPart {
-                    item_id: &id,
-                    output_index,
-                    summary_index: 0,
-                    part: summary(""),
-                },
-            );
-        }
-        if !text.is_empty() {
-            self.emit(
-                out,
-                "response.reasoning_summary_text.delta",
-                SummaryDelta {
-                    item_id: &id,
-                    output_index,
-                    summary_index: 0,
-                    delta: text,
-                },
-            );
-        }
     }
 
     fn message_text(&mut self, kind: PartKind, text: &str, out: &mut Vec<u8>) {
@@ -627,13 +569,17 @@ impl ResponsesStreamEncoder {
                 self.usage = Some(u);
                 return;
             }
-            StreamEvent::Annotation { key, value } => {
+            StreamEvent::Annotation { key, value } if key != REASONING_ITEM => {
                 self.annotations.insert(key, value);
                 return;
             }
             _ => {}
         }
         self.ensure_started(out);
+        if let StreamEvent::Annotation { value, .. } = &event {
+            self.reasoning_item(value, out);
+            return;
+        }
         match event {
             StreamEvent::ReasoningDelta { text } => self.reasoning_text(&text, out),
             StreamEvent::ReasoningSignature { signature } => {

@@ -8,6 +8,7 @@
     clippy::field_reassign_with_default
 )]
 
+pub mod compare;
 pub mod grammar;
 pub mod upstream;
 

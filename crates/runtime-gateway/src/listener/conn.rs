@@ -451,8 +451,12 @@ fn refuse(st: &ConnState, req: &Request<Incoming>) -> Response<Body> {
         st.conns.stats.rejected(Rejected::Draining);
         crate::server::shutting_down()
     };
-    let mut resp = err.with_retry_after(Duration::from_secs(1)).into_response();
     let id = crate::server::request_id(req.headers());
+    let mut resp = crate::routes::error_for_path(
+        req.uri().path(),
+        err.with_retry_after(Duration::from_secs(1)),
+        &id,
+    );
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut()
             .insert(header::HeaderName::from_static("x-request-id"), v);

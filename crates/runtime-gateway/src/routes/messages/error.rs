@@ -15,6 +15,9 @@ pub fn info(e: &ApiError) -> ErrorInfo {
     let status = e.status.as_u16();
     let category = match status {
         _ if e.kind == "overloaded_error" => ErrorCategory::Overloaded,
+        // The gateway drains or stops: 503 stays 503 (this replica is going away; a client or
+        // load balancer retries elsewhere), not the 529 of an overloaded model.
+        503 if e.code.as_deref() == Some("shutting_down") => ErrorCategory::Api,
         401 => ErrorCategory::Authentication,
         403 => ErrorCategory::Permission,
         404 => ErrorCategory::NotFound,
@@ -112,6 +115,15 @@ mod tests {
         assert_eq!(resp.status().as_u16(), 529);
         assert!(resp.headers().contains_key("retry-after"));
         assert_eq!(body(resp).await["error"]["type"], "overloaded_error");
+    }
+
+    #[tokio::test]
+    async fn draining_is_503_api_error_with_its_wait() {
+        let e = crate::server::shutting_down().with_retry_after(Duration::from_secs(1));
+        let resp = response(e, "r");
+        assert_eq!(resp.status().as_u16(), 503);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        assert_eq!(body(resp).await["error"]["type"], "api_error");
     }
 
     #[tokio::test]
