@@ -99,7 +99,7 @@
   function selectorOf(e) {
     if (!e || e === document.body) return null;
     if (e.id) return "#" + CSS.escape(e.id);
-    const a = ["data-edit", "data-rotate", "data-revoke"].find((n) => e.hasAttribute(n));
+    const a = ["data-edit", "data-edit-team", "data-rotate", "data-revoke"].find((n) => e.hasAttribute(n));
     return a ? "[" + a + "=\"" + CSS.escape(e.getAttribute(a)) + "\"]" : null;
   }
   function modal(title, build) {
@@ -268,7 +268,7 @@
     });
     main().append(h("h3", {}, "Create a key"), form, out, h("h3", {}, "Keys"), keyTable, h("h3", {}, "Teams"), h("div", { id: "team-table" }), h("h3", {}, "Create a team"), teamForm);
     async function keysReload() {
-      [list, budgets] = await Promise.all([api("/admin/keys"), api("/admin/budgets")]);
+      [list, budgets, teams] = await Promise.all([api("/admin/keys"), api("/admin/budgets"), api("/admin/teams")]);
       keyTable.replaceChildren(table([
         { label: "Key", get: (k) => h("span", {}, h("strong", {}, k.id), " ", h("code", {}, k.display)) },
         { label: "Status", get: (k) => pill(k.status, k.status === "active" ? "ok" : "bad") },
@@ -278,32 +278,35 @@
         { label: "Budget", get: (k) => { const b = budgetOf("key", k.id); if (!b) return "none"; return h("div", {}, meter((b.spent_usd + b.reserved_usd) / (b.max_usd || 1e-9)), h("span", { class: "muted" }, money(b.spent_usd) + " of " + money(b.max_usd) + " " + b.period)); } },
         { label: "Expires", get: (k) => (k.expires_at ? new Date(k.expires_at * 1000).toLocaleString() : "never") },
         { label: "Actions", get: (k) => k.status === "revoked" ? h("span", { class: "muted" }, "revoked") : h("span", { class: "bar" },
-            h("button", { type: "button", class: "ghost", "data-edit": k.id, "aria-label": "Edit key " + k.id, onclick: () => editKey(k) }, "Edit"),
+            h("button", { type: "button", class: "ghost", "data-edit": k.id, "aria-label": "Edit key " + k.id, onclick: () => editLimits("key", k) }, "Edit"),
             h("button", { type: "button", class: "ghost", "data-rotate": k.id, "aria-label": "Rotate key " + k.id, onclick: async () => { try { const r = await api("/admin/keys/" + encodeURIComponent(k.id) + "/rotate", { method: "POST", body: {} }); await keysReload(); showSecret("New secret for " + k.id, r.secret); } catch (e) { $("#key-secret").replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); } } }, "Rotate"),
             h("button", { type: "button", class: "danger", "data-revoke": k.id, "aria-label": "Revoke key " + k.id, onclick: async () => { if (!confirm("Revoke key " + k.id + "? Calls with it are refused at once.")) return; try { await api("/admin/keys/" + encodeURIComponent(k.id) + "/revoke", { method: "POST", body: {} }); await keysReload(); } catch (e) { alert(e.message); } } }, "Revoke")) }],
         list.data, { empty: "No database keys yet.", hint: "Create one above; its secret is shown once." }));
       $("#team-table").replaceChildren(table([
         { label: "Team", get: (t) => t.id },
         { label: "Budget", get: (t) => { const b = budgetOf("team", t.id); if (!b) return "none"; return h("div", {}, meter((b.spent_usd + b.reserved_usd) / (b.max_usd || 1e-9)), h("span", { class: "muted" }, money(b.spent_usd) + " of " + money(b.max_usd) + " " + b.period)); } },
-        { label: "Keys", num: true, get: (t) => num(list.data.filter((k) => k.team_id === t.id).length) }], teams.data, { empty: "No teams yet." }));
+        { label: "Limits", get: (t) => [t.rpm ? t.rpm + " rpm" : null, t.tpm ? t.tpm + " tpm" : null, t.max_parallel ? t.max_parallel + " parallel" : null].filter(Boolean).join(", ") || "none" },
+        { label: "Keys", num: true, get: (t) => num(list.data.filter((k) => k.team_id === t.id).length) },
+        { label: "Actions", get: (t) => h("button", { type: "button", class: "ghost", "data-edit-team": t.id, "aria-label": "Edit team " + t.id, onclick: () => editLimits("team", t) }, "Edit") }], teams.data, { empty: "No teams yet." }));
     }
-    // Limits, budget, models and expiry of one key, changed through PATCH /admin/keys/{id}
-    // (only the fields changed are sent; empty clears). The API checks every value: its
-    // error names the field, which is marked and focused.
-    function editKey(k) {
+    // Limits, budget, models (and a key's expiry) of one key or team, changed through
+    // PATCH /admin/keys/{id} or /admin/teams/{id} (only the fields changed are sent; empty
+    // clears). The API checks every value: its error names the field, marked and focused.
+    function editLimits(kind, k) {
+      const isKey = kind === "key";
       const b = k.budget;
       const local = (secs) => { const d = new Date(secs * 1000); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); };
       const inp = (id, name, attrs, v) => h("input", Object.assign({ id, name, value: v == null ? "" : String(v), "aria-describedby": "e-error" }, attrs));
-      modal("Edit key " + k.id, (done) => {
+      modal("Edit " + kind + " " + k.id, (done) => {
         const err = h("p", { class: "error span", id: "e-error", role: "alert" });
-        const f = h("form", { class: "grid", id: "edit-form", novalidate: true, "aria-label": "Edit key " + k.id },
+        const f = h("form", { class: "grid", id: "edit-form", novalidate: true, "aria-label": "Edit " + kind + " " + k.id },
           field("e-rpm", "Requests per minute", inp("e-rpm", "rpm", { type: "number", min: 1, step: 1 }, k.rpm)),
           field("e-tpm", "Tokens per minute", inp("e-tpm", "tpm", { type: "number", min: 1, step: 1 }, k.tpm)),
           field("e-parallel", "Requests at once", inp("e-parallel", "max_parallel", { type: "number", min: 1, step: 1 }, k.max_parallel)),
           field("e-budget", "Budget (USD)", inp("e-budget", "budget", { type: "number", min: 0, step: "0.01" }, b && b.max_usd)),
           field("e-period", "Budget period", h("select", { id: "e-period", name: "period" }, ["monthly", "weekly", "daily", "lifetime"].map((p) => h("option", { value: p, selected: b ? b.period === p : p === "monthly" }, p)))),
           field("e-models", "Models (comma-separated, empty: all)", inp("e-models", "models", {}, (k.models || []).join(", "))),
-          field("e-expires", "Expires (empty: never)", inp("e-expires", "expires_at", { type: "datetime-local" }, k.expires_at ? local(k.expires_at) : "")),
+          isKey ? field("e-expires", "Expires (empty: never)", inp("e-expires", "expires_at", { type: "datetime-local" }, k.expires_at ? local(k.expires_at) : "")) : null,
           err,
           h("div", { class: "bar span" }, h("button", { type: "submit", id: "e-save" }, "Save"), h("button", { type: "button", class: "ghost", id: "e-cancel", onclick: done }, "Cancel")));
         const val = (n) => String(new FormData(f).get(n) || "").trim();
@@ -320,9 +323,9 @@
           for (const n of ["rpm", "tpm", "max_parallel"]) if (changed(n)) body[n] = numOrNull(n);
           if (changed("budget") || changed("period")) body.budget = val("budget") === "" ? null : { max_usd: Number(val("budget")), period: val("period") };
           if (changed("models")) body.models = val("models").split(",").map((x) => x.trim()).filter(Boolean);
-          if (changed("expires_at")) body.expires_at = val("expires_at") === "" ? null : Math.floor(new Date(val("expires_at")).getTime() / 1000);
+          if (isKey && changed("expires_at")) body.expires_at = val("expires_at") === "" ? null : Math.floor(new Date(val("expires_at")).getTime() / 1000);
           try {
-            if (Object.keys(body).length) await api("/admin/keys/" + encodeURIComponent(k.id), { method: "PATCH", body });
+            if (Object.keys(body).length) await api((isKey ? "/admin/keys/" : "/admin/teams/") + encodeURIComponent(k.id), { method: "PATCH", body });
             await keysReload();
             done();
           } catch (e) {

@@ -384,6 +384,44 @@ async fn the_admin_ui_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(k["rpm"], 2, "{k}");
+    // A team's budget, edited the same way.
+    b.type_into("#t-id", "ui-team").await;
+    b.click("#team-form button[type=submit]").await;
+    let edit_team = "[data-edit-team='ui-team']";
+    b.find(edit_team).await;
+    b.js(
+        "document.querySelector(arguments[0]).focus(); return 1;",
+        json!([edit_team]),
+    )
+    .await;
+    b.press(&[ENTER]).await;
+    b.find("#e-budget").await;
+    assert!(
+        b.js("return !document.querySelector('#e-expires');", json!([]))
+            .await
+            == json!(true),
+        "a team has no expiry"
+    );
+    b.type_into("#e-budget", "3").await;
+    b.type_into("#e-rpm", "50").await;
+    b.click("#e-save").await;
+    let teams = b.wait_text("#team-table", "50 rpm", 10).await;
+    assert!(teams.contains("$3"), "{teams}");
+    keyboard::focus_returned(&b, edit_team, "team edit dialog").await;
+    let t: Value = client()
+        .get(gw.at("/admin/teams/ui-team"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (t["rpm"].clone(), t["budget"]["max_usd"].clone()),
+        (json!(50), json!(3.0)),
+        "{t}"
+    );
     b.click("button[data-revoke='ui-made']").await;
     b.accept_alert().await;
     b.wait_text("#key-table", "revoked", 10).await;
