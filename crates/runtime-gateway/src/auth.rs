@@ -141,28 +141,35 @@ impl Auth {
                 "missing API key: send `Authorization: Bearer <key>`",
             ));
         };
-        let hash = hash_key(presented);
-        if self.master == Some(hash) {
-            return Ok(Principal {
+        // Never echo the key, not even a prefix.
+        self.identify_hash(&hash_key(presented))
+            .ok_or_else(|| ApiError::unauthorized("invalid API key"))
+    }
+
+    /// Who the key with this SHA-256 is, if it is usable now (what a stored admin UI session
+    /// checks on every call: it keeps the hash, never the key).
+    pub fn identify_hash(&self, hash: &KeyHash) -> Option<Principal> {
+        if self.master == Some(*hash) {
+            return Some(Principal {
                 key_id: None,
                 admin: true,
                 key: None,
                 caller: None,
             });
         }
-        let Some(key) = self.keys.get(&hash) else {
-            if let Some(caller) = self.governance.get().and_then(|g| g.identify(presented)) {
-                return Ok(Principal {
-                    key_id: Some(caller.key.id.clone()),
-                    admin: false,
-                    key: None,
-                    caller: Some(caller),
-                });
-            }
-            // Never echo the key, not even a prefix.
-            return Err(ApiError::unauthorized("invalid API key"));
+        let Some(key) = self.keys.get(hash) else {
+            let caller = self
+                .governance
+                .get()
+                .and_then(|g| g.identify_hash(&hex::encode(hash)))?;
+            return Some(Principal {
+                key_id: Some(caller.key.id.clone()),
+                admin: false,
+                key: None,
+                caller: Some(caller),
+            });
         };
-        Ok(Principal {
+        Some(Principal {
             key_id: Some(key.id.clone()),
             admin: false,
             key: Some(key.clone()),

@@ -31,7 +31,7 @@
     let data = null;
     try { data = await r.json(); } catch (_) { data = null; }
     if (r.status === 401 && path !== "/session") { showSignIn("Your session ended: sign in again."); throw new Error("signed out"); }
-    if (!r.ok) { const e = new Error((data && data.error && data.error.message) || ("HTTP " + r.status)); e.status = r.status; e.code = data && data.error && data.error.code; throw e; }
+    if (!r.ok) { const e = new Error((data && data.error && data.error.message) || ("HTTP " + r.status)); e.status = r.status; e.code = data && data.error && data.error.code; e.param = data && data.error && data.error.param; throw e; }
     return data;
   }
 
@@ -91,6 +91,50 @@
   function select(id, label, options, value, onchange) {
     const s = h("select", { id, onchange }, options.map(([v, t]) => h("option", { value: v, selected: v === value }, t)));
     return [h("label", { for: id }, label), s];
+  }
+  // ---- dialogs: focus moves in, Tab and Shift+Tab stay in, Escape (or the dialog's own
+  // close button) ends it, and focus goes back to what opened it.
+  const FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex='-1'])";
+  function focusables(root) { return [...root.querySelectorAll(FOCUSABLE)].filter((e) => !e.disabled && e.offsetParent !== null); }
+  function selectorOf(e) {
+    if (!e || e === document.body) return null;
+    if (e.id) return "#" + CSS.escape(e.id);
+    const a = ["data-edit", "data-edit-team", "data-rotate", "data-revoke"].find((n) => e.hasAttribute(n));
+    return a ? "[" + a + "=\"" + CSS.escape(e.getAttribute(a)) + "\"]" : null;
+  }
+  function modal(title, build) {
+    const opener = document.activeElement, sel = selectorOf(opener);
+    const d = h("dialog", { class: "card dialog", "aria-labelledby": "dialog-title" });
+    let closed = false;
+    const done = () => {
+      if (closed) return;
+      closed = true;
+      d.close();
+      d.remove();
+      const back = opener && opener.isConnected ? opener : sel && document.querySelector(sel);
+      (back || main()).focus();
+    };
+    d.append(h("h3", { id: "dialog-title" }, title), ...build(done));
+    d.addEventListener("cancel", (ev) => { ev.preventDefault(); done(); });
+    d.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Tab") return;
+      const f = focusables(d);
+      if (!f.length) { ev.preventDefault(); return; }
+      const first = f[0], last = f[f.length - 1], at = document.activeElement;
+      if (ev.shiftKey && (at === first || !d.contains(at))) { ev.preventDefault(); last.focus(); }
+      else if (!ev.shiftKey && (at === last || !d.contains(at))) { ev.preventDefault(); first.focus(); }
+    });
+    document.body.appendChild(d);
+    d.showModal();
+    const f = focusables(d);
+    if (f.length) f[0].focus();
+    return d;
+  }
+  function showSecret(title, secret) {
+    modal(title, (done) => [
+      h("p", { class: "muted" }, "Copy it now: it is not shown again."),
+      h("div", { class: "secret", id: "new-secret" }, secret),
+      h("div", { class: "bar" }, h("button", { type: "button", id: "dialog-close", onclick: done }, "Done"))]);
   }
   function pill(text, kind) { return h("span", { class: "pill " + kind }, text); }
   function meter(frac) {
@@ -204,8 +248,9 @@
       if (f.get("budget")) body.budget = { max_usd: Number(f.get("budget")), period: f.get("period") };
       try {
         const k = await api("/admin/keys", { method: "POST", body });
+        $("#key-secret").replaceChildren();
         await keysReload();
-        $("#key-secret").replaceChildren(h("div", { class: "card" }, h("h3", {}, "Key " + k.id + " created: copy its secret now, it is not shown again"), h("div", { class: "secret", id: "new-secret" }, k.secret)));
+        showSecret("Key " + k.id + " created: its secret", k.secret);
       } catch (e) { $("#key-secret").replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); }
     });
     const keyTable = h("div", { id: "key-table" });
@@ -223,22 +268,76 @@
     });
     main().append(h("h3", {}, "Create a key"), form, out, h("h3", {}, "Keys"), keyTable, h("h3", {}, "Teams"), h("div", { id: "team-table" }), h("h3", {}, "Create a team"), teamForm);
     async function keysReload() {
-      [list, budgets] = await Promise.all([api("/admin/keys"), api("/admin/budgets")]);
+      [list, budgets, teams] = await Promise.all([api("/admin/keys"), api("/admin/budgets"), api("/admin/teams")]);
       keyTable.replaceChildren(table([
         { label: "Key", get: (k) => h("span", {}, h("strong", {}, k.id), " ", h("code", {}, k.display)) },
         { label: "Status", get: (k) => pill(k.status, k.status === "active" ? "ok" : "bad") },
         { label: "Team", get: (k) => k.team_id }, { label: "Role", get: (k) => k.role },
         { label: "Limits", get: (k) => [k.rpm ? k.rpm + " rpm" : null, k.tpm ? k.tpm + " tpm" : null, k.max_parallel ? k.max_parallel + " parallel" : null].filter(Boolean).join(", ") || "none" },
+        { label: "Models", get: (k) => (k.models && k.models.length ? k.models.join(", ") : "all") },
         { label: "Budget", get: (k) => { const b = budgetOf("key", k.id); if (!b) return "none"; return h("div", {}, meter((b.spent_usd + b.reserved_usd) / (b.max_usd || 1e-9)), h("span", { class: "muted" }, money(b.spent_usd) + " of " + money(b.max_usd) + " " + b.period)); } },
         { label: "Expires", get: (k) => (k.expires_at ? new Date(k.expires_at * 1000).toLocaleString() : "never") },
         { label: "Actions", get: (k) => k.status === "revoked" ? h("span", { class: "muted" }, "revoked") : h("span", { class: "bar" },
-            h("button", { type: "button", class: "ghost", "data-rotate": k.id, onclick: async () => { try { const r = await api("/admin/keys/" + encodeURIComponent(k.id) + "/rotate", { method: "POST", body: {} }); await keysReload(); $("#key-secret").replaceChildren(h("div", { class: "card" }, h("h3", {}, "New secret for " + k.id + " (the old one works during the grace period)"), h("div", { class: "secret" }, r.secret))); } catch (e) { alert(e.message); } } }, "Rotate"),
+            h("button", { type: "button", class: "ghost", "data-edit": k.id, "aria-label": "Edit key " + k.id, onclick: () => editLimits("key", k) }, "Edit"),
+            h("button", { type: "button", class: "ghost", "data-rotate": k.id, "aria-label": "Rotate key " + k.id, onclick: async () => { try { const r = await api("/admin/keys/" + encodeURIComponent(k.id) + "/rotate", { method: "POST", body: {} }); await keysReload(); showSecret("New secret for " + k.id, r.secret); } catch (e) { $("#key-secret").replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); } } }, "Rotate"),
             h("button", { type: "button", class: "danger", "data-revoke": k.id, "aria-label": "Revoke key " + k.id, onclick: async () => { if (!confirm("Revoke key " + k.id + "? Calls with it are refused at once.")) return; try { await api("/admin/keys/" + encodeURIComponent(k.id) + "/revoke", { method: "POST", body: {} }); await keysReload(); } catch (e) { alert(e.message); } } }, "Revoke")) }],
         list.data, { empty: "No database keys yet.", hint: "Create one above; its secret is shown once." }));
       $("#team-table").replaceChildren(table([
         { label: "Team", get: (t) => t.id },
         { label: "Budget", get: (t) => { const b = budgetOf("team", t.id); if (!b) return "none"; return h("div", {}, meter((b.spent_usd + b.reserved_usd) / (b.max_usd || 1e-9)), h("span", { class: "muted" }, money(b.spent_usd) + " of " + money(b.max_usd) + " " + b.period)); } },
-        { label: "Keys", num: true, get: (t) => num(list.data.filter((k) => k.team_id === t.id).length) }], teams.data, { empty: "No teams yet." }));
+        { label: "Limits", get: (t) => [t.rpm ? t.rpm + " rpm" : null, t.tpm ? t.tpm + " tpm" : null, t.max_parallel ? t.max_parallel + " parallel" : null].filter(Boolean).join(", ") || "none" },
+        { label: "Keys", num: true, get: (t) => num(list.data.filter((k) => k.team_id === t.id).length) },
+        { label: "Actions", get: (t) => h("button", { type: "button", class: "ghost", "data-edit-team": t.id, "aria-label": "Edit team " + t.id, onclick: () => editLimits("team", t) }, "Edit") }], teams.data, { empty: "No teams yet." }));
+    }
+    // Limits, budget, models (and a key's expiry) of one key or team, changed through
+    // PATCH /admin/keys/{id} or /admin/teams/{id} (only the fields changed are sent; empty
+    // clears). The API checks every value: its error names the field, marked and focused.
+    function editLimits(kind, k) {
+      const isKey = kind === "key";
+      const b = k.budget;
+      const local = (secs) => { const d = new Date(secs * 1000); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); };
+      const inp = (id, name, attrs, v) => h("input", Object.assign({ id, name, value: v == null ? "" : String(v), "aria-describedby": "e-error" }, attrs));
+      modal("Edit " + kind + " " + k.id, (done) => {
+        const err = h("p", { class: "error span", id: "e-error", role: "alert" });
+        const f = h("form", { class: "grid", id: "edit-form", novalidate: true, "aria-label": "Edit " + kind + " " + k.id },
+          field("e-rpm", "Requests per minute", inp("e-rpm", "rpm", { type: "number", min: 1, step: 1 }, k.rpm)),
+          field("e-tpm", "Tokens per minute", inp("e-tpm", "tpm", { type: "number", min: 1, step: 1 }, k.tpm)),
+          field("e-parallel", "Requests at once", inp("e-parallel", "max_parallel", { type: "number", min: 1, step: 1 }, k.max_parallel)),
+          field("e-budget", "Budget (USD)", inp("e-budget", "budget", { type: "number", min: 0, step: "0.01" }, b && b.max_usd)),
+          field("e-period", "Budget period", h("select", { id: "e-period", name: "period" }, ["monthly", "weekly", "daily", "lifetime"].map((p) => h("option", { value: p, selected: b ? b.period === p : p === "monthly" }, p)))),
+          field("e-models", "Models (comma-separated, empty: all)", inp("e-models", "models", {}, (k.models || []).join(", "))),
+          isKey ? field("e-expires", "Expires (empty: never)", inp("e-expires", "expires_at", { type: "datetime-local" }, k.expires_at ? local(k.expires_at) : "")) : null,
+          err,
+          h("div", { class: "bar span" }, h("button", { type: "submit", id: "e-save" }, "Save"), h("button", { type: "button", class: "ghost", id: "e-cancel", onclick: done }, "Cancel")));
+        const val = (n) => String(new FormData(f).get(n) || "").trim();
+        const before = {};
+        for (const n of ["rpm", "tpm", "max_parallel", "budget", "period", "models", "expires_at"]) before[n] = val(n);
+        const ids = { rpm: "e-rpm", tpm: "e-tpm", max_parallel: "e-parallel", budget: "e-budget", "budget.period": "e-period", models: "e-models", expires_at: "e-expires" };
+        f.addEventListener("submit", async (ev) => {
+          ev.preventDefault();
+          f.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+          err.textContent = "";
+          const changed = (n) => val(n) !== before[n];
+          const numOrNull = (n) => (val(n) === "" ? null : Number(val(n)));
+          const body = {};
+          for (const n of ["rpm", "tpm", "max_parallel"]) if (changed(n)) body[n] = numOrNull(n);
+          if (changed("budget") || changed("period")) body.budget = val("budget") === "" ? null : { max_usd: Number(val("budget")), period: val("period") };
+          if (changed("models")) body.models = val("models").split(",").map((x) => x.trim()).filter(Boolean);
+          if (isKey && changed("expires_at")) body.expires_at = val("expires_at") === "" ? null : Math.floor(new Date(val("expires_at")).getTime() / 1000);
+          try {
+            if (Object.keys(body).length) await api((isKey ? "/admin/keys/" : "/admin/teams/") + encodeURIComponent(k.id), { method: "PATCH", body });
+            await keysReload();
+            done();
+          } catch (e) {
+            err.textContent = e.message;
+            const p = String(e.param || "");
+            const id = ids[p] || ids[p.split(/[.[]/)[0]];
+            const el = id && document.getElementById(id);
+            if (el) { el.setAttribute("aria-invalid", "true"); el.focus(); }
+          }
+        });
+        return [f];
+      });
     }
     await keysReload();
   }

@@ -355,9 +355,15 @@ impl Governance {
     /// The database key presented (`Authorization: Bearer …`), if it is one and usable now:
     /// not revoked, not expired, or a rotated-out secret within its grace.
     pub fn identify(&self, presented: &str) -> Option<Caller> {
-        let hash = secret::hash_hex(presented);
+        self.identify_hash(&secret::hash_hex(presented))
+    }
+
+    /// Like [`Governance::identify`], from the key's SHA-256 (hex) rather than the key
+    /// itself: what a stored admin UI session keeps, so that revoking, expiring or rotating
+    /// the key (past its grace) ends the session.
+    pub fn identify_hash(&self, hash: &str) -> Option<Caller> {
         let c = self.cache.read();
-        let key = c.by_hash.get(&hash)?.clone();
+        let key = c.by_hash.get(hash)?.clone();
         let now = self.cfg.clock.now_ms();
         if !key.active(now) {
             return None;

@@ -11,6 +11,7 @@ pub mod pricing;
 pub mod provider;
 pub mod record;
 pub mod responses;
+pub mod sessions;
 
 pub use config::{MetricsConfig, PriceConfig, PricingConfig, StorageConfig};
 pub use histogram::{Quantiles, WindowedHistogram};
@@ -19,6 +20,7 @@ pub use pricing::{CatalogEntry, Cost, PriceCatalog, PriceSource, Pricing, Proven
 pub use provider::{Meter, MeteredProvider};
 pub use record::{Status, UsageRecord, UsageSink};
 pub use responses::StoredResponse;
+pub use sessions::UiSession;
 pub mod spend;
 pub mod spill;
 pub mod sqlite;

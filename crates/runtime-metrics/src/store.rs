@@ -59,6 +59,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_search_units.sql"),
         include_str!("../migrations/postgres/0004_search_units.sql"),
     ),
+    (
+        5,
+        "sign-in sessions of the admin UI",
+        include_str!("../migrations/sqlite/0005_ui_sessions.sql"),
+        include_str!("../migrations/postgres/0005_ui_sessions.sql"),
+    ),
 ];
 
 /// A store failure.

@@ -213,3 +213,43 @@ async fn bad_urls_are_rejected() {
     .unwrap_err();
     assert!(!e.to_string().contains("secret"), "{e}");
 }
+
+/// Admin UI sessions (migration 5): found until they end, ended one by one or by key, purged.
+async fn ui_sessions(store: UsageStore) {
+    use runtime_metrics::UiSession;
+    let s = |id: &str, key_id: Option<&str>, expires_ms: i64| UiSession {
+        id_hash: id.into(),
+        key_hash: format!("hash-of-key-{id}"),
+        key_id: key_id.map(Into::into),
+        created_ms: 1,
+        expires_ms,
+    };
+    store.put_ui_session(&s("a", None, 100)).await.unwrap();
+    store
+        .put_ui_session(&s("b", Some("ops"), 100))
+        .await
+        .unwrap();
+    store.put_ui_session(&s("c", None, 50)).await.unwrap();
+    assert!(store.put_ui_session(&s("a", None, 100)).await.is_err());
+    assert_eq!(
+        store.get_ui_session("a", 10).await.unwrap(),
+        Some(s("a", None, 100))
+    );
+    assert_eq!(store.get_ui_session("c", 50).await.unwrap(), None);
+    assert_eq!(store.purge_ui_sessions(50).await.unwrap(), 1);
+    assert_eq!(store.delete_ui_sessions_of_key("ops").await.unwrap(), 1);
+    assert_eq!(store.get_ui_session("b", 10).await.unwrap(), None);
+    assert!(store.delete_ui_session("a").await.unwrap());
+    assert_eq!(store.get_ui_session("a", 10).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn postgres_ui_sessions() {
+    ui_sessions(open(&pg_schema_url().await).await).await;
+}
+
+#[tokio::test]
+async fn sqlite_ui_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    ui_sessions(open(&sqlite_url(dir.path())).await).await;
+}

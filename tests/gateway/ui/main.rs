@@ -4,11 +4,18 @@
 //! its deployment to "cooling down" on the routing page; no console errors; every page
 //! screenshotted to `target/ui-screenshots/`; labels, keyboard focus and contrast checked;
 //! nothing reachable without signing in. Fails, never skips, when Chromium is missing.
+//!
+//! Also: a key's rpm edited in the UI is enforced over HTTP, and a bad value shows the API's
+//! field-named error in the form; every page walked with Tab and Shift+Tab (order, reach,
+//! visible focus), Enter and Space activate, dialogs keep and give back focus
+//! ([`keyboard`]); sessions shared by two gateway processes on one database ([`replicas`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../common/mod.rs"]
 mod common;
+mod keyboard;
+mod replicas;
 mod webdriver;
 
 use std::path::PathBuf;
@@ -16,7 +23,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-use webdriver::Browser;
+use webdriver::{Browser, ENTER, ESCAPE};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -146,7 +153,7 @@ async fn check_page(b: &Browser, name: &str) {
         json!([]),
     )
     .await;
-    // Keyboard: Tab from the top reaches the navigation.
+    keyboard::walk(b, name).await;
     b.screenshot(&shots().join(format!("{name}.png"))).await;
     let errors: Vec<Value> = b
         .console()
@@ -296,9 +303,125 @@ async fn the_admin_ui_in_a_real_browser() {
         .await
         .trim()
         .to_owned();
-    assert_eq!(chat(&gw, &secret, false).await, 200);
+    // The secret is shown once, in a dialog that holds focus until it is dismissed (Enter on
+    // its button); focus then goes back to the button that created the key.
+    keyboard::dialog_keeps_focus(&b, "secret dialog").await;
+    b.screenshot(&shots().join("keys-secret.png")).await;
+    assert!(keyboard::focused(&b, "#dialog-close").await);
+    b.press(&[ENTER]).await;
+    keyboard::focus_returned(&b, "#k-create", "secret dialog").await;
+    for _ in 0..3 {
+        assert_eq!(chat(&gw, &secret, false).await, 200, "no rpm limit yet");
+    }
     b.wait_text("#key-table", "ui-made", 10).await;
     check_page(&b, "keys").await;
+
+    // Editing the key: Enter on its Edit button opens the form with focus inside; Escape
+    // closes it and focus goes back; Space opens it again.
+    let edit = "[data-edit='ui-made']";
+    b.js(
+        "document.querySelector(arguments[0]).focus(); return 1;",
+        json!([edit]),
+    )
+    .await;
+    b.press(&[ENTER]).await;
+    b.find("#e-rpm").await;
+    assert!(keyboard::focused(&b, "#e-rpm").await, "focus into the form");
+    keyboard::dialog_keeps_focus(&b, "edit dialog").await;
+    b.press(&[ESCAPE]).await;
+    keyboard::focus_returned(&b, edit, "edit dialog").await;
+    b.press(&[" "]).await;
+    b.find("#e-rpm").await;
+    // A bad value: the API's error, naming the field, shows in the form and marks the field.
+    b.type_into("#e-rpm", "0").await;
+    b.click("#e-save").await;
+    let err = b.wait_text("#e-error", "at least 1", 10).await;
+    assert!(err.contains("rpm"), "{err}");
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#e-rpm').getAttribute('aria-invalid');",
+            json!([])
+        )
+        .await,
+        json!("true")
+    );
+    b.screenshot(&shots().join("keys-edit.png")).await;
+    let refused: Vec<Value> = b.console().await;
+    assert!(
+        refused.iter().all(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/ui/api/admin/keys/ui-made")),
+        "{refused:?}"
+    );
+    // rpm 2, saved: the table says so, and the third call within the minute gets a 429.
+    b.type_into("#e-rpm", "2").await;
+    b.click("#e-save").await;
+    b.wait_text("#key-table", "2 rpm", 10).await;
+    keyboard::focus_returned(&b, edit, "saved edit dialog").await;
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let s = chat(&gw, &secret, false).await;
+        statuses.push(s);
+        if s == 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        statuses.ends_with(&[429])
+            && statuses.iter().filter(|s| **s == 200).count() <= 2
+            && statuses.iter().all(|s| *s == 200 || *s == 429),
+        "after the rpm edit to 2: {statuses:?}"
+    );
+    let k: Value = client()
+        .get(gw.at("/admin/keys/ui-made"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(k["rpm"], 2, "{k}");
+    // A team's budget, edited the same way.
+    b.type_into("#t-id", "ui-team").await;
+    b.click("#team-form button[type=submit]").await;
+    let edit_team = "[data-edit-team='ui-team']";
+    b.find(edit_team).await;
+    b.js(
+        "document.querySelector(arguments[0]).focus(); return 1;",
+        json!([edit_team]),
+    )
+    .await;
+    b.press(&[ENTER]).await;
+    b.find("#e-budget").await;
+    assert!(
+        b.js("return !document.querySelector('#e-expires');", json!([]))
+            .await
+            == json!(true),
+        "a team has no expiry"
+    );
+    b.type_into("#e-budget", "3").await;
+    b.type_into("#e-rpm", "50").await;
+    b.click("#e-save").await;
+    let teams = b.wait_text("#team-table", "50 rpm", 10).await;
+    assert!(teams.contains("$3"), "{teams}");
+    keyboard::focus_returned(&b, edit_team, "team edit dialog").await;
+    let t: Value = client()
+        .get(gw.at("/admin/teams/ui-team"))
+        .bearer_auth(MASTER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (t["rpm"].clone(), t["budget"]["max_usd"].clone()),
+        (json!(50), json!(3.0)),
+        "{t}"
+    );
     b.click("button[data-revoke='ui-made']").await;
     b.accept_alert().await;
     b.wait_text("#key-table", "revoked", 10).await;
@@ -340,8 +463,30 @@ async fn the_admin_ui_in_a_real_browser() {
     .await;
     check_page(&b, "routing").await;
 
-    b.goto(&gw.at("/ui#/providers")).await;
+    // Enter on a page link follows it; Space on a button presses it.
+    b.js(
+        "document.querySelector(\"nav a[data-page='providers']\").focus(); return 1;",
+        json!([]),
+    )
+    .await;
+    b.press(&[ENTER]).await;
     b.wait_text("main", "alpha", 10).await;
+    assert!(b.js("return location.hash;", json!([])).await == json!("#/providers"));
+    b.js(
+        "document.querySelector('#theme').focus(); return 1;",
+        json!([]),
+    )
+    .await;
+    let theme = "return document.documentElement.dataset.theme;";
+    let before = b.js(theme, json!([])).await;
+    b.press(&[" "]).await;
+    assert_ne!(
+        b.js(theme, json!([])).await,
+        before,
+        "Space on the theme button"
+    );
+    b.press(&[" "]).await;
+    assert_eq!(b.js(theme, json!([])).await, before);
     check_page(&b, "providers").await;
 
     b.goto(&gw.at("/ui#/requests")).await;

@@ -13,6 +13,15 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 /// The key of an element reference in W3C WebDriver answers.
+/// WebDriver key codes.
+pub const TAB: &str = "\u{E004}";
+/// Shift (held with Tab: backwards).
+pub const SHIFT: &str = "\u{E008}";
+/// Enter.
+pub const ENTER: &str = "\u{E007}";
+/// Escape.
+pub const ESCAPE: &str = "\u{E00C}";
+
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process and one headless Chromium session.
@@ -168,6 +177,27 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Presses `keys` together as the keyboard would (held down in order, released in
+    /// reverse): `&[TAB]`, `&[SHIFT, TAB]`, `&[ENTER]`, `&[" "]`.
+    pub async fn press(&self, keys: &[&str]) {
+        let mut actions: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"type": "keyDown", "value": k}))
+            .collect();
+        actions.extend(
+            keys.iter()
+                .rev()
+                .map(|k| json!({"type": "keyUp", "value": k})),
+        );
+        let v = self
+            .post(
+                "/actions",
+                json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+            )
+            .await;
+        assert!(v.is_null(), "key actions refused: {v}");
     }
 
     /// Runs `script` (a function body) with `args`.

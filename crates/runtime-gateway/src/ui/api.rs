@@ -12,8 +12,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::session::{self, csrf_ok, set_cookie};
-use super::{Ui, authorize, bearer, body, changes, error, json_response, not_found};
+use super::{Ui, authorize, body, changes, error, json_response, not_found};
 use crate::admin::{AdminCtx, AdminRequest, dispatch};
+use crate::config::hash_key;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -26,19 +27,22 @@ pub(super) async fn session(State(ui): State<Arc<Ui>>, req: Request) -> Response
     match *req.method() {
         Method::POST => sign_in(&ui, req).await,
         // Not signed in is an answer, not an error (the page asks on every load).
-        Method::GET => match authorize(&ui, req.headers()) {
+        Method::GET => match authorize(&ui, req.headers()).await {
             Ok((_, s)) => json_response(StatusCode::OK, &who(&ui, &s)),
+            Err(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => r,
             Err(_) => json_response(StatusCode::OK, &json!({"signed_in": false})),
         },
         Method::DELETE => {
-            let (id, s) = match authorize(&ui, req.headers()) {
+            let (id, s) = match authorize(&ui, req.headers()).await {
                 Ok(v) => v,
                 Err(r) => return r,
             };
             if !csrf_ok(req.headers(), &s) {
                 return csrf_refused();
             }
-            ui.sessions.close(&id);
+            if let Err(e) = ui.sessions.close(&id).await {
+                return unavailable(&e);
+            }
             let mut r = json_response(StatusCode::OK, &json!({"signed_in": false}));
             r.headers_mut().insert(header::SET_COOKIE, set_cookie(None));
             r
@@ -51,8 +55,17 @@ pub(super) async fn session(State(ui): State<Arc<Ui>>, req: Request) -> Response
     }
 }
 
+fn unavailable(e: &model_runtime::metrics::StoreError) -> Response {
+    tracing::warn!(error = %e, "ui session store");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "sessions_unavailable",
+        "the session store (usage database) did not answer: try again",
+    )
+}
+
 fn who(ui: &Ui, s: &session::Session) -> Value {
-    let p = bearer(&s.key).and_then(|h| ui.gw.auth().identify(&h).ok());
+    let p = ui.gw.auth().identify_hash(&s.key_hash);
     json!({
         "signed_in": true,
         "csrf": s.csrf,
@@ -60,6 +73,7 @@ fn who(ui: &Ui, s: &session::Session) -> Value {
         "master": p.as_ref().is_some_and(|p| p.admin),
         "governance": ui.gw.governor().is_some(),
         "usage": ui.gw.runtime().metering().and_then(|m| m.store()).is_some(),
+        "shared_sessions": ui.sessions.shared(),
     })
 }
 
@@ -113,10 +127,13 @@ async fn sign_in(ui: &Ui, req: Request) -> Response {
             );
         }
     };
-    let principal = bearer(&key).and_then(|h| ui.gw.auth().identify(&h).ok());
+    let principal = ui.gw.auth().identify_hash(&hash_key(&key));
     match principal {
         Some(p) if p.admin_api() => {
-            let (id, s) = ui.sessions.open(key);
+            let (id, s) = match ui.sessions.open(hash_key(&key), p.key_id.clone()).await {
+                Ok(v) => v,
+                Err(e) => return unavailable(&e),
+            };
             tracing::info!(
                 key_id = p.key_id.as_deref().unwrap_or("master"),
                 "ui sign-in"
@@ -141,7 +158,7 @@ async fn sign_in(ui: &Ui, req: Request) -> Response {
 
 /// Every other `/ui/api/…` call: the session is checked, changes need the CSRF token.
 pub(super) async fn call(State(ui): State<Arc<Ui>>, req: Request) -> Response {
-    let (_, s) = match authorize(&ui, req.headers()) {
+    let (_, s) = match authorize(&ui, req.headers()).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -182,6 +199,14 @@ pub(super) async fn call(State(ui): State<Arc<Ui>>, req: Request) -> Response {
             .await;
             if status.is_success() && changes(&method) {
                 tracing::info!(method = %method, path = p, "admin change (ui)");
+                // A revoked key's sessions end now (every call checks the key too).
+                if let Some(id) = p
+                    .strip_prefix("/admin/keys/")
+                    .and_then(|r| r.strip_suffix("/revoke"))
+                    && let Err(e) = ui.sessions.close_key(id).await
+                {
+                    tracing::warn!(error = %e, "cannot end the sessions of a revoked key");
+                }
             }
             json_response(status, &v)
         }

@@ -4,7 +4,8 @@
 //!
 //! - Sign-in takes the master key or a database key with the admin role and answers with a
 //!   session cookie (`HttpOnly`, `SameSite=Strict`, 8 h); no secret is ever put in a URL or
-//!   in the browser's storage. Every change also needs the session's CSRF token in
+//!   in the browser's storage. Sessions are kept (as hashes) in the usage database when there
+//!   is one, so every replica sharing it honours them (see [`session`]). Every change also needs the session's CSRF token in
 //!   `x-csrf-token` and a same-origin `Origin`.
 //! - Every answer carries a strict Content-Security-Policy (only this origin's scripts and
 //!   styles, no inline code, no framing) and `nosniff`.
@@ -46,10 +47,12 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 /// The `/ui` service (nest it at `/ui`).
 pub fn service(gw: Arc<Gateway>) -> Router {
-    let ui = Arc::new(Ui {
-        gw,
-        sessions: Sessions::default(),
-    });
+    // Sessions go where every replica finds them: the shared usage database, when there is one.
+    let sessions = match gw.runtime().metering().and_then(|m| m.store()) {
+        Some(store) => Sessions::database(store.clone()),
+        None => Sessions::default(),
+    };
+    let ui = Arc::new(Ui { gw, sessions });
     Router::new()
         .route("/", get(index))
         .route(
@@ -141,19 +144,31 @@ fn not_found() -> Response {
 
 /// Who a session belongs to now: its key checked again (revoked or expired keys end the
 /// session) and still allowed the admin API.
-fn authorize(ui: &Ui, headers: &HeaderMap) -> Result<(String, session::Session), Response> {
-    let Some((id, s)) = ui.sessions.get(headers) else {
+async fn authorize(ui: &Ui, headers: &HeaderMap) -> Result<(String, session::Session), Response> {
+    let found = ui.sessions.get(headers).await.map_err(|e| {
+        tracing::warn!(error = %e, "cannot read ui sessions");
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sessions_unavailable",
+            "the session store (usage database) did not answer: try again",
+        )
+    })?;
+    let Some((id, s)) = found else {
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "not_signed_in",
             "sign in first",
         ));
     };
-    let ok = bearer(&s.key)
-        .and_then(|h| ui.gw.auth().identify(&h).ok())
+    let ok = ui
+        .gw
+        .auth()
+        .identify_hash(&s.key_hash)
         .is_some_and(|p| p.admin_api());
     if !ok {
-        ui.sessions.close(&id);
+        if let Err(e) = ui.sessions.close(&id).await {
+            tracing::warn!(error = %e, "cannot end a ui session");
+        }
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "session_ended",
@@ -161,15 +176,6 @@ fn authorize(ui: &Ui, headers: &HeaderMap) -> Result<(String, session::Session),
         ));
     }
     Ok((id, s))
-}
-
-fn bearer(key: &str) -> Option<HeaderMap> {
-    let mut h = HeaderMap::new();
-    h.insert(
-        header::AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {key}")).ok()?,
-    );
-    Some(h)
 }
 
 /// Whether `method` changes something (and so needs the CSRF token).
