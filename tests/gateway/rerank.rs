@@ -33,7 +33,9 @@ async fn a_rerank_call_writes_one_usage_row_with_search_units_and_its_cost() {
     Mock::given(method("POST"))
         .and(path("/v2/rerank"))
         .and(header("authorization", format!("Bearer {UPSTREAM_KEY}")))
-        .and(body_partial_json(json!({"model": "rerank-v3.5", "top_n": 3})))
+        .and(body_partial_json(
+            json!({"model": "rerank-v3.5", "top_n": 3}),
+        ))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_bytes(runtime_testkit::fixtures::bytes(
