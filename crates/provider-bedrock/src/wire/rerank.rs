@@ -9,8 +9,9 @@
 //! `nextToken`, to start from a page of an earlier call). Answer:
 //! `results[{index, relevanceScore, document?}]` and a `nextToken` when more follow.
 //!
-//! The API returns no usage. AWS bills rerank per query of up to 100 documents (as Cohere bills
-//! a search unit), so the units metered are `ceil(documents / 100)`, at least one.
+//! The API returns no usage. AWS prices rerank per query and, as Cohere does for a search unit,
+//! counts a query over more than 100 documents as several (a rule not re-read on AWS's price
+//! page here), so the units metered are `ceil(documents / 100)`, at least one.
 
 use runtime_core::{
     Error, RerankDocument, RerankRequest, RerankResponse, RerankResult, RerankUsage, ResponseMeta,
