@@ -543,7 +543,7 @@ mod tests {
             .filter(|(_, _, e)| matches!(e.provenance, Provenance::Read { .. }))
             .collect();
         // Entries read from a page: Anthropic's and DeepSeek's (their own pages); Bedrock's,
-        // Vertex's, Groq's, Mistral's and Cohere's compared with LiteLLM's price table.
+        // Vertex's, Groq's, Mistral's, Cohere's and Perplexity's compared with LiteLLM's price table.
         assert!(
             read.iter().all(|(p, _, _)| [
                 "anthropic",
@@ -552,7 +552,8 @@ mod tests {
                 "vertex",
                 "groq",
                 "mistral",
-                "cohere"
+                "cohere",
+                "perplexity"
             ]
             .contains(p)),
             "{read:?}"
