@@ -63,6 +63,12 @@ const RULES: &[(&str, &[&str], &str)] = &[
          crates are external, not the SDK)",
     ),
     (
+        "provider-jina",
+        &["runtime-core"],
+        "a native provider depends on runtime-core only (Jina's rerank and embeddings are \
+         mapped in the crate, not over provider-openai)",
+    ),
+    (
         "provider-*",
         &["runtime-core"],
         "a provider crate depends on runtime-core only",

@@ -28,6 +28,8 @@ pub use provider_cohere;
 pub use provider_google;
 #[cfg(feature = "huggingface")]
 pub use provider_huggingface;
+#[cfg(feature = "jina")]
+pub use provider_jina;
 #[cfg(feature = "local")]
 pub use provider_local;
 #[cfg(feature = "mistral")]
@@ -109,6 +111,8 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     v.push(&provider_mistral::FACTORY);
     #[cfg(feature = "cohere")]
     v.push(&provider_cohere::FACTORY);
+    #[cfg(feature = "jina")]
+    v.push(&provider_jina::FACTORY);
     v
 }
 

@@ -25,6 +25,7 @@ fn registry_lists_exactly_the_enabled_providers() {
         (cfg!(feature = "perplexity"), "perplexity"),
         (cfg!(feature = "mistral"), "mistral"),
         (cfg!(feature = "cohere"), "cohere"),
+        (cfg!(feature = "jina"), "jina"),
     ] {
         if enabled {
             want.push(name);

@@ -46,6 +46,10 @@ static SETTINGS: &[SettingSpec] = &[
     SettingSpec::url("control_plane_url").help(
         "control-plane endpoint for model listing (default https://bedrock.<region>.amazonaws.com)",
     ),
+    SettingSpec::url("agent_runtime_url").help(
+        "Agent Runtime endpoint of the Rerank API (default \
+         https://bedrock-agent-runtime.<region>.amazonaws.com)",
+    ),
     SettingSpec::TIMEOUT,
     SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
@@ -55,7 +59,7 @@ pub static FACTORY: ProviderFactory = ProviderFactory::new("bedrock", build)
     .display_name("AWS Bedrock")
     .description(
         "Amazon Bedrock: Converse / ConverseStream for every model family, Titan and Cohere \
-         embeddings, model listing; SigV4 or Bedrock API keys",
+         embeddings, rerank (Agent Runtime), model listing; SigV4 or Bedrock API keys",
     )
     .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
     .settings(SETTINGS);
@@ -130,9 +134,18 @@ pub fn build_with_env(
     if matches!(auth, Auth::SigV4(_)) && region.is_none() {
         return Err(needs_region());
     }
+    let agent_runtime_url = match (
+        cfg.string("agent_runtime_url")?.filter(|u| !u.is_empty()),
+        &region,
+    ) {
+        (Some(u), _) => u.trim_end_matches('/').to_owned(),
+        (None, Some(r)) => format!("https://bedrock-agent-runtime.{r}.amazonaws.com"),
+        (None, None) => runtime_url.clone(),
+    };
     let mut s = BedrockSettings::new(cfg.instance(), region.unwrap_or_default(), auth);
     s.runtime_url = Some(runtime_url);
     s.control_url = Some(control_url);
+    s.agent_runtime_url = Some(agent_runtime_url);
     let t = cfg.timeouts()?;
     s.timeout = t.request;
     s.stream_idle_timeout = t.stream_idle;
@@ -152,6 +165,8 @@ pub struct BedrockSettings {
     pub runtime_url: Option<String>,
     /// Control-plane endpoint (default from the region).
     pub control_url: Option<String>,
+    /// Agent Runtime endpoint of the Rerank API (default from the region).
+    pub agent_runtime_url: Option<String>,
     /// Whole-request timeout.
     pub timeout: Duration,
     /// Stream silence timeout.
@@ -167,6 +182,7 @@ impl BedrockSettings {
             auth,
             runtime_url: None,
             control_url: None,
+            agent_runtime_url: None,
             timeout: Duration::from_secs(600),
             stream_idle_timeout: Duration::from_secs(120),
         }
@@ -180,6 +196,12 @@ impl BedrockSettings {
         let control_url = self
             .control_url
             .unwrap_or_else(|| format!("https://bedrock.{}.amazonaws.com", self.region));
+        let agent_runtime_url = self.agent_runtime_url.unwrap_or_else(|| {
+            format!(
+                "https://bedrock-agent-runtime.{}.amazonaws.com",
+                self.region
+            )
+        });
         BedrockProvider::new(
             BedrockConfig {
                 catalog: catalog(&self.name),
@@ -187,6 +209,7 @@ impl BedrockSettings {
                 region: self.region,
                 runtime_url: runtime_url.trim_end_matches('/').to_owned(),
                 control_url: control_url.trim_end_matches('/').to_owned(),
+                agent_runtime_url: agent_runtime_url.trim_end_matches('/').to_owned(),
                 auth: self.auth,
                 timeout: self.timeout,
                 stream_idle_timeout: self.stream_idle_timeout,
@@ -272,4 +295,13 @@ pub fn catalog(provider: &str) -> Vec<ModelInfo> {
         embedding("cohere.embed-multilingual-v3", 512),
         embedding("cohere.embed-v4:0", 128_000),
     ]
+    .into_iter()
+    .chain(wire::rerank::MODELS.iter().map(|id| ModelInfo {
+        id: (*id).to_owned(),
+        provider: provider.to_owned(),
+        kind: runtime_core::ModelKind::Other,
+        owned_by: Some(wire::url::vendor(id).to_owned()),
+        ..ModelInfo::default()
+    }))
+    .collect()
 }

@@ -9,12 +9,14 @@ use futures::future::try_join_all;
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, Embedding, EmbeddingRequest,
-    EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Usage,
+    EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse,
+    ResponseMeta, Result, Usage,
 };
 
 use crate::auth::{Auth, SERVICE, sign_spec};
 use crate::wire::embed::{self, CohereResponse, EmbedFamily, TitanResponse};
 use crate::wire::models::{FoundationModels, InferenceProfiles, parse_models};
+use crate::wire::rerank::{self, BedrockRerankPage};
 use crate::wire::{self, ConverseResponse, EventStreamFrames, StreamDecoder, map_bedrock_error};
 
 /// What Bedrock serves through this provider.
@@ -25,11 +27,15 @@ pub const CAPABILITIES: Capabilities = Capabilities::new()
     .vision(true)
     .completion(true)
     .embeddings(true)
+    .rerank(true)
     .list_models(true)
     .max_embedding_inputs(Some(embed::COHERE_MAX_TEXTS));
 
 /// Most pages of `GET /inference-profiles` followed.
 const MAX_PROFILE_PAGES: usize = 50;
+
+/// Most pages of a `Rerank` answer followed (1000 sources at most, so a few pages at most).
+const MAX_RERANK_PAGES: usize = 20;
 
 /// Everything the provider needs; build it with [`crate::BedrockSettings`].
 #[derive(Debug, Clone)]
@@ -42,6 +48,9 @@ pub struct BedrockConfig {
     pub runtime_url: String,
     /// Control-plane base URL (`https://bedrock.<region>.amazonaws.com`), no trailing `/`.
     pub control_url: String,
+    /// Agent Runtime base URL (`https://bedrock-agent-runtime.<region>.amazonaws.com`, the
+    /// `Rerank` API), no trailing `/`.
+    pub agent_runtime_url: String,
     /// Credentials.
     pub auth: Auth,
     /// Whole-request timeout (and wait for stream headers).
@@ -156,6 +165,12 @@ impl BedrockProvider {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         Ok((value, tokens))
+    }
+
+    /// The unsigned spec of one `Rerank` page: pure, for snapshots.
+    pub fn rerank_spec_unsigned(&self, body: &rerank::BedrockRerankRequest) -> HttpRequestSpec {
+        HttpRequestSpec::post_json(format!("{}/rerank", self.cfg.agent_runtime_url), body)
+            .header("accept", "application/json")
     }
 
     async fn control_get<T: serde::de::DeserializeOwned>(
@@ -287,6 +302,35 @@ impl Provider for BedrockProvider {
                 ..ResponseMeta::default()
             },
         })
+    }
+
+    /// The Agent Runtime `Rerank` API, following `nextToken` pages.
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        let name = &self.cfg.name;
+        let mut body = rerank::rerank_request(req, &self.cfg.region, name)?;
+        let auth = self.auth(ctx);
+        let call = self.call(&req.model, &auth);
+        let mut pages = Vec::new();
+        for _ in 0..MAX_RERANK_PAGES {
+            let spec = self.authorize(self.rerank_spec_unsigned(&body), &auth)?;
+            let (page, _h): (BedrockRerankPage, _) =
+                self.http.json(&call, spec, ctx, "Rerank response").await?;
+            let next = page.next_token.clone().filter(|t| !t.is_empty());
+            pages.push(page);
+            match next {
+                Some(t) if body.next_token.as_deref() != Some(t.as_str()) => {
+                    body.next_token = Some(t);
+                }
+                _ => return rerank::parse_rerank(pages, req, name),
+            }
+        }
+        Err(Error::decode(
+            name,
+            &req.model,
+            "Rerank response",
+            format!("more than {MAX_RERANK_PAGES} pages"),
+            "",
+        ))
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod embed;
 pub mod endpoint;
 pub mod errors;
+pub mod models;
 pub mod provider;
 
 use std::sync::Arc;

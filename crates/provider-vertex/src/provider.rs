@@ -15,13 +15,13 @@ use runtime_core::{
 };
 
 use crate::auth::TokenSource;
-use crate::embed;
 use crate::endpoint::{Endpoint, Publisher};
 use crate::errors::{map_claude_error, map_vertex_error};
+use crate::{embed, models};
 
-/// What the provider serves. No live model listing: Vertex AI's publisher-model list
-/// (`v1beta1/publishers/*/models`) is a Model Garden catalog, not the models a project can
-/// call, and no recorded answer of it was found; `models()` is the static catalog.
+/// What the provider serves. The live listing reads Model Garden's publisher-model list
+/// (`v1beta1/publishers/google/models`, see [`crate::models`]), with the static catalog as
+/// the fallback.
 pub const CAPABILITIES: Capabilities = Capabilities::new()
     .chat(true)
     .streaming(true)
@@ -30,7 +30,7 @@ pub const CAPABILITIES: Capabilities = Capabilities::new()
     .json_schema(true)
     .completion(true)
     .embeddings(true)
-    .list_models(false)
+    .list_models(true)
     .max_embedding_inputs(Some(embed::MAX_INSTANCES));
 
 /// Everything the provider needs; build it with [`crate::VertexSettings`].
@@ -166,6 +166,38 @@ impl VertexProvider {
         result
     }
 
+    /// Every page of Google's publisher models.
+    async fn publisher_models(&self, ctx: &RequestContext) -> Result<Vec<models::PublisherModel>> {
+        let mut listed = Vec::new();
+        let mut page_token: Option<String> = None;
+        for _ in 0..models::MAX_PAGES {
+            let token = self.token(ctx).await?;
+            let spec = HttpRequestSpec::get(models::list_url(
+                &self.cfg.endpoint.host,
+                page_token.as_deref(),
+            ))
+            .bearer(&token)
+            .header("accept", "application/json");
+            let call = self.call("", &token, map_vertex_error);
+            let (body, _h) = self.after(self.http.bytes(&call, spec, ctx).await, &token)?;
+            let page = models::parse_page(&body, &self.cfg.name)?;
+            listed.extend(page.publisher_models);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(next) if page_token.as_deref() != Some(next.as_str()) => {
+                    page_token = Some(next);
+                }
+                _ => return Ok(listed),
+            }
+        }
+        Err(Error::decode(
+            &self.cfg.name,
+            "",
+            "publisher model list",
+            format!("more than {} pages", models::MAX_PAGES),
+            "",
+        ))
+    }
+
     fn meta(&self) -> ResponseMeta {
         ResponseMeta {
             provider: Some(self.cfg.name.to_string()),
@@ -271,6 +303,19 @@ impl Provider for VertexProvider {
 
     fn models(&self) -> Vec<ModelInfo> {
         self.cfg.catalog.clone()
+    }
+
+    /// Google's publisher models (every page) that this provider can call, with the catalog's
+    /// limits, plus the catalog's Claude models. The static catalog when the list cannot be
+    /// read or is empty: the route is not served behind a proxy or Private Service Connect
+    /// host, the credentials may lack `aiplatform.models.list`, or the answer does not parse.
+    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
+        match self.publisher_models(ctx).await {
+            Ok(listed) if !listed.is_empty() => {
+                Ok(models::merge(listed, &self.cfg.catalog, &self.cfg.name))
+            }
+            Ok(_) | Err(_) => Ok(self.cfg.catalog.clone()),
+        }
     }
 
     /// Fetches (or reuses) an access token: proves the credentials without spending tokens.

@@ -67,8 +67,8 @@ async fn conformance_gemini() {
     .error_body(error_body)
     .not_applicable(
         Category::ModelListing,
-        "no live listing: Vertex AI's publisher-model list is a Model Garden catalog (v1beta1), \
-         not what a project can call; the static catalog is served",
+        "the live listing (Model Garden's v1beta1 publishers.models.list) has no recorded \
+         answer to replay; tests/listing.rs covers it against wiremock with written bodies",
     )
     .cannot_express("parallel_tool_calls", json!(false))
     .run()
@@ -90,7 +90,7 @@ async fn conformance_claude() {
     .error_body(error_body)
     .not_applicable(
         Category::ModelListing,
-        "no live listing (see the `vertex` row); the static catalog is served",
+        "Claude models come from the static catalog in the listing (see the `vertex` row)",
     )
     .not_applicable(
         Category::Embeddings,

@@ -47,6 +47,8 @@ pub struct RecentRow {
     pub cache_hit: bool,
     /// Upstream attempts.
     pub attempts: u32,
+    /// Rerank search units billed (0 for other operations).
+    pub search_units: u64,
 }
 
 /// One bucket of a time series.
@@ -97,7 +99,8 @@ macro_rules! recent_query {
             "SELECT request_id, time_ms, key_id, logical_model, provider, deployment, operation, \
              status, error_kind, latency_ms, ttft_ms, CAST(prompt_tokens AS BIGINT), \
              CAST(completion_tokens AS BIGINT), cost_usd, CAST(cache_hit AS BIGINT), \
-             CAST(attempts AS BIGINT) FROM usage_records WHERE time_ms < ",
+             CAST(attempts AS BIGINT), CAST(search_units AS BIGINT) FROM usage_records \
+             WHERE time_ms < ",
         );
         q.push_bind($before)
             .push(" ORDER BY time_ms DESC, request_id DESC LIMIT ")
@@ -122,6 +125,7 @@ macro_rules! recent_query {
                 cost_usd: row.try_get(13)?,
                 cache_hit: u(row.try_get(14)?) != 0,
                 attempts: u(row.try_get(15)?).min(u64::from(u32::MAX)) as u32,
+                search_units: u(row.try_get(16)?),
             });
         }
         Ok::<_, StoreError>(out)

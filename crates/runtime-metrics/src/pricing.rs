@@ -497,6 +497,39 @@ mod tests {
     }
 
     #[test]
+    fn compared_entries_carry_the_corrected_prices() {
+        let c = PriceCatalog::parse(CATALOG_TOML).unwrap();
+        let p = |prov: &str, m: &str| c.get(prov, m).unwrap().pricing;
+        // Mistral Medium latest is Medium 3.5; the 2508 snapshot keeps its price.
+        assert!(close(
+            p("mistral", "mistral-medium-latest").input_per_mtok,
+            1.5
+        ));
+        assert!(close(
+            p("mistral", "mistral-medium-2508").output_per_mtok,
+            2.0
+        ));
+        assert!(close(
+            p("mistral", "mistral-small-latest").input_per_mtok,
+            0.06
+        ));
+        // Claude 3.5 Haiku on Vertex is not Anthropic's price.
+        assert!(close(
+            p("vertex", "claude-3-5-haiku@20241022").input_per_mtok,
+            1.0
+        ));
+        // Bedrock rerank per query (1,000 queries: $1 and $2).
+        assert_eq!(
+            p("bedrock", "amazon.rerank-v1:0").search_cost(1000),
+            Some(1.0)
+        );
+        assert_eq!(
+            p("bedrock", "cohere.rerank-v3-5:0").search_cost(1000),
+            Some(2.0)
+        );
+    }
+
+    #[test]
     fn shipped_catalog_parses_and_has_dates() {
         let c = PriceCatalog::parse(CATALOG_TOML).unwrap();
         let n = c.entries().count();
@@ -509,12 +542,30 @@ mod tests {
             .entries()
             .filter(|(_, _, e)| matches!(e.provenance, Provenance::Read { .. }))
             .collect();
-        // Entries read from a page: Anthropic's and DeepSeek's (the ones compared with their pages).
+        // Entries read from a page: Anthropic's and DeepSeek's (their own pages); Bedrock's,
+        // Vertex's, Groq's, Mistral's, Cohere's and Perplexity's compared with LiteLLM's price table.
         assert!(
-            read.iter()
-                .all(|(p, _, _)| ["anthropic", "deepseek"].contains(p)),
+            read.iter().all(|(p, _, _)| [
+                "anthropic",
+                "deepseek",
+                "bedrock",
+                "vertex",
+                "groq",
+                "mistral",
+                "cohere",
+                "perplexity"
+            ]
+            .contains(p)),
             "{read:?}"
         );
+        for (p, _, e) in &read {
+            let Provenance::Read { source, .. } = &e.provenance else {
+                unreachable!()
+            };
+            if !["anthropic", "deepseek"].contains(p) {
+                assert!(source.contains("BerriAI/litellm/blob/"), "{p}: {source}");
+            }
+        }
         for (_, _, e) in &read {
             let Provenance::Read { source, .. } = &e.provenance else {
                 unreachable!()

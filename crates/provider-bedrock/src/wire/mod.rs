@@ -6,6 +6,7 @@ pub mod errors;
 pub mod eventstream;
 pub mod models;
 pub mod request;
+pub mod rerank;
 pub mod response;
 pub mod stream;
 pub mod types;

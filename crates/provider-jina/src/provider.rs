@@ -1,0 +1,95 @@
+//! The provider: typed bodies from [`crate::wire`], sent through the shared client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, map_status};
+use runtime_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse, Result, Secret,
+};
+
+use crate::wire::{embed, rerank};
+
+/// One Jina instance.
+#[derive(Debug, Clone)]
+pub struct JinaProvider {
+    pub(crate) name: Arc<str>,
+    pub(crate) base_url: String,
+    pub(crate) key: Secret,
+    pub(crate) timeout: Duration,
+    pub(crate) catalog: Vec<ModelInfo>,
+    pub(crate) http: HttpClient,
+}
+
+impl JinaProvider {
+    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
+        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key).clone();
+        let mut c = CallInfo::new(self.name.clone(), model, Some(key), self.timeout);
+        c.map_error = map_status;
+        c
+    }
+
+    /// The request spec of a `POST {base_url}/{path}` call.
+    pub fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        ctx: &RequestContext,
+    ) -> HttpRequestSpec {
+        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key);
+        HttpRequestSpec::post_json(format!("{}/{path}", self.base_url), body)
+            .bearer(key)
+            .header("accept", "application/json")
+    }
+}
+
+#[async_trait]
+impl Provider for JinaProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        crate::CAPABILITIES
+    }
+
+    /// Jina serves no chat through this provider.
+    async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {
+        Err(Error::unsupported(&self.name, "chat"))
+    }
+
+    /// Jina serves no chat through this provider.
+    async fn chat_stream(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatStream> {
+        Err(Error::unsupported(&self.name, "chat"))
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let body = embed::embed_request(req, &self.name)?;
+        let spec = self.post("embeddings", &body, ctx);
+        let (bytes, _h) = self
+            .http
+            .bytes(&self.call(&req.model, ctx), spec, ctx)
+            .await?;
+        embed::parse_embed(&bytes, req.input.len(), &self.name, &req.model)
+    }
+
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        let body = rerank::rerank_request(req, &self.name)?;
+        let spec = self.post("rerank", &body, ctx);
+        let (bytes, _h) = self
+            .http
+            .bytes(&self.call(&req.model, ctx), spec, ctx)
+            .await?;
+        rerank::parse_rerank(&bytes, req, &self.name)
+    }
+
+    fn models(&self) -> Vec<ModelInfo> {
+        self.catalog.clone()
+    }
+}
