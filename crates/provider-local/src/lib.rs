@@ -221,10 +221,7 @@ impl LocalSettings {
         c.capabilities = OPENAI_CAPABILITIES;
         c.catalog = self.catalog();
         c.native_completions = true;
-        Ok(LocalOpenAiProvider::new(
-            CompatProvider::new(c, http.clone()),
-            http,
-        ))
+        Ok(LocalOpenAiProvider::new(CompatProvider::new(c, http)))
     }
 
     /// The native Ollama provider (the base URL's `/v1` suffix is dropped).
