@@ -3,8 +3,9 @@
 use crate::config::Config;
 
 impl Config {
-    /// The embedded default: every linked provider whose credentials are in the environment,
-    /// the local provider at Ollama's default address, the in-memory cache, metrics, and usage
+    /// The embedded default: every linked provider whose credentials are in the environment
+    /// (or, for one that needs no key, whose base URL is), the local provider at Ollama's
+    /// default address, the in-memory cache, metrics, and usage
     /// records in a SQLite file (`modelrt-usage.sqlite` in the working directory, or
     /// `$MODELRT_DATA_DIR/modelrt-usage.sqlite`).
     pub fn embedded_default() -> Config {
@@ -31,7 +32,13 @@ impl Config {
                 .filter(|s| s.required)
                 .all(|s| s.default.is_some() || s.env.is_some_and(set));
             let keyless_local = f.name == "local";
-            if keyless_local || (has_credentials && required_ok) {
+            // A server that needs no key (vLLM, LM Studio, …) is picked when its address is
+            // set in the environment.
+            let keyless_server = !f.settings.iter().any(|s| s.is_secret() && s.required)
+                && f.settings
+                    .iter()
+                    .any(|s| s.key == runtime_core::registry::BASE_URL && s.env.is_some_and(set));
+            if keyless_local || keyless_server || (has_credentials && required_ok) {
                 cfg.providers.insert(f.name.to_owned(), toml::Table::new());
             }
         }
@@ -106,6 +113,22 @@ mod tests {
         cfg.optional_providers = false;
         let err = crate::Runtime::check(cfg).await.err().unwrap();
         assert!(err.to_string().contains("third-party-test"), "{err}");
+    }
+
+    #[cfg(feature = "local")]
+    #[test]
+    fn a_keyless_server_is_included_when_its_address_is_in_the_environment() {
+        let none = Config::embedded_default_with_env(&|_| None);
+        assert!(!none.providers.contains_key("vllm"));
+        assert!(none.providers.contains_key("local"));
+        let with = Config::embedded_default_with_env(&|k| {
+            (k == "VLLM_BASE_URL").then(|| "http://127.0.0.1:8000/v1".to_owned())
+        });
+        assert!(with.providers.contains_key("vllm"));
+        assert!(!with.providers.contains_key("lmstudio"));
+        // Its key alone (the server's own `VLLM_API_KEY`) is enough too.
+        let key = Config::embedded_default_with_env(&|k| (k == "VLLM_API_KEY").then(|| "k".into()));
+        assert!(key.providers.contains_key("vllm"));
     }
 
     #[cfg(feature = "vertex")]

@@ -89,8 +89,9 @@ pub fn builtin_factories() -> Vec<&'static ProviderFactory> {
     v.push(&provider_vertex::FACTORY);
     #[cfg(feature = "azure-openai")]
     v.push(&provider_azure_openai::FACTORY);
+    // `local` and the named servers (vllm, sglang, lmstudio, llamacpp).
     #[cfg(feature = "local")]
-    v.push(&provider_local::FACTORY);
+    v.extend(provider_local::factories());
     #[cfg(feature = "huggingface")]
     v.push(&provider_huggingface::FACTORY);
     #[cfg(feature = "bedrock")]

@@ -28,7 +28,8 @@ pub fn provider(base: &str, key: Option<&str>, api: Api, timeout: Duration) -> H
     s.pooling = Pooling::Mean;
     s.timeout = timeout;
     s.stream_idle_timeout = timeout;
-    s.build(HttpClient::new(&Default::default()).unwrap()).unwrap()
+    s.build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap()
 }
 
 /// A Messages API provider for the conformance suite.

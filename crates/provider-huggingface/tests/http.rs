@@ -29,7 +29,10 @@ fn build_from(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> runtime_core::Result<std::sync::Arc<dyn Provider>> {
     let cfg = validate_with(&FACTORY, "hf", &table(v), env)?;
-    (FACTORY.build)(cfg, &BuildContext::new(HttpClient::new(&Default::default()).unwrap()))
+    (FACTORY.build)(
+        cfg,
+        &BuildContext::new(HttpClient::new(&Default::default()).unwrap()),
+    )
 }
 
 #[test]

@@ -26,7 +26,9 @@ async fn tei_rerank_maps_ranks_and_applies_top_n() {
         .await;
     let mut s = HuggingFaceSettings::new("tei");
     s.rerank_url = Some(format!("{}/rerank", server.uri()));
-    let p = s.build(HttpClient::new(&Default::default()).unwrap()).unwrap();
+    let p = s
+        .build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap();
     assert!(p.capabilities().rerank);
     let mut req = RerankRequest::new(
         "BAAI/bge-reranker-base",

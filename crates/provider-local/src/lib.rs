@@ -4,6 +4,7 @@
 
 pub mod ollama;
 pub mod openai;
+pub mod servers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +58,17 @@ pub static FACTORY: ProviderFactory = ProviderFactory::new("local", build)
 
 runtime_core::register_provider!(FACTORY);
 
+/// Every provider type this crate registers: `local` and the named servers of [`servers`].
+pub fn factories() -> [&'static ProviderFactory; 5] {
+    [
+        &FACTORY,
+        &servers::VLLM_FACTORY,
+        &servers::SGLANG_FACTORY,
+        &servers::LMSTUDIO_FACTORY,
+        &servers::LLAMACPP_FACTORY,
+    ]
+}
+
 fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     let invalid = |field: &str, reason: String| cfg.error(field, reason);
     let configured = cfg.base_url()?;
@@ -81,6 +93,14 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
             }
         };
     }
+    apply_openai_settings(&mut s, &cfg)?;
+    s.build(ctx.http.clone())
+}
+
+/// The OpenAI-compatible mode's settings read from `cfg` into `s`: `max_tokens_field`,
+/// `stream_usage`, `models`, the timeouts (shared by `local` and the named servers).
+pub(crate) fn apply_openai_settings(s: &mut LocalSettings, cfg: &ProviderConfig) -> Result<()> {
+    let invalid = |field: &str, reason: String| cfg.error(field, reason);
     if let Some(f) = cfg.string("max_tokens_field")? {
         s.max_tokens_field = match f.as_str() {
             "max_tokens" => MaxTokensField::MaxTokens,
@@ -100,7 +120,7 @@ fn build(cfg: ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Provider>> {
     let t = cfg.timeouts()?;
     s.timeout = t.request;
     s.stream_idle_timeout = t.stream_idle;
-    s.build(ctx.http.clone())
+    Ok(())
 }
 
 /// `OLLAMA_HOST` (`0.0.0.0:11434`, `host`, `http://host:port`) → an OpenAI-compatible base URL.
@@ -151,6 +171,9 @@ pub struct LocalSettings {
     pub stream_usage: bool,
     /// Static catalog.
     pub models: Vec<String>,
+    /// Whether the server's `/v1/embeddings` takes token ids (see
+    /// [`servers::Server::embedding_tokens`]).
+    pub embedding_tokens: bool,
     /// Whole-request timeout.
     pub timeout: Duration,
     /// Stream silence timeout.
@@ -180,6 +203,7 @@ impl LocalSettings {
             max_tokens_field: MaxTokensField::MaxTokens,
             stream_usage: true,
             models: Vec::new(),
+            embedding_tokens: true,
             timeout: Duration::from_secs(600),
             stream_idle_timeout: Duration::from_secs(300),
         }
@@ -221,10 +245,8 @@ impl LocalSettings {
         c.capabilities = OPENAI_CAPABILITIES;
         c.catalog = self.catalog();
         c.native_completions = true;
-        Ok(LocalOpenAiProvider::new(
-            CompatProvider::new(c, http.clone()),
-            http,
-        ))
+        c.embedding_tokens = self.embedding_tokens;
+        Ok(LocalOpenAiProvider::new(CompatProvider::new(c, http)))
     }
 
     /// The native Ollama provider (the base URL's `/v1` suffix is dropped).

@@ -11,17 +11,17 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use provider_openai::compat::{Auth, CompatProvider, Operation};
+use provider_openai::compat::{CompatProvider, Operation};
 use provider_openai::wire::{
     self as openai, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, RequestOptions,
 };
 use runtime_core::http::parse_error_body;
-use runtime_core::http::{CallInfo, ErrorContext, HttpClient, HttpRequestSpec, classify};
+use runtime_core::http::{ErrorContext, HttpRequestSpec, classify};
 use runtime_core::secret::redact;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
     EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, Message, ModelInfo, ModelKind,
-    Provider, RequestContext, ResponseMeta, Result, StreamEvent,
+    Provider, RequestContext, Result, StreamEvent,
 };
 
 /// Maps a core request to the chat body. Assistant reasoning in the history is sent as
@@ -318,14 +318,13 @@ pub fn parse_model_list(
 #[derive(Debug, Clone)]
 pub struct LocalOpenAiProvider {
     compat: CompatProvider,
-    http: HttpClient,
     name: Arc<str>,
 }
 
 impl LocalOpenAiProvider {
-    pub(crate) fn new(compat: CompatProvider, http: HttpClient) -> Self {
+    pub(crate) fn new(compat: CompatProvider) -> Self {
         let name = compat.config().name.clone();
-        Self { compat, http, name }
+        Self { compat, name }
     }
 
     /// The underlying OpenAI-compatible provider.
@@ -340,26 +339,10 @@ impl LocalOpenAiProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let cfg = self.compat.config();
-        let url = (cfg.url)(Operation::Chat, &req.model)?;
-        let body = chat_body(req, stream, cfg.request, &self.name)?;
-        let mut spec = HttpRequestSpec::post_json(url, &body);
-        if stream {
-            spec = spec.header("accept", "text/event-stream");
-        }
-        Ok(self.compat.authorize(spec, ctx))
-    }
-
-    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
-        let cfg = self.compat.config();
-        let secret = ctx.api_key.clone().or_else(|| match &cfg.auth {
-            Auth::None => None,
-            Auth::Bearer(s) | Auth::Header(_, s) => Some(s.clone()),
-        });
-        let mut c = CallInfo::new(self.name.clone(), model, secret, cfg.timeout);
-        c.idle_timeout = cfg.stream_idle_timeout;
-        c.map_error = cfg.map_error;
-        c
+        self.compat.check_request(req)?;
+        let body = chat_body(req, stream, self.compat.config().request, &self.name)?;
+        self.compat
+            .post_spec(Operation::Chat, &req.model, &body, stream, ctx)
     }
 }
 
@@ -375,23 +358,16 @@ impl Provider for LocalOpenAiProvider {
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
         let spec = self.chat_spec(req, false, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _h) = self.http.bytes(&call, spec, ctx).await?;
+        let body = self.compat.send(spec, &req.model, ctx).await?;
         parse_chat_body(&body, &self.name, &req.model)
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
         let spec = self.chat_spec(req, true, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (sse, _h) = self.http.sse(&call, spec, ctx).await?;
-        Ok(
-            ChatStream::decode_sse(sse, LocalChunkDecoder::new(&self.name, &req.model)).with_meta(
-                ResponseMeta {
-                    provider: Some(self.name.to_string()),
-                    ..ResponseMeta::default()
-                },
-            ),
-        )
+        let decoder = LocalChunkDecoder::new(&self.name, &req.model);
+        self.compat
+            .stream_with(spec, &req.model, ctx, decoder)
+            .await
     }
 
     async fn complete(
@@ -425,10 +401,7 @@ impl Provider for LocalOpenAiProvider {
 
     /// `GET {base_url}/models`, live.
     async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
-        let url = (self.compat.config().url)(Operation::Models, "")?;
-        let spec = self.compat.authorize(HttpRequestSpec::get(url), ctx);
-        let call = self.call("", ctx);
-        let (body, _h) = self.http.bytes(&call, spec, ctx).await?;
+        let body = self.compat.model_list_body(ctx).await?;
         parse_model_list(&body, &self.name, &self.compat.models())
     }
 }

@@ -57,3 +57,30 @@ async fn conformance_local_ollama() {
         .await
         .finish();
 }
+
+/// The named servers are the OpenAI-compatible mode with their own defaults: the same
+/// recordings (llama.cpp's among them) hold for them.
+#[tokio::test]
+async fn conformance_named_servers() {
+    for factory in [
+        &provider_local::servers::VLLM_FACTORY,
+        &provider_local::servers::LLAMACPP_FACTORY,
+    ] {
+        Target::from_factory(factory)
+            .config(json!({"base_url": "{base}/v1"}))
+            .model("qwen3:4b")
+            .cases(cases("openai"))
+            .fixtures(runtime_testkit::fixtures::dir().join("openai-compatible"))
+            .error_body(|status, msg| {
+                json!({"error": {"code": status, "message": msg, "type": "server_error"}})
+                    .to_string()
+            })
+            .not_applicable(
+                Category::Finish(FinishReason::ContentFilter),
+                NO_CONTENT_FILTER,
+            )
+            .run()
+            .await
+            .finish();
+    }
+}

@@ -143,6 +143,6 @@ impl MistralSettings {
         c.capabilities = CAPABILITIES;
         c.native_completions = false;
         c.catalog = models::catalog(&self.name, &self.models);
-        MistralProvider::new(CompatProvider::new(c, http.clone()), &self.base_url, http)
+        MistralProvider::new(CompatProvider::new(c, http), &self.base_url)
     }
 }

@@ -5,31 +5,28 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use provider_openai::compat::{Auth, CompatProvider, Operation};
+use provider_openai::compat::{CompatProvider, Operation};
 use provider_openai::wire::{self, ChunkDecoder};
-use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
+use runtime_core::http::HttpRequestSpec;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, Message, ModelInfo, Provider, RequestContext,
-    ResponseMeta, Result,
+    EmbeddingRequest, EmbeddingResponse, ModelInfo, Provider, RequestContext, Result,
 };
 
 /// One Mistral instance.
 #[derive(Debug, Clone)]
 pub struct MistralProvider {
     compat: CompatProvider,
-    http: HttpClient,
     name: Arc<str>,
     base_url: String,
 }
 
 impl MistralProvider {
     /// A provider over `compat` (URL, key, timeouts, catalog) at `base_url` (`…/v1`).
-    pub fn new(compat: CompatProvider, base_url: &str, http: HttpClient) -> Self {
+    pub fn new(compat: CompatProvider, base_url: &str) -> Self {
         let name = compat.config().name.clone();
         Self {
             compat,
-            http,
             name,
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
@@ -40,31 +37,6 @@ impl MistralProvider {
         &self.compat
     }
 
-    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
-        let cfg = self.compat.config();
-        let secret = ctx.api_key.clone().or_else(|| match &cfg.auth {
-            Auth::None => None,
-            Auth::Bearer(s) | Auth::Header(_, s) => Some(s.clone()),
-        });
-        let mut c = CallInfo::new(self.name.clone(), model, secret, cfg.timeout);
-        c.idle_timeout = cfg.stream_idle_timeout;
-        c.map_error = cfg.map_error;
-        c
-    }
-
-    fn check(&self, req: &ChatRequest) -> Result<()> {
-        let caps = self.compat.capabilities();
-        if !caps.vision
-            && req.messages.iter().any(|m| match m {
-                Message::User { content, .. } => content.has_image(),
-                _ => false,
-            })
-        {
-            return Err(Error::unsupported(&self.name, "image input"));
-        }
-        Ok(())
-    }
-
     /// The request spec of a chat call (pure apart from reading the config).
     pub fn chat_spec(
         &self,
@@ -72,14 +44,10 @@ impl MistralProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        self.check(req)?;
-        let url = (self.compat.config().url)(Operation::Chat, &req.model)?;
+        self.compat.check_request(req)?;
         let body = crate::wire::chat_body(&self.name, req, stream, self.compat.config().request)?;
-        let mut spec = HttpRequestSpec::post_json(url, &body);
-        if stream {
-            spec = spec.header("accept", "text/event-stream");
-        }
-        Ok(self.compat.authorize(spec, ctx))
+        self.compat
+            .post_spec(Operation::Chat, &req.model, &body, stream, ctx)
     }
 
     /// The request spec of a FIM call.
@@ -104,9 +72,10 @@ impl MistralProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatResponse> {
-        let call = self.call(model, ctx);
-        let (body, _h): (wire::ChatCompletion, _) =
-            self.http.json(&call, spec, ctx, "chat completion").await?;
+        let body: wire::ChatCompletion = self
+            .compat
+            .send_json(spec, model, ctx, "chat completion")
+            .await?;
         wire::parse_chat(body, &self.name, model)
     }
 
@@ -116,16 +85,8 @@ impl MistralProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        let call = self.call(model, ctx);
-        let (sse, _h) = self.http.sse(&call, spec, ctx).await?;
-        Ok(
-            ChatStream::decode_sse(sse, ChunkDecoder::new(&self.name, model)).with_meta(
-                ResponseMeta {
-                    provider: Some(self.name.to_string()),
-                    ..ResponseMeta::default()
-                },
-            ),
-        )
+        let decoder = ChunkDecoder::new(&self.name, model);
+        self.compat.stream_with(spec, model, ctx, decoder).await
     }
 }
 
@@ -189,10 +150,7 @@ impl Provider for MistralProvider {
 
     /// `GET /v1/models`, with context lengths and capabilities.
     async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
-        let url = (self.compat.config().url)(Operation::Models, "")?;
-        let spec = self.compat.authorize(HttpRequestSpec::get(url), ctx);
-        let call = self.call("", ctx);
-        let (body, _h) = self.http.bytes(&call, spec, ctx).await?;
+        let body = self.compat.model_list_body(ctx).await?;
         crate::models::parse_models(&self.name, "", &body)
     }
 }

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use serde::Serialize;
 
 use runtime_core::http::{CallInfo, ErrorMapper, HttpClient, HttpRequestSpec, map_status};
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, Result,
-    Secret,
+    EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, ModelInfo, Provider, RequestContext,
+    Result, Secret,
 };
 
 use crate::wire::{self, RequestOptions};
@@ -160,7 +162,10 @@ impl CompatProvider {
         &self.cfg
     }
 
-    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
+    /// What the shared client needs to send a call for `model`: the instance name, the
+    /// credential (the request's own key first, else the configured one), the timeouts and the
+    /// status mapping. Wrappers over this provider (presets, Mistral, local servers) use it too.
+    pub fn call_info(&self, model: &str, ctx: &RequestContext) -> CallInfo {
         let secret = ctx.api_key.clone().or_else(|| match &self.cfg.auth {
             Auth::None => None,
             Auth::Bearer(s) | Auth::Header(_, s) => Some(s.clone()),
@@ -194,9 +199,22 @@ impl CompatProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let url = (self.cfg.url)(Operation::Chat, &req.model)?;
         let body = wire::chat_request(req, &req.model, stream, self.cfg.request);
-        let mut spec = HttpRequestSpec::post_json(url, &body);
+        self.post_spec(Operation::Chat, &req.model, &body, stream, ctx)
+    }
+
+    /// A POST of `body` to `op`'s URL for `model`, authorized, asking for Server-Sent Events
+    /// when `stream`: the scaffolding every chat-shaped call over this API shares.
+    pub fn post_spec<T: Serialize + ?Sized>(
+        &self,
+        op: Operation,
+        model: &str,
+        body: &T,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let url = (self.cfg.url)(op, model)?;
+        let mut spec = HttpRequestSpec::post_json(url, body);
         if stream {
             spec = spec.header("accept", "text/event-stream");
         }
@@ -217,13 +235,8 @@ impl CompatProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let url = (self.cfg.url)(Operation::Responses, &req.model)?;
         let body = wire::responses::responses_request(req, &req.model, stream);
-        let mut spec = HttpRequestSpec::post_json(url, &body);
-        if stream {
-            spec = spec.header("accept", "text/event-stream");
-        }
-        Ok(self.authorize(spec, ctx))
+        self.post_spec(Operation::Responses, &req.model, &body, stream, ctx)
     }
 
     /// `req` with the fields of other dialects this upstream does not take translated or
@@ -249,7 +262,9 @@ impl CompatProvider {
         meta
     }
 
-    fn check_request(&self, req: &ChatRequest) -> Result<()> {
+    /// Refuses what this instance's [`Capabilities`] exclude (tools, image input), naming it:
+    /// [`Error::Unsupported`], so a router tries another deployment.
+    pub fn check_request(&self, req: &ChatRequest) -> Result<()> {
         let caps = self.cfg.capabilities;
         if !caps.tools && !req.tools.is_empty() {
             return Err(Error::unsupported(&self.cfg.name, "tools"));
@@ -265,17 +280,61 @@ impl CompatProvider {
         Ok(())
     }
 
-    async fn sse_events(
+    /// Sends `spec` and decodes its Server-Sent Events with `decoder`; the stream's meta names
+    /// this instance.
+    pub async fn stream_with<D: FrameDecoder>(
         &self,
         spec: HttpRequestSpec,
         model: &str,
         ctx: &RequestContext,
+        decoder: D,
+    ) -> Result<ChatStream> {
+        self.stream_noting(spec, model, ctx, decoder, &[]).await
+    }
+
+    /// [`CompatProvider::stream_with`], naming the request fields dropped on the way.
+    async fn stream_noting<D: FrameDecoder>(
+        &self,
+        spec: HttpRequestSpec,
+        model: &str,
+        ctx: &RequestContext,
+        decoder: D,
         dropped: &[&'static str],
     ) -> Result<ChatStream> {
-        let call = self.call(model, ctx);
+        let call = self.call_info(model, ctx);
         let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
-        let decoder = wire::ChunkDecoder::new(&self.cfg.name, model);
         Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(dropped)))
+    }
+
+    /// Sends `spec` and returns the answer's body as bytes, for parsers that accept more than
+    /// OpenAI's own shapes (presets, local servers).
+    pub async fn send(
+        &self,
+        spec: HttpRequestSpec,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<Bytes> {
+        let call = self.call_info(model, ctx);
+        Ok(self.http.bytes(&call, spec, ctx).await?.0)
+    }
+
+    /// `GET {base}/models`'s raw body, for wrappers with their own listing parser.
+    pub async fn model_list_body(&self, ctx: &RequestContext) -> Result<Bytes> {
+        let url = (self.cfg.url)(Operation::Models, "")?;
+        let spec = self.authorize(HttpRequestSpec::get(url), ctx);
+        self.send(spec, "", ctx).await
+    }
+
+    /// Sends `spec` and decodes its JSON answer as `T` (`what` names it in a decode error).
+    pub async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        spec: HttpRequestSpec,
+        model: &str,
+        ctx: &RequestContext,
+        what: &str,
+    ) -> Result<T> {
+        let call = self.call_info(model, ctx);
+        Ok(self.http.json(&call, spec, ctx, what).await?.0)
     }
 }
 
@@ -303,15 +362,14 @@ impl Provider for CompatProvider {
         let (req, dropped) = self.fit(req);
         let mut resp = if self.uses_responses(&req.model) {
             let spec = self.responses_spec(&req, false, ctx)?;
-            let call = self.call(&req.model, ctx);
-            let (body, _h): (wire::responses::ResponsesBody, _) =
-                self.http.json(&call, spec, ctx, "response").await?;
+            let body: wire::responses::ResponsesBody =
+                self.send_json(spec, &req.model, ctx, "response").await?;
             wire::responses::parse_responses(body, &self.cfg.name, &req.model)?
         } else {
             let spec = self.chat_spec(&req, false, ctx)?;
-            let call = self.call(&req.model, ctx);
-            let (body, _h): (wire::ChatCompletion, _) =
-                self.http.json(&call, spec, ctx, "chat completion").await?;
+            let body: wire::ChatCompletion = self
+                .send_json(spec, &req.model, ctx, "chat completion")
+                .await?;
             wire::parse_chat(body, &self.cfg.name, &req.model)?
         };
         note_dropped(&mut resp.meta, &dropped);
@@ -326,13 +384,15 @@ impl Provider for CompatProvider {
         let (req, dropped) = self.fit(req);
         if self.uses_responses(&req.model) {
             let spec = self.responses_spec(&req, true, ctx)?;
-            let call = self.call(&req.model, ctx);
-            let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
             let decoder = wire::responses::ResponsesDecoder::new(&self.cfg.name, &req.model);
-            return Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(&dropped)));
+            return self
+                .stream_noting(spec, &req.model, ctx, decoder, &dropped)
+                .await;
         }
         let spec = self.chat_spec(&req, true, ctx)?;
-        self.sse_events(spec, &req.model, ctx, &dropped).await
+        let decoder = wire::ChunkDecoder::new(&self.cfg.name, &req.model);
+        self.stream_noting(spec, &req.model, ctx, decoder, &dropped)
+            .await
     }
 
     async fn complete(
@@ -351,12 +411,10 @@ impl Provider for CompatProvider {
             }
             return Ok(self.chat(&req.to_chat(), ctx).await?.into());
         }
-        let url = (self.cfg.url)(Operation::Completion, &req.model)?;
         let body = wire::completion_request(req, &req.model, false, self.cfg.request);
-        let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
-        let call = self.call(&req.model, ctx);
-        let (body, _h): (wire::TextCompletion, _) =
-            self.http.json(&call, spec, ctx, "completion").await?;
+        let spec = self.post_spec(Operation::Completion, &req.model, &body, false, ctx)?;
+        let body: wire::TextCompletion =
+            self.send_json(spec, &req.model, ctx, "completion").await?;
         wire::parse_completion(body, &self.cfg.name, &req.model)
     }
 
@@ -376,12 +434,10 @@ impl Provider for CompatProvider {
             }
             return self.chat_stream(&req.to_chat(), ctx).await;
         }
-        let url = (self.cfg.url)(Operation::Completion, &req.model)?;
         let body = wire::completion_request(req, &req.model, true, self.cfg.request);
-        let spec = self
-            .authorize(HttpRequestSpec::post_json(url, &body), ctx)
-            .header("accept", "text/event-stream");
-        self.sse_events(spec, &req.model, ctx, &[]).await
+        let spec = self.post_spec(Operation::Completion, &req.model, &body, true, ctx)?;
+        let decoder = wire::ChunkDecoder::new(&self.cfg.name, &req.model);
+        self.stream_with(spec, &req.model, ctx, decoder).await
     }
 
     async fn embed(
@@ -403,12 +459,9 @@ impl Provider for CompatProvider {
         if !self.cfg.embedding_tokens {
             req.text_only(&self.cfg.name)?;
         }
-        let url = (self.cfg.url)(Operation::Embeddings, &req.model)?;
         let body = wire::embedding_request(req, &req.model, self.cfg.embeddings_base64);
-        let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
-        let call = self.call(&req.model, ctx);
-        let (body, _h): (wire::EmbeddingList, _) =
-            self.http.json(&call, spec, ctx, "embeddings").await?;
+        let spec = self.post_spec(Operation::Embeddings, &req.model, &body, false, ctx)?;
+        let body: wire::EmbeddingList = self.send_json(spec, &req.model, ctx, "embeddings").await?;
         wire::parse_embeddings(body, req.len(), &self.cfg.name, &req.model)
     }
 
@@ -422,9 +475,7 @@ impl Provider for CompatProvider {
         }
         let url = (self.cfg.url)(Operation::Models, "")?;
         let spec = self.authorize(HttpRequestSpec::get(url), ctx);
-        let call = self.call("", ctx);
-        let (body, _h): (wire::ModelList, _) =
-            self.http.json(&call, spec, ctx, "model list").await?;
+        let body: wire::ModelList = self.send_json(spec, "", ctx, "model list").await?;
         Ok(wire::parse_models(body, &self.cfg.name, &self.cfg.catalog))
     }
 }

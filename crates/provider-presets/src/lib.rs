@@ -185,6 +185,6 @@ impl PresetSettings {
             account: self.account,
             defaults: self.defaults,
         };
-        PresetProvider::new(p, CompatProvider::new(c, http.clone()), settings, http)
+        PresetProvider::new(p, CompatProvider::new(c, http), settings)
     }
 }

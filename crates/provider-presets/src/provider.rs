@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use provider_openai::compat::{Auth, CompatProvider, Operation};
-use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
+use provider_openai::compat::{CompatProvider, Operation};
+use runtime_core::http::HttpRequestSpec;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, Message, ModelInfo, Provider, RequestContext,
-    ResponseMeta, Result,
+    EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, Result,
 };
 
 use crate::preset::Preset;
@@ -23,24 +22,17 @@ pub struct PresetProvider {
     preset: &'static Preset,
     compat: CompatProvider,
     settings: Arc<RequestSettings>,
-    http: HttpClient,
     name: Arc<str>,
 }
 
 impl PresetProvider {
     /// A provider over `compat` (its config carries URL, auth, headers, timeouts, catalog).
-    pub fn new(
-        preset: &'static Preset,
-        compat: CompatProvider,
-        settings: RequestSettings,
-        http: HttpClient,
-    ) -> Self {
+    pub fn new(preset: &'static Preset, compat: CompatProvider, settings: RequestSettings) -> Self {
         let name = compat.config().name.clone();
         Self {
             preset,
             compat,
             settings: Arc::new(settings),
-            http,
             name,
         }
     }
@@ -55,22 +47,6 @@ impl PresetProvider {
         &self.compat
     }
 
-    fn check(&self, req: &ChatRequest) -> Result<()> {
-        let caps = self.compat.capabilities();
-        if !caps.tools && !req.tools.is_empty() {
-            return Err(Error::unsupported(&self.name, "tools"));
-        }
-        if !caps.vision
-            && req.messages.iter().any(|m| match m {
-                Message::User { content, .. } => content.has_image(),
-                _ => false,
-            })
-        {
-            return Err(Error::unsupported(&self.name, "image input"));
-        }
-        Ok(())
-    }
-
     /// The request spec of a chat call (pure apart from reading the config).
     pub fn chat_spec(
         &self,
@@ -78,26 +54,10 @@ impl PresetProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        self.check(req)?;
-        let url = (self.compat.config().url)(Operation::Chat, &req.model)?;
+        self.compat.check_request(req)?;
         let body = chat_body(self.preset, &self.settings, &self.name, req, stream)?;
-        let mut spec = HttpRequestSpec::post_json(url, &body);
-        if stream {
-            spec = spec.header("accept", "text/event-stream");
-        }
-        Ok(self.compat.authorize(spec, ctx))
-    }
-
-    fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
-        let cfg = self.compat.config();
-        let secret = ctx.api_key.clone().or_else(|| match &cfg.auth {
-            Auth::None => None,
-            Auth::Bearer(s) | Auth::Header(_, s) => Some(s.clone()),
-        });
-        let mut c = CallInfo::new(self.name.clone(), model, secret, cfg.timeout);
-        c.idle_timeout = cfg.stream_idle_timeout;
-        c.map_error = cfg.map_error;
-        c
+        self.compat
+            .post_spec(Operation::Chat, &req.model, &body, stream, ctx)
     }
 
     fn no_suffix(&self, req: &CompletionRequest) -> Result<()> {
@@ -125,8 +85,7 @@ impl Provider for PresetProvider {
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
         let spec = self.chat_spec(req, false, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _h) = self.http.bytes(&call, spec, ctx).await?;
+        let body = self.compat.send(spec, &req.model, ctx).await?;
         crate::response::parse_chat(self.preset, &self.name, &req.model, &body)
     }
 
@@ -135,15 +94,10 @@ impl Provider for PresetProvider {
             return Err(Error::unsupported(&self.name, "streaming"));
         }
         let spec = self.chat_spec(req, true, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (sse, _h) = self.http.sse(&call, spec, ctx).await?;
         let decoder = PresetDecoder::new(self.preset, &self.name, &req.model);
-        Ok(
-            ChatStream::decode_sse(sse, decoder).with_meta(ResponseMeta {
-                provider: Some(self.name.to_string()),
-                ..ResponseMeta::default()
-            }),
-        )
+        self.compat
+            .stream_with(spec, &req.model, ctx, decoder)
+            .await
     }
 
     /// Served over chat (none of these APIs is used through `/completions` here).
@@ -182,10 +136,7 @@ impl Provider for PresetProvider {
         if !self.capabilities().list_models {
             return Ok(self.models());
         }
-        let url = (self.compat.config().url)(Operation::Models, "")?;
-        let spec = self.compat.authorize(HttpRequestSpec::get(url), ctx);
-        let call = self.call("", ctx);
-        let (body, _h) = self.http.bytes(&call, spec, ctx).await?;
+        let body = self.compat.model_list_body(ctx).await?;
         crate::models::parse_models(&self.name, &self.compat.models(), &body)
     }
 }

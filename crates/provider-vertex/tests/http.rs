@@ -26,7 +26,8 @@ fn provider(server: &MockServer, location: &str, creds: Credentials) -> VertexPr
     s.location = location.into();
     s.base_url = Some(server.uri());
     s.timeout = Duration::from_secs(10);
-    s.build(HttpClient::new(&Default::default()).unwrap()).unwrap()
+    s.build(HttpClient::new(&Default::default()).unwrap())
+        .unwrap()
 }
 
 fn token(t: &str) -> Credentials {
@@ -135,7 +136,9 @@ async fn default_hosts_are_regional_or_global() {
     ] {
         let mut s = VertexSettings::with_access_token("v", "p", Secret::new("t"));
         s.location = location.into();
-        let p = s.build(HttpClient::new(&Default::default()).unwrap()).unwrap();
+        let p = s
+            .build(HttpClient::new(&Default::default()).unwrap())
+            .unwrap();
         let spec = p.chat_spec(&hello("gemini-2.5-flash"), false).unwrap();
         assert_eq!(
             spec.url,
