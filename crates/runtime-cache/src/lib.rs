@@ -11,6 +11,7 @@ pub mod control;
 pub mod flight;
 mod hashser;
 pub mod key;
+pub mod layer;
 pub mod memory;
 pub mod provider;
 #[cfg(feature = "redis")]
@@ -24,6 +25,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{BackendKind, BatchConfig, CacheConfig};
 pub use control::{cache_control_from_headers, cache_status, parse_cache_control};
 pub use key::{CacheKey, KeyKind, chat_key, completion_key, rerank_key};
+pub use layer::CacheLayer;
 pub use memory::MemoryBackend;
 pub use provider::{CACHED_INPUTS_ANNOTATION, CachedProvider};
 #[cfg(feature = "redis")]

@@ -76,6 +76,16 @@ impl<P: Provider> CachedProvider<P> {
             .as_ref()
             .map(|c| c.stats().clone())
             .unwrap_or_default();
+        Self::from_parts_with_stats(inner, cache, stats)
+    }
+
+    /// [`CachedProvider::from_parts`] counting into `stats` (shared with the cache's own and
+    /// with a batcher made with [`EmbeddingBatcher::with_stats`]).
+    pub fn from_parts_with_stats(
+        inner: Arc<P>,
+        cache: Option<ResponseCache>,
+        stats: Arc<CacheStats>,
+    ) -> Self {
         let as_dyn: Arc<dyn Provider> = inner.clone();
         Self {
             inner,

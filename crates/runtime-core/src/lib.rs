@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod http;
+pub mod layer;
 pub mod provider;
 pub mod registry;
 pub mod secret;

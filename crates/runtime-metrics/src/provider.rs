@@ -360,6 +360,13 @@ impl<P: Provider> std::fmt::Debug for MeteredProvider<P> {
     }
 }
 
+/// A meter is the layer that meters: each provider it wraps records into it.
+impl runtime_core::layer::Layer for Meter {
+    fn layer(&self, inner: Arc<dyn Provider>) -> Arc<dyn Provider> {
+        Arc::new(MeteredProvider::new(inner, self.clone()))
+    }
+}
+
 impl<P: Provider> MeteredProvider<P> {
     /// Wraps `inner`, recording into `meter`.
     pub fn new(inner: P, meter: Meter) -> Self {
