@@ -11,7 +11,7 @@
 //!   installs the client libraries of docs/clients.md (a Python venv in `target/clients`, npm).
 //! - `bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: gateway overhead, throughput,
 //!   CPU and memory against direct calls and nginx (docs/performance.md).
-//! - `soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]`: replicas
+//! - `soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug] [--bin PATH]`: replicas
 //!   sharing Redis and PostgreSQL under load and faults, checked (docs/reliability.md).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Some("soak") => soak::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | conformance [--provider NAME] [--manifest-path PATH]... | tidy | services | bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE] | soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]>"
+                "usage: cargo xtask <test | conformance [--provider NAME] [--manifest-path PATH]... | tidy | services | bench [--duration S] [--warmup S] [--smoke] [--debug] [--out FILE] | soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug] [--bin PATH]>"
             );
             return ExitCode::from(2);
         }

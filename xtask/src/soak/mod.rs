@@ -42,6 +42,9 @@ pub struct Options {
     pub out: PathBuf,
     /// Use the debug build.
     pub debug: bool,
+    /// A `modelrt` already built (a release artifact, another commit's build): soaked as it
+    /// is, nothing is built.
+    pub bin: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -51,8 +54,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         concurrency: 64,
         out: workspace_root().join("target").join("soak"),
         debug: false,
+        bin: None,
     };
-    let usage = "usage: cargo xtask soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug]";
+    let usage = "usage: cargo xtask soak [--minutes N] [--replicas N] [--concurrency N] [--out DIR] [--debug] [--bin PATH]";
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || {
@@ -61,6 +65,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 .ok_or_else(|| format!("{a} needs a value; {usage}"))
         };
         match a.as_str() {
+            "--bin" => {
+                let path = PathBuf::from(value()?);
+                if !path.is_file() {
+                    return Err(format!("--bin: {} is not a file", path.display()));
+                }
+                o.bin = Some(path);
+            }
             "--minutes" => {
                 o.minutes = value()?
                     .parse::<f64>()
@@ -140,13 +151,18 @@ impl Fleet {
 /// `cargo xtask soak`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let opts = parse(args)?;
-    let mut build = cargo();
-    build.current_dir(workspace_root()).arg("build");
-    if !opts.debug {
-        build.arg("--release");
-    }
-    run_cmd(build.args(["-p", "runtime-gateway", "--bin", "modelrt"]))?;
-    let bin = profile_dir(opts.debug).join("modelrt");
+    let bin = match &opts.bin {
+        Some(b) => b.clone(),
+        None => {
+            let mut build = cargo();
+            build.current_dir(workspace_root()).arg("build");
+            if !opts.debug {
+                build.arg("--release");
+            }
+            run_cmd(build.args(["-p", "runtime-gateway", "--bin", "modelrt"]))?;
+            profile_dir(opts.debug).join("modelrt")
+        }
+    };
     let _ = std::fs::remove_dir_all(&opts.out);
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
