@@ -46,6 +46,7 @@ fn input() -> Input {
             concurrency: 4,
             out: "target/none".into(),
             debug: true,
+            bin: None,
         },
         limits: Limits::for_run(1.0),
         duration_ms: 60_000,
@@ -150,6 +151,48 @@ fn probes_closer_than_half_an_interval_fail() {
     assert!(health_probes(&inp).ok);
     inp.arrivals[1].push(probe(1_000_000 + 5 * i + 10));
     assert!(!health_probes(&inp).ok);
+}
+
+#[test]
+fn rss_judges_the_growth_rate_in_calm_not_a_step_at_a_fault() {
+    let mut inp = input();
+    inp.duration_ms = 600_000;
+    inp.opts.replicas = 1;
+    let ev = |what: &str, start_ms: u64, end_ms: u64| super::super::Event {
+        what: what.into(),
+        replica: None,
+        start_ms,
+        end_ms,
+    };
+    inp.events = vec![
+        ev("burst_429_b", 160_000, 162_000),
+        ev("postgres_stop", 360_000, 390_000),
+    ];
+    // 6 % steps at the burst and while the database is down, flat between: passes.
+    let step = |t: u64| {
+        let base = match t {
+            0..161_000 => 25_000,
+            161_000..375_000 => 26_500,
+            _ => 28_000,
+        };
+        base + (t / 1000) % 5 * 50
+    };
+    inp.rss = (0..600).map(|k| (k * 1000, 0, 1, step(k * 1000))).collect();
+    let c = rss_flat(&inp);
+    assert!(c.ok, "{}", c.detail);
+    assert_eq!(c.data[0]["judged_on"], "growth rate in calm stretches");
+    // Growing in calm at 20 % of its size per run: fails.
+    inp.rss = (0..600).map(|k| (k * 1000, 0, 1, 20_000 + k * 7)).collect();
+    let c = rss_flat(&inp);
+    assert!(!c.ok, "{}", c.detail);
+    // Faults everywhere (no third of the run calm): the whole-run thirds decide.
+    inp.events = (0..20)
+        .map(|k| ev("burst_503_a", k * 30_000, k * 30_000 + 12_000))
+        .collect();
+    inp.rss = (0..600).map(|k| (k * 1000, 0, 1, step(k * 1000))).collect();
+    let c = rss_flat(&inp);
+    assert!(c.data[0].get("judged_on").is_none(), "{}", c.detail);
+    assert!(c.data[0]["growth_pct"].as_f64().is_some(), "{}", c.detail);
 }
 
 #[test]

@@ -24,8 +24,11 @@ use runtime_core::layer::Stack;
 use crate::config::{Config, ConfigError};
 use crate::{Dispatcher, Runtime, readiness};
 
-/// Builds every layer `config` describes. `offline`: validate only (no Redis connection, no
+/// Builds every layer `config` describes.
+///
+/// With a feature off, its stage's value is `()` (the types in each module say so). `offline`: validate only (no Redis connection, no
 /// database migration, no health probe).
+#[allow(clippy::let_unit_value)]
 pub(crate) async fn assemble(mut config: Config, offline: bool) -> Result<Runtime, ConfigError> {
     let redis = redis::Hub::from_config(&config)?;
     let registry = providers::build(&mut config)?;
