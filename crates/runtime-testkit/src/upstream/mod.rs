@@ -275,7 +275,7 @@ impl Upstream {
 
     /// Like a killed process: every open connection is dropped at once and the port refuses.
     pub fn kill(&self) {
-        let _ = self.shared.mode.send(Mode::Down);
+        let _ = self.shared.mode.send_replace(Mode::Down);
         if let Some(mut set) = self.tasks.lock().take() {
             set.abort_all();
             // Aborted tasks drop their sockets when they next get polled, which the runtime
@@ -287,13 +287,15 @@ impl Upstream {
     /// Like a hung (SIGSTOP'd) process: the port still accepts (the kernel's backlog), but
     /// no request is read or answered, and answers in progress stop where they are.
     pub fn hang(&self) {
-        let _ = self.shared.mode.send(Mode::Hung);
+        // `send_replace`: stored even when no task has subscribed yet (a plain `send` to a
+        // mock whose accept loop has not started is dropped, and the mock keeps serving).
+        let _ = self.shared.mode.send_replace(Mode::Hung);
     }
 
     /// Serves again after [`Upstream::hang`] or [`Upstream::kill`] (then on the same port).
     pub async fn resume(&self) -> std::io::Result<()> {
         let was = *self.shared.mode.borrow();
-        let _ = self.shared.mode.send(Mode::Serving);
+        let _ = self.shared.mode.send_replace(Mode::Serving);
         if was == Mode::Down || self.tasks.lock().is_none() {
             let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
             let listener = TcpListener::bind(addr).await?;
