@@ -91,14 +91,16 @@ mod tests {
 
     #[test]
     fn a_section_that_turns_everything_off_is_no_layer() {
-        let off = CacheConfig {
+        let mut off = CacheConfig {
             enabled: false,
             ..CacheConfig::default()
         };
-        assert!(
-            CacheLayer::from_config(&off)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .is_none()
-        );
+        off.embedding_batch.enabled = false;
+        let none = CacheLayer::from_config(&off).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.is_none());
+        // The batcher alone is a layer (no response cache).
+        off.embedding_batch.enabled = true;
+        let batching = CacheLayer::from_config(&off).unwrap_or_else(|e| panic!("{e}"));
+        assert!(batching.is_some_and(|l| l.cache.is_none() && l.batcher.is_some()));
     }
 }
