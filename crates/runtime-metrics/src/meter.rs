@@ -26,61 +26,11 @@ use crate::histogram::{Quantiles, WindowedHistogram};
 use crate::keybuf::{FastBuild, join, with_key};
 use crate::pricing::Cost;
 
-/// Metric and label names (Prometheus conventions; OpenTelemetry GenAI names where they fit).
-pub mod names {
-    /// Counter: requests made (request scope: as the client saw them).
-    pub const REQUESTS: &str = "gen_ai_client_requests_total";
-    /// Counter: requests that succeeded.
-    pub const SUCCESSES: &str = "gen_ai_client_request_successes_total";
-    /// Counter: requests that failed, by `error_type`.
-    pub const ERRORS: &str = "gen_ai_client_request_errors_total";
-    /// Histogram: whole-operation duration (OTel `gen_ai.client.operation.duration`).
-    pub const DURATION: &str = "gen_ai_client_operation_duration_seconds";
-    /// Histogram: time to the first content event of a stream (OTel
-    /// `gen_ai.server.time_to_first_token`, measured by the gateway).
-    pub const TTFT: &str = "gen_ai_server_time_to_first_token_seconds";
-    /// Histogram: time per output token after the first (OTel
-    /// `gen_ai.server.time_per_output_token`; whole answers: generation time per token).
-    pub const TPOT: &str = "gen_ai_server_time_per_output_token_seconds";
-    /// Histogram: output tokens per second of generation.
-    pub const OUTPUT_TPS: &str = "gen_ai_client_output_tokens_per_second";
-    /// Histogram: tokens per request, by `gen_ai_token_type` `input` / `output` (OTel
-    /// `gen_ai.client.token.usage`).
-    pub const TOKEN_USAGE: &str = "gen_ai_client_token_usage";
-    /// Counter: tokens, by `gen_ai_token_type` (input, output, cached_input, cache_write,
-    /// reasoning).
-    pub const TOKENS: &str = "modelrt_tokens_total";
-    /// Counter: router attempts at a provider (attempt scope).
-    pub const ATTEMPTS: &str = "modelrt_attempts_total";
-    /// Counter: attempts that succeeded.
-    pub const ATTEMPT_SUCCESSES: &str = "modelrt_attempt_successes_total";
-    /// Counter: attempts that failed, by `error_type`.
-    pub const ATTEMPT_ERRORS: &str = "modelrt_attempt_errors_total";
-    /// Histogram: duration of one attempt (streams: until the stream ended).
-    pub const ATTEMPT_DURATION: &str = "modelrt_attempt_duration_seconds";
-    /// Counter: provider cost in US dollars, in nano-dollars (Prometheus counters are integers).
-    pub const COST: &str = "gen_ai_client_cost_nanodollars_total";
-    /// Counter: cost avoided by answers served from our cache, in nano-dollars.
-    pub const SAVED: &str = "gen_ai_client_cache_savings_nanodollars_total";
-    /// Counter: requests with usage but no known price.
-    pub const UNPRICED: &str = "gen_ai_client_unpriced_requests_total";
-    /// Counter: requests answered from our response cache (labelled with the provider that
-    /// produced the cached answer).
-    pub const CACHE_HITS: &str = "gen_ai_client_cache_hits_total";
+pub mod names;
+mod recorder;
 
-    /// Label: the provider instance.
-    pub const PROVIDER: &str = "gen_ai_provider_name";
-    /// Label: the router deployment (absent when none).
-    pub const DEPLOYMENT: &str = "deployment";
-    /// Label: the model the client asked for.
-    pub const MODEL: &str = "gen_ai_request_model";
-    /// Label: chat, chat_stream, completion, completion_stream, embedding or rerank.
-    pub const OPERATION: &str = "gen_ai_operation_name";
-    /// Label: the error kind (`runtime_core::Error::kind`).
-    pub const ERROR_TYPE: &str = "error_type";
-    /// Label: input, output, cached_input, cache_write or reasoning.
-    pub const TOKEN_TYPE: &str = "gen_ai_token_type";
-}
+pub use recorder::SharedRecorder;
+use recorder::describe;
 
 /// The model label used for new models once `max_series` series exist.
 pub const OVERFLOW_MODEL: &str = "__other__";
@@ -765,96 +715,4 @@ impl Metrics {
 pub(crate) enum MetricKind {
     Counter,
     Gauge,
-}
-
-fn describe(r: &PrometheusRecorder) {
-    let counters = [
-        (
-            names::REQUESTS,
-            "Requests as the client saw them (after routing, retries and the cache).",
-        ),
-        (names::SUCCESSES, "Requests that succeeded."),
-        (names::ERRORS, "Requests that failed, by error type."),
-        (
-            names::ATTEMPTS,
-            "Attempts at a provider (router retries and failovers each count).",
-        ),
-        (names::ATTEMPT_SUCCESSES, "Attempts that succeeded."),
-        (
-            names::ATTEMPT_ERRORS,
-            "Attempts that failed, by error type.",
-        ),
-        (names::TOKENS, "Tokens used, by token type."),
-        (
-            names::COST,
-            "Provider cost in nano-dollars (USD * 1e9), priced requests only.",
-        ),
-        (
-            names::SAVED,
-            "Provider cost avoided by answers from the response cache, in nano-dollars.",
-        ),
-        (
-            names::UNPRICED,
-            "Requests with token usage but no known price.",
-        ),
-        (
-            names::CACHE_HITS,
-            "Requests answered from the response cache.",
-        ),
-    ];
-    for (name, help) in counters {
-        r.describe_counter(KeyName::from_const_str(name), None, help.into());
-    }
-    let histograms = [
-        (
-            names::DURATION,
-            "Duration of a GenAI operation as the client saw it (gen_ai.client.operation.duration).",
-        ),
-        (
-            names::ATTEMPT_DURATION,
-            "Duration of one attempt at a provider.",
-        ),
-        (
-            names::TTFT,
-            "Time from the request to the first streamed content (gen_ai.server.time_to_first_token).",
-        ),
-        (
-            names::TPOT,
-            "Time per output token after the first (gen_ai.server.time_per_output_token).",
-        ),
-        (names::OUTPUT_TPS, "Output tokens per second of generation."),
-        (
-            names::TOKEN_USAGE,
-            "Tokens per request by token type, input or output (gen_ai.client.token.usage).",
-        ),
-    ];
-    for (name, help) in histograms {
-        r.describe_histogram(KeyName::from_const_str(name), None, help.into());
-    }
-}
-
-/// A `metrics` recorder that forwards to a shared Prometheus recorder (installed globally by
-/// [`Metrics::install_global`] while the [`Metrics`] keeps rendering it).
-#[derive(Debug, Clone)]
-pub struct SharedRecorder(Arc<PrometheusRecorder>);
-
-impl Recorder for SharedRecorder {
-    fn describe_counter(&self, k: KeyName, u: Option<metrics::Unit>, d: metrics::SharedString) {
-        self.0.describe_counter(k, u, d)
-    }
-    fn describe_gauge(&self, k: KeyName, u: Option<metrics::Unit>, d: metrics::SharedString) {
-        self.0.describe_gauge(k, u, d)
-    }
-    fn describe_histogram(&self, k: KeyName, u: Option<metrics::Unit>, d: metrics::SharedString) {
-        self.0.describe_histogram(k, u, d)
-    }
-    fn register_counter(&self, key: &Key, m: &Metadata<'_>) -> Counter {
-        self.0.register_counter(key, m)
-    }
-    fn register_gauge(&self, key: &Key, m: &Metadata<'_>) -> Gauge {
-        self.0.register_gauge(key, m)
-    }
-    fn register_histogram(&self, key: &Key, m: &Metadata<'_>) -> Histogram {
-        self.0.register_histogram(key, m)
-    }
 }
