@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::deployment::{Deployment, HealthProbe};
-use crate::router::Inner;
+use crate::inner::Inner;
 
 /// The running health tasks; owned by the router.
 pub(crate) struct HealthTasks {

@@ -9,7 +9,8 @@ use futures::{Stream, StreamExt};
 use runtime_core::{ChatStream, Error, Result, StreamEvent, Usage};
 
 use crate::deployment::{Deployment, InFlight};
-use crate::router::{Inner, LogicalModel};
+use crate::inner::Inner;
+use crate::model::LogicalModel;
 
 /// A stream opened on a deployment whose first events were read but not yet sent.
 pub(crate) struct HeldStream {
