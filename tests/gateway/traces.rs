@@ -182,6 +182,25 @@ async fn a_streamed_failover_is_one_trace_under_the_clients_traceparent() {
     );
     assert_eq!(attempts[0].attr("outcome").as_deref(), Some("api_error"));
     assert_eq!(attempts[1].attr("outcome").as_deref(), Some("ok"));
+    for (at, provider) in attempts.iter().zip(["primary", "backup"]) {
+        assert_eq!(at.name, "chat gpt-4o-mini", "{at:#?}");
+        assert_eq!(at.attr("gen_ai.operation.name").as_deref(), Some("chat"));
+        assert_eq!(at.attr("gen_ai.provider.name").as_deref(), Some(provider));
+        assert_eq!(
+            at.attr("gen_ai.request.model").as_deref(),
+            Some("gpt-4o-mini")
+        );
+    }
+    assert_eq!(attempts[0].attr("error.type").as_deref(), Some("api_error"));
+    assert_eq!(attempts[0].status_code, 2);
+    assert!(attempts[1].attr("error.type").is_none());
+    // The failed attempt's log event, and the failover, as span events.
+    assert!(
+        attempts[0].events.iter().any(|e| e == "attempt failed"),
+        "{:?}",
+        attempts[0]
+    );
+    assert!(req.events.iter().any(|e| e == "failover"), "{req:#?}");
 
     // One upstream call under each attempt: client spans with the HTTP attributes.
     for (attempt, (provider, status)) in
