@@ -375,3 +375,46 @@ async fn bad_telemetry_settings_are_refused_naming_the_key() {
         assert!(err.contains(key), "{setting}: {err}");
     }
 }
+
+#[tokio::test]
+async fn grpc_export_reaches_a_grpc_receiver() {
+    let rx = OtlpReceiver::start_grpc().await;
+    let up = openai_upstream().await;
+    let telemetry = format!(
+        "[telemetry]\nendpoint = \"{}\"\nprotocol = \"grpc\"\n",
+        rx.endpoint()
+    );
+    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &telemetry)), FAST_EXPORT).await;
+    let resp = client()
+        .post(gw.at("/v1/chat/completions"))
+        .header("traceparent", format!("00-{TRACE_ID}-{CLIENT_SPAN}-01"))
+        .json(&chat_body("mock/gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let spans = rx
+        .wait_for(Duration::from_secs(20), |s| of_trace(s).len() >= 2)
+        .await;
+    let trace = of_trace(&spans);
+    assert_eq!(trace.len(), 2, "{spans:#?}");
+    let req = trace
+        .iter()
+        .find(|s| s.kind == KIND_SERVER)
+        .expect("server span");
+    assert_eq!(req.parent_span_id, CLIENT_SPAN);
+    assert_eq!(req.name, "POST /v1/chat/completions");
+    assert_eq!(req.attr("gen_ai.operation.name").as_deref(), Some("chat"));
+    assert_eq!(
+        req.attr("gen_ai.request.model").as_deref(),
+        Some("mock/gpt-4o-mini")
+    );
+    assert_eq!(req.attr("gen_ai.usage.input_tokens").as_deref(), Some("9"));
+    let call = trace
+        .iter()
+        .find(|s| s.kind == KIND_CLIENT)
+        .expect("client span");
+    assert_eq!(call.parent_span_id, req.span_id);
+    assert!(rx.requests() >= 1);
+    no_secrets(&spans);
+}

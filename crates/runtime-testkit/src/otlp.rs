@@ -252,3 +252,137 @@ async fn serve(mut sock: TcpStream, r: Arc<Received>) {
         }
     }
 }
+
+/// The gRPC side: `opentelemetry.proto.collector.trace.v1.TraceService/Export` over HTTP/2
+/// (prior knowledge, as the OTLP/gRPC exporter speaks it), length-prefixed protobuf messages,
+/// `grpc-status` in the trailers.
+mod grpc {
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+    use http_body::{Body, Frame};
+    use hyper::body::Incoming;
+    use prost::Message;
+
+    use super::{ExportTraceServiceResponse, Received, decode};
+
+    /// The export path.
+    pub(super) const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+    /// A response body: one data frame, then the trailers.
+    pub(super) struct Reply {
+        data: Option<Bytes>,
+        trailers: Option<http::HeaderMap>,
+    }
+
+    impl Body for Reply {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            if let Some(d) = self.data.take() {
+                return Poll::Ready(Some(Ok(Frame::data(d))));
+            }
+            Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+        }
+    }
+
+    fn reply(status: u32, message: Option<Vec<u8>>) -> http::Response<Reply> {
+        let data = message.map(|m| {
+            let mut framed = Vec::with_capacity(5 + m.len());
+            framed.push(0);
+            framed.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&m);
+            Bytes::from(framed)
+        });
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", status.into());
+        let mut resp = http::Response::new(Reply {
+            data,
+            trailers: Some(trailers),
+        });
+        resp.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        resp
+    }
+
+    pub(super) async fn handle(
+        req: http::Request<Incoming>,
+        r: Arc<Received>,
+    ) -> Result<http::Response<Reply>, Infallible> {
+        if req.uri().path() != PATH {
+            return Ok(reply(12, None)); // UNIMPLEMENTED
+        }
+        let mut body = req.into_body();
+        let mut buf = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            match frame {
+                Ok(f) => {
+                    if let Ok(d) = f.into_data() {
+                        buf.extend_from_slice(&d);
+                    }
+                }
+                Err(_) => return Ok(reply(13, None)), // INTERNAL
+            }
+        }
+        // One uncompressed message: flag 0, 4-byte big-endian length, the protobuf.
+        let spans = match buf.as_slice() {
+            [0, a, b, c, d, rest @ ..]
+                if rest.len() == u32::from_be_bytes([*a, *b, *c, *d]) as usize =>
+            {
+                decode(rest).ok()
+            }
+            _ => None,
+        };
+        match spans {
+            Some(spans) => {
+                *r.requests.lock() += 1;
+                r.spans.lock().extend(spans);
+                Ok(reply(
+                    0,
+                    Some(ExportTraceServiceResponse::default().encode_to_vec()),
+                ))
+            }
+            None => Ok(reply(3, None)), // INVALID_ARGUMENT
+        }
+    }
+}
+
+impl OtlpReceiver {
+    /// Listens on a free port of 127.0.0.1 for OTLP/gRPC (`TraceService/Export` over HTTP/2);
+    /// [`OtlpReceiver::endpoint`] is then the gRPC endpoint.
+    pub async fn start_grpc() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Received::default());
+        let r = received.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let r = r.clone();
+                tokio::spawn(async move {
+                    let service =
+                        hyper::service::service_fn(move |req| grpc::handle(req, r.clone()));
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(sock), service)
+                    .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            received,
+            task,
+        }
+    }
+}
