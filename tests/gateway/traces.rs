@@ -418,3 +418,40 @@ async fn grpc_export_reaches_a_grpc_receiver() {
     assert!(rx.requests() >= 1);
     no_secrets(&spans);
 }
+
+#[tokio::test]
+async fn a_cache_hit_is_an_event_on_the_request_span() {
+    let rx = OtlpReceiver::start().await;
+    let up = openai_upstream().await;
+    let extra = format!("[telemetry]\nendpoint = \"{}\"\n", rx.endpoint());
+    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &extra)), FAST_EXPORT).await;
+    // Deterministic (temperature 0) answers are cached by default.
+    let mut body = chat_body("mock/gpt-4o-mini");
+    body["temperature"] = json!(0);
+    for expect in ["miss", "hit"] {
+        let resp = client()
+            .post(gw.at("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-modelrt-cache"], expect);
+    }
+    let spans = rx
+        .wait_for(Duration::from_secs(20), |s| {
+            s.iter().filter(|s| s.kind == KIND_SERVER).count() >= 2
+        })
+        .await;
+    let servers: Vec<&Span> = spans.iter().filter(|s| s.kind == KIND_SERVER).collect();
+    assert_eq!(servers.len(), 2, "{spans:#?}");
+    let hits: Vec<&&Span> = servers
+        .iter()
+        .filter(|s| s.events.iter().any(|e| e == "cache hit"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{servers:#?}");
+    // The hit made no upstream call: one client span in all, under the miss.
+    let calls: Vec<&Span> = spans.iter().filter(|s| s.kind == KIND_CLIENT).collect();
+    assert_eq!(calls.len(), 1, "{spans:#?}");
+    assert_ne!(calls[0].trace_id, hits[0].trace_id);
+}
