@@ -503,9 +503,10 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
 }
 
 /// The `upstream` span of one call (see [`super::set_header_injector`]): open from the send
-/// until the answer's body has been read (a stream: until it ends or is dropped).
+/// until the answer's body has been read (a stream: until it ends or is dropped). At `debug`,
+/// so the default log output (`info`) never builds it; a trace exporter asks for it.
 fn upstream_span(call: &CallInfo, method: &Method, url: &reqwest::Url) -> tracing::Span {
-    tracing::info_span!(
+    tracing::debug_span!(
         target: "runtime_core::http",
         "upstream",
         otel.name = method.as_str(),

@@ -2,10 +2,10 @@
 //! dependency here.
 //!
 //! Every upstream call the shared [`HttpClient`](super::HttpClient) makes runs in a `tracing`
-//! span named `upstream` (target `runtime_core::http`; fields after the OpenTelemetry HTTP
-//! client and GenAI conventions: `http.request.method`, `server.address`, `server.port`,
-//! `gen_ai.provider.name`, `gen_ai.request.model`, `http.response.status_code`,
-//! `error.type`). Just before it sends, the client calls the injector installed here with the
+//! span named `upstream` (level `debug`, target `runtime_core::http`; fields after the
+//! OpenTelemetry HTTP client and GenAI conventions: `http.request.method`, `server.address`,
+//! `server.port`, `gen_ai.provider.name`, `gen_ai.request.model`,
+//! `http.response.status_code`, `error.type`). Just before it sends, the client calls the injector installed here with the
 //! request's headers while that span is current, so a process that exports traces (the
 //! gateway's `otel` feature) can write the W3C `traceparent` of the span into them:
 //!

@@ -88,9 +88,12 @@ pub(super) fn layer(cfg: &TracesConfig) -> Result<BoxedLayer, String> {
         provider,
     });
     model_runtime::http::set_header_injector(inject);
-    // Spans and events at info and above; the exporter's own client is not traced (it runs
-    // outside any span), and neither are the log output's targets below info.
-    let filter = Targets::new().with_default(LevelFilter::INFO);
+    // Spans and events at info and above, and the shared HTTP client's `upstream` span (at
+    // debug, so that the log output never builds it). The exporter's own client is not
+    // traced: it runs outside any span.
+    let filter = Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target("runtime_core::http", LevelFilter::DEBUG);
     Ok(tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_location(false)

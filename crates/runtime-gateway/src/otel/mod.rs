@@ -85,10 +85,9 @@ pub fn finish_request(span: &Span, status: u16, usage: Option<&ReportedUsage>) {
         return;
     }
     span.record("http.response.status_code", i64::from(status));
-    if status >= 400 {
-        span.record("error.type", status.to_string());
-    }
+    // A server span's error is a 5xx (HTTP conventions); a 4xx is the client's.
     if status >= 500 {
+        span.record("error.type", status.to_string());
         span.record("otel.status_code", "ERROR");
     }
     if let Some(u) = usage {
