@@ -359,7 +359,7 @@ impl HttpClient {
             field: "url".into(),
             reason: format!("`{}` is not a valid URL: {e}", spec.url),
         })?;
-        let span = upstream_span(call, &spec.method, &url);
+        let span = super::propagation::upstream_span(call, &spec.method, &url);
         span.in_scope(|| super::propagation::inject(&mut spec.headers));
         let sent = self
             .send(call, spec, url, &span)
@@ -500,26 +500,6 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
         }
     }
     out
-}
-
-/// The `upstream` span of one call (see [`super::set_header_injector`]): open from the send
-/// until the answer's body has been read (a stream: until it ends or is dropped). At `debug`,
-/// so the default log output (`info`) never builds it; a trace exporter asks for it.
-fn upstream_span(call: &CallInfo, method: &Method, url: &reqwest::Url) -> tracing::Span {
-    tracing::debug_span!(
-        target: "runtime_core::http",
-        "upstream",
-        otel.name = method.as_str(),
-        otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
-        http.request.method = method.as_str(),
-        server.address = url.host_str().unwrap_or_default(),
-        server.port = i64::from(url.port_or_known_default().unwrap_or_default()),
-        gen_ai.provider.name = &*call.provider,
-        gen_ai.request.model = call.model.as_str(),
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
-    )
 }
 
 fn byte_stream(

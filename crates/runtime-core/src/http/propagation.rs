@@ -22,7 +22,9 @@
 
 use std::sync::OnceLock;
 
-use http::HeaderMap;
+use http::{HeaderMap, Method};
+
+use super::CallInfo;
 
 /// Writes trace-context headers (e.g. `traceparent`) for the current span into an upstream
 /// request's headers.
@@ -41,4 +43,24 @@ pub(crate) fn inject(headers: &mut HeaderMap) {
     if let Some(f) = INJECTOR.get() {
         f(headers);
     }
+}
+
+/// The `upstream` span of one call (see [`set_header_injector`]): open from the send
+/// until the answer's body has been read (a stream: until it ends or is dropped). At `debug`,
+/// so the default log output (`info`) never builds it; a trace exporter asks for it.
+pub(crate) fn upstream_span(call: &CallInfo, method: &Method, url: &reqwest::Url) -> tracing::Span {
+    tracing::debug_span!(
+        target: "runtime_core::http",
+        "upstream",
+        otel.name = method.as_str(),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method.as_str(),
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = i64::from(url.port_or_known_default().unwrap_or_default()),
+        gen_ai.provider.name = &*call.provider,
+        gen_ai.request.model = call.model.as_str(),
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
 }
