@@ -1,8 +1,9 @@
-//! `cargo xtask bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: the gateway's
+//! `cargo xtask bench [--duration S] [--warmup S] [--smoke] [--traces] [--out FILE]`: the gateway's
 //! overhead, throughput, CPU and memory against the mock upstream directly and against nginx as
 //! a plain reverse proxy. `--instructions` counts instead the instructions the gateway runs per
 //! request, under callgrind (repeatable figures for before/after comparisons). See
-//! docs/performance.md.
+//! docs/performance.md. `--traces` measures instead the lean gateway with OpenTelemetry traces
+//! off and on (100 % sampled, exported to a local OTLP receiver; `bench/traces.rs`).
 //!
 //! Processes: the mock upstream and the load generator (`modelrt-bench`, crates/runtime-bench)
 //! run pinned to CPU 1, the target (`modelrt serve` or nginx) to CPU 0, when `taskset` exists
@@ -22,6 +23,7 @@ use crate::{cargo, run as run_cmd};
 mod instructions;
 mod procs;
 mod report;
+mod traces;
 
 use procs::{Pinning, Proc, clock_ticks, cpu_ticks, free_port, status_kb, wait_ready};
 use report::render;
@@ -36,6 +38,8 @@ struct Options {
     smoke: bool,
     /// Count instructions per request under callgrind instead of timing.
     instructions: bool,
+    /// Measure traces off against traces on (the lean gateway only).
+    traces: bool,
     /// Use the debug build (CI's smoke run: it checks the bench machinery, not performance,
     /// and reuses what `cargo test` already built).
     debug: bool,
@@ -48,6 +52,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         warmup: 1.0,
         smoke: false,
         instructions: false,
+        traces: false,
         debug: false,
         out: None,
     };
@@ -63,13 +68,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match a.as_str() {
             "--smoke" => o.smoke = true,
             "--instructions" => o.instructions = true,
+            "--traces" => o.traces = true,
             "--debug" => o.debug = true,
             "--duration" => duration = Some(num(&value("--duration")?)?),
             "--warmup" => warmup = Some(num(&value("--warmup")?)?),
             "--out" => o.out = Some(PathBuf::from(value("--out")?)),
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: cargo xtask bench [--duration S] [--warmup S] [--smoke] [--instructions] [--debug] [--out FILE]"
+                    "unknown argument {other}; usage: cargo xtask bench [--duration S] [--warmup S] [--smoke] [--instructions] [--traces] [--debug] [--out FILE]"
                 ));
             }
         }
@@ -145,6 +151,8 @@ struct Bench {
     /// Rows of the memory-target table (soak, 1000 streams).
     extra: Vec<String>,
     notes: Vec<String>,
+    /// A `[telemetry]` section for the next gateway started (`--traces`).
+    telemetry: Option<String>,
 }
 
 impl Bench {
@@ -353,6 +361,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         memory: Vec::new(),
         extra: Vec::new(),
         notes: Vec::new(),
+        telemetry: None,
     };
     if !bench.pin.enabled {
         bench
@@ -432,8 +441,11 @@ fn start_gateway(
 ) -> Result<(Proc, SocketAddr), String> {
     let tag = name.replace(' ', "-");
     let file = dir.join(format!("{tag}.toml"));
-    std::fs::write(&file, gateway_config(mock_addr, dir, full))
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut text = gateway_config(mock_addr, dir, full);
+    if let Some(t) = &bench.telemetry {
+        text.push_str(t);
+    }
+    std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let log = dir.join(format!("{tag}.log"));
@@ -466,6 +478,13 @@ fn run_targets(bench: &mut Bench, modelrt: &Path, dir: &Path) -> Result<(), Stri
         "bench-model",
         None,
     )?;
+
+    if bench.opts.traces {
+        traces::run(bench, modelrt, dir, mock_addr)?;
+        mock.alive()?;
+        mock.stop();
+        return Ok(());
+    }
 
     match nginx_path() {
         Some(nginx) => {

@@ -63,10 +63,14 @@ impl ChatCall {
 
     /// The non-streamed call. Answer with [`ChatCall::answer`] whatever the outcome.
     pub async fn chat(&self, gw: &Gateway, req: &ChatRequest) -> Result<ChatResponse, ApiError> {
-        gw.provider
+        crate::otel::record_chat_request(req);
+        let resp = gw
+            .provider
             .chat(req, &self.ctx)
             .await
-            .map_err(|e| ApiError::from_call(e, &self.ctx))
+            .map_err(|e| ApiError::from_call(e, &self.ctx))?;
+        crate::otel::record_chat_response(&resp);
+        Ok(resp)
     }
 
     /// Settles a non-streamed call and adds its rate-limit headers to the answer.
@@ -82,8 +86,9 @@ impl ChatCall {
         req: &ChatRequest,
         enc: E,
     ) -> Result<Response, ApiError> {
+        crate::otel::record_chat_request(req);
         let stream = match gw.provider.chat_stream(req, &self.ctx).await {
-            Ok(s) => s,
+            Ok(s) => crate::otel::observe_stream(s),
             Err(e) => {
                 return govern::answer(self.adm, Err(ApiError::from_call(e, &self.ctx))).await;
             }

@@ -215,10 +215,6 @@ pub fn main() -> ExitCode {
     } else {
         "warn"
     };
-    crate::telemetry::init_logging(
-        default_level,
-        crate::telemetry::startup_log_format(cli.config.as_deref()),
-    );
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -229,7 +225,22 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    // Traces are exported by `serve` only; the exporter runs on this runtime.
+    let otel = match cli.command {
+        Command::Serve { .. } => {
+            let _rt = rt.enter();
+            crate::telemetry::startup_otel(cli.config.as_deref())
+        }
+        _ => None,
+    };
+    crate::telemetry::init_logging(
+        default_level,
+        crate::telemetry::startup_log_format(cli.config.as_deref()),
+        otel,
+    );
+    let result = rt.block_on(run(cli));
+    crate::otel::shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", e.message);

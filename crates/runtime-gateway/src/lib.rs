@@ -13,6 +13,7 @@ pub mod fit;
 pub mod govern;
 pub mod listener;
 pub mod observe;
+pub mod otel;
 pub mod responses;
 pub mod routes;
 pub mod server;

@@ -273,11 +273,19 @@ pub struct Observed {
     method: &'static str,
     route: &'static str,
     start: Instant,
+    /// The request's trace span (`Span::none()` when traces are off), ended with the body.
+    span: tracing::Span,
 }
 
 impl Observed {
-    /// Starts observing `req` (counts it in flight).
-    pub fn start(metrics: &Arc<HttpMetrics>, req: &Request, id: Arc<str>) -> Self {
+    /// Starts observing `req` (counts it in flight); `span` is its trace span, closed when
+    /// the response body has been sent.
+    pub fn start(
+        metrics: &Arc<HttpMetrics>,
+        req: &Request,
+        id: Arc<str>,
+        span: tracing::Span,
+    ) -> Self {
         metrics.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
             metrics: metrics.clone(),
@@ -286,6 +294,7 @@ impl Observed {
             method: method_label(req.method()),
             route: route_of(req.uri().path()),
             start: Instant::now(),
+            span,
         }
     }
 
@@ -336,6 +345,9 @@ impl Drop for Done {
         let secs = o.start.elapsed().as_secs_f64();
         o.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
         o.metrics.record((o.route, o.method, self.status), secs);
+        if !o.span.is_disabled() {
+            crate::otel::finish_request(&o.span, self.status, o.access.usage.get().as_ref());
+        }
         let probe = is_probe(o.route);
         if probe && !tracing::enabled!(target: "modelrt::access", tracing::Level::DEBUG) {
             return;

@@ -207,19 +207,23 @@ async fn per_request(State(gw): State<Arc<Gateway>>, mut req: Request, next: Nex
     let id = request_id(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     let _inflight = gw.tracker.token();
-    let obs = crate::observe::Observed::start(&gw.observe, &req, id.clone());
+    // The request's trace span (none when traces are off), open until its body has ended.
+    let span = crate::otel::request_span(&req, &id);
+    let obs = crate::observe::Observed::start(&gw.observe, &req, id.clone(), span.clone());
     let path = req.uri().path().to_owned();
     let rid = id.clone();
-    let mut resp = obs
-        .scope(async move {
+    let mut resp = tracing::Instrument::instrument(
+        obs.scope(async move {
             tokio::select! {
                 resp = next.run(req) => resp,
                 () = gw.hard_stop.cancelled() => {
                     crate::routes::error_for_path(&path, shutting_down(), &rid)
                 }
             }
-        })
-        .await;
+        }),
+        span,
+    )
+    .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
@@ -317,6 +321,7 @@ async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response
     let mut text = gw.runtime.render_metrics().await;
     gw.conns.render_metrics(&mut text);
     gw.observe.render(&mut text);
+    crate::otel::render(&mut text);
     let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -571,6 +576,7 @@ async fn completions(
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
     let mut req: CompletionRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
+    crate::otel::record_operation("text_completion", &req.model);
     who.check_model(&req.model)?;
     let mut ctx = gw.context(&id, &who, &headers);
     let user = req.user.clone();
@@ -631,6 +637,7 @@ async fn embeddings(
     let bytes = read_body(body, &headers, gw.config.max_body_bytes).await?;
     let mut req: EmbeddingRequest = parse_json(&bytes)?;
     require(&req.model, "model")?;
+    crate::otel::record_operation("embeddings", &req.model);
     crate::fit::check_input(&req)?;
     who.check_model(&req.model)?;
     let mut ctx = gw.context(&id, &who, &headers);

@@ -3,6 +3,13 @@
 //! ```toml
 //! [telemetry]
 //! log_format = "json"      # or "text" (default); env MODELRT_LOG_FORMAT wins over this
+//! # OpenTelemetry traces (feature `otel`, on in the `modelrt` binary); off without `endpoint`
+//! endpoint = "http://127.0.0.1:4318"   # the collector's OTLP base URL
+//! protocol = "http/protobuf"           # or "grpc" (then e.g. http://127.0.0.1:4317)
+//! sampling_ratio = 0.1                 # of new traces; a client's sampled traceparent is kept
+//! service_name = "modelrt"
+//! capture_content = false              # prompts and completions in spans: opt in
+//! queue_size = 2048                    # spans waiting for export; more are dropped (counted)
 //! ```
 //!
 //! Which events are logged is `RUST_LOG` (an `EnvFilter`, e.g. `info`,
@@ -15,6 +22,7 @@ use std::path::Path;
 
 use model_runtime::{Config, ConfigError};
 use serde::Deserialize;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 /// The environment variable that picks the log format (over `[telemetry] log_format`).
 pub const LOG_FORMAT_ENV: &str = "MODELRT_LOG_FORMAT";
@@ -41,12 +49,107 @@ impl LogFormat {
     }
 }
 
+/// How spans go to the collector (the values of `OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// `http/protobuf`: OTLP/HTTP with protobuf bodies (`POST {endpoint}/v1/traces`), port
+    /// 4318 by convention.
+    #[default]
+    HttpProtobuf,
+    /// `grpc`: OTLP/gRPC, port 4317 by convention (plain-text HTTP/2: use `http/protobuf`
+    /// for TLS).
+    Grpc,
+}
+
+impl OtlpProtocol {
+    /// Parses `http/protobuf` or `grpc`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "http/protobuf" => Some(Self::HttpProtobuf),
+            "grpc" => Some(Self::Grpc),
+            _ => None,
+        }
+    }
+}
+
+/// The raw `[telemetry]` section, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelemetry {
+    #[serde(default)]
+    log_format: LogFormat,
+    endpoint: Option<String>,
+    protocol: Option<String>,
+    sampling_ratio: Option<f64>,
+    service_name: Option<String>,
+    #[serde(default)]
+    capture_content: bool,
+    queue_size: Option<usize>,
+}
+
+/// A `[telemetry]` value that is not valid: the key and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`telemetry.{field}` {reason}")]
+pub struct TelemetryError {
+    /// The key under `[telemetry]`.
+    pub field: &'static str,
+    /// What is wrong with its value.
+    pub reason: String,
+}
+
+impl TelemetryError {
+    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where and how traces are exported (`[telemetry]` with an `endpoint`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracesConfig {
+    /// The collector's OTLP base URL (`http://host:4318`; for HTTP/protobuf a URL already
+    /// ending in `/v1/traces` is used as is).
+    pub endpoint: String,
+    /// HTTP/protobuf or gRPC.
+    pub protocol: OtlpProtocol,
+    /// Share of new traces recorded, 0 to 1 (default 1). A trace the client started keeps
+    /// the client's sampling decision (`traceparent` flags).
+    pub sampling_ratio: f64,
+    /// `service.name` of the spans (default `modelrt`).
+    pub service_name: String,
+    /// Whether prompts and completions go into spans (`gen_ai.input.messages`,
+    /// `gen_ai.output.messages`); default false.
+    pub capture_content: bool,
+    /// Most spans waiting for export; spans ended while it is full are dropped and counted
+    /// (`modelrt_otel_spans_dropped_total{reason="queue_full"}`). Default 2048.
+    pub queue_size: usize,
+}
+
+impl TracesConfig {
+    /// The URL spans are sent to: for HTTP/protobuf `{endpoint}/v1/traces`.
+    pub fn export_url(&self) -> String {
+        let base = self.endpoint.trim_end_matches('/');
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf if !base.ends_with("/v1/traces") => {
+                format!("{base}/v1/traces")
+            }
+            _ => base.to_owned(),
+        }
+    }
+}
+
+/// Most spans the export queue may be set to hold.
+const MAX_QUEUE: usize = 1_000_000;
+
 /// The validated `[telemetry]` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TelemetryConfig {
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// OpenTelemetry traces, when an `endpoint` is set.
+    pub traces: Option<TracesConfig>,
 }
 
 impl TelemetryConfig {
@@ -54,10 +157,109 @@ impl TelemetryConfig {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
         match &config.telemetry {
             None => Ok(Self::default()),
-            Some(t) => toml::Value::Table(t.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| config.invalid("telemetry", e.message().to_owned())),
+            Some(t) => Self::from_table(t).map_err(|e| match e {
+                Ok(e) => config.invalid(format!("telemetry.{}", e.field), e.reason),
+                Err(message) => config.invalid("telemetry", message),
+            }),
         }
+    }
+
+    /// Validates a `[telemetry]` table: `Ok(TelemetryError)` for a bad value, `Err(message)`
+    /// when the table does not decode (an unknown key, a wrong type).
+    fn from_table(t: &toml::Table) -> Result<Self, Result<TelemetryError, String>> {
+        let raw: RawTelemetry = toml::Value::Table(t.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| Err(e.message().to_owned()))?;
+        Self::validate(raw).map_err(Ok)
+    }
+
+    fn validate(raw: RawTelemetry) -> Result<Self, TelemetryError> {
+        let has_otel_keys = raw.sampling_ratio.is_some()
+            || raw.protocol.is_some()
+            || raw.service_name.is_some()
+            || raw.queue_size.is_some()
+            || raw.capture_content;
+        let Some(endpoint) = raw.endpoint else {
+            if has_otel_keys {
+                return Err(TelemetryError::new(
+                    "endpoint",
+                    "is required when other trace settings are given (traces go to it)",
+                ));
+            }
+            return Ok(Self {
+                log_format: raw.log_format,
+                traces: None,
+            });
+        };
+        let endpoint = endpoint.trim().to_owned();
+        let host = endpoint
+            .strip_prefix("http://")
+            .or_else(|| endpoint.strip_prefix("https://"));
+        if host.is_none_or(str::is_empty) {
+            return Err(TelemetryError::new(
+                "endpoint",
+                format!(
+                    "must be an http:// or https:// URL, got `{}`",
+                    model_runtime::error::excerpt(&endpoint)
+                ),
+            ));
+        }
+        if endpoint.parse::<http::Uri>().is_err() {
+            return Err(TelemetryError::new(
+                "endpoint",
+                format!(
+                    "is not a valid URL: `{}`",
+                    model_runtime::error::excerpt(&endpoint)
+                ),
+            ));
+        }
+        let protocol = match raw.protocol.as_deref() {
+            None => OtlpProtocol::default(),
+            Some(p) => OtlpProtocol::parse(p).ok_or_else(|| {
+                TelemetryError::new(
+                    "protocol",
+                    format!(
+                        "must be \"http/protobuf\" or \"grpc\", got `{}`",
+                        model_runtime::error::excerpt(p)
+                    ),
+                )
+            })?,
+        };
+        if protocol == OtlpProtocol::Grpc && endpoint.starts_with("https://") {
+            return Err(TelemetryError::new(
+                "endpoint",
+                "https is not built in for protocol = \"grpc\"; use protocol = \"http/protobuf\" for TLS",
+            ));
+        }
+        let sampling_ratio = raw.sampling_ratio.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&sampling_ratio) {
+            return Err(TelemetryError::new(
+                "sampling_ratio",
+                format!("must be between 0 and 1, got {sampling_ratio}"),
+            ));
+        }
+        let service_name = raw.service_name.unwrap_or_else(|| "modelrt".into());
+        if service_name.trim().is_empty() {
+            return Err(TelemetryError::new("service_name", "must not be empty"));
+        }
+        let queue_size = raw.queue_size.unwrap_or(2048);
+        if !(1..=MAX_QUEUE).contains(&queue_size) {
+            return Err(TelemetryError::new(
+                "queue_size",
+                format!("must be between 1 and {MAX_QUEUE}, got {queue_size}"),
+            ));
+        }
+        Ok(Self {
+            log_format: raw.log_format,
+            traces: Some(TracesConfig {
+                endpoint,
+                protocol,
+                sampling_ratio,
+                service_name,
+                capture_content: raw.capture_content,
+                queue_size,
+            }),
+        })
     }
 }
 
@@ -85,20 +287,58 @@ pub fn startup_log_format(config_file: Option<&Path>) -> LogFormat {
 }
 
 /// Installs the process's subscriber: `RUST_LOG` (else `default_level`) to stderr in
-/// `format`.
-pub fn init_logging(default_level: &str, format: LogFormat) {
+/// `format`, and beside it the OpenTelemetry layer when traces are exported
+/// ([`crate::otel::layer`]; it sees spans at `info` whatever `RUST_LOG` says).
+pub fn init_logging(default_level: &str, format: LogFormat, otel: Option<crate::otel::BoxedLayer>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder
+    let Some(otel) = otel else {
+        // Without traces: one global filter, as cheap as logging gets.
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match format {
+            LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+            LogFormat::Json => builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .init(),
+        }
+        return;
+    };
+    // With traces: each layer filters for itself.
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt: crate::otel::BoxedLayer = match format {
+        LogFormat::Text => fmt
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .init(),
+            .with_filter(filter)
+            .boxed(),
+    };
+    tracing_subscriber::registry().with(vec![fmt, otel]).init();
+}
+
+/// The OpenTelemetry layer for `serve` with this config file, when its `[telemetry]` sets an
+/// `endpoint`. A config that does not load or validate gives none here: `serve` reports it
+/// with its key right after. An exporter that cannot be built is reported on stderr and
+/// the gateway runs without traces.
+pub fn startup_otel(config_file: Option<&Path>) -> Option<crate::otel::BoxedLayer> {
+    let config = crate::cli::load_config(config_file).ok()?;
+    let traces = TelemetryConfig::from_config(&config).ok()?.traces?;
+    match crate::otel::layer(&traces) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("warning: traces are not exported: {e}");
+            None
+        }
     }
 }
 
@@ -128,5 +368,48 @@ mod tests {
         assert!(e.contains("telemetry"), "{e}");
         assert_eq!(LogFormat::parse(" JSON "), Some(LogFormat::Json));
         assert_eq!(LogFormat::parse("yaml"), None);
+    }
+
+    fn traces(text: &str) -> Result<TelemetryConfig, TelemetryError> {
+        let t: toml::Table = text.parse().unwrap();
+        TelemetryConfig::from_table(&t).map_err(|e| e.unwrap())
+    }
+
+    #[test]
+    fn trace_settings_validate_with_errors_naming_the_key() {
+        let t = traces("endpoint = \"http://c:4318/\"\nsampling_ratio = 0.25\n")
+            .unwrap()
+            .traces
+            .unwrap();
+        assert_eq!(t.export_url(), "http://c:4318/v1/traces");
+        assert_eq!(t.sampling_ratio, 0.25);
+        assert_eq!((t.queue_size, t.capture_content), (2048, false));
+        assert_eq!(t.service_name, "modelrt");
+        let g = traces("endpoint = \"http://c:4317\"\nprotocol = \"grpc\"\n")
+            .unwrap()
+            .traces
+            .unwrap();
+        assert_eq!(
+            (g.protocol, g.export_url().as_str()),
+            (OtlpProtocol::Grpc, "http://c:4317")
+        );
+        assert!(traces("log_format = \"json\"\n").unwrap().traces.is_none());
+        for (text, field) in [
+            ("endpoint = \"c:4318\"", "endpoint"),
+            ("endpoint = \"https://c\"\nprotocol = \"grpc\"", "endpoint"),
+            ("endpoint = \"http://c\"\nprotocol = \"zipkin\"", "protocol"),
+            (
+                "endpoint = \"http://c\"\nsampling_ratio = -0.1",
+                "sampling_ratio",
+            ),
+            ("endpoint = \"http://c\"\nqueue_size = 0", "queue_size"),
+            (
+                "endpoint = \"http://c\"\nservice_name = \" \"",
+                "service_name",
+            ),
+            ("sampling_ratio = 0.5", "endpoint"),
+        ] {
+            assert_eq!(traces(text).unwrap_err().field, field, "{text}");
+        }
     }
 }

@@ -189,6 +189,15 @@ impl Inner {
             }
             n += 1;
             let d = m.deployments[chosen.idx].clone();
+            // A span event on the request's trace (and a log line) for each new try.
+            if !tried.is_empty() {
+                let why = if tried.contains(&chosen.idx) {
+                    "retry"
+                } else {
+                    "failover"
+                };
+                tracing::info!(model = %m.name, deployment = %d.name, attempt = n, "{why}");
+            }
             let (res, attempt) = self
                 .attempt(m, &d, &chosen, call, ctx, deadline, strategy, n)
                 .await;
@@ -261,8 +270,17 @@ impl Inner {
         strategy: Strategy,
         n: u32,
     ) -> (Result<Out>, Attempt) {
+        // Fields after the OpenTelemetry GenAI conventions too (exported as a trace span by
+        // the gateway's `otel` feature; docs/observability.md).
+        let operation = operation_name(&call);
         let span = tracing::info_span!(
             "router.attempt",
+            otel.name = format!("{operation} {}", d.model),
+            otel.status_code = tracing::field::Empty,
+            gen_ai.operation.name = operation,
+            gen_ai.provider.name = %d.provider_name,
+            gen_ai.request.model = %d.model,
+            error.type = tracing::field::Empty,
             model = %m.name,
             deployment = %d.name,
             provider = %d.provider_name,
@@ -299,6 +317,10 @@ impl Inner {
             Err(e) => e.kind(),
         };
         span.record("outcome", outcome);
+        if res.is_err() {
+            span.record("error.type", outcome);
+            span.record("otel.status_code", "ERROR");
+        }
         let attempt = Attempt {
             model: m.name.clone(),
             deployment: d.name.to_string(),
@@ -345,5 +367,15 @@ impl Inner {
             }
         };
         (res, attempt)
+    }
+}
+
+/// The GenAI `gen_ai.operation.name` of a call.
+fn operation_name(call: &Call<'_>) -> &'static str {
+    match call {
+        Call::Chat(_) | Call::Stream(_) => "chat",
+        Call::Complete(_) | Call::CompleteStream(_) => "text_completion",
+        Call::Embed(_) => "embeddings",
+        Call::Rerank(_) => "rerank",
     }
 }

@@ -7,6 +7,7 @@ use futures::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use super::ndjson::NdjsonStream;
 use super::sse::SseStream;
@@ -329,6 +330,19 @@ impl HttpClient {
         spec: HttpRequestSpec,
         ctx: &RequestContext,
     ) -> Result<reqwest::Response> {
+        self.execute_spanned(call, spec, ctx)
+            .await
+            .map(|(resp, _)| resp)
+    }
+
+    /// [`HttpClient::execute`], also handing back the call's `upstream` span (to keep it open
+    /// while the body is read).
+    async fn execute_spanned(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        ctx: &RequestContext,
+    ) -> Result<(reqwest::Response, tracing::Span)> {
         let (limit, phase) = limit(call.timeout, ctx, TimeoutPhase::Response);
         with_limits(call, ctx, limit, phase, self.execute_inner(call, spec)).await
     }
@@ -336,8 +350,8 @@ impl HttpClient {
     async fn execute_inner(
         &self,
         call: &CallInfo,
-        spec: HttpRequestSpec,
-    ) -> Result<reqwest::Response> {
+        mut spec: HttpRequestSpec,
+    ) -> Result<(reqwest::Response, tracing::Span)> {
         if let Some(reason) = spec.invalid {
             return Err(Error::InvalidConfig {
                 provider: call.provider.to_string(),
@@ -350,12 +364,33 @@ impl HttpClient {
             field: "url".into(),
             reason: format!("`{}` is not a valid URL: {e}", spec.url),
         })?;
+        let span = super::propagation::upstream_span(call, &spec.method, &url);
+        span.in_scope(|| super::propagation::inject(&mut spec.headers));
+        let sent = self
+            .send(call, spec, url, &span)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &sent {
+            span.record("error.type", e.kind());
+            span.record("otel.status_code", "ERROR");
+        }
+        sent.map(|resp| (resp, span))
+    }
+
+    async fn send(
+        &self,
+        call: &CallInfo,
+        spec: HttpRequestSpec,
+        url: reqwest::Url,
+        span: &tracing::Span,
+    ) -> Result<reqwest::Response> {
         let mut req = self.inner.request(spec.method, url).headers(spec.headers);
         if let Some(body) = spec.body {
             req = req.body(body);
         }
         let resp = req.send().await.map_err(|e| call.transport_error(&e))?;
         let status = resp.status();
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         if status.is_success() {
             return Ok(resp);
         }
@@ -378,9 +413,13 @@ impl HttpClient {
     ) -> Result<(Bytes, HeaderMap)> {
         let (limit, phase) = limit(call.timeout, ctx, TimeoutPhase::Response);
         with_limits(call, ctx, limit, phase, async {
-            let resp = self.execute_inner(call, spec).await?;
+            let (resp, span) = self.execute_inner(call, spec).await?;
             let headers = resp.headers().clone();
-            let body = resp.bytes().await.map_err(|e| call.body_error(&e))?;
+            let body = resp
+                .bytes()
+                .instrument(span)
+                .await
+                .map_err(|e| call.body_error(&e))?;
             Ok((body, headers))
         })
         .await
@@ -407,9 +446,9 @@ impl HttpClient {
         spec: HttpRequestSpec,
         ctx: &RequestContext,
     ) -> Result<(ByteStream, HeaderMap)> {
-        let resp = self.execute(call, spec, ctx).await?;
+        let (resp, span) = self.execute_spanned(call, spec, ctx).await?;
         let headers = resp.headers().clone();
-        Ok((byte_stream(call, resp, ctx), headers))
+        Ok((byte_stream(call, resp, ctx, span), headers))
     }
 
     /// [`HttpClient::stream`] framed as Server-Sent Events.
@@ -468,8 +507,14 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
     out
 }
 
-fn byte_stream(call: &CallInfo, resp: reqwest::Response, ctx: &RequestContext) -> ByteStream {
+fn byte_stream(
+    call: &CallInfo,
+    resp: reqwest::Response,
+    ctx: &RequestContext,
+    span: tracing::Span,
+) -> ByteStream {
     Box::pin(BodyStream {
+        span,
         body: Box::pin(resp.bytes_stream()),
         call: call.clone(),
         cancel: Box::pin(ctx.cancel.clone().cancelled_owned()),
@@ -488,6 +533,8 @@ fn byte_stream(call: &CallInfo, resp: reqwest::Response, ctx: &RequestContext) -
 /// and cancellation is looked at only then too — a chunk that is already there is handed
 /// over without touching either. A cancelled request still ends within one chunk.
 struct BodyStream {
+    /// The call's `upstream` span, closed when the body is dropped.
+    span: tracing::Span,
     body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
     call: CallInfo,
     cancel: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
@@ -517,7 +564,10 @@ impl Stream for BodyStream {
             }
             Poll::Ready(Some(Err(e))) => {
                 this.done = true;
-                return Poll::Ready(Some(Err(this.call.body_error(&e))));
+                let e = this.call.body_error(&e);
+                this.span.record("error.type", e.kind());
+                this.span.record("otel.status_code", "ERROR");
+                return Poll::Ready(Some(Err(e)));
             }
             Poll::Ready(None) => {
                 this.done = true;

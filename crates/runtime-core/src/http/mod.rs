@@ -3,6 +3,7 @@
 
 mod client;
 pub mod ndjson;
+mod propagation;
 pub mod sse;
 pub mod status;
 
@@ -13,6 +14,7 @@ pub use client::{
     ByteStream, CallInfo, ErrorMapper, HttpClient, HttpClientConfig, HttpRequestSpec,
 };
 pub use ndjson::{NdjsonDecoder, NdjsonStream};
+pub use propagation::{HeaderInjector, set_header_injector};
 pub use sse::{SseDecoder, SseEvent, SseStream};
 pub use status::{
     ErrorBody, ErrorContext, RateLimitInfo, classify, format_go_duration, map_status,
