@@ -16,6 +16,7 @@ mod checks;
 mod config;
 mod load;
 mod plot;
+mod rss;
 mod schedule;
 
 use std::path::PathBuf;

@@ -38,12 +38,14 @@ pub(crate) async fn assemble(mut config: Config, offline: bool) -> Result<Runtim
     let router = router::build(&config, routes, &registry, &metering, &redis, offline).await?;
     let (logical_provider, logical) = router::logical(&router);
     let cache = cache::layer(&config, &redis)?;
+    #[cfg(feature = "cache")]
+    let cache_stats = cache.as_ref().map(|c| c.stats().clone());
     let stack = Stack::new(Arc::new(Dispatcher::new(
         registry.clone(),
         logical_provider,
         logical.clone(),
     )))
-    .layer(&cache)
+    .layer(cache)
     .layer(metering::layer(&metering))
     .into_provider();
     redis.warm(offline);
@@ -55,7 +57,7 @@ pub(crate) async fn assemble(mut config: Config, offline: bool) -> Result<Runtim
         #[cfg(feature = "router")]
         router,
         #[cfg(feature = "cache")]
-        cache_stats: cache.map(|c| c.stats().clone()),
+        cache_stats,
         #[cfg(feature = "metrics")]
         metering,
         #[cfg(feature = "redis")]
