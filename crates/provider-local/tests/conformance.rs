@@ -59,11 +59,13 @@ async fn conformance_local_ollama() {
 }
 
 /// The named servers are the OpenAI-compatible mode with their own defaults: the same
-/// recordings (llama.cpp's among them) hold for them.
+/// recordings (llama.cpp's and vLLM's among them) hold for each.
 #[tokio::test]
 async fn conformance_named_servers() {
     for factory in [
         &provider_local::servers::VLLM_FACTORY,
+        &provider_local::servers::SGLANG_FACTORY,
+        &provider_local::servers::LMSTUDIO_FACTORY,
         &provider_local::servers::LLAMACPP_FACTORY,
     ] {
         Target::from_factory(factory)
