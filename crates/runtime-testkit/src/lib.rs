@@ -5,6 +5,7 @@ pub mod disk;
 pub mod fake;
 pub mod fault;
 pub mod fixtures;
+#[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod prom;
 pub mod redis;
