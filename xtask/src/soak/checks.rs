@@ -509,12 +509,20 @@ fn deployment_rpm(inp: &Input, mock: usize, name: &str, rpm: u64) -> Check {
     )
 }
 
+/// A 503 the connection layer gives before a request is routed or its key checked: a
+/// draining replica's `shutting_down`, or `overloaded` at the connection cap. The key limiter
+/// never saw it, so it is no admission. (A request already admitted and cut by a drain's hard
+/// stop also reads `shutting_down`; it happens only when requests outlive the drain's grace.)
+fn refused_unread(o: &Outcome) -> bool {
+    o.status == 503 && matches!(o.code.as_deref(), Some("shutting_down" | "overloaded"))
+}
+
 fn key_rpm(inp: &Input) -> Check {
     let rpm = inp.limits.key_rpm as f64;
     let admitted = inp
         .outcomes
         .iter()
-        .filter(|o| o.limited_key && !o.key_limited && o.status != 0)
+        .filter(|o| o.limited_key && !o.key_limited && o.status != 0 && !refused_unread(o))
         .count() as f64;
     let refused = inp
         .outcomes

@@ -239,3 +239,31 @@ fn redis_breaker_intervals_come_from_the_replica_logs() {
     let got = redis_degraded_from_logs(&[log], start, 90_000);
     assert_eq!(got, vec![(18_618, 19_045), (30_000, 90_000)]);
 }
+
+#[test]
+fn key_admissions_exclude_the_connection_layers_refusals() {
+    let mut inp = input();
+    inp.limits.key_rpm = 60;
+    let limited = |i: u64, status: u16, code: Option<&str>, key_limited: bool| Outcome {
+        limited_key: true,
+        status,
+        code: code.map(str::to_owned),
+        key_limited,
+        ..outcome(&format!("k{i}"), 0, i, Class::Ok)
+    };
+    // Bound over one minute, no Redis restart: 60 + 60, +5 % = 126.
+    inp.outcomes = (0..126).map(|i| limited(i, 200, None, false)).collect();
+    inp.outcomes
+        .push(limited(500, 429, Some("rate_limit_exceeded"), true));
+    // A draining replica's and a full replica's refusals never reached the limiter.
+    inp.outcomes
+        .extend((0..40).map(|i| limited(600 + i, 503, Some("shutting_down"), false)));
+    inp.outcomes
+        .extend((0..5).map(|i| limited(700 + i, 503, Some("overloaded"), false)));
+    let c = key_rpm(&inp);
+    assert!(c.ok, "{}", c.detail);
+    assert_eq!(c.data["admitted"], 126.0);
+    // One more admission is over the bound.
+    inp.outcomes.push(limited(800, 200, None, false));
+    assert!(!key_rpm(&inp).ok);
+}
