@@ -2,7 +2,7 @@
 //! raw_scores}` answered with `[{index, score, text?}]`, best first. TEI serves one model and
 //! has no `top_n`: the best `top_n` are kept here.
 
-use runtime_core::{Error, RerankRequest, RerankResponse, RerankResult, ResponseMeta, Result};
+use runtime_core::{Error, RerankRequest, RerankResponse, ResponseMeta, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -88,28 +88,13 @@ pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<
             &String::from_utf8_lossy(body),
         )
     })?;
-    let want_docs = req.return_documents == Some(true);
     let keep = req.top_n.map_or(ranks.len(), |n| n as usize);
     let mut results = Vec::with_capacity(keep.min(ranks.len()));
     for r in ranks.into_iter().take(keep) {
-        let Some(doc) = req.documents.get(r.index) else {
-            return Err(Error::decode(
-                provider,
-                &req.model,
-                "rerank answer",
-                format!(
-                    "index {} past the {} documents sent",
-                    r.index,
-                    req.documents.len()
-                ),
-                "",
-            ));
-        };
-        results.push(RerankResult {
-            index: r.index,
-            relevance_score: r.score,
-            document: want_docs.then(|| doc.clone()),
-        });
+        let result = req
+            .result(r.index, r.score)
+            .map_err(|m| Error::decode(provider, &req.model, "rerank answer", m, ""))?;
+        results.push(result);
     }
     Ok(RerankResponse {
         id: String::new(),

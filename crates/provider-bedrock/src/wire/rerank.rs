@@ -14,8 +14,7 @@
 //! page here), so the units metered are `ceil(documents / 100)`, at least one.
 
 use runtime_core::{
-    Error, RerankDocument, RerankRequest, RerankResponse, RerankResult, RerankUsage, ResponseMeta,
-    Result,
+    Error, RerankDocument, RerankRequest, RerankResponse, RerankUsage, ResponseMeta, Result,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -256,27 +255,12 @@ pub fn parse_rerank(
     req: &RerankRequest,
     provider: &str,
 ) -> Result<RerankResponse> {
-    let want_docs = req.return_documents == Some(true);
     let mut results = Vec::new();
     for r in pages.into_iter().flat_map(|p| p.results) {
-        let Some(doc) = req.documents.get(r.index) else {
-            return Err(Error::decode(
-                provider,
-                &req.model,
-                "rerank answer",
-                format!(
-                    "index {} past the {} documents sent",
-                    r.index,
-                    req.documents.len()
-                ),
-                "",
-            ));
-        };
-        results.push(RerankResult {
-            index: r.index,
-            relevance_score: r.relevance_score,
-            document: want_docs.then(|| doc.clone()),
-        });
+        let result = req
+            .result(r.index, r.relevance_score)
+            .map_err(|m| Error::decode(provider, &req.model, "rerank answer", m, ""))?;
+        results.push(result);
     }
     if let Some(n) = req.top_n {
         results.truncate(n as usize);

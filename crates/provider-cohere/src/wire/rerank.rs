@@ -3,9 +3,7 @@
 //! `meta.billed_units.search_units`. v2 returns no documents: those asked for are the
 //! request's own.
 
-use runtime_core::{
-    Error, RerankRequest, RerankResponse, RerankResult, RerankUsage, ResponseMeta, Result,
-};
+use runtime_core::{Error, RerankRequest, RerankResponse, RerankUsage, ResponseMeta, Result};
 use serde::{Deserialize, Serialize};
 
 /// The body of `POST /v2/rerank`.
@@ -86,21 +84,12 @@ pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<
         )
     };
     let a: Answer = serde_json::from_slice(body).map_err(|e| decode(&e))?;
-    let want_docs = req.return_documents == Some(true);
     let mut results = Vec::with_capacity(a.results.len());
     for r in a.results {
-        let Some(doc) = req.documents.get(r.index) else {
-            return Err(decode(&format!(
-                "index {} past the {} documents sent",
-                r.index,
-                req.documents.len()
-            )));
-        };
-        results.push(RerankResult {
-            index: r.index,
-            relevance_score: r.relevance_score,
-            document: want_docs.then(|| doc.clone()),
-        });
+        results.push(
+            req.result(r.index, r.relevance_score)
+                .map_err(|m| decode(&m))?,
+        );
     }
     let units = a
         .meta

@@ -4,7 +4,7 @@
 //! (`index`, `relevance_score`, `document` when asked for), best first.
 
 use runtime_core::{
-    Error, RerankRequest, RerankResponse, RerankResult, RerankUsage, ResponseMeta, Result, Usage,
+    Error, RerankRequest, RerankResponse, RerankUsage, ResponseMeta, Result, Usage,
 };
 use serde::{Deserialize, Serialize};
 
@@ -104,21 +104,12 @@ pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<
         )
     };
     let a: Answer = serde_json::from_slice(body).map_err(|e| decode(&e))?;
-    let want_docs = req.return_documents == Some(true);
     let mut results = Vec::with_capacity(a.results.len());
     for r in a.results {
-        let Some(doc) = req.documents.get(r.index) else {
-            return Err(decode(&format!(
-                "index {} past the {} documents sent",
-                r.index,
-                req.documents.len()
-            )));
-        };
-        results.push(RerankResult {
-            index: r.index,
-            relevance_score: r.relevance_score,
-            document: want_docs.then(|| doc.clone()),
-        });
+        results.push(
+            req.result(r.index, r.relevance_score)
+                .map_err(|m| decode(&m))?,
+        );
     }
     Ok(RerankResponse {
         id: String::new(),

@@ -33,6 +33,27 @@ pub struct RerankRequest {
 }
 
 impl RerankRequest {
+    /// The result for the document at `index` as a provider ranked it, with the document
+    /// attached when `return_documents` asked for it. An index past the documents sent is an
+    /// error naming it (the caller wraps it as its decode error).
+    pub fn result(
+        &self,
+        index: usize,
+        relevance_score: f64,
+    ) -> std::result::Result<RerankResult, String> {
+        let Some(doc) = self.documents.get(index) else {
+            return Err(format!(
+                "index {index} past the {} documents sent",
+                self.documents.len()
+            ));
+        };
+        Ok(RerankResult {
+            index,
+            relevance_score,
+            document: (self.return_documents == Some(true)).then(|| doc.clone()),
+        })
+    }
+
     /// A request ranking text documents.
     pub fn new(model: impl Into<String>, query: impl Into<String>, documents: Vec<String>) -> Self {
         Self {
