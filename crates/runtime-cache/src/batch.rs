@@ -499,7 +499,7 @@ async fn run_batch(p: Pending, stats: Arc<CacheStats>) {
         "embedding batch",
         otel.name = "embeddings batch",
         gen_ai.operation.name = "embeddings",
-        gen_ai.request.model = %template.model,
+        gen_ai.request.model = &*runtime_core::error::excerpt(&template.model),
         modelrt.batch.requests = members.len(),
         modelrt.batch.inputs = total,
     );
