@@ -2,7 +2,8 @@
 //! (`runtime_testkit::otlp`, the official protobuf definitions over HTTP/protobuf): a failed
 //! over stream is one trace under the client's `traceparent`, request → attempts → upstream
 //! calls, with the GenAI attributes; the upstream sees the trace; content only on opt-in;
-//! keys never; a collector that is down costs the requests nothing and is counted.
+//! keys never; a collector that is down costs the requests nothing and is counted; an
+//! embedding call batched for two requests links to both.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

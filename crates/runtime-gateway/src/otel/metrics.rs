@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use prost::Message as _;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::convert::{self, Times};
@@ -82,7 +84,8 @@ impl Transport {
         }
     }
 
-    async fn send(&self, req: ExportMetricsServiceRequest) -> Result<(), String> {
+    /// Sends one request; the data points the collector rejected (a partial success).
+    async fn send(&self, req: ExportMetricsServiceRequest) -> Result<u64, String> {
         match self {
             Self::Http { client, url } => {
                 let resp = client
@@ -92,22 +95,30 @@ impl Transport {
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
-                if resp.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("the collector answered {}", resp.status()))
+                if !resp.status().is_success() {
+                    return Err(format!("the collector answered {}", resp.status()));
                 }
+                // An empty or undecodable body is a full success.
+                let body = resp.bytes().await.unwrap_or_default();
+                Ok(ExportMetricsServiceResponse::decode(body).map_or(0, |r| rejected(&r)))
             }
             Self::Grpc(client) => {
                 let mut client = client.clone();
                 tokio::time::timeout(EXPORT_TIMEOUT, client.export(req))
                     .await
                     .map_err(|_| "timed out".to_owned())?
-                    .map(|_| ())
+                    .map(|r| rejected(r.get_ref()))
                     .map_err(|s| format!("{}: {}", s.code(), s.message()))
             }
         }
     }
+}
+
+/// The data points a collector's answer says it rejected.
+fn rejected(r: &ExportMetricsServiceResponse) -> u64 {
+    r.partial_success
+        .as_ref()
+        .map_or(0, |p| u64::try_from(p.rejected_data_points).unwrap_or(0))
 }
 
 /// The running metrics export; [`MetricsExport::shutdown`] sends the last values.
@@ -149,9 +160,14 @@ async fn export_once(gw: &Gateway, t: &Transport, service: &str, start: u64, sta
         })
         .sum();
     match t.send(req).await {
-        Ok(()) => {
+        Ok(rejected) => {
             stats.exports.fetch_add(1, Ordering::Relaxed);
-            stats.points.fetch_add(points as u64, Ordering::Relaxed);
+            stats
+                .points
+                .fetch_add((points as u64).saturating_sub(rejected), Ordering::Relaxed);
+            if rejected > 0 {
+                tracing::debug!(target: "modelrt::otel", rejected, "the collector rejected some metric data points");
+            }
         }
         Err(e) => {
             // The first failure and then one in a hundred: a collector that is down must
