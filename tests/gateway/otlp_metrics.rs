@@ -306,7 +306,10 @@ async fn the_metrics_families_reach_the_collector_with_the_values_of_the_prometh
     );
     assert_eq!(
         metric(&batch, "http.server.active_requests").kind,
-        MetricKind::Gauge
+        MetricKind::Sum {
+            monotonic: false,
+            temporality: 2
+        }
     );
     assert_eq!(metric(&batch, "modelrt_router_attempts").total(&[]), 3.0);
     // Every family of /metrics is exported, with its HELP as the description.

@@ -224,6 +224,9 @@ pub struct Times {
     pub now: u64,
 }
 
+/// The gauges whose OTel instrument is an up-down counter (a non-monotonic `Sum`).
+const UP_DOWN: &[&str] = &["http.server.active_requests"];
+
 /// One family as an OTLP metric; `None` for a family without samples.
 pub fn metric(f: &Family, t: Times) -> Option<Metric> {
     if f.samples.is_empty() {
@@ -242,6 +245,11 @@ pub fn metric(f: &Family, t: Times) -> Option<Metric> {
             data_points: f.samples.iter().map(|(_, l, v)| number(l, *v)).collect(),
             aggregation_temporality: AggregationTemporality::Cumulative as i32,
             is_monotonic: true,
+        }),
+        "gauge" if UP_DOWN.contains(&name) => metric::Data::Sum(Sum {
+            data_points: f.samples.iter().map(|(_, l, v)| number(l, *v)).collect(),
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: false,
         }),
         "histogram" => metric::Data::Histogram(Histogram {
             data_points: histogram_points(f, name, t),
@@ -438,6 +446,11 @@ modelrt_http_request_duration_seconds_count{route=\"/v1/models\",method=\"GET\",
         );
         assert!(attr(&p.attributes, "http.route").is_some());
         assert_eq!(sm.metrics[3].unit, "s");
+        // The in-flight gauge is the HTTP conventions' up-down counter.
+        let Some(metric::Data::Sum(active)) = &sm.metrics[2].data else {
+            panic!("a non-monotonic sum")
+        };
+        assert!(!active.is_monotonic);
     }
 
     #[test]
