@@ -2,7 +2,8 @@
 //! (`runtime_testkit::otlp`, the official protobuf definitions over HTTP/protobuf): a failed
 //! over stream is one trace under the client's `traceparent`, request → attempts → upstream
 //! calls, with the GenAI attributes; the upstream sees the trace; content only on opt-in;
-//! keys never; a collector that is down costs the requests nothing and is counted.
+//! keys never; a collector that is down costs the requests nothing and is counted; an
+//! embedding call batched for two requests links to both.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -454,4 +455,75 @@ async fn a_cache_hit_is_an_event_on_the_request_span() {
     let calls: Vec<&Span> = spans.iter().filter(|s| s.kind == KIND_CLIENT).collect();
     assert_eq!(calls.len(), 1, "{spans:#?}");
     assert_ne!(calls[0].trace_id, hits[0].trace_id);
+}
+
+#[tokio::test]
+async fn a_batched_embedding_call_links_to_every_request_it_serves() {
+    let rx = OtlpReceiver::start().await;
+    let up = openai_upstream().await;
+    // The first request of a batch waits up to 300 ms for others.
+    let extra = format!(
+        "[cache.embedding_batch]\nmax_wait = \"300ms\"\n\n[telemetry]\nendpoint = \"{}\"\n",
+        rx.endpoint()
+    );
+    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &extra)), FAST_EXPORT).await;
+    let traces = [
+        ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        ("5b8aa5a2d2c872e8321cf37308d69df2", "051581bf3cb55c13"),
+    ];
+    let send = |(trace, parent): (&str, &str), text: &str| {
+        client()
+            .post(gw.at("/v1/embeddings"))
+            .header("traceparent", format!("00-{trace}-{parent}-01"))
+            .json(&json!({"model": "mock/text-embedding-3-small", "input": [text]}))
+            .send()
+    };
+    let (a, b) = tokio::join!(
+        send(traces[0], "first text"),
+        send(traces[1], "second text")
+    );
+    assert_eq!(a.unwrap().status(), 200);
+    assert_eq!(b.unwrap().status(), 200);
+    // One upstream call served both.
+    let calls = received_bodies(&up, "/v1/embeddings").await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["input"].as_array().map(Vec::len), Some(2));
+
+    let spans = rx
+        .wait_for(Duration::from_secs(20), |s| {
+            s.iter().filter(|s| s.kind == KIND_SERVER).count() >= 2
+                && s.iter().any(|s| s.kind == KIND_CLIENT)
+                && s.iter().any(|s| s.name == "embeddings batch")
+        })
+        .await;
+    let batch = spans
+        .iter()
+        .find(|s| s.name == "embeddings batch")
+        .unwrap_or_else(|| panic!("no batch span: {spans:#?}"));
+    // The batch span links to each request's span, in each client's trace.
+    let mut linked: Vec<&str> = batch.links.iter().map(|l| l.trace_id.as_str()).collect();
+    linked.sort_unstable();
+    let mut want: Vec<&str> = traces.iter().map(|t| t.0).collect();
+    want.sort_unstable();
+    assert_eq!(linked, want, "{batch:#?}");
+    for l in &batch.links {
+        let req = spans
+            .iter()
+            .find(|s| s.span_id == l.span_id)
+            .unwrap_or_else(|| panic!("the linked span {l:?} was not exported"));
+        assert_eq!(req.kind, KIND_SERVER);
+        assert_eq!(req.trace_id, l.trace_id);
+        assert_eq!(req.name, "POST /v1/embeddings");
+    }
+    assert_eq!(batch.attr("modelrt.batch.requests").as_deref(), Some("2"));
+    assert_eq!(
+        batch.attr("gen_ai.operation.name").as_deref(),
+        Some("embeddings")
+    );
+    // The one upstream call is the batch span's child, in its trace (none of the clients').
+    let upstream: Vec<&Span> = spans.iter().filter(|s| s.kind == KIND_CLIENT).collect();
+    assert_eq!(upstream.len(), 1, "{spans:#?}");
+    assert_eq!(upstream[0].parent_span_id, batch.span_id);
+    assert_eq!(upstream[0].trace_id, batch.trace_id);
+    assert!(!want.contains(&batch.trace_id.as_str()));
 }

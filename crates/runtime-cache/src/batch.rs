@@ -182,6 +182,8 @@ struct Part {
 struct Member {
     texts: Vec<String>,
     tx: oneshot::Sender<Result<Part>>,
+    /// The caller's span: the batch's span links to it (`follows_from`).
+    span: tracing::Span,
 }
 
 struct Pending {
@@ -384,7 +386,11 @@ impl EmbeddingBatcher {
                     pending.ctx.key_id = None;
                 }
             }
-            pending.members.push(Member { texts, tx });
+            pending.members.push(Member {
+                texts,
+                tx,
+                span: tracing::Span::current(),
+            });
             pending.inputs += n;
             if pending.inputs >= pending.limit {
                 ready.extend(groups.remove(&group));
@@ -486,8 +492,22 @@ async fn run_batch(p: Pending, stats: Arc<CacheStats>) {
         .collect();
     let total = template.input.len();
     stats.batch(members.len() as u64, total as u64);
+    // The shared upstream call runs in a span of its own that follows from every caller's
+    // span (OpenTelemetry: a span link each), so each request's trace leads to it.
+    let span = tracing::info_span!(
+        target: "runtime_cache::batch",
+        "embedding batch",
+        otel.name = "embeddings batch",
+        gen_ai.operation.name = "embeddings",
+        gen_ai.request.model = &*runtime_core::error::excerpt(&template.model),
+        modelrt.batch.requests = members.len(),
+        modelrt.batch.inputs = total,
+    );
+    for m in &members {
+        span.follows_from(&m.span);
+    }
     let result = {
-        let call = provider.embed(&template, &ctx);
+        let call = tracing::Instrument::instrument(provider.embed(&template, &ctx), span);
         let all_gone = futures::future::join_all(members.iter_mut().map(|m| m.tx.closed()));
         tokio::select! {
             r = call => Some(r),

@@ -471,7 +471,7 @@ fn read_stdin() -> Result<String, CliError> {
 
 async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), CliError> {
     let gateway = GatewayConfig::from_config(&config)?;
-    crate::telemetry::TelemetryConfig::from_config(&config)?;
+    let telemetry = crate::telemetry::TelemetryConfig::from_config(&config)?;
     let listen = listen.unwrap_or(gateway.listen);
     let runtime = start(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -510,7 +510,15 @@ async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), Cli
     println!("modelrt listening on http://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, "gateway started");
+    let otlp_metrics = telemetry
+        .traces
+        .as_ref()
+        .and_then(|t| crate::otel::start_metrics(t, gw.clone()));
     let served = serve(gw.clone(), listener, shutdown_signal()).await;
+    // The last metric values, after the drain.
+    if let Some(m) = otlp_metrics {
+        m.shutdown().await;
+    }
     // Flush usage records and stop background tasks even when the server failed.
     if let Some(g) = &governor {
         g.gov.shutdown().await;

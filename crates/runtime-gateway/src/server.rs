@@ -112,6 +112,16 @@ impl Gateway {
         &self.auth
     }
 
+    /// The Prometheus text `GET /metrics` answers: the runtime's families, the connections',
+    /// the HTTP server's and the OTLP exporters'. The OTLP metrics export reads the same.
+    pub async fn metrics_text(&self) -> String {
+        let mut text = self.runtime.render_metrics().await;
+        self.conns.render_metrics(&mut text);
+        self.observe.render(&mut text);
+        crate::otel::render(&mut text);
+        text
+    }
+
     /// The runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
@@ -318,11 +328,7 @@ async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response
             Err(e) => return e.into_response(),
         }
     }
-    let mut text = gw.runtime.render_metrics().await;
-    gw.conns.render_metrics(&mut text);
-    gw.observe.render(&mut text);
-    crate::otel::render(&mut text);
-    let mut resp = Response::new(Body::from(text));
+    let mut resp = Response::new(Body::from(gw.metrics_text().await));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -10,6 +10,8 @@
 //! service_name = "modelrt"
 //! capture_content = false              # prompts and completions in spans: opt in
 //! queue_size = 2048                    # spans waiting for export; more are dropped (counted)
+//! metrics = true                       # the /metrics families over OTLP too (default false)
+//! metrics_interval_secs = 60           # how often they are exported
 //! ```
 //!
 //! Which events are logged is `RUST_LOG` (an `EnvFilter`, e.g. `info`,
@@ -85,6 +87,9 @@ struct RawTelemetry {
     #[serde(default)]
     capture_content: bool,
     queue_size: Option<usize>,
+    #[serde(default)]
+    metrics: bool,
+    metrics_interval_secs: Option<u64>,
 }
 
 /// A `[telemetry]` value that is not valid: the key and why.
@@ -125,6 +130,10 @@ pub struct TracesConfig {
     /// Most spans waiting for export; spans ended while it is full are dropped and counted
     /// (`modelrt_otel_spans_dropped_total{reason="queue_full"}`). Default 2048.
     pub queue_size: usize,
+    /// How often the `/metrics` families are exported over OTLP to the same collector;
+    /// `None`: they are not (`[telemetry] metrics = true` turns them on, every
+    /// `metrics_interval_secs`, default 60).
+    pub metrics_interval: Option<std::time::Duration>,
 }
 
 impl TracesConfig {
@@ -138,7 +147,27 @@ impl TracesConfig {
             _ => base.to_owned(),
         }
     }
+
+    /// The URL metrics are sent to: for HTTP/protobuf `{endpoint}/v1/metrics` (an endpoint
+    /// ending in `/v1/traces` has it replaced).
+    pub fn metrics_url(&self) -> String {
+        let base = self.endpoint.trim_end_matches('/');
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => {
+                let base = base.strip_suffix("/v1/traces").unwrap_or(base);
+                if base.ends_with("/v1/metrics") {
+                    base.to_owned()
+                } else {
+                    format!("{base}/v1/metrics")
+                }
+            }
+            OtlpProtocol::Grpc => base.to_owned(),
+        }
+    }
 }
+
+/// Longest `metrics_interval_secs` (a day).
+const MAX_METRICS_INTERVAL: u64 = 86_400;
 
 /// Most spans the export queue may be set to hold.
 const MAX_QUEUE: usize = 1_000_000;
@@ -178,7 +207,9 @@ impl TelemetryConfig {
             || raw.protocol.is_some()
             || raw.service_name.is_some()
             || raw.queue_size.is_some()
-            || raw.capture_content;
+            || raw.capture_content
+            || raw.metrics
+            || raw.metrics_interval_secs.is_some();
         let Some(endpoint) = raw.endpoint else {
             if has_otel_keys {
                 return Err(TelemetryError::new(
@@ -249,6 +280,22 @@ impl TelemetryConfig {
                 format!("must be between 1 and {MAX_QUEUE}, got {queue_size}"),
             ));
         }
+        let interval = raw.metrics_interval_secs.unwrap_or(60);
+        if !(1..=MAX_METRICS_INTERVAL).contains(&interval) {
+            return Err(TelemetryError::new(
+                "metrics_interval_secs",
+                format!("must be between 1 and {MAX_METRICS_INTERVAL}, got {interval}"),
+            ));
+        }
+        if raw.metrics_interval_secs.is_some() && !raw.metrics {
+            return Err(TelemetryError::new(
+                "metrics_interval_secs",
+                "is set but `metrics` is not true (metrics are not exported)",
+            ));
+        }
+        let metrics_interval = raw
+            .metrics
+            .then_some(std::time::Duration::from_secs(interval));
         Ok(Self {
             log_format: raw.log_format,
             traces: Some(TracesConfig {
@@ -258,6 +305,7 @@ impl TelemetryConfig {
                 service_name,
                 capture_content: raw.capture_content,
                 queue_size,
+                metrics_interval,
             }),
         })
     }
@@ -385,6 +433,24 @@ mod tests {
         assert_eq!(t.sampling_ratio, 0.25);
         assert_eq!((t.queue_size, t.capture_content), (2048, false));
         assert_eq!(t.service_name, "modelrt");
+        assert_eq!(t.metrics_interval, None);
+        assert_eq!(t.metrics_url(), "http://c:4318/v1/metrics");
+        let m = traces(
+            "endpoint = \"http://c/v1/traces\"\nmetrics = true\nmetrics_interval_secs = 5\n",
+        )
+        .unwrap()
+        .traces
+        .unwrap();
+        assert_eq!(m.metrics_interval, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(m.metrics_url(), "http://c/v1/metrics");
+        assert_eq!(
+            traces("endpoint = \"http://c\"\nmetrics = true\n")
+                .unwrap()
+                .traces
+                .unwrap()
+                .metrics_interval,
+            Some(std::time::Duration::from_secs(60))
+        );
         let g = traces("endpoint = \"http://c:4317\"\nprotocol = \"grpc\"\n")
             .unwrap()
             .traces
@@ -408,6 +474,15 @@ mod tests {
                 "service_name",
             ),
             ("sampling_ratio = 0.5", "endpoint"),
+            ("metrics = true", "endpoint"),
+            (
+                "endpoint = \"http://c\"\nmetrics = true\nmetrics_interval_secs = 0",
+                "metrics_interval_secs",
+            ),
+            (
+                "endpoint = \"http://c\"\nmetrics_interval_secs = 10",
+                "metrics_interval_secs",
+            ),
         ] {
             assert_eq!(traces(text).unwrap_err().field, field, "{text}");
         }

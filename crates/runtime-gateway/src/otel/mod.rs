@@ -1,5 +1,6 @@
-//! OpenTelemetry traces (feature `otel`): the `tracing-opentelemetry` layer, the OTLP
-//! exporter, W3C trace context in from clients and out to upstreams.
+//! OpenTelemetry (feature `otel`): traces through the `tracing-opentelemetry` layer and the
+//! OTLP exporter, W3C trace context in from clients and out to upstreams, and the `/metrics`
+//! families over OTLP (`[telemetry] metrics = true`, [`start_metrics`]).
 //!
 //! With `[telemetry] endpoint` set, [`layer`] builds the layer `init_logging` installs beside
 //! the log output; every request then runs in a server span (`request`), the router opens a
@@ -15,9 +16,13 @@ use tracing::Span;
 use crate::telemetry::TracesConfig;
 
 #[cfg(feature = "otel")]
+pub mod convert;
+#[cfg(feature = "otel")]
 mod export;
 #[cfg(feature = "otel")]
 mod imp;
+#[cfg(feature = "otel")]
+mod metrics;
 
 /// A layer for the process's subscriber (over the registry).
 pub type BoxedLayer =
@@ -58,12 +63,48 @@ pub fn shutdown() {
     imp::shutdown();
 }
 
-/// Appends the `modelrt_otel_*` families (when traces are exported).
+/// The running export of metrics over OTLP; [`MetricsExport::shutdown`] sends the last
+/// values.
+pub struct MetricsExport {
+    #[cfg(feature = "otel")]
+    inner: metrics::MetricsExport,
+}
+
+impl MetricsExport {
+    /// Exports the final values (after the drain) and stops.
+    pub async fn shutdown(self) {
+        #[cfg(feature = "otel")]
+        self.inner.shutdown().await;
+    }
+}
+
+/// Starts exporting `gw`'s `/metrics` families over OTLP every `cfg.metrics_interval`, when
+/// that is set (`[telemetry] metrics = true`). Must run inside the tokio runtime. `None`
+/// when off, without the `otel` feature, or when the exporter cannot be built (a warning).
+pub fn start_metrics(
+    cfg: &TracesConfig,
+    gw: std::sync::Arc<crate::server::Gateway>,
+) -> Option<MetricsExport> {
+    #[cfg(feature = "otel")]
+    {
+        let interval = cfg.metrics_interval?;
+        metrics::start(cfg, interval, gw).map(|inner| MetricsExport { inner })
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = (cfg, gw);
+        None
+    }
+}
+
+/// Appends the `modelrt_otel_*` families (when traces or metrics are exported).
 pub fn render(out: &mut String) {
     #[cfg(feature = "otel")]
     if let Some(s) = imp::state() {
         s.stats.render(out);
     }
+    #[cfg(feature = "otel")]
+    metrics::render(out);
     #[cfg(not(feature = "otel"))]
     let _ = out;
 }

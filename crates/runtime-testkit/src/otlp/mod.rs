@@ -1,7 +1,8 @@
-//! A real OTLP/HTTP trace receiver on 127.0.0.1, built on the official protobuf definitions
-//! (`opentelemetry-proto`'s prost types): it answers `POST /v1/traces`
-//! (`application/x-protobuf`) as a collector does and keeps every span it decodes, for
-//! tests to assert on.
+//! A real OTLP receiver of traces and metrics on 127.0.0.1, built on the official protobuf
+//! definitions (`opentelemetry-proto`'s prost types): it answers `POST /v1/traces` and
+//! `POST /v1/metrics` (`application/x-protobuf`), or their gRPC services
+//! ([`OtlpReceiver::start_grpc`]), as a collector does and keeps every span and metric it
+//! decodes, for tests to assert on.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -27,6 +29,20 @@ use prost::Message;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+mod grpc;
+mod metrics;
+
+pub use metrics::{Batch, Metric, MetricKind, Point};
+
+/// A link from a span to another span (e.g. a batch to the requests it serves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The linked span's trace id, 32 hex digits.
+    pub trace_id: String,
+    /// The linked span's id, 16 hex digits.
+    pub span_id: String,
+}
 
 /// One span as the receiver decoded it.
 #[derive(Debug, Clone)]
@@ -49,6 +65,8 @@ pub struct Span {
     pub events: Vec<String>,
     /// The status code (0 unset, 1 ok, 2 error).
     pub status_code: i32,
+    /// Its links to other spans.
+    pub links: Vec<Link>,
 }
 
 impl Span {
@@ -70,6 +88,39 @@ pub const KIND_CLIENT: i32 = 3;
 struct Received {
     spans: Mutex<Vec<Span>>,
     requests: Mutex<usize>,
+    metrics: Mutex<Vec<Batch>>,
+}
+
+/// What became of one export request.
+enum Accepted {
+    /// Kept; the protobuf answer.
+    Ok(Vec<u8>),
+    /// Not an export path.
+    UnknownPath,
+    /// Not a valid message.
+    Bad,
+}
+
+/// Decodes and keeps one export request that came to `path` (HTTP or gRPC).
+fn accept(r: &Received, path: &str, body: &[u8]) -> Accepted {
+    match path {
+        "/v1/traces" | grpc::TRACES => match decode(body) {
+            Ok(spans) => {
+                *r.requests.lock() += 1;
+                r.spans.lock().extend(spans);
+                Accepted::Ok(ExportTraceServiceResponse::default().encode_to_vec())
+            }
+            Err(_) => Accepted::Bad,
+        },
+        "/v1/metrics" | grpc::METRICS => match metrics::decode(body) {
+            Ok(batch) => {
+                r.metrics.lock().push(batch);
+                Accepted::Ok(ExportMetricsServiceResponse::default().encode_to_vec())
+            }
+            Err(_) => Accepted::Bad,
+        },
+        _ => Accepted::UnknownPath,
+    }
 }
 
 /// The running receiver. It stops when dropped.
@@ -108,7 +159,29 @@ impl OtlpReceiver {
         self.received.spans.lock().clone()
     }
 
-    /// How many export requests arrived.
+    /// Every metrics export request received so far, in order.
+    pub fn metric_batches(&self) -> Vec<Batch> {
+        self.received.metrics.lock().clone()
+    }
+
+    /// Waits (at most `timeout`) until `done` holds for the metric batches received, and
+    /// returns them (whatever arrived when the time is up).
+    pub async fn wait_for_metrics(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[Batch]) -> bool,
+    ) -> Vec<Batch> {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let b = self.metric_batches();
+            if done(&b) || tokio::time::Instant::now() >= until {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How many trace export requests arrived.
     pub fn requests(&self) -> usize {
         *self.received.requests.lock()
     }
@@ -158,7 +231,7 @@ fn json(v: &AnyValue) -> Value {
     }
 }
 
-fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, Value> {
+pub(crate) fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, Value> {
     kvs.iter()
         .map(|k| (k.key.clone(), k.value.as_ref().map_or(Value::Null, json)))
         .collect()
@@ -190,6 +263,14 @@ pub fn decode(body: &[u8]) -> Result<Vec<Span>, prost::DecodeError> {
                     attributes: attributes(&s.attributes),
                     events: s.events.iter().map(|e| e.name.clone()).collect(),
                     status_code: s.status.as_ref().map_or(0, |st| st.code),
+                    links: s
+                        .links
+                        .iter()
+                        .map(|l| Link {
+                            trace_id: hex(&l.trace_id),
+                            span_id: hex(&l.span_id),
+                        })
+                        .collect(),
                 });
             }
         }
@@ -230,18 +311,14 @@ async fn serve(mut sock: TcpStream, r: Arc<Received>) {
         }
         let body: Vec<u8> = buf[head_end..head_end + len].to_vec();
         buf.drain(..head_end + len);
-        let ok_path = head.starts_with("post /v1/traces ");
-        let (status, reply) = match (ok_path, decode(&body)) {
-            (true, Ok(spans)) => {
-                *r.requests.lock() += 1;
-                r.spans.lock().extend(spans);
-                (
-                    "200 OK",
-                    ExportTraceServiceResponse::default().encode_to_vec(),
-                )
-            }
-            (false, _) => ("404 Not Found", Vec::new()),
-            (true, Err(_)) => ("400 Bad Request", Vec::new()),
+        let path = head
+            .strip_prefix("post ")
+            .and_then(|h| h.split(' ').next())
+            .unwrap_or("");
+        let (status, reply) = match accept(&r, path, &body) {
+            Accepted::Ok(answer) => ("200 OK", answer),
+            Accepted::UnknownPath => ("404 Not Found", Vec::new()),
+            Accepted::Bad => ("400 Bad Request", Vec::new()),
         };
         let resp = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
@@ -253,112 +330,9 @@ async fn serve(mut sock: TcpStream, r: Arc<Received>) {
     }
 }
 
-/// The gRPC side: `opentelemetry.proto.collector.trace.v1.TraceService/Export` over HTTP/2
-/// (prior knowledge, as the OTLP/gRPC exporter speaks it), length-prefixed protobuf messages,
-/// `grpc-status` in the trailers.
-mod grpc {
-    use std::convert::Infallible;
-    use std::pin::Pin;
-    use std::sync::Arc;
-    use std::task::{Context, Poll};
-
-    use bytes::Bytes;
-    use http_body::{Body, Frame};
-    use hyper::body::Incoming;
-    use prost::Message;
-
-    use super::{ExportTraceServiceResponse, Received, decode};
-
-    /// The export path.
-    pub(super) const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-
-    /// A response body: one data frame, then the trailers.
-    pub(super) struct Reply {
-        data: Option<Bytes>,
-        trailers: Option<http::HeaderMap>,
-    }
-
-    impl Body for Reply {
-        type Data = Bytes;
-        type Error = Infallible;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-            if let Some(d) = self.data.take() {
-                return Poll::Ready(Some(Ok(Frame::data(d))));
-            }
-            Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
-        }
-    }
-
-    fn reply(status: u32, message: Option<Vec<u8>>) -> http::Response<Reply> {
-        let data = message.map(|m| {
-            let mut framed = Vec::with_capacity(5 + m.len());
-            framed.push(0);
-            framed.extend_from_slice(&(m.len() as u32).to_be_bytes());
-            framed.extend_from_slice(&m);
-            Bytes::from(framed)
-        });
-        let mut trailers = http::HeaderMap::new();
-        trailers.insert("grpc-status", status.into());
-        let mut resp = http::Response::new(Reply {
-            data,
-            trailers: Some(trailers),
-        });
-        resp.headers_mut().insert(
-            "content-type",
-            http::HeaderValue::from_static("application/grpc"),
-        );
-        resp
-    }
-
-    pub(super) async fn handle(
-        req: http::Request<Incoming>,
-        r: Arc<Received>,
-    ) -> Result<http::Response<Reply>, Infallible> {
-        if req.uri().path() != PATH {
-            return Ok(reply(12, None)); // UNIMPLEMENTED
-        }
-        let mut body = req.into_body();
-        let mut buf = Vec::new();
-        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-        {
-            match frame {
-                Ok(f) => {
-                    if let Ok(d) = f.into_data() {
-                        buf.extend_from_slice(&d);
-                    }
-                }
-                Err(_) => return Ok(reply(13, None)), // INTERNAL
-            }
-        }
-        // One uncompressed message: flag 0, 4-byte big-endian length, the protobuf.
-        let spans = match buf.as_slice() {
-            [0, a, b, c, d, rest @ ..]
-                if rest.len() == u32::from_be_bytes([*a, *b, *c, *d]) as usize =>
-            {
-                decode(rest).ok()
-            }
-            _ => None,
-        };
-        match spans {
-            Some(spans) => {
-                *r.requests.lock() += 1;
-                r.spans.lock().extend(spans);
-                Ok(reply(
-                    0,
-                    Some(ExportTraceServiceResponse::default().encode_to_vec()),
-                ))
-            }
-            None => Ok(reply(3, None)), // INVALID_ARGUMENT
-        }
-    }
-}
-
 impl OtlpReceiver {
-    /// Listens on a free port of 127.0.0.1 for OTLP/gRPC (`TraceService/Export` over HTTP/2);
+    /// Listens on a free port of 127.0.0.1 for OTLP/gRPC (`TraceService/Export` and
+    /// `MetricsService/Export` over HTTP/2);
     /// [`OtlpReceiver::endpoint`] is then the gRPC endpoint.
     pub async fn start_grpc() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
