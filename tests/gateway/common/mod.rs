@@ -1,6 +1,8 @@
 //! Starts the real `modelrt` binary on a free port with a config file, and fake upstreams.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod sse;
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;

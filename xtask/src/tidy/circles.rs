@@ -39,6 +39,24 @@ struct Files<'a> {
     scanned: HashMap<PathBuf, Option<scan::Scanned>>,
 }
 
+/// `path` without `.` and `a/..` (a `#[path]` or a target outside its package's folder).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 impl Files<'_> {
     fn get(&mut self, path: &Path) -> Option<&scan::Scanned> {
         let read = self.read;
@@ -59,7 +77,7 @@ fn crate_edges(
     // Module path -> the file that holds it; and each file with its module path.
     let mut modules: BTreeMap<Vec<String>, PathBuf> = BTreeMap::new();
     let mut order: Vec<(PathBuf, Vec<String>)> = Vec::new();
-    let mut queue = vec![(root.to_path_buf(), Vec::<String>::new(), true)];
+    let mut queue = vec![(normalize(root), Vec::<String>::new(), true)];
     while let Some((file, module, mod_rs)) = queue.pop() {
         if modules.contains_key(&module) {
             continue;
@@ -93,13 +111,13 @@ fn crate_edges(
                     } else {
                         &children
                     };
-                    let f = base.join(p);
+                    let f = normalize(&base.join(p));
                     let is_mod_rs = f.file_name().is_some_and(|n| n == "mod.rs");
                     Some((f, is_mod_rs))
                 }
                 None => {
-                    let flat = children.join(format!("{}.rs", decl.name));
-                    let nested = children.join(&decl.name).join("mod.rs");
+                    let flat = normalize(&children.join(format!("{}.rs", decl.name)));
+                    let nested = normalize(&children.join(&decl.name).join("mod.rs"));
                     if files.get(&flat).is_some() {
                         Some((flat, false))
                     } else if files.get(&nested).is_some() {
@@ -465,6 +483,24 @@ mod tests {
             &["s/lib.rs", "t/main.rs"],
         );
         assert_eq!(found, vec![]);
+        // `t/x/main.rs` uses nothing of `t/c.rs`; one more line makes the circle.
+        let found = run(
+            &[
+                (
+                    "t/x/main.rs",
+                    "#[path = \"../c.rs\"]\nmod c;\nstruct S;\nuse c::f;",
+                ),
+                ("t/c.rs", "use super::S;\npub fn f() {}"),
+            ],
+            &["t/x/./main.rs"],
+        );
+        assert_eq!(
+            found[0].edges,
+            vec![
+                edge("t/c.rs", 1, "t/x/main.rs"),
+                edge("t/x/main.rs", 4, "t/c.rs")
+            ]
+        );
     }
 
     #[test]

@@ -277,6 +277,21 @@ impl Scanner<'_> {
                     }
                     self.i += 1;
                 }
+                Some(Tok::Ident(k)) if k == "mod" && self.is(self.i + 1, '$') => {
+                    // `mod $name { … }` in a macro: an inline module of this file.
+                    if let (Some(name), true) = (
+                        self.ident(self.i + 2).map(str::to_owned),
+                        self.is(self.i + 3, '{'),
+                    ) {
+                        self.closes.push(self.depth);
+                        self.depth += 1;
+                        self.inline.push(format!("${name}"));
+                        self.out.inline_mods.push(self.inline.clone());
+                        self.i += 4;
+                    } else {
+                        self.i += 1;
+                    }
+                }
                 Some(Tok::Ident(k)) if k == "mod" => {
                     let name = self.ident(self.i + 1).map(str::to_owned);
                     match (name, self.tok(self.i + 2)) {
@@ -497,6 +512,7 @@ mod tests {
     fn test_only_items_are_left_out_and_inline_modules_are_tracked() {
         let text = "mod a;\n#[cfg(test)]\nmod tests { use crate::x; }\n#[cfg(test)]\nmod helpers;\n\
                     #[path = \"other.rs\"]\nmod b;\nmod inner { mod deep; use super::y; }\n\
+                    macro_rules! m { ($n:ident) => { mod $n { use super::*; } }; }\n\
                     #[cfg(test)] fn t() { crate::z::f(); }\nuse crate::w;";
         let s = scan(text);
         let mods: Vec<_> = s
@@ -512,7 +528,10 @@ mod tests {
                 ("inner".to_owned(), "deep", None),
             ]
         );
-        assert_eq!(s.inline_mods, vec![vec!["inner".to_owned()]]);
+        assert_eq!(
+            s.inline_mods,
+            vec![vec!["inner".to_owned()], vec!["$n".to_owned()]]
+        );
         let p: Vec<_> = s
             .paths
             .iter()
@@ -522,6 +541,7 @@ mod tests {
             p,
             vec![
                 ("inner".to_owned(), "super::y".to_owned()),
+                ("$n".to_owned(), "super".to_owned()),
                 (String::new(), "crate::w".to_owned()),
             ]
         );
