@@ -214,7 +214,7 @@ pub fn violations(members: &[String], edges: &[(String, String, String)]) -> Vec
 }
 
 fn metadata() -> Result<Value, String> {
-    let out = crate::cargo()
+    let out = crate::cmd::cargo()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .output()
         .map_err(|e| format!("cargo metadata: {e}"))?;
@@ -264,14 +264,14 @@ fn graph(meta: &Value) -> (Vec<String>, Vec<(String, String, String)>) {
 }
 
 fn ensure_cargo_hack() -> Result<(), String> {
-    let found = crate::cargo()
+    let found = crate::cmd::cargo()
         .args(["hack", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
     if found {
         return Ok(());
     }
-    crate::run(crate::cargo().args(["install", "--locked", "cargo-hack"]))
+    crate::cmd::run(crate::cmd::cargo().args(["install", "--locked", "cargo-hack"]))
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -298,14 +298,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
         members.len(),
         edges.len()
     );
-    let root = crate::bench::workspace_root();
+    let root = crate::cmd::workspace_root();
     lines::check(&root)?;
     circles::check(&root, &target_roots(&meta))?;
     if no_hack {
         return Ok(());
     }
     ensure_cargo_hack()?;
-    crate::run(crate::cargo().args([
+    crate::cmd::run(crate::cmd::cargo().args([
         "hack",
         "check",
         "--each-feature",
