@@ -5,8 +5,9 @@
 //!   stand-alone examples (`examples/provider-voyage`, `examples/modelrt-custom`).
 //! - `conformance [--provider NAME] [--manifest-path PATH]...`: every linked provider's
 //!   conformance suite (or an outside crate's), as a table.
-//! - `tidy`: the dependency rules of `docs/architecture.md` §1a from `cargo metadata`, and
-//!   every facade feature building alone (`cargo hack check --each-feature`).
+//! - `tidy [--no-hack]`: the dependency rules of `docs/architecture.md` §1a from `cargo
+//!   metadata`, file lengths, no import circles between files, and every facade feature
+//!   building alone (`cargo hack check --each-feature`; `--no-hack` leaves it out).
 //! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests, and
 //!   installs the client libraries of docs/clients.md (a Python venv in `target/clients`, npm).
 //! - `bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: gateway overhead, throughput,

@@ -15,12 +15,126 @@
 //! crates of their own and are checked like any other.
 //!
 //! Every strongly connected component of more than one file (Tarjan's algorithm) is an error,
-//! listed with the edges that close it, each at the line of its first import.
+//! listed with the edges that close it, each at the line of its first import — unless all its
+//! files are those of one circle in [`KNOWN`], the circles not broken yet, each with why; a
+//! known circle that grows, or a new one, fails.
 
 mod scan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+
+/// Circles not broken yet: the crate's folder, the files of the circle (relative to it), and
+/// why it is still there. A circle whose files are all among one entry's passes (printed as a
+/// note); remove the entry once the circle is gone.
+const KNOWN: &[(&str, &[&str], &str)] = &[
+    (
+        "crates/runtime-gateway/src",
+        &["observe.rs", "otel/imp.rs", "otel/mod.rs", "telemetry.rs"],
+        "otel/ and telemetry.rs are being changed for OTLP metrics export; break it after",
+    ),
+    (
+        "crates/runtime-core/src",
+        &[
+            "http/client.rs",
+            "http/propagation.rs",
+            "lib.rs",
+            "registry/config.rs",
+            "registry/factory.rs",
+            "registry/mod.rs",
+            "types/chat.rs",
+            "types/completion.rs",
+            "types/element.rs",
+            "types/embedding.rs",
+            "types/mod.rs",
+            "types/rerank.rs",
+        ],
+        "the provider/layer contract is being reworked in runtime-core; break them after",
+    ),
+    (
+        "crates/model-runtime/src",
+        &[
+            "lib.rs",
+            "readiness.rs",
+            "shared_redis.rs",
+            "start/cache.rs",
+            "start/metering.rs",
+            "start/mod.rs",
+            "start/providers.rs",
+            "start/redis.rs",
+            "start/router.rs",
+        ],
+        "the facade's layer stacking is being reworked; break it after",
+    ),
+    (
+        "crates/provider-anthropic/src",
+        &["lib.rs", "wire/mod.rs", "wire/request.rs"],
+        "left for later: DEFAULT_MAX_TOKENS in lib.rs, `invalid` in wire/mod.rs",
+    ),
+    (
+        "crates/provider-local/src",
+        &["lib.rs", "servers.rs"],
+        "left for later: LocalApi, LocalSettings in lib.rs",
+    ),
+    (
+        "crates/provider-presets/src",
+        &[
+            "lib.rs",
+            "presets/cerebras.rs",
+            "presets/deepseek.rs",
+            "presets/fireworks.rs",
+            "presets/groq.rs",
+            "presets/mod.rs",
+            "presets/openrouter.rs",
+            "presets/perplexity.rs",
+            "presets/together.rs",
+            "presets/xai.rs",
+        ],
+        "left for later: each preset uses lib.rs's and presets/mod.rs's shared items",
+    ),
+    (
+        "crates/runtime-conformance/src",
+        &[
+            "cases.rs",
+            "checks.rs",
+            "generic.rs",
+            "harness.rs",
+            "lib.rs",
+            "scenario.rs",
+            "target.rs",
+        ],
+        "left for later",
+    ),
+    (
+        "crates/runtime-governance/src",
+        &["db/entities.rs", "db/mod.rs", "db/queries.rs"],
+        "left for later: DbError and the row types in db/mod.rs",
+    ),
+    (
+        "crates/runtime-testkit/src",
+        &[
+            "services/gateway.rs",
+            "services/mod.rs",
+            "services/postgres.rs",
+            "services/redis.rs",
+        ],
+        "left for later: Proc and the port helpers in services/mod.rs",
+    ),
+];
+
+/// The entry of [`KNOWN`] holding every file of `c` (paths relative to the workspace `root`).
+fn known(root: &Path, c: &Circle) -> Option<&'static str> {
+    KNOWN.iter().find_map(|(dir, files, why)| {
+        let dir = root.join(dir);
+        c.files
+            .iter()
+            .all(|f| {
+                f.strip_prefix(&dir)
+                    .is_ok_and(|rel| files.iter().any(|k| Path::new(k) == rel))
+            })
+            .then_some(*why)
+    })
+}
 
 /// Files importing each other in a circle: the files, and each edge between them as
 /// `(importer, line of its first import, imported)`.
@@ -342,13 +456,26 @@ pub fn check(root: &Path, roots: &[PathBuf]) -> Result<(), String> {
 }
 
 fn report(root: &Path, found: &[Circle], targets: usize) -> Result<(), String> {
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let (old, found): (Vec<&Circle>, Vec<&Circle>) =
+        found.iter().partition(|c| known(root, c).is_some());
+    for c in &old {
+        let names: Vec<String> = c.files.iter().map(|f| rel(f)).collect();
+        println!(
+            "tidy: known import circle ({}): {}",
+            known(root, c).unwrap_or_default(),
+            names.join(", ")
+        );
+    }
     if found.is_empty() {
-        println!("tidy: no import circles between the files of {targets} crate targets");
+        println!(
+            "tidy: no import circles between the files of {targets} crate targets but the {} known",
+            old.len()
+        );
         return Ok(());
     }
-    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
     let mut text = String::new();
-    for c in found {
+    for c in &found {
         let names: Vec<String> = c.files.iter().map(|f| rel(f)).collect();
         text.push_str(&format!(
             "\n  circle of {} files: {}",
@@ -523,5 +650,22 @@ mod tests {
             "{err}"
         );
         assert!(report(Path::new("/w"), &[], 1).is_ok());
+    }
+
+    #[test]
+    fn a_known_circle_passes_until_it_grows() {
+        let b = "/w/crates/provider-local/src";
+        let known = Circle {
+            files: vec![
+                format!("{b}/lib.rs").into(),
+                format!("{b}/servers.rs").into(),
+            ],
+            edges: vec![],
+        };
+        assert!(report(Path::new("/w"), &[known.clone()], 1).is_ok());
+        let mut grown = known;
+        grown.files.push(format!("{b}/openai.rs").into());
+        let err = report(Path::new("/w"), &[grown], 1).unwrap_err();
+        assert!(err.contains("src/openai.rs"), "{err}");
     }
 }
