@@ -313,6 +313,7 @@ fn messages_config(openai: &str, anthropic: &str, flaky: &str) -> String {
         r#"models = ["chat", "embed", "m*"]"#,
         r#"models = ["chat", "embed", "claude", "limited", "busy", "m*"]"#,
     );
+    let flaky = openai_provider("flaky", flaky);
     format!(
         r#"{base}
 [providers.claude]
@@ -320,10 +321,7 @@ type = "anthropic"
 base_url = "{anthropic}"
 api_key = "{UPSTREAM_KEY}"
 
-[providers.flaky]
-type = "openai"
-base_url = "{flaky}/v1"
-api_key = "{UPSTREAM_KEY}"
+{flaky}
 
 [[models]]
 name = "claude"

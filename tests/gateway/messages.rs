@@ -335,10 +335,7 @@ async fn errors_are_anthropics_envelope_with_its_statuses() {
         )
         .mount(&flaky)
         .await;
-    let extra = format!(
-        "[providers.flaky]\ntype = \"openai\"\nbase_url = \"{}/v1\"\napi_key = \"{UPSTREAM_KEY}\"\n",
-        flaky.uri()
-    );
+    let extra = openai_provider("flaky", &flaky.uri());
     let gw = Gw::start(Some(&mock_config(&up.uri(), &extra))).await;
     let c = client();
     let post = |v: Value| c.post(gw.at("/v1/messages")).json(&v).send();

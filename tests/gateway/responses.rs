@@ -12,14 +12,8 @@
 
 mod common;
 
-/// One SSE event (the shape runtime-dialects' grammar checker reads).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sse {
-    /// The `event:` line.
-    pub event: String,
-    /// The `data:` payload.
-    pub data: Value,
-}
+/// The event runtime-dialects' grammar checker reads (as `super::Sse`).
+use common::sse::Sse;
 
 /// The Responses stream grammar checker of runtime-dialects (also run there on real OpenAI
 /// recordings), shared rather than copied.

@@ -24,47 +24,6 @@ async fn failing_upstream(status: u16, message: &str, kind: &str) -> MockServer 
     s
 }
 
-/// A logical model `model` over two deployments, `primary-mini` (priority 0, provider
-/// `primary` at `primary_url`) and `backup-mini` (priority 1, provider `backup` at
-/// `backup_url`), three attempts with millisecond backoff; `extra` is appended.
-fn two_deployments(model: &str, primary_url: &str, backup_url: &str, extra: &str) -> String {
-    format!(
-        r#"
-[providers.primary]
-type = "openai"
-base_url = "{primary_url}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[providers.backup]
-type = "openai"
-base_url = "{backup_url}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[router]
-backoff_base = "1ms"
-backoff_max = "2ms"
-
-[[models]]
-name = "{model}"
-max_attempts = 3
-
-[[models.deployments]]
-provider = "primary"
-model = "gpt-4o-mini"
-name = "primary-mini"
-priority = 0
-
-[[models.deployments]]
-provider = "backup"
-model = "gpt-4o-mini"
-name = "backup-mini"
-priority = 1
-
-{extra}
-"#
-    )
-}
-
 /// The gateway's Prometheus text.
 async fn metrics_text(gw: &Gw) -> String {
     client()

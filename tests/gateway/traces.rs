@@ -39,41 +39,11 @@ async fn failing_upstream(status: u16) -> MockServer {
 
 /// A logical model `fast`: deployment `primary-mini` at `primary`, then `backup-mini`.
 fn routed(primary: &str, backup: &str, telemetry: &str) -> String {
-    format!(
-        r#"
-[providers.primary]
-type = "openai"
-base_url = "{primary}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[providers.backup]
-type = "openai"
-base_url = "{backup}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[router]
-backoff_base = "1ms"
-backoff_max = "2ms"
-
-[[models]]
-name = "fast"
-max_attempts = 3
-
-[[models.deployments]]
-provider = "primary"
-model = "gpt-4o-mini"
-name = "primary-mini"
-priority = 0
-
-[[models.deployments]]
-provider = "backup"
-model = "gpt-4o-mini"
-name = "backup-mini"
-priority = 1
-
-[telemetry]
-{telemetry}
-"#
+    two_deployments(
+        "fast",
+        primary,
+        backup,
+        &format!("[telemetry]\n{telemetry}\n"),
     )
 }
 

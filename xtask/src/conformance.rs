@@ -24,7 +24,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn conformance_test(out: &std::path::Path) -> Command {
-    let mut cmd = crate::cargo();
+    let mut cmd = crate::cmd::cargo();
     cmd.args(["test", "-q"]).env("MODELRT_CONFORMANCE_OUT", out);
     cmd
 }

@@ -5,8 +5,9 @@
 //!   stand-alone examples (`examples/provider-voyage`, `examples/modelrt-custom`).
 //! - `conformance [--provider NAME] [--manifest-path PATH]...`: every linked provider's
 //!   conformance suite (or an outside crate's), as a table.
-//! - `tidy`: the dependency rules of `docs/architecture.md` §1a from `cargo metadata`, and
-//!   every facade feature building alone (`cargo hack check --each-feature`).
+//! - `tidy [--no-hack]`: the dependency rules of `docs/architecture.md` §1a from `cargo
+//!   metadata`, file lengths, no import circles between files, and every facade feature
+//!   building alone (`cargo hack check --each-feature`; `--no-hack` leaves it out).
 //! - `services`: installs (apt) and starts Redis and PostgreSQL on 127.0.0.1 for the tests, and
 //!   installs the client libraries of docs/clients.md (a Python venv in `target/clients`, npm).
 //! - `bench [--duration S] [--warmup S] [--smoke] [--out FILE]`: gateway overhead, throughput,
@@ -17,12 +18,15 @@
 
 mod bench;
 mod clients;
+mod cmd;
 mod conformance;
 mod services;
 mod soak;
 mod tidy;
 
 use std::process::{Command, ExitCode};
+
+use cmd::{cargo, run, target_dir};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -46,19 +50,6 @@ fn main() -> ExitCode {
             eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Runs a command, streaming its output; an error names it.
-pub fn run(cmd: &mut Command) -> Result<(), String> {
-    eprintln!("xtask: running {cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed with {status}"))
     }
 }
 
@@ -92,21 +83,6 @@ fn examples() -> Result<(), String> {
         "--manifest-path".to_owned(),
         root.join(EXAMPLES[0]).display().to_string(),
     ])
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
-/// The target directory cargo builds into (`CARGO_TARGET_DIR` or the workspace's `target/`).
-fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        })
 }
 
 /// Prints the free space of the target directory's file system and the size of the target

@@ -5,11 +5,15 @@
 //! - No `.rs` file under `crates/`, `xtask/`, `tests/` or `examples/` is longer than
 //!   [`lines::MAX_LINES`] lines (`target/` and generated files aside): the error lists each
 //!   offender with its length.
+//! - No two files of a crate import each other in a circle ([`circles`]): every circle is
+//!   listed with the `use` lines that close it.
 //! - Every feature of the facade builds alone (`cargo hack check --each-feature --no-dev-deps
-//!   -p model-runtime`, cargo-hack installed from crates.io when missing).
+//!   -p model-runtime`, cargo-hack installed from crates.io when missing); `--no-hack`
+//!   leaves this slow step out (the source checks alone, while iterating).
 
 use serde_json::Value;
 
+mod circles;
 mod lines;
 
 /// Who may depend on whom (normal and build dependencies), by package. `provider-*` stands for
@@ -210,7 +214,7 @@ pub fn violations(members: &[String], edges: &[(String, String, String)]) -> Vec
 }
 
 fn metadata() -> Result<Value, String> {
-    let out = crate::cargo()
+    let out = crate::cmd::cargo()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .output()
         .map_err(|e| format!("cargo metadata: {e}"))?;
@@ -221,6 +225,21 @@ fn metadata() -> Result<Value, String> {
         ));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))
+}
+
+/// The root files of every target of every workspace package (libraries, binaries, tests,
+/// benches, examples, build scripts).
+fn target_roots(meta: &Value) -> Vec<std::path::PathBuf> {
+    let mut roots: Vec<std::path::PathBuf> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["targets"].as_array().into_iter().flatten())
+        .filter_map(|t| t["src_path"].as_str().map(std::path::PathBuf::from))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
 }
 
 /// The workspace members and their edges to other members.
@@ -245,18 +264,28 @@ fn graph(meta: &Value) -> (Vec<String>, Vec<(String, String, String)>) {
 }
 
 fn ensure_cargo_hack() -> Result<(), String> {
-    let found = crate::cargo()
+    let found = crate::cmd::cargo()
         .args(["hack", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
     if found {
         return Ok(());
     }
-    crate::run(crate::cargo().args(["install", "--locked", "cargo-hack"]))
+    crate::cmd::run(crate::cmd::cargo().args(["install", "--locked", "cargo-hack"]))
 }
 
-pub fn run(_args: &[String]) -> Result<(), String> {
-    let (members, edges) = graph(&metadata()?);
+pub fn run(args: &[String]) -> Result<(), String> {
+    let no_hack = match args {
+        [] => false,
+        [a] if a == "--no-hack" => true,
+        _ => {
+            return Err(format!(
+                "tidy: unknown arguments {args:?} (only `--no-hack`)"
+            ));
+        }
+    };
+    let meta = metadata()?;
+    let (members, edges) = graph(&meta);
     let bad = violations(&members, &edges);
     if !bad.is_empty() {
         return Err(format!(
@@ -269,9 +298,14 @@ pub fn run(_args: &[String]) -> Result<(), String> {
         members.len(),
         edges.len()
     );
-    lines::check(&crate::bench::workspace_root())?;
+    let root = crate::cmd::workspace_root();
+    lines::check(&root)?;
+    circles::check(&root, &target_roots(&meta))?;
+    if no_hack {
+        return Ok(());
+    }
     ensure_cargo_hack()?;
-    crate::run(crate::cargo().args([
+    crate::cmd::run(crate::cmd::cargo().args([
         "hack",
         "check",
         "--each-feature",

@@ -30,27 +30,13 @@ use std::time::Duration;
 
 use runtime_core::http::HttpClient;
 use runtime_core::{
-    BuildContext, Capabilities, Provider, ProviderConfig, ProviderFactory, Result, Secret,
-    SettingSpec,
+    BuildContext, Provider, ProviderConfig, ProviderFactory, Result, Secret, SettingSpec,
 };
 
-pub use provider::CohereProvider;
+pub use provider::{CAPABILITIES, CohereProvider};
 
 /// Cohere's API (paths `v2/chat`, `v2/embed`, `v2/rerank`, `v1/models` below it).
 pub const DEFAULT_BASE_URL: &str = "https://api.cohere.com";
-
-/// What Cohere serves (completion over chat).
-pub const CAPABILITIES: Capabilities = Capabilities::new()
-    .chat(true)
-    .streaming(true)
-    .tools(true)
-    .vision(true)
-    .json_schema(true)
-    .completion(true)
-    .embeddings(true)
-    .max_embedding_inputs(Some(96))
-    .rerank(true)
-    .list_models(true);
 
 static SETTINGS: &[SettingSpec] = &[
     SettingSpec::api_key("CO_API_KEY")

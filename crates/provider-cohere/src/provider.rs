@@ -13,6 +13,19 @@ use runtime_core::{
 
 use crate::wire::{embed, models, request, rerank, response, stream::CohereDecoder};
 
+/// What Cohere serves (completion over chat).
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .chat(true)
+    .streaming(true)
+    .tools(true)
+    .vision(true)
+    .json_schema(true)
+    .completion(true)
+    .embeddings(true)
+    .max_embedding_inputs(Some(96))
+    .rerank(true)
+    .list_models(true);
+
 /// One Cohere instance.
 #[derive(Debug, Clone)]
 pub struct CohereProvider {
@@ -68,7 +81,7 @@ impl Provider for CohereProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        crate::CAPABILITIES
+        CAPABILITIES
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {

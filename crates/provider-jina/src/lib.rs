@@ -8,20 +8,13 @@ use std::time::Duration;
 
 use runtime_core::http::HttpClient;
 use runtime_core::{
-    BuildContext, Capabilities, Provider, ProviderConfig, ProviderFactory, Result, Secret,
-    SettingSpec,
+    BuildContext, Provider, ProviderConfig, ProviderFactory, Result, Secret, SettingSpec,
 };
 
-pub use provider::JinaProvider;
+pub use provider::{CAPABILITIES, JinaProvider};
 
 /// Jina's API (`rerank`, `embeddings` below it).
 pub const DEFAULT_BASE_URL: &str = "https://api.jina.ai/v1";
-
-/// What Jina serves through this provider: rerank and embeddings, no chat.
-pub const CAPABILITIES: Capabilities = Capabilities::new()
-    .embeddings(true)
-    .max_embedding_inputs(Some(2048))
-    .rerank(true);
 
 static SETTINGS: &[SettingSpec] = &[
     SettingSpec::api_key("JINA_API_KEY").help("Jina AI API key (bearer)"),

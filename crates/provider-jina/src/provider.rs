@@ -12,6 +12,12 @@ use runtime_core::{
 
 use crate::wire::{embed, rerank};
 
+/// What Jina serves through this provider: rerank and embeddings, no chat.
+pub const CAPABILITIES: Capabilities = Capabilities::new()
+    .embeddings(true)
+    .max_embedding_inputs(Some(2048))
+    .rerank(true);
+
 /// One Jina instance.
 #[derive(Debug, Clone)]
 pub struct JinaProvider {
@@ -52,7 +58,7 @@ impl Provider for JinaProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        crate::CAPABILITIES
+        CAPABILITIES
     }
 
     /// Jina serves no chat through this provider.

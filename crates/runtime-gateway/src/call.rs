@@ -11,8 +11,8 @@ use model_runtime::{ChatRequest, ChatResponse, RequestContext};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::govern::{self, Admitted};
-use crate::server::{Gateway, RequestId};
 use crate::sse::{SseEncoder, sse_response};
+use crate::state::{Gateway, RequestId};
 
 /// An admitted chat call: its context and its governance ticket.
 #[derive(Debug)]

@@ -2,20 +2,22 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 use model_runtime::metrics::GroupBy;
 use model_runtime::{
-    ChatRequest, Config, ConfigError, EmbeddingRequest, EncodingFormat, Message, ModelInfo,
-    RequestContext, Runtime, StreamEvent,
+    ChatRequest, Config, EmbeddingRequest, EncodingFormat, Message, ModelInfo, RequestContext,
+    Runtime, StreamEvent,
 };
 
+pub use crate::cli_common::{CliError, load_config, table};
 use crate::config::GatewayConfig;
 use crate::listener::serve;
-use crate::server::{Gateway, shutdown_signal};
+use crate::server::shutdown_signal;
+use crate::state::Gateway;
 
 /// `modelrt`: an OpenAI-compatible LLM gateway and a CLI over the same providers.
 #[derive(Debug, Parser)]
@@ -165,37 +167,6 @@ pub enum GroupColumn {
     Key,
 }
 
-/// What a failed command prints and its exit code.
-#[derive(Debug)]
-pub struct CliError {
-    message: String,
-    code: u8,
-}
-
-impl CliError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            code: 1,
-        }
-    }
-}
-
-impl From<ConfigError> for CliError {
-    fn from(e: ConfigError) -> Self {
-        Self {
-            message: format!("configuration error: {e}"),
-            code: 2,
-        }
-    }
-}
-
-impl From<model_runtime::Error> for CliError {
-    fn from(e: model_runtime::Error) -> Self {
-        Self::new(e.to_string())
-    }
-}
-
 /// Parses the command line and runs it: the whole `modelrt` program.
 ///
 /// A custom build that links more providers calls it from its own `main` — linking a
@@ -246,14 +217,6 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code)
         }
-    }
-}
-
-/// Loads `path`, or the embedded default when there is none.
-pub fn load_config(path: Option<&Path>) -> Result<Config, ConfigError> {
-    match path {
-        Some(p) => Config::from_file(p),
-        None => Ok(Config::embedded_default()),
     }
 }
 
@@ -561,30 +524,6 @@ async fn run_chat(runtime: &Runtime, req: &ChatRequest, stream: bool) -> Result<
         writeln!(out).map_err(write_err)?;
     }
     Ok(())
-}
-
-/// Left-aligned columns separated by two spaces.
-pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (i, (c, w)) in r.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// The `modelrt providers` text.

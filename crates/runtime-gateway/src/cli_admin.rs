@@ -6,7 +6,7 @@ use model_runtime::Config;
 use serde_json::{Value, json};
 
 use crate::admin::{AdminCtx, AdminRequest, dispatch};
-use crate::cli::CliError;
+use crate::cli_common::CliError;
 
 /// Where admin commands go.
 #[derive(Debug, Clone, Args)]
@@ -276,7 +276,7 @@ pub async fn run(
             (status, v)
         }
         None => {
-            let config = crate::cli::load_config(config)?;
+            let config = crate::cli_common::load_config(config)?;
             let gateway = crate::config::GatewayConfig::from_config(&config)?;
             let settings = match gateway.governance {
                 Some(s) => Some(s),
@@ -331,7 +331,7 @@ fn local_settings(config: &Config) -> Result<Option<crate::govern::GovSettings>,
 
 /// `modelrt pricing check`: every deployment in use without a price.
 pub async fn pricing_check(config: Option<&std::path::Path>) -> Result<(), CliError> {
-    let config = crate::cli::load_config(config)?;
+    let config = crate::cli_common::load_config(config)?;
     let runtime = model_runtime::Runtime::check(config).await?;
     let book = crate::govern::price::PriceBook::new(&runtime);
     let pricing = runtime.metering().map(|m| m.pricing().clone());

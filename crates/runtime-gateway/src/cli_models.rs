@@ -3,7 +3,7 @@
 
 use model_runtime::{ModelInfo, Provider, RequestContext, Runtime};
 
-use crate::cli::{CliError, table as text_table};
+use crate::cli_common::{CliError, table as text_table};
 
 /// Where a listed model comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -305,27 +305,6 @@ fn redis_settings(
     }))
 }
 
-/// `prefix.a.0.b` from a serde path (the same style the facade uses for `${ENV}` errors).
-pub fn dotted_path(prefix: &str, path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = prefix.to_owned();
-    for seg in path.iter() {
-        match seg {
-            Segment::Seq { index } => out.push_str(&format!(".{index}")),
-            Segment::Map { key } => {
-                out.push('.');
-                out.push_str(key);
-            }
-            Segment::Enum { variant } => {
-                out.push('.');
-                out.push_str(variant);
-            }
-            Segment::Unknown => {}
-        }
-    }
-    out
-}
-
 fn parse_hash(s: &str) -> Result<KeyHash, String> {
     let bytes = hex::decode(s.trim())
         .map_err(|_| "expected the SHA-256 of the key as 64 hex digits".to_owned())?;
@@ -343,7 +322,7 @@ impl GatewayConfig {
         };
         let raw: RawGateway = serde_path_to_error::deserialize(toml::Value::Table(table.clone()))
             .map_err(|e| {
-            let key = dotted_path("gateway", e.path());
+            let key = crate::config_path::dotted_path("gateway", e.path());
             config.invalid(key, e.into_inner().to_string())
         })?;
         let mut out = Self::default();

@@ -21,7 +21,8 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::encode::ChunkEncoder;
 use crate::error::ApiError;
-use crate::server::{Gateway, meta_headers, shutting_down};
+use crate::http::{meta_headers, shutting_down};
+use crate::state::Gateway;
 
 /// Turns core stream events into one dialect's SSE frames, appended to a buffer.
 pub trait SseEncoder: Send + Unpin + 'static {

@@ -379,7 +379,7 @@ pub fn init_logging(default_level: &str, format: LogFormat, otel: Option<crate::
 /// with its key right after. An exporter that cannot be built is reported on stderr and
 /// the gateway runs without traces.
 pub fn startup_otel(config_file: Option<&Path>) -> Option<crate::otel::BoxedLayer> {
-    let config = crate::cli::load_config(config_file).ok()?;
+    let config = crate::cli_common::load_config(config_file).ok()?;
     let traces = TelemetryConfig::from_config(&config).ok()?.traces?;
     match crate::otel::layer(&traces) {
         Ok(l) => Some(l),

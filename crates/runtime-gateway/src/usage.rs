@@ -153,7 +153,7 @@ pub fn summary_table(rows: &[SummaryRow], group: GroupBy) -> String {
             format!("{:.0}", avg_latency(r)),
         ]);
     }
-    crate::cli::table(&out)
+    crate::cli_common::table(&out)
 }
 
 #[cfg(test)]

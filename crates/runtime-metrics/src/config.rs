@@ -7,6 +7,8 @@ use std::time::Duration;
 use runtime_core::ModelPricing;
 use serde::{Deserialize, Deserializer};
 
+/// The default SQLite busy timeout (see [`StorageConfig::busy_timeout`]).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deserializes `"30s"`, `"500ms"`, `"2m"` or a number of seconds.
 pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     #[derive(Deserialize)]
@@ -97,7 +99,7 @@ impl Default for StorageConfig {
             buffer_max_records: 100_000,
             max_connections: 4,
             connect_timeout: Duration::from_secs(2),
-            busy_timeout: crate::store::DEFAULT_BUSY_TIMEOUT,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
         }
     }
 }

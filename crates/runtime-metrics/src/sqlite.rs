@@ -238,7 +238,7 @@ impl SqliteStore {
             cur.id = None;
             cur.companions = [None, None];
         }
-        if let Err(e) = crate::store::sqlite_migrate(&pool).await {
+        if let Err(e) = crate::store::backend::sqlite_migrate(&pool).await {
             tracing::warn!(error = %e, kind = %e.kind(), "cannot migrate the new usage database file yet");
         }
         let id = file_id(path).ok().flatten();

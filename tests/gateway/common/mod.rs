@@ -1,6 +1,8 @@
 //! Starts the real `modelrt` binary on a free port with a config file, and fake upstreams.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod sse;
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,14 +138,54 @@ impl Gw {
     }
 }
 
-/// A config with one OpenAI-type provider instance `mock` at `base`.
-pub fn mock_config(base: &str, extra: &str) -> String {
+/// The `[providers.<name>]` section of an OpenAI-type provider instance at `base` (a mock
+/// server's URI) with the tests' upstream key.
+pub fn openai_provider(name: &str, base: &str) -> String {
     format!(
         r#"
-[providers.mock]
+[providers.{name}]
 type = "openai"
 base_url = "{base}/v1"
 api_key = "{UPSTREAM_KEY}"
+"#
+    )
+}
+
+/// A config with one OpenAI-type provider instance `mock` at `base`.
+pub fn mock_config(base: &str, extra: &str) -> String {
+    format!("{}\n{extra}\n", openai_provider("mock", base))
+}
+
+/// A logical model `model` over two deployments, `primary-mini` (priority 0, provider
+/// `primary` at `primary_url`) and `backup-mini` (priority 1, provider `backup` at
+/// `backup_url`), three attempts with millisecond backoff; `extra` is appended.
+pub fn two_deployments(model: &str, primary_url: &str, backup_url: &str, extra: &str) -> String {
+    let primary = openai_provider("primary", primary_url);
+    let backup = openai_provider("backup", backup_url);
+    format!(
+        r#"
+{primary}
+{backup}
+
+[router]
+backoff_base = "1ms"
+backoff_max = "2ms"
+
+[[models]]
+name = "{model}"
+max_attempts = 3
+
+[[models.deployments]]
+provider = "primary"
+model = "gpt-4o-mini"
+name = "primary-mini"
+priority = 0
+
+[[models.deployments]]
+provider = "backup"
+model = "gpt-4o-mini"
+name = "backup-mini"
+priority = 1
 
 {extra}
 "#

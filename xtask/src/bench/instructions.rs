@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::procs::{Proc, free_port, wait_ready_for};
-use super::{Bench, Mode, gateway_config, start_mock};
+use super::setup::{Bench, Mode, gateway_config, start_mock};
 
 /// One measured cell.
 struct Row {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Bench, Cell, Mode, STREAM_CHUNKS};
+use super::setup::{Bench, Cell, Mode, STREAM_CHUNKS};
 
 fn ms(us: f64) -> String {
     format!("{:.3}", us / 1e3)

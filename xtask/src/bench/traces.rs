@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{Bench, start_gateway};
+use super::setup::{Bench, start_gateway};
 
 /// What the receiver saw.
 #[derive(Default)]

@@ -4,37 +4,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use runtime_testkit::upstream::{Arrival, CHAT_USAGE, EMBED_USAGE, Kind};
+use runtime_testkit::upstream::{CHAT_USAGE, EMBED_USAGE, Kind};
 use serde_json::{Value, json};
 
-use super::config::Limits;
+use super::fleet::{Event, Fleet};
 use super::load::{Class, Outcome};
 use super::rss::rss_flat;
-use super::{Event, Fleet, Options};
-
-/// A usage row (the columns the checks read).
-#[derive(Debug, Clone)]
-pub struct Row {
-    /// Primary key.
-    pub id: String,
-    /// `ok`, `error`, `aborted`.
-    pub status: String,
-    /// `chat`, `chat_stream`, `embedding`.
-    pub operation: String,
-    /// Total tokens.
-    pub total_tokens: u64,
-}
-
-/// What PostgreSQL and the replicas' spill files hold after the run.
-#[derive(Debug, Clone, Default)]
-pub struct Usage {
-    /// Every row of `usage_records`.
-    pub rows: Vec<Row>,
-    /// `sum(requests)` of `usage_rollup_hourly`.
-    pub rollup_requests: u64,
-    /// Request ids still in spill files (durable, replayed on the next start).
-    pub spilled: HashSet<String>,
-}
+use super::verdict::check;
+pub use super::verdict::{Check, Input, Row, Usage};
 
 /// Reads the usage rows and the spill files left in the replicas' directories.
 pub fn read_usage(fleet: &Fleet, out: &Path) -> Result<Usage, String> {
@@ -80,36 +57,6 @@ pub fn read_usage(fleet: &Fleet, out: &Path) -> Result<Usage, String> {
     })
 }
 
-/// Everything the checks read.
-pub struct Input {
-    /// The command line.
-    pub opts: Options,
-    /// The configured limits.
-    pub limits: Limits,
-    /// Length of the load, ms.
-    pub duration_ms: u64,
-    /// The load's start, Unix ms (mock arrival times are Unix ms).
-    pub start_unix_ms: u64,
-    /// Every request's outcome.
-    pub outcomes: Vec<Outcome>,
-    /// The faults applied.
-    pub events: Vec<Event>,
-    /// Requests received by the mocks of deployments a, b, e.
-    pub arrivals: [Vec<Arrival>; 3],
-    /// Usage rows and spill files.
-    pub usage: Usage,
-    /// `(ms, replica, generation, KiB)` samples.
-    pub rss: Vec<(u64, usize, u32, u64)>,
-    /// Requests that went to the next replica after a refused connection.
-    pub connect_failovers: u64,
-    /// Faults that could not be applied, unclean exits.
-    pub notes: Vec<String>,
-    /// When some replica's Redis breaker was open (ms from the start), from the replicas' own
-    /// "redis unreachable" / "reachable again" log lines: a Redis call that timed out on a
-    /// stalled machine degrades that replica to local state, where it probes on its own.
-    pub redis_degraded: Vec<(u64, u64)>,
-}
-
 /// The intervals (ms after `start_unix_ms`) in which a replica's log says its Redis breaker
 /// was open; an interval still open at the end of the log ends at `end_ms`.
 pub fn redis_degraded_from_logs(
@@ -146,19 +93,6 @@ pub fn redis_degraded_from_logs(
     out
 }
 
-/// One check's verdict.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Check {
-    /// Short name.
-    pub name: String,
-    /// Passed.
-    pub ok: bool,
-    /// One line for humans.
-    pub detail: String,
-    /// The numbers behind it.
-    pub data: Value,
-}
-
 /// The soak report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
@@ -170,15 +104,6 @@ pub struct Report {
     pub checks: Vec<Check>,
     /// Notes (faults that could not be applied, unclean exits).
     pub notes: Vec<String>,
-}
-
-pub(super) fn check(name: &str, ok: bool, detail: String, data: Value) -> Check {
-    Check {
-        name: name.to_owned(),
-        ok,
-        detail,
-        data,
-    }
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {

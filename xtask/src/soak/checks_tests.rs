@@ -1,6 +1,9 @@
 //! Unit tests of the soak's checks: each can fail, and excuses apply only where stated.
 
 use super::*;
+use crate::soak::config::Limits;
+use crate::soak::fleet::Options;
+use runtime_testkit::upstream::Arrival;
 
 fn outcome(id: &str, replica: usize, start_ms: u64, class: Class) -> Outcome {
     Outcome {
@@ -158,7 +161,7 @@ fn rss_judges_the_growth_rate_in_calm_not_a_step_at_a_fault() {
     let mut inp = input();
     inp.duration_ms = 600_000;
     inp.opts.replicas = 1;
-    let ev = |what: &str, start_ms: u64, end_ms: u64| super::super::Event {
+    let ev = |what: &str, start_ms: u64, end_ms: u64| crate::soak::fleet::Event {
         what: what.into(),
         replica: None,
         start_ms,

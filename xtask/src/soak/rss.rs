@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::checks::{Check, Input, check};
+use super::verdict::{Check, Input, check};
 
 fn mean_kib(s: &[&(u64, usize, u32, u64)]) -> f64 {
     s.iter().map(|x| x.3 as f64).sum::<f64>() / s.len().max(1) as f64

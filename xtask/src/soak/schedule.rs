@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use runtime_testkit::services::rss_kib;
 use runtime_testkit::upstream::{Fault, Rule};
 
+use super::fleet::{Event, Fleet};
 use super::load::LoadState;
-use super::{Event, Fleet};
 
 /// Per-request faults of the three mocks for the whole run.
 pub fn set_rules(fleet: &Fleet) {

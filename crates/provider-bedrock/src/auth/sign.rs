@@ -9,7 +9,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use http::{HeaderName, HeaderValue};
 use runtime_core::http::HttpRequestSpec;
 
-use super::AwsCredentials;
+use super::credentials::AwsCredentials;
 
 /// The signing name of Bedrock (runtime and control plane alike).
 pub const SERVICE: &str = "bedrock";

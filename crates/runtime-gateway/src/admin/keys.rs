@@ -6,7 +6,7 @@ use runtime_governance::AdminError;
 use runtime_governance::admin::{CreateKey, RotateKey, UpdateKey, decode};
 use serde_json::Value;
 
-use super::{Answer, list, ok};
+use super::answer::{Answer, list, ok};
 use crate::govern::Governor;
 
 fn with_secret(mut view: Value, secret: String) -> Value {

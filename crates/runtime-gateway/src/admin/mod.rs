@@ -6,6 +6,7 @@
 //! directly. Bodies are strict (unknown fields refused, errors name the field); each change is
 //! one database transaction.
 
+mod answer;
 mod keys;
 pub mod openapi;
 mod routing;
@@ -21,13 +22,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use model_runtime::Runtime;
 use runtime_governance::AdminError;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::ApiError;
 use crate::govern::Governor;
-use crate::server::Gateway;
+use crate::state::Gateway;
+pub use answer::{AdminCtx, Answer};
+use answer::{list, ok};
 
 /// Every admin route: method, path template (`{id}` is one segment).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -53,14 +55,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/openapi.json"),
 ];
 
-/// What the admin handlers work on.
-pub struct AdminCtx<'a> {
-    /// Governance, when on.
-    pub gov: Option<&'a Governor>,
-    /// The runtime (usage store, router).
-    pub runtime: &'a Runtime,
-}
-
 /// One admin request.
 pub struct AdminRequest<'a> {
     /// `GET`, `POST`, `PATCH`, `DELETE`.
@@ -73,9 +67,6 @@ pub struct AdminRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// An admin answer: status and JSON.
-pub type Answer = (StatusCode, Value);
-
 fn error(e: AdminError) -> Answer {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let kind = if e.status >= 500 {
@@ -87,14 +78,6 @@ fn error(e: AdminError) -> Answer {
         status,
         json!({"error": {"message": e.to_string(), "type": kind, "param": e.field, "code": e.code}}),
     )
-}
-
-fn ok(v: Value) -> Answer {
-    (StatusCode::OK, v)
-}
-
-fn list(items: Vec<Value>) -> Answer {
-    ok(json!({"object": "list", "data": items}))
 }
 
 /// Matches `path` against `template`; returns the `{id}` segment, if any.

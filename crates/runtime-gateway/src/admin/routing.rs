@@ -5,7 +5,7 @@
 use runtime_governance::AdminError;
 use serde_json::json;
 
-use super::{AdminCtx, Answer, ok};
+use super::answer::{AdminCtx, Answer, ok};
 
 pub(super) async fn routing(ctx: &AdminCtx<'_>) -> Result<Answer, AdminError> {
     let now_ms = std::time::SystemTime::now()

@@ -4,7 +4,7 @@
 use runtime_governance::AdminError;
 use serde_json::json;
 
-use super::{AdminCtx, Answer, ok};
+use super::answer::{AdminCtx, Answer, ok};
 use model_runtime::metrics::{Bucket, SpendBy};
 
 #[derive(serde::Deserialize)]

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use runtime_governance::AdminError;
 use runtime_governance::admin::{TeamInput, decode};
 
-use super::{Answer, list, ok};
+use super::answer::{Answer, list, ok};
 use crate::govern::Governor;
 
 pub(super) async fn handle(

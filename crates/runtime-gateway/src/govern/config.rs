@@ -80,7 +80,7 @@ pub fn parse(
 ) -> Result<Option<GovSettings>, ConfigError> {
     let Some(table) = table else { return Ok(None) };
     let raw: Raw = serde_path_to_error::deserialize(table.clone()).map_err(|e| {
-        let key = crate::config::dotted_path("gateway.governance", e.path());
+        let key = crate::config_path::dotted_path("gateway.governance", e.path());
         config.invalid(key, e.into_inner().to_string())
     })?;
     if !raw.enabled {

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,7 +18,6 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::future::RouteFuture;
 use bytes::Bytes;
-use futures::task::AtomicWaker;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -26,181 +25,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tower::Service as _;
 
-use super::registry::Connections;
+use super::registry::{ConnState, Kick, Phase};
 use super::stats::{Rejected, Shed, Timeout};
+use super::timeout::BodyTimeout;
 use crate::error::ApiError;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Where a connection is in its request cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(super) enum Phase {
-    /// Accepted; no byte yet.
-    Fresh = 0,
-    /// Bytes of a request head arrived; the head is not complete.
-    Head = 1,
-    /// A handler waits for request body bytes.
-    Body = 2,
-    /// A request is being served (handler, upstream, response).
-    Busy = 3,
-    /// Between requests.
-    Idle = 4,
-}
-
-impl Phase {
-    fn from_u8(v: u8) -> Self {
-        match v {
-            0 => Self::Fresh,
-            1 => Self::Head,
-            2 => Self::Body,
-            3 => Self::Busy,
-            _ => Self::Idle,
-        }
-    }
-}
-
-/// Why a connection was woken to close (or to fail its body read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(super) enum Kick {
-    Header = 1,
-    Body = 2,
-    /// The body read failed with [`BodyTimeout`]; the response closes the connection.
-    BodyFired = 3,
-    Idle = 4,
-    Send = 5,
-    Evict = 6,
-    Drain = 7,
-    Stop = 8,
-}
-
-impl Kick {
-    fn from_u8(v: u8) -> Option<Self> {
-        Some(match v {
-            1 => Self::Header,
-            2 => Self::Body,
-            3 => Self::BodyFired,
-            4 => Self::Idle,
-            5 => Self::Send,
-            6 => Self::Evict,
-            7 => Self::Drain,
-            8 => Self::Stop,
-            _ => return None,
-        })
-    }
-}
-
-/// The state of one connection, shared by its task (writer) and the registry (reader).
-#[derive(Debug)]
-pub(super) struct ConnState {
-    conns: Arc<Connections>,
-    slot: usize,
-    /// Accepted over the cap: answers probes, `503 overloaded` to the rest.
-    overload: bool,
-    phase: AtomicU8,
-    /// Coarse-clock ms when the phase began (in `Body`: of the last read).
-    since: AtomicU64,
-    /// Coarse-clock ms + 1 since when a write waits for the client; 0: none.
-    write_blocked: AtomicU64,
-    kick: AtomicU8,
-    waker: AtomicWaker,
-}
-
-impl ConnState {
-    pub(super) fn new(conns: Arc<Connections>, slot: usize, now: u64, overload: bool) -> Self {
-        Self {
-            conns,
-            slot,
-            overload,
-            phase: AtomicU8::new(Phase::Fresh as u8),
-            since: AtomicU64::new(now),
-            write_blocked: AtomicU64::new(0),
-            kick: AtomicU8::new(0),
-            waker: AtomicWaker::new(),
-        }
-    }
-
-    #[inline]
-    pub(super) fn phase(&self) -> Phase {
-        Phase::from_u8(self.phase.load(Ordering::Relaxed))
-    }
-
-    #[inline]
-    fn set_phase(&self, p: Phase) {
-        self.phase.store(p as u8, Ordering::Relaxed);
-    }
-
-    #[inline]
-    fn enter(&self, p: Phase) {
-        self.since.store(self.conns.now(), Ordering::Relaxed);
-        self.set_phase(p);
-    }
-
-    pub(super) fn since(&self) -> u64 {
-        self.since.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn write_blocked_since(&self) -> Option<u64> {
-        self.write_blocked.load(Ordering::Relaxed).checked_sub(1)
-    }
-
-    #[cfg(test)]
-    pub(super) fn slot(&self) -> usize {
-        self.slot
-    }
-
-    #[cfg(test)]
-    pub(super) fn is_overload(&self) -> bool {
-        self.overload
-    }
-
-    /// Not serving a request and not told to close yet.
-    pub(super) fn evictable(&self) -> bool {
-        matches!(self.phase(), Phase::Fresh | Phase::Head | Phase::Idle)
-            && self.kick.load(Ordering::Relaxed) == 0
-    }
-
-    pub(super) fn kicked(&self) -> Option<Kick> {
-        Kick::from_u8(self.kick.load(Ordering::Acquire))
-    }
-
-    /// Tells the connection's task to handle `kick` (unless it has one pending) and wakes it.
-    pub(super) fn kick(&self, kick: Kick) -> bool {
-        let set = self
-            .kick
-            .compare_exchange(0, kick as u8, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok();
-        if set {
-            self.waker.wake();
-        }
-        set
-    }
-
-    fn clear_kick(&self, kick: Kick) {
-        let _ = self
-            .kick
-            .compare_exchange(kick as u8, 0, Ordering::AcqRel, Ordering::Relaxed);
-    }
-
-    /// The response body was handed over: the connection waits for the next request.
-    fn response_done(&self) {
-        if matches!(self.phase(), Phase::Busy | Phase::Body) {
-            self.enter(Phase::Idle);
-        }
-    }
-
-    #[cfg(test)]
-    pub(super) fn set_phase_for_test(&self, p: Phase, since: u64) {
-        self.since.store(since, Ordering::Relaxed);
-        self.set_phase(p);
-    }
-
-    #[cfg(test)]
-    pub(super) fn set_write_blocked_for_test(&self, since: u64) {
-        self.write_blocked.store(since + 1, Ordering::Relaxed);
-    }
-}
 
 /// The client socket, noting reads (a new head begins; body progress) and blocked writes.
 struct ConnIo {
@@ -278,37 +108,6 @@ impl AsyncWrite for ConnIo {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
-    }
-}
-
-/// The error a request body read fails with when the client stops sending it for
-/// `body_timeout`; the handlers answer it with `408`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyTimeout(pub Duration);
-
-impl std::fmt::Display for BodyTimeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the request body stopped arriving for {:?} (body_timeout) before its declared length",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for BodyTimeout {}
-
-impl BodyTimeout {
-    /// The body timeout behind `err` (an error from reading a request body), if it is one.
-    pub fn find<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a BodyTimeout> {
-        let mut e = Some(err);
-        while let Some(cur) = e {
-            if let Some(t) = cur.downcast_ref::<BodyTimeout>() {
-                return Some(t);
-            }
-            e = cur.source();
-        }
-        None
     }
 }
 
@@ -449,9 +248,9 @@ fn refuse(st: &ConnState, req: &Request<Incoming>) -> Response<Body> {
         .with_code("overloaded")
     } else {
         st.conns.stats.rejected(Rejected::Draining);
-        crate::server::shutting_down()
+        crate::http::shutting_down()
     };
-    let id = crate::server::request_id(req.headers());
+    let id = crate::http::request_id(req.headers());
     let mut resp = crate::routes::error_for_path(
         req.uri().path(),
         err.with_retry_after(Duration::from_secs(1)),

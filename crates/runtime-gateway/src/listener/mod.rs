@@ -42,6 +42,7 @@
 mod conn;
 mod registry;
 mod stats;
+mod timeout;
 
 use std::future::Future;
 use std::pin::pin;
@@ -52,14 +53,11 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
-use crate::server::{Gateway, router};
+use crate::server::router;
+use crate::state::Gateway;
 
-pub use conn::BodyTimeout;
-pub use registry::Connections;
-
-/// Connections accepted beyond `max_connections` when none can be closed to make room: they
-/// answer `/health` and `/ready`, and `503 overloaded` to everything else.
-pub const OVERLOAD_RESERVE: usize = 64;
+pub use registry::{Connections, OVERLOAD_RESERVE};
+pub use timeout::BodyTimeout;
 
 /// How long connections get to finish writing their last response once the listener closed.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);

@@ -2,13 +2,12 @@
 //! fires timeouts, the coarse clock, and the drain.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::task::AtomicWaker;
 use parking_lot::Mutex;
 
-use super::OVERLOAD_RESERVE;
-use super::conn::{ConnState, Kick, Phase};
 use super::stats::{Shed, Stats};
 use crate::config::ConnLimits;
 
@@ -18,6 +17,180 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 /// Most connections one eviction closes (nginx closes an eighth of its reusable connections,
 /// 1 to 32, when it runs out).
 const EVICT_BATCH: usize = 32;
+
+/// Connections accepted beyond `max_connections` when none can be closed to make room: they
+/// answer `/health` and `/ready`, and `503 overloaded` to everything else.
+pub const OVERLOAD_RESERVE: usize = 64;
+
+/// Where a connection is in its request cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Phase {
+    /// Accepted; no byte yet.
+    Fresh = 0,
+    /// Bytes of a request head arrived; the head is not complete.
+    Head = 1,
+    /// A handler waits for request body bytes.
+    Body = 2,
+    /// A request is being served (handler, upstream, response).
+    Busy = 3,
+    /// Between requests.
+    Idle = 4,
+}
+
+impl Phase {
+    pub(super) fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Self::Fresh,
+            1 => Self::Head,
+            2 => Self::Body,
+            3 => Self::Busy,
+            _ => Self::Idle,
+        }
+    }
+}
+
+/// Why a connection was woken to close (or to fail its body read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Kick {
+    Header = 1,
+    Body = 2,
+    /// The body read failed with [`BodyTimeout`]; the response closes the connection.
+    BodyFired = 3,
+    Idle = 4,
+    Send = 5,
+    Evict = 6,
+    Drain = 7,
+    Stop = 8,
+}
+
+impl Kick {
+    pub(super) fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Header,
+            2 => Self::Body,
+            3 => Self::BodyFired,
+            4 => Self::Idle,
+            5 => Self::Send,
+            6 => Self::Evict,
+            7 => Self::Drain,
+            8 => Self::Stop,
+            _ => return None,
+        })
+    }
+}
+
+/// The state of one connection, shared by its task (writer) and the registry (reader).
+#[derive(Debug)]
+pub(super) struct ConnState {
+    pub(super) conns: Arc<Connections>,
+    pub(super) slot: usize,
+    /// Accepted over the cap: answers probes, `503 overloaded` to the rest.
+    pub(super) overload: bool,
+    pub(super) phase: AtomicU8,
+    /// Coarse-clock ms when the phase began (in `Body`: of the last read).
+    pub(super) since: AtomicU64,
+    /// Coarse-clock ms + 1 since when a write waits for the client; 0: none.
+    pub(super) write_blocked: AtomicU64,
+    pub(super) kick: AtomicU8,
+    pub(super) waker: AtomicWaker,
+}
+
+impl ConnState {
+    pub(super) fn new(conns: Arc<Connections>, slot: usize, now: u64, overload: bool) -> Self {
+        Self {
+            conns,
+            slot,
+            overload,
+            phase: AtomicU8::new(Phase::Fresh as u8),
+            since: AtomicU64::new(now),
+            write_blocked: AtomicU64::new(0),
+            kick: AtomicU8::new(0),
+            waker: AtomicWaker::new(),
+        }
+    }
+
+    #[inline]
+    pub(super) fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Relaxed))
+    }
+
+    #[inline]
+    pub(super) fn set_phase(&self, p: Phase) {
+        self.phase.store(p as u8, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(super) fn enter(&self, p: Phase) {
+        self.since.store(self.conns.now(), Ordering::Relaxed);
+        self.set_phase(p);
+    }
+
+    pub(super) fn since(&self) -> u64 {
+        self.since.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn write_blocked_since(&self) -> Option<u64> {
+        self.write_blocked.load(Ordering::Relaxed).checked_sub(1)
+    }
+
+    #[cfg(test)]
+    pub(super) fn slot(&self) -> usize {
+        self.slot
+    }
+
+    #[cfg(test)]
+    pub(super) fn is_overload(&self) -> bool {
+        self.overload
+    }
+
+    /// Not serving a request and not told to close yet.
+    pub(super) fn evictable(&self) -> bool {
+        matches!(self.phase(), Phase::Fresh | Phase::Head | Phase::Idle)
+            && self.kick.load(Ordering::Relaxed) == 0
+    }
+
+    pub(super) fn kicked(&self) -> Option<Kick> {
+        Kick::from_u8(self.kick.load(Ordering::Acquire))
+    }
+
+    /// Tells the connection's task to handle `kick` (unless it has one pending) and wakes it.
+    pub(super) fn kick(&self, kick: Kick) -> bool {
+        let set = self
+            .kick
+            .compare_exchange(0, kick as u8, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok();
+        if set {
+            self.waker.wake();
+        }
+        set
+    }
+
+    pub(super) fn clear_kick(&self, kick: Kick) {
+        let _ = self
+            .kick
+            .compare_exchange(kick as u8, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// The response body was handed over: the connection waits for the next request.
+    pub(super) fn response_done(&self) {
+        if matches!(self.phase(), Phase::Busy | Phase::Body) {
+            self.enter(Phase::Idle);
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_phase_for_test(&self, p: Phase, since: u64) {
+        self.since.store(since, Ordering::Relaxed);
+        self.set_phase(p);
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_write_blocked_for_test(&self, since: u64) {
+        self.write_blocked.store(since + 1, Ordering::Relaxed);
+    }
+}
 
 /// The client connections of one gateway: limits, counters, and every open connection.
 #[derive(Debug)]

@@ -23,18 +23,18 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
-use model_runtime::metrics::StoredResponse;
-use runtime_dialects::openai_responses::response::ResponseObject;
 use runtime_dialects::openai_responses::types::{MessageItem, MessageRole, StringOr};
 use runtime_dialects::openai_responses::{InputItem, ResponsesStreamEncoder, request, response};
-use runtime_dialects::{ErrorCategory, ErrorInfo, RequestError};
+use runtime_dialects::{ErrorInfo, RequestError};
 use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::call::ChatCall;
 use crate::encode::now_unix;
 use crate::error::ApiError;
-use crate::server::{Gateway, RequestId, json_ok, json_with_meta, read_body};
+use crate::http::{json_ok, json_with_meta, read_body};
+use crate::state::{Gateway, RequestId};
+use store::Saver;
 pub use store::{ResponseStore, ResponseStoreError, StoreSettings};
 use stream::ResponsesSse;
 
@@ -81,28 +81,6 @@ fn bad_request(e: &RequestError) -> ApiError {
     }
 }
 
-/// The neutral description of a gateway error, for the stream's `error` event.
-pub(crate) fn error_info(e: &ApiError) -> ErrorInfo {
-    let status = e.status.as_u16();
-    let category = match status {
-        401 => ErrorCategory::Authentication,
-        403 => ErrorCategory::Permission,
-        404 => ErrorCategory::NotFound,
-        413 => ErrorCategory::RequestTooLarge,
-        429 => ErrorCategory::RateLimited,
-        503 | 529 => ErrorCategory::Overloaded,
-        504 => ErrorCategory::Timeout,
-        400..=499 => ErrorCategory::InvalidRequest,
-        _ => ErrorCategory::Api,
-    };
-    let mut info = ErrorInfo::new(category, e.message.clone());
-    info.status = status;
-    info.param.clone_from(&e.param);
-    info.code.clone_from(&e.code);
-    info.retry_after = e.retry_after;
-    info
-}
-
 fn store_unavailable(e: &ResponseStoreError) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -127,42 +105,6 @@ fn response_not_found(id: &str, param: Option<&str>) -> ApiError {
         e = e.with_code("not_found");
     }
     e
-}
-
-/// Stores a finished response with the conversation it ends.
-pub(crate) struct Saver {
-    store: Arc<ResponseStore>,
-    owner: String,
-    /// The conversation before the answer (the stored history and this request's input).
-    items: Vec<Value>,
-}
-
-impl Saver {
-    /// Stores `obj` (a failure is logged: the client has its answer, a follow-up gets 404).
-    pub(crate) async fn save(&self, obj: &ResponseObject) {
-        let mut items = self.items.clone();
-        items.extend(
-            obj.output
-                .iter()
-                .filter_map(|o| serde_json::to_value(o).ok()),
-        );
-        let now = store::now_ms();
-        let (Ok(response), Ok(items)) = (serde_json::to_string(obj), serde_json::to_string(&items))
-        else {
-            return;
-        };
-        let row = StoredResponse {
-            id: obj.id.clone(),
-            owner: self.owner.clone(),
-            created_ms: now,
-            expires_ms: self.store.expiry(now),
-            response,
-            items,
-        };
-        if let Err(e) = self.store.put(row).await {
-            tracing::warn!(error = %e, id = %obj.id, "could not store the response");
-        }
-    }
 }
 
 /// The input of a request as items (a string input is one user message).

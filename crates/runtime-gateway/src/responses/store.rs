@@ -15,10 +15,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use model_runtime::metrics::{StoreError, StoredResponse, UsageStore};
 use model_runtime::{Config, ConfigError};
 use parking_lot::Mutex;
+use runtime_dialects::openai_responses::response::ResponseObject;
 use serde::Deserialize;
+use serde_json::Value;
 
 /// The default time a stored response is kept: 30 days, as OpenAI keeps them.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -68,7 +72,7 @@ impl StoreSettings {
             return Ok(Self::default());
         };
         let raw: Raw = serde_path_to_error::deserialize(table).map_err(|e| {
-            let key = crate::config::dotted_path("gateway.responses", e.path());
+            let key = crate::config_path::dotted_path("gateway.responses", e.path());
             config.invalid(key, e.into_inner().to_string())
         })?;
         let mut out = Self::default();
@@ -302,6 +306,42 @@ impl ResponseStore {
             Ok(n) if n > 0 => tracing::debug!(purged = n, "expired stored responses deleted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not purge expired stored responses"),
+        }
+    }
+}
+
+/// Stores a finished response with the conversation it ends.
+pub(crate) struct Saver {
+    pub(crate) store: Arc<ResponseStore>,
+    pub(crate) owner: String,
+    /// The conversation before the answer (the stored history and this request's input).
+    pub(crate) items: Vec<Value>,
+}
+
+impl Saver {
+    /// Stores `obj` (a failure is logged: the client has its answer, a follow-up gets 404).
+    pub(crate) async fn save(&self, obj: &ResponseObject) {
+        let mut items = self.items.clone();
+        items.extend(
+            obj.output
+                .iter()
+                .filter_map(|o| serde_json::to_value(o).ok()),
+        );
+        let now = now_ms();
+        let (Ok(response), Ok(items)) = (serde_json::to_string(obj), serde_json::to_string(&items))
+        else {
+            return;
+        };
+        let row = StoredResponse {
+            id: obj.id.clone(),
+            owner: self.owner.clone(),
+            created_ms: now,
+            expires_ms: self.store.expiry(now),
+            response,
+            items,
+        };
+        if let Err(e) = self.store.put(row).await {
+            tracing::warn!(error = %e, id = %obj.id, "could not store the response");
         }
     }
 }

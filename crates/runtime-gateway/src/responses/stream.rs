@@ -7,8 +7,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use model_runtime::StreamEvent;
 use runtime_dialects::openai_responses::ResponsesStreamEncoder;
+use runtime_dialects::{ErrorCategory, ErrorInfo};
 
-use super::Saver;
+use super::store::Saver;
 use crate::error::ApiError;
 use crate::sse::SseEncoder;
 
@@ -41,7 +42,7 @@ impl SseEncoder for ResponsesSse {
     }
 
     fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>) {
-        self.enc.fail(&super::error_info(err), out);
+        self.enc.fail(&error_info(err), out);
     }
 
     fn before_last(&mut self) -> Option<BoxFuture<'static, ()>> {
@@ -52,4 +53,26 @@ impl SseEncoder for ResponsesSse {
         let response = self.enc.response().clone();
         Some(Box::pin(async move { save.save(&response).await }))
     }
+}
+
+/// The neutral description of a gateway error, for the stream's `error` event.
+pub(crate) fn error_info(e: &ApiError) -> ErrorInfo {
+    let status = e.status.as_u16();
+    let category = match status {
+        401 => ErrorCategory::Authentication,
+        403 => ErrorCategory::Permission,
+        404 => ErrorCategory::NotFound,
+        413 => ErrorCategory::RequestTooLarge,
+        429 => ErrorCategory::RateLimited,
+        503 | 529 => ErrorCategory::Overloaded,
+        504 => ErrorCategory::Timeout,
+        400..=499 => ErrorCategory::InvalidRequest,
+        _ => ErrorCategory::Api,
+    };
+    let mut info = ErrorInfo::new(category, e.message.clone());
+    info.status = status;
+    info.param.clone_from(&e.param);
+    info.code.clone_from(&e.code);
+    info.retry_after = e.retry_after;
+    info
 }

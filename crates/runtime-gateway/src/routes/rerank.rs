@@ -16,7 +16,8 @@ use serde_json::{Map, Value, json};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::govern;
-use crate::server::{Gateway, RequestId, json_with_meta, parse_json, read_body, require};
+use crate::http::{json_with_meta, parse_json, read_body, require};
+use crate::state::{Gateway, RequestId};
 
 /// The handler.
 pub async fn rerank(

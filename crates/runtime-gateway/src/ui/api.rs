@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::session::{self, csrf_ok, set_cookie};
-use super::{Ui, authorize, body, changes, error, json_response, not_found};
+use super::shared::{Ui, authorize, body, changes, error, json_response, not_found};
 use crate::admin::{AdminCtx, AdminRequest, dispatch};
 use crate::config::hash_key;
 

@@ -15,10 +15,12 @@ use model_runtime::{Error, Provider};
 use runtime_dialects::anthropic_messages::count_tokens;
 use runtime_dialects::estimate;
 
-use super::{beta_features, error};
+use super::beta::beta_features;
+use super::error;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::server::{Gateway, RequestId, json_ok, read_body};
+use crate::http::{json_ok, read_body};
+use crate::state::{Gateway, RequestId};
 
 /// The header naming how the count was made.
 pub const X_TOKEN_COUNT: &str = "x-modelrt-token-count";

@@ -119,7 +119,7 @@ mod tests {
 
     #[tokio::test]
     async fn draining_is_503_api_error_with_its_wait() {
-        let e = crate::server::shutting_down().with_retry_after(Duration::from_secs(1));
+        let e = crate::http::shutting_down().with_retry_after(Duration::from_secs(1));
         let resp = response(e, "r");
         assert_eq!(resp.status().as_u16(), 503);
         assert_eq!(resp.headers()["retry-after"], "1");

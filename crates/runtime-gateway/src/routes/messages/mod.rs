@@ -9,6 +9,7 @@
 //! `x-api-key` or `Authorization: Bearer`; `anthropic-version` is accepted (any value) and
 //! `anthropic-beta` features travel with the request to an Anthropic upstream.
 
+mod beta;
 mod count;
 pub mod error;
 
@@ -21,14 +22,16 @@ use axum::http::HeaderMap;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use axum::routing::post;
-use model_runtime::{ChatRequest, ElementRef, StreamEvent};
+use model_runtime::StreamEvent;
 use runtime_dialects::anthropic_messages::{MessagesStreamEncoder, request, response};
 
 use crate::auth::Principal;
 use crate::call::ChatCall;
 use crate::error::ApiError;
-use crate::server::{Gateway, RequestId, json_with_meta, read_body};
+use crate::http::{json_with_meta, read_body};
 use crate::sse::SseEncoder;
+use crate::state::{Gateway, RequestId};
+use beta::beta_features;
 
 /// The routes, with their own key check (its failures in Anthropic's envelope).
 pub fn routes(gw: Arc<Gateway>) -> Router<Arc<Gateway>> {
@@ -43,7 +46,7 @@ pub fn routes(gw: Arc<Gateway>) -> Router<Arc<Gateway>> {
 fn rid(req: &Request) -> Arc<str> {
     req.extensions()
         .get::<RequestId>()
-        .map_or_else(|| crate::server::request_id(req.headers()), |r| r.0.clone())
+        .map_or_else(|| crate::http::request_id(req.headers()), |r| r.0.clone())
 }
 
 async fn authenticate(State(gw): State<Arc<Gateway>>, mut req: Request, next: Next) -> Response {
@@ -53,23 +56,6 @@ async fn authenticate(State(gw): State<Arc<Gateway>>, mut req: Request, next: Ne
             next.run(req).await
         }
         Err(e) => error::response(e, &rid(&req)),
-    }
-}
-
-/// The `anthropic-beta` features of the request (comma-separated, in one header or several),
-/// pinned to the core request for an Anthropic upstream.
-pub(crate) fn beta_features(headers: &HeaderMap, req: &mut ChatRequest) {
-    let features: Vec<String> = headers
-        .get_all("anthropic-beta")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|f| !f.is_empty() && f.len() <= 128)
-        .map(str::to_owned)
-        .collect();
-    if !features.is_empty() {
-        req.element_extra_mut(ElementRef::Request).beta_features = Some(features);
     }
 }
 
@@ -124,39 +110,5 @@ impl SseEncoder for Encoder {
     }
     fn fail(&mut self, err: &ApiError, out: &mut Vec<u8>) {
         self.0.fail(&error::info(err), out);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn beta_features_are_split_trimmed_and_pinned_to_the_request() {
-        let mut h = HeaderMap::new();
-        h.append(
-            "anthropic-beta",
-            "prompt-caching-2024-07-31, interleaved-thinking-2025-05-14"
-                .parse()
-                .unwrap(),
-        );
-        h.append(
-            "anthropic-beta",
-            "fine-grained-tool-streaming-2025-05-14".parse().unwrap(),
-        );
-        let mut req = ChatRequest::new("m", Vec::new());
-        beta_features(&h, &mut req);
-        assert_eq!(
-            req.element_extra(ElementRef::Request)
-                .and_then(|e| e.beta_features.clone()),
-            Some(vec![
-                "prompt-caching-2024-07-31".to_owned(),
-                "interleaved-thinking-2025-05-14".to_owned(),
-                "fine-grained-tool-streaming-2025-05-14".to_owned()
-            ])
-        );
-        let mut plain = ChatRequest::new("m", Vec::new());
-        beta_features(&HeaderMap::new(), &mut plain);
-        assert!(plain.element_extras.is_empty());
     }
 }
