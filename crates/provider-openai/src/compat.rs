@@ -395,9 +395,8 @@ impl CompatProvider {
             wire::responses::parse_responses(body, &self.cfg.name, model)?
         } else {
             let spec = self.chat_spec_for(&req, model, false, ctx)?;
-            let body: wire::ChatCompletion = self
-                .send_json(spec, model, ctx, "chat completion")
-                .await?;
+            let body: wire::ChatCompletion =
+                self.send_json(spec, model, ctx, "chat completion").await?;
             wire::parse_chat(body, &self.cfg.name, model)?
         };
         note_dropped(&mut resp.meta, &dropped);
@@ -449,8 +448,7 @@ impl CompatProvider {
         }
         let body = wire::completion_request(req, model, false, self.cfg.request);
         let spec = self.post_spec(Operation::Completion, model, &body, false, ctx)?;
-        let body: wire::TextCompletion =
-            self.send_json(spec, model, ctx, "completion").await?;
+        let body: wire::TextCompletion = self.send_json(spec, model, ctx, "completion").await?;
         wire::parse_completion(body, &self.cfg.name, model)
     }
 
@@ -557,9 +555,7 @@ impl Provider for CompatProvider {
             (Op::Chat(r), false) => Reply::Chat(self.chat_as(r, model, ctx).await?),
             (Op::Chat(r), true) => Reply::Stream(self.chat_stream_as(r, model, ctx).await?),
             (Op::Complete(r), false) => Reply::Completion(self.complete_as(r, model, ctx).await?),
-            (Op::Complete(r), true) => {
-                Reply::Stream(self.complete_stream_as(r, model, ctx).await?)
-            }
+            (Op::Complete(r), true) => Reply::Stream(self.complete_stream_as(r, model, ctx).await?),
             (Op::Embed(r), _) => Reply::Embeddings(self.embed_as(r, model, ctx).await?),
             _ => return runtime_core::call::serve_copied(self, call, ctx).await,
         })

@@ -8,8 +8,8 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use runtime_core::{
-    Embedding, EmbeddingRequest, EmbeddingResponse, Error, RequestContext, ResponseMeta, Service, ServiceExt,
-    Result, TimeoutPhase, Usage,
+    Embedding, EmbeddingRequest, EmbeddingResponse, Error, RequestContext, ResponseMeta, Result,
+    Service, ServiceExt, TimeoutPhase, Usage,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;

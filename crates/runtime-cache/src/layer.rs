@@ -73,11 +73,8 @@ impl CacheLayer {
 
 impl Layer for CacheLayer {
     fn layer(&self, inner: Arc<dyn Service>) -> Arc<dyn Service> {
-        let mut cached = CachedProvider::from_parts_with_stats(
-            inner,
-            self.cache.clone(),
-            self.stats.clone(),
-        );
+        let mut cached =
+            CachedProvider::from_parts_with_stats(inner, self.cache.clone(), self.stats.clone());
         if let Some(b) = &self.batcher {
             cached = cached.with_batcher(b.clone());
         }

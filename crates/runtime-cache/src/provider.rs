@@ -135,7 +135,11 @@ impl CachedProvider {
         Ok(Self::assemble(inner, cache, config))
     }
 
-    fn assemble(inner: Arc<dyn Service>, cache: Option<ResponseCache>, config: &CacheConfig) -> Self {
+    fn assemble(
+        inner: Arc<dyn Service>,
+        cache: Option<ResponseCache>,
+        config: &CacheConfig,
+    ) -> Self {
         let mut me = Self::from_parts(inner, cache);
         if config.embedding_batch.enabled {
             me = me.with_batching(config.embedding_batch);
@@ -500,9 +504,11 @@ impl CachedProvider {
             self.stats.bypass();
             return self.inner.call(call, ctx).await;
         };
-        self.answer(cache, key, ctx, &req.model, || self.inner.call_typed(call, ctx))
-            .await
-            .map(Reply::Rerank)
+        self.answer(cache, key, ctx, &req.model, || {
+            self.inner.call_typed(call, ctx)
+        })
+        .await
+        .map(Reply::Rerank)
     }
 
     async fn cached_chat(
@@ -519,9 +525,11 @@ impl CachedProvider {
         if call.stream {
             return self.cached_chat_stream(call, cache, key, ctx).await;
         }
-        self.answer(cache, key, ctx, &req.model, || self.inner.call_typed(call, ctx))
-            .await
-            .map(Reply::Chat)
+        self.answer(cache, key, ctx, &req.model, || {
+            self.inner.call_typed(call, ctx)
+        })
+        .await
+        .map(Reply::Chat)
     }
 
     async fn cached_chat_stream(
@@ -565,9 +573,11 @@ impl CachedProvider {
         if call.stream {
             return self.cached_complete_stream(call, cache, key, ctx).await;
         }
-        self.answer(cache, key, ctx, &req.model, || self.inner.call_typed(call, ctx))
-            .await
-            .map(Reply::Completion)
+        self.answer(cache, key, ctx, &req.model, || {
+            self.inner.call_typed(call, ctx)
+        })
+        .await
+        .map(Reply::Completion)
     }
 
     async fn cached_complete_stream(

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use runtime_cache::{CachedProvider, ManualClock, ResponseCache};
-use runtime_core::{ProviderService, Service, ServiceExt, 
+use runtime_core::{
     AssistantMessage, CacheControl, CacheMode, ChatRequest, ChatResponse, CompletionRequest,
-    Content, Error, FinishReason, Message, ReasoningBlock, RequestContext, StreamEvent,
-    ToolCall, Usage,
+    Content, Error, FinishReason, Message, ProviderService, ReasoningBlock, RequestContext,
+    Service, ServiceExt, StreamEvent, ToolCall, Usage,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
 
@@ -485,7 +485,11 @@ async fn disabled_cache_passes_everything_through() {
         enabled: false,
         ..Default::default()
     };
-    let cached = CachedProvider::from_config(ProviderService::shared(Arc::new(FakeProvider::new("x"))), &config).unwrap();
+    let cached = CachedProvider::from_config(
+        ProviderService::shared(Arc::new(FakeProvider::new("x"))),
+        &config,
+    )
+    .unwrap();
     assert!(cached.cache().is_none());
     let plain = CachedProvider::from_parts(ProviderService::shared(fake.clone()), None);
     let c = RequestContext::default();

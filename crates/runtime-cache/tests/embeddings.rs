@@ -6,8 +6,9 @@ use std::time::Duration;
 use runtime_cache::{
     BatchConfig, CACHED_INPUTS_ANNOTATION, CachedProvider, EmbeddingBatcher, ResponseCache,
 };
-use runtime_core::{ProviderService, Service, ServiceExt, 
-    CacheControl, CacheMode, Capabilities, EmbeddingRequest, Error, Provider, RequestContext, Usage,
+use runtime_core::{
+    CacheControl, CacheMode, Capabilities, EmbeddingRequest, Error, Provider, ProviderService,
+    RequestContext, Service, ServiceExt, Usage,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
 
@@ -41,7 +42,10 @@ fn fake(max_inputs: Option<usize>) -> Arc<FakeProvider> {
 }
 
 fn cached(f: &Arc<FakeProvider>) -> CachedProvider {
-    CachedProvider::from_parts(ProviderService::shared(f.clone()), Some(ResponseCache::memory(100_000, 1 << 26)))
+    CachedProvider::from_parts(
+        ProviderService::shared(f.clone()),
+        Some(ResponseCache::memory(100_000, 1 << 26)),
+    )
 }
 
 #[tokio::test]
@@ -188,12 +192,15 @@ async fn requests_over_the_provider_limit_are_split() {
 #[tokio::test(start_paused = true)]
 async fn the_batcher_respects_the_provider_limit_too() {
     let f = fake(Some(3));
-    let c = CachedProvider::from_parts(ProviderService::shared(f.clone()), Some(ResponseCache::memory(1000, 1 << 20)))
-        .with_batching(BatchConfig {
-            enabled: true,
-            max_batch: 128,
-            max_wait: Duration::from_millis(5),
-        });
+    let c = CachedProvider::from_parts(
+        ProviderService::shared(f.clone()),
+        Some(ResponseCache::memory(1000, 1 << 20)),
+    )
+    .with_batching(BatchConfig {
+        enabled: true,
+        max_batch: 128,
+        max_wait: Duration::from_millis(5),
+    });
     let input = texts("l", 8);
     let resp = c
         .embed(

@@ -14,8 +14,9 @@ use runtime_cache::{
     BackendKind, CacheBackend, CacheConfig, CachedProvider, ManualClock, RedisBackend,
     ResponseCache,
 };
-use runtime_core::{ProviderService, ServiceExt, 
-    CacheControl, ChatRequest, EmbeddingRequest, Message, RequestContext,
+use runtime_core::{
+    CacheControl, ChatRequest, EmbeddingRequest, Message, ProviderService, RequestContext,
+    ServiceExt,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
 use runtime_testkit::redis::{RedisCluster, RedisServer, free_port};

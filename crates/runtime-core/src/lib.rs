@@ -14,7 +14,7 @@ pub mod time;
 pub mod types;
 
 pub use call::{
-    Call, Failure, FromReply, Op, ProviderService, Reply, RouteSummary, Service, ServiceExt,
+    Call, Client, Failure, FromReply, Op, ProviderService, Reply, RouteSummary, Service, ServiceExt,
 };
 pub use error::{Error, Result, Retryability, TimeoutPhase};
 pub use provider::{

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use model_runtime::error::excerpt;
 use model_runtime::{
-    ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo, Provider,
+    ChatRequest, Client, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo,
     RequestContext, ResponseMeta, Runtime,
 };
 use serde::de::DeserializeOwned;
@@ -44,7 +44,7 @@ static X_CACHE: HeaderName = HeaderName::from_static("x-modelrt-cache");
 /// Everything a request handler needs, shared behind one `Arc` (never cloned per request).
 pub struct Gateway {
     runtime: Runtime,
-    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) provider: Client,
     config: GatewayConfig,
     auth: Auth,
     logical: Vec<String>,
@@ -82,7 +82,7 @@ impl Gateway {
                 .ok()
         });
         Arc::new(Self {
-            provider: runtime.provider(),
+            provider: runtime.client(),
             auth: Auth::new(&config, redis),
             logical: runtime.logical_models(),
             conns: Connections::new(config.connections),
@@ -128,7 +128,7 @@ impl Gateway {
     }
 
     /// The stack every call goes through (dispatcher, router, cache, metrics).
-    pub(crate) fn stack(&self) -> &Arc<dyn Provider> {
+    pub(crate) fn stack(&self) -> &Client {
         &self.provider
     }
 
@@ -677,7 +677,7 @@ async fn visible_models(
     headers: &HeaderMap,
 ) -> Result<Vec<ModelInfo>, ApiError> {
     let ctx = gw.context(id, who, headers);
-    let mut models = gw.provider.list_models(&ctx).await?;
+    let mut models = gw.provider.list_models(&ctx).await.map_err(|f| f.error)?;
     // Every logical model is listed, even when its router reports none of its deployments.
     let mut logical: Vec<ModelInfo> = gw
         .logical

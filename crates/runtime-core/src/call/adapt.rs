@@ -67,23 +67,68 @@ pub async fn serve_copied<P: Provider + ?Sized>(
     match call.op {
         Op::Chat(r) => {
             let r = aimed(r, model, |r| &mut r.model);
-            typed(p, Call { op: Op::Chat(&r), model, ..call }, ctx).await
+            typed(
+                p,
+                Call {
+                    op: Op::Chat(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
         }
         Op::CountTokens(r) => {
             let r = aimed(r, model, |r| &mut r.model);
-            typed(p, Call { op: Op::CountTokens(&r), model, ..call }, ctx).await
+            typed(
+                p,
+                Call {
+                    op: Op::CountTokens(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
         }
         Op::Complete(r) => {
             let r = aimed(r, model, |r| &mut r.model);
-            typed(p, Call { op: Op::Complete(&r), model, ..call }, ctx).await
+            typed(
+                p,
+                Call {
+                    op: Op::Complete(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
         }
         Op::Embed(r) => {
             let r = aimed(r, model, |r| &mut r.model);
-            typed(p, Call { op: Op::Embed(&r), model, ..call }, ctx).await
+            typed(
+                p,
+                Call {
+                    op: Op::Embed(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
         }
         Op::Rerank(r) => {
             let r = aimed(r, model, |r| &mut r.model);
-            typed(p, Call { op: Op::Rerank(&r), model, ..call }, ctx).await
+            typed(
+                p,
+                Call {
+                    op: Op::Rerank(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
         }
         Op::ListModels | Op::Health => typed(p, call, ctx).await,
     }
@@ -266,4 +311,101 @@ async fn typed_call<S: Service + ?Sized, T: FromReply>(
     ctx: &RequestContext,
 ) -> Result<T> {
     T::from_reply(s.call(call, ctx).await?)
+}
+
+/// A typed front over a stack that keeps the [`Failure`] of a failed call, with its route:
+/// what a caller that reports routes holds (the gateway answers them as headers). Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Client(Arc<dyn Service>);
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Client").field(&self.0.name()).finish()
+    }
+}
+
+impl Client {
+    /// A client of `service`.
+    pub fn new(service: Arc<dyn Service>) -> Self {
+        Self(service)
+    }
+
+    /// The service it calls.
+    pub fn service(&self) -> &Arc<dyn Service> {
+        &self.0
+    }
+
+    /// A chat answer.
+    pub async fn chat(
+        &self,
+        req: &ChatRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse, Failure> {
+        self.0.call_typed(Call::chat(req), ctx).await
+    }
+
+    /// A streamed chat answer.
+    pub async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream, Failure> {
+        self.0.call_typed(Call::chat_stream(req), ctx).await
+    }
+
+    /// A text completion.
+    pub async fn complete(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse, Failure> {
+        self.0.call_typed(Call::complete(req), ctx).await
+    }
+
+    /// A streamed text completion.
+    pub async fn complete_stream(
+        &self,
+        req: &CompletionRequest,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream, Failure> {
+        self.0.call_typed(Call::complete_stream(req), ctx).await
+    }
+
+    /// Embeddings.
+    pub async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse, Failure> {
+        self.0.call_typed(Call::embed(req), ctx).await
+    }
+
+    /// A ranking.
+    pub async fn rerank(
+        &self,
+        req: &RerankRequest,
+        ctx: &RequestContext,
+    ) -> Result<RerankResponse, Failure> {
+        self.0.call_typed(Call::rerank(req), ctx).await
+    }
+
+    /// The input tokens of a chat request.
+    pub async fn count_tokens(
+        &self,
+        req: &ChatRequest,
+        ctx: &RequestContext,
+    ) -> Result<u64, Failure> {
+        self.0.call_typed(Call::count_tokens(req), ctx).await
+    }
+
+    /// The live model listing.
+    pub async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>, Failure> {
+        self.0.call_typed(Call::list_models(), ctx).await
+    }
+
+    /// A health probe.
+    pub async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus, Failure> {
+        self.0.call_typed(Call::health(), ctx).await
+    }
 }

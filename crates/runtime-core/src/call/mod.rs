@@ -34,7 +34,8 @@
 //!
 //! Provider authors implement the typed [`Provider`](crate::Provider) instead (one method per
 //! operation, `Unsupported` by default); [`ProviderService`] adapts a provider to this
-//! contract, in one place. Callers keep a typed API through [`ServiceExt`].
+//! contract, in one place. Callers keep a typed API: [`ServiceExt`] on every service, or a
+//! [`Client`], whose methods keep the [`Failure`] with its route.
 
 mod adapt;
 #[cfg(test)]
@@ -42,7 +43,7 @@ mod tests;
 
 use async_trait::async_trait;
 
-pub use adapt::{FromReply, ProviderService, ServiceExt, serve, serve_copied};
+pub use adapt::{Client, FromReply, ProviderService, ServiceExt, serve, serve_copied};
 
 use crate::error::{Error, Result};
 use crate::provider::{Capabilities, HealthStatus, RequestContext};

@@ -166,15 +166,24 @@ async fn every_operation_reaches_its_typed_method_with_the_bodys_model() {
     let svc = ProviderService::new(rec.clone());
     let ctx = RequestContext::new();
     let (c, p, e, r) = (chat(), completion(), embedding(), rerank());
-    assert_eq!(svc.chat(&c, &ctx).await.map(|r| r.model).ok(), Some("m".into()));
+    assert_eq!(
+        svc.chat(&c, &ctx).await.map(|r| r.model).ok(),
+        Some("m".into())
+    );
     assert!(svc.chat_stream(&c, &ctx).await.is_ok());
     assert_eq!(
         svc.complete(&p, &ctx).await.map(|r| r.model).ok(),
         Some("m".into())
     );
     assert!(svc.complete_stream(&p, &ctx).await.is_ok());
-    assert_eq!(svc.embed(&e, &ctx).await.map(|r| r.model).ok(), Some("m".into()));
-    assert_eq!(svc.rerank(&r, &ctx).await.map(|r| r.results.len()).ok(), Some(1));
+    assert_eq!(
+        svc.embed(&e, &ctx).await.map(|r| r.model).ok(),
+        Some("m".into())
+    );
+    assert_eq!(
+        svc.rerank(&r, &ctx).await.map(|r| r.results.len()).ok(),
+        Some(1)
+    );
     assert_eq!(svc.count_tokens(&c, &ctx).await.ok(), Some(7));
     assert_eq!(svc.list_models(&ctx).await.map(|m| m.len()).ok(), Some(1));
     assert_eq!(svc.health(&ctx).await.map(|h| h.healthy).ok(), Some(true));
@@ -261,9 +270,17 @@ async fn operations_a_provider_does_not_implement_are_unsupported() {
     let unsupported = |e: Error| matches!(e, Error::Unsupported { .. });
     assert!(svc.embed(&embedding(), &ctx).await.is_err_and(unsupported));
     assert!(svc.rerank(&rerank(), &ctx).await.is_err_and(unsupported));
-    assert!(svc.count_tokens(&chat(), &ctx).await.is_err_and(unsupported));
+    assert!(
+        svc.count_tokens(&chat(), &ctx)
+            .await
+            .is_err_and(unsupported)
+    );
     // Completion is served over chat, which is unsupported here too.
-    assert!(svc.complete(&completion(), &ctx).await.is_err_and(unsupported));
+    assert!(
+        svc.complete(&completion(), &ctx)
+            .await
+            .is_err_and(unsupported)
+    );
     // Listing defaults to the static catalog (empty), health to the listing.
     assert_eq!(svc.list_models(&ctx).await.ok(), Some(Vec::new()));
     assert!(svc.health(&ctx).await.is_ok_and(|h| h.healthy));
