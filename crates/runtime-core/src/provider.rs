@@ -425,59 +425,6 @@ fn check_completion_over_chat(provider: &str, req: &CompletionRequest) -> Result
     Ok(())
 }
 
-#[async_trait]
-impl<P: Provider + ?Sized> Provider for Arc<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        (**self).chat(req, ctx).await
-    }
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        (**self).chat_stream(req, ctx).await
-    }
-    async fn complete(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<CompletionResponse> {
-        (**self).complete(req, ctx).await
-    }
-    async fn complete_stream(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<ChatStream> {
-        (**self).complete_stream(req, ctx).await
-    }
-    async fn embed(
-        &self,
-        req: &EmbeddingRequest,
-        ctx: &RequestContext,
-    ) -> Result<EmbeddingResponse> {
-        (**self).embed(req, ctx).await
-    }
-    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
-        (**self).count_tokens(req, ctx).await
-    }
-
-    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        (**self).rerank(req, ctx).await
-    }
-    fn models(&self) -> Vec<ModelInfo> {
-        (**self).models()
-    }
-    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
-        (**self).list_models(ctx).await
-    }
-    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
-        (**self).health(ctx).await
-    }
-}
-
 #[cfg(test)]
 mod request_id_tests {
     use super::*;
