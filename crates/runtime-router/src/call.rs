@@ -72,7 +72,9 @@ pub(crate) fn tokens(call: &Call<'_>) -> (u64, u64) {
 }
 
 /// What one attempt on a deployment returned: a whole answer, or a stream whose first
-/// events were read and held back.
+/// events were read and held back. (The answer is moved once, to the caller: boxing it would
+/// cost an allocation per call.)
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Attempted {
     Done(Reply),
     Held(HeldStream),
