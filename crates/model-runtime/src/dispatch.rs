@@ -1,14 +1,14 @@
-//! The provider at the top of the stack: sends `provider/model` to that provider instance (and
-//! logical models to the router, when there is one).
+//! The innermost layer of the stack: sends `provider/model` to that provider instance,
+//! re-targeted to `model` (the body is not copied), and logical models to the router, when
+//! there is one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, ProviderRegistry,
-    RequestContext, RerankRequest, RerankResponse, Result,
+    Call, Capabilities, Error, Failure, HealthStatus, ModelInfo, Op, Provider, ProviderRegistry,
+    Reply, RequestContext, Result, Service,
 };
 
 use crate::listing::ListingCache;
@@ -16,7 +16,7 @@ use crate::listing::ListingCache;
 /// Resolves a model name to the provider that serves it and the model to send.
 pub struct Dispatcher {
     registry: Arc<ProviderRegistry>,
-    logical: Option<Arc<dyn Provider>>,
+    logical: Option<Arc<dyn Service>>,
     logical_names: Vec<String>,
     listings: ListingCache,
 }
@@ -34,7 +34,7 @@ impl Dispatcher {
     /// named logical models.
     pub fn new(
         registry: Arc<ProviderRegistry>,
-        logical: Option<Arc<dyn Provider>>,
+        logical: Option<Arc<dyn Service>>,
         logical_names: Vec<String>,
     ) -> Self {
         Self {
@@ -54,11 +54,12 @@ impl Dispatcher {
         self
     }
 
-    /// The provider and the model to send for `model`.
-    pub fn resolve(&self, model: &str) -> Result<(Arc<dyn Provider>, Option<String>)> {
+    /// Who serves `model`: the router (a logical model), or a provider instance and the
+    /// model to send it.
+    pub fn resolve<'m>(&self, model: &'m str) -> Result<Resolved<'m>> {
         if let Some(router) = &self.logical {
             if self.logical_names.iter().any(|n| n == model) {
-                return Ok((router.clone(), None));
+                return Ok(Resolved::Logical(router.clone()));
             }
         }
         let Some((instance, rest)) = model.split_once('/') else {
@@ -67,9 +68,9 @@ impl Dispatcher {
         if self.registry.get(instance).is_none() && self.registry.factory(instance).is_err() {
             return Err(self.not_found(model));
         }
-        Ok((
+        Ok(Resolved::Instance(
             resolve_instance(&self.registry, instance)?,
-            Some(rest.to_owned()),
+            rest,
         ))
     }
 
@@ -92,6 +93,23 @@ impl Dispatcher {
     }
 }
 
+/// Who serves a model ([`Dispatcher::resolve`]).
+pub enum Resolved<'m> {
+    /// The router, for a logical model.
+    Logical(Arc<dyn Service>),
+    /// A provider instance and the model to send it (`model` of `provider/model`).
+    Instance(Arc<dyn Provider>, &'m str),
+}
+
+impl std::fmt::Debug for Resolved<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resolved::Logical(r) => write!(f, "Logical({})", r.name()),
+            Resolved::Instance(p, m) => write!(f, "Instance({}, {m})", p.name()),
+        }
+    }
+}
+
 /// A provider instance by name: a configured one, or a linked provider type built from the
 /// environment — whose error, when a credential is missing, says exactly what to set.
 pub(crate) fn resolve_instance(
@@ -104,23 +122,8 @@ pub(crate) fn resolve_instance(
     registry.build(instance, instance, &serde_json::Map::new())
 }
 
-fn with_model<T: Clone>(
-    req: &T,
-    model: Option<String>,
-    set: impl FnOnce(&mut T, String),
-) -> std::borrow::Cow<'_, T> {
-    match model {
-        None => std::borrow::Cow::Borrowed(req),
-        Some(m) => {
-            let mut r = req.clone();
-            set(&mut r, m);
-            std::borrow::Cow::Owned(r)
-        }
-    }
-}
-
 #[async_trait]
-impl Provider for Dispatcher {
+impl Service for Dispatcher {
     fn name(&self) -> &str {
         "model-runtime"
     }
@@ -132,57 +135,6 @@ impl Provider for Dispatcher {
             .embeddings(true)
             .rerank(true)
             .list_models(true)
-    }
-
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let (p, m) = self.resolve(&req.model)?;
-        p.chat(&with_model(req, m, |r, m| r.model = m), ctx).await
-    }
-
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let (p, m) = self.resolve(&req.model)?;
-        p.chat_stream(&with_model(req, m, |r, m| r.model = m), ctx)
-            .await
-    }
-
-    async fn complete(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<CompletionResponse> {
-        let (p, m) = self.resolve(&req.model)?;
-        p.complete(&with_model(req, m, |r, m| r.model = m), ctx)
-            .await
-    }
-
-    async fn complete_stream(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<ChatStream> {
-        let (p, m) = self.resolve(&req.model)?;
-        p.complete_stream(&with_model(req, m, |r, m| r.model = m), ctx)
-            .await
-    }
-
-    async fn embed(
-        &self,
-        req: &EmbeddingRequest,
-        ctx: &RequestContext,
-    ) -> Result<EmbeddingResponse> {
-        let (p, m) = self.resolve(&req.model)?;
-        p.embed(&with_model(req, m, |r, m| r.model = m), ctx).await
-    }
-
-    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
-        let (p, m) = self.resolve(&req.model)?;
-        p.count_tokens(&with_model(req, m, |r, m| r.model = m), ctx)
-            .await
-    }
-
-    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        let (p, m) = self.resolve(&req.model)?;
-        p.rerank(&with_model(req, m, |r, m| r.model = m), ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {
@@ -201,10 +153,37 @@ impl Provider for Dispatcher {
         out
     }
 
+    /// Listings and probes are the dispatcher's own; every other call goes to the service
+    /// its model names.
+    async fn call(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply, Failure> {
+        match call.op {
+            Op::ListModels => return Ok(Reply::Models(self.list_models(ctx).await?)),
+            Op::Health => {
+                let start = std::time::Instant::now();
+                let models = self.list_models(ctx).await?;
+                return Ok(Reply::Health(HealthStatus {
+                    healthy: true,
+                    latency: start.elapsed(),
+                    detail: format!("{} models listed", models.len()),
+                }));
+            }
+            _ => {}
+        }
+        match self.resolve(call.model)? {
+            Resolved::Logical(router) => router.call(call, ctx).await,
+            Resolved::Instance(p, model) => {
+                Ok(runtime_core::call::serve(&*p, call.with_model(model), ctx).await?)
+            }
+        }
+    }
+}
+
+impl Dispatcher {
+    /// The router's models and every instance's live listing, as `provider/model`.
     async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
         let mut out = Vec::new();
         if let Some(r) = &self.logical {
-            out.extend(r.list_models(ctx).await?);
+            out.extend(r.call(Call::list_models(), ctx).await?.into_models()?);
         }
         // Every provider at once; one failing to list falls back to its static catalog and
         // does not hide the others.

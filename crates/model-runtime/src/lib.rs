@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use config::{Config, ConfigError};
-pub use dispatch::Dispatcher;
+pub use dispatch::{Dispatcher, Resolved};
 pub use readiness::DEFAULT_READY_GRACE;
 pub use runtime_core::*;
 
@@ -143,7 +143,7 @@ pub struct ReadyCheck {
 /// with its feature and when configured).
 pub struct Runtime {
     registry: Arc<ProviderRegistry>,
-    stack: Arc<dyn Provider>,
+    stack: Arc<dyn Service>,
     config: Config,
     logical: Vec<String>,
     #[cfg(feature = "router")]
@@ -198,8 +198,7 @@ impl Runtime {
 
     /// A runtime in code over a registry you filled (no router, cache or metrics).
     pub fn new(registry: Arc<ProviderRegistry>) -> Self {
-        let stack: Arc<dyn Provider> =
-            Arc::new(Dispatcher::new(registry.clone(), None, Vec::new()));
+        let stack: Arc<dyn Service> = Arc::new(Dispatcher::new(registry.clone(), None, Vec::new()));
         Self {
             registry,
             stack,
@@ -240,9 +239,16 @@ impl Runtime {
         &self.config
     }
 
-    /// The whole stack as one provider (what the gateway serves).
-    pub fn provider(&self) -> Arc<dyn Provider> {
+    /// The whole stack as one service: call it with a [`Call`], or through the typed
+    /// methods of [`ServiceExt`].
+    pub fn service(&self) -> Arc<dyn Service> {
         self.stack.clone()
+    }
+
+    /// A typed client of the whole stack whose errors keep the route of a failed routed call
+    /// (what the gateway serves).
+    pub fn client(&self) -> Client {
+        Client::new(self.stack.clone())
     }
 
     /// The logical model names (router), in config order.

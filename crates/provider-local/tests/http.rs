@@ -8,8 +8,7 @@ use provider_openai::wire::MaxTokensField;
 use runtime_core::http::HttpClient;
 use runtime_core::registry::validate_with;
 use runtime_core::{
-    BuildContext, ChatRequest, Error, Message, ModelKind, Provider, ProviderRegistry,
-    RequestContext, Secret,
+    BuildContext, ChatRequest, Error, Message, ModelKind, ProviderRegistry, RequestContext, Secret,
 };
 use runtime_testkit::fixtures;
 use serde_json::{Map, Value, json};

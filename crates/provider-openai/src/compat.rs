@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use runtime_core::http::{CallInfo, ErrorMapper, HttpClient, HttpRequestSpec, map_status};
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, ModelInfo, Provider, RequestContext,
-    Result, Secret,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, ModelInfo, Op,
+    Provider, Reply, RequestContext, Result, Secret,
 };
 
 use crate::wire::{self, RequestOptions};
@@ -199,8 +199,19 @@ impl CompatProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = wire::chat_request(req, &req.model, stream, self.cfg.request);
-        self.post_spec(Operation::Chat, &req.model, &body, stream, ctx)
+        self.chat_spec_for(req, &req.model, stream, ctx)
+    }
+
+    /// [`CompatProvider::chat_spec`] for `model` instead of the body's.
+    fn chat_spec_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = wire::chat_request(req, model, stream, self.cfg.request);
+        self.post_spec(Operation::Chat, model, &body, stream, ctx)
     }
 
     /// A POST of `body` to `op`'s URL for `model`, authorized, asking for Server-Sent Events
@@ -235,14 +246,34 @@ impl CompatProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = wire::responses::responses_request(req, &req.model, stream);
-        self.post_spec(Operation::Responses, &req.model, &body, stream, ctx)
+        self.responses_spec_for(req, &req.model, stream, ctx)
+    }
+
+    /// [`CompatProvider::responses_spec`] for `model` instead of the body's.
+    fn responses_spec_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = wire::responses::responses_request(req, model, stream);
+        self.post_spec(Operation::Responses, model, &body, stream, ctx)
     }
 
     /// `req` with the fields of other dialects this upstream does not take translated or
     /// dropped ([`wire::foreign`]), and the names of those dropped.
     pub fn fit<'r>(&self, req: &'r ChatRequest) -> (Cow<'r, ChatRequest>, Vec<&'static str>) {
-        match wire::foreign::openai_extra(&req.extra, &req.model, self.cfg.official_openai) {
+        self.fit_for(req, &req.model)
+    }
+
+    /// [`CompatProvider::fit`] for `model` instead of the body's.
+    fn fit_for<'r>(
+        &self,
+        req: &'r ChatRequest,
+        model: &str,
+    ) -> (Cow<'r, ChatRequest>, Vec<&'static str>) {
+        match wire::foreign::openai_extra(&req.extra, model, self.cfg.official_openai) {
             None => (Cow::Borrowed(req), Vec::new()),
             Some((extra, dropped)) => {
                 let mut fitted = req.clone();
@@ -347,6 +378,132 @@ fn note_dropped(meta: &mut runtime_core::ResponseMeta, dropped: &[&'static str])
     }
 }
 
+impl CompatProvider {
+    /// A chat answer from `model` (the body's model or a re-targeted call's).
+    pub(crate) async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        self.check_request(req)?;
+        let (req, dropped) = self.fit_for(req, model);
+        let mut resp = if self.uses_responses(model) {
+            let spec = self.responses_spec_for(&req, model, false, ctx)?;
+            let body: wire::responses::ResponsesBody =
+                self.send_json(spec, model, ctx, "response").await?;
+            wire::responses::parse_responses(body, &self.cfg.name, model)?
+        } else {
+            let spec = self.chat_spec_for(&req, model, false, ctx)?;
+            let body: wire::ChatCompletion =
+                self.send_json(spec, model, ctx, "chat completion").await?;
+            wire::parse_chat(body, &self.cfg.name, model)?
+        };
+        note_dropped(&mut resp.meta, &dropped);
+        Ok(resp)
+    }
+
+    /// A streamed chat answer from `model`.
+    pub(crate) async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        if !self.cfg.capabilities.streaming {
+            return Err(Error::unsupported(&self.cfg.name, "streaming"));
+        }
+        self.check_request(req)?;
+        let (req, dropped) = self.fit_for(req, model);
+        if self.uses_responses(model) {
+            let spec = self.responses_spec_for(&req, model, true, ctx)?;
+            let decoder = wire::responses::ResponsesDecoder::new(&self.cfg.name, model);
+            return self
+                .stream_noting(spec, model, ctx, decoder, &dropped)
+                .await;
+        }
+        let spec = self.chat_spec_for(&req, model, true, ctx)?;
+        let decoder = wire::ChunkDecoder::new(&self.cfg.name, model);
+        self.stream_noting(spec, model, ctx, decoder, &dropped)
+            .await
+    }
+
+    /// A text completion from `model`.
+    pub(crate) async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        if !self.cfg.native_completions {
+            if req.suffix.is_some() {
+                return Err(Error::invalid_request(
+                    &self.cfg.name,
+                    model,
+                    Some("suffix"),
+                    "suffix needs a native completion endpoint",
+                ));
+            }
+            return Ok(self.chat_as(&req.to_chat(), model, ctx).await?.into());
+        }
+        let body = wire::completion_request(req, model, false, self.cfg.request);
+        let spec = self.post_spec(Operation::Completion, model, &body, false, ctx)?;
+        let body: wire::TextCompletion = self.send_json(spec, model, ctx, "completion").await?;
+        wire::parse_completion(body, &self.cfg.name, model)
+    }
+
+    /// A streamed text completion from `model`.
+    pub(crate) async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        if !self.cfg.native_completions {
+            if req.suffix.is_some() {
+                return Err(Error::invalid_request(
+                    &self.cfg.name,
+                    model,
+                    Some("suffix"),
+                    "suffix needs a native completion endpoint",
+                ));
+            }
+            return self.chat_stream_as(&req.to_chat(), model, ctx).await;
+        }
+        let body = wire::completion_request(req, model, true, self.cfg.request);
+        let spec = self.post_spec(Operation::Completion, model, &body, true, ctx)?;
+        let decoder = wire::ChunkDecoder::new(&self.cfg.name, model);
+        self.stream_with(spec, model, ctx, decoder).await
+    }
+
+    /// Embeddings from `model`.
+    pub(crate) async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        if !self.cfg.capabilities.embeddings {
+            return Err(Error::unsupported(&self.cfg.name, "embeddings"));
+        }
+        if req.is_empty() {
+            return Err(Error::invalid_request(
+                &self.cfg.name,
+                model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        if !self.cfg.embedding_tokens {
+            req.text_only(&self.cfg.name)?;
+        }
+        let body = wire::embedding_request(req, model, self.cfg.embeddings_base64);
+        let spec = self.post_spec(Operation::Embeddings, model, &body, false, ctx)?;
+        let body: wire::EmbeddingList = self.send_json(spec, model, ctx, "embeddings").await?;
+        wire::parse_embeddings(body, req.len(), &self.cfg.name, model)
+    }
+}
+
 #[async_trait]
 impl Provider for CompatProvider {
     fn name(&self) -> &str {
@@ -358,41 +515,11 @@ impl Provider for CompatProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        self.check_request(req)?;
-        let (req, dropped) = self.fit(req);
-        let mut resp = if self.uses_responses(&req.model) {
-            let spec = self.responses_spec(&req, false, ctx)?;
-            let body: wire::responses::ResponsesBody =
-                self.send_json(spec, &req.model, ctx, "response").await?;
-            wire::responses::parse_responses(body, &self.cfg.name, &req.model)?
-        } else {
-            let spec = self.chat_spec(&req, false, ctx)?;
-            let body: wire::ChatCompletion = self
-                .send_json(spec, &req.model, ctx, "chat completion")
-                .await?;
-            wire::parse_chat(body, &self.cfg.name, &req.model)?
-        };
-        note_dropped(&mut resp.meta, &dropped);
-        Ok(resp)
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        if !self.cfg.capabilities.streaming {
-            return Err(Error::unsupported(&self.cfg.name, "streaming"));
-        }
-        self.check_request(req)?;
-        let (req, dropped) = self.fit(req);
-        if self.uses_responses(&req.model) {
-            let spec = self.responses_spec(&req, true, ctx)?;
-            let decoder = wire::responses::ResponsesDecoder::new(&self.cfg.name, &req.model);
-            return self
-                .stream_noting(spec, &req.model, ctx, decoder, &dropped)
-                .await;
-        }
-        let spec = self.chat_spec(&req, true, ctx)?;
-        let decoder = wire::ChunkDecoder::new(&self.cfg.name, &req.model);
-        self.stream_noting(spec, &req.model, ctx, decoder, &dropped)
-            .await
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn complete(
@@ -400,22 +527,7 @@ impl Provider for CompatProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
-        if !self.cfg.native_completions {
-            if req.suffix.is_some() {
-                return Err(Error::invalid_request(
-                    &self.cfg.name,
-                    &req.model,
-                    Some("suffix"),
-                    "suffix needs a native completion endpoint",
-                ));
-            }
-            return Ok(self.chat(&req.to_chat(), ctx).await?.into());
-        }
-        let body = wire::completion_request(req, &req.model, false, self.cfg.request);
-        let spec = self.post_spec(Operation::Completion, &req.model, &body, false, ctx)?;
-        let body: wire::TextCompletion =
-            self.send_json(spec, &req.model, ctx, "completion").await?;
-        wire::parse_completion(body, &self.cfg.name, &req.model)
+        self.complete_as(req, &req.model, ctx).await
     }
 
     async fn complete_stream(
@@ -423,21 +535,7 @@ impl Provider for CompatProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        if !self.cfg.native_completions {
-            if req.suffix.is_some() {
-                return Err(Error::invalid_request(
-                    &self.cfg.name,
-                    &req.model,
-                    Some("suffix"),
-                    "suffix needs a native completion endpoint",
-                ));
-            }
-            return self.chat_stream(&req.to_chat(), ctx).await;
-        }
-        let body = wire::completion_request(req, &req.model, true, self.cfg.request);
-        let spec = self.post_spec(Operation::Completion, &req.model, &body, true, ctx)?;
-        let decoder = wire::ChunkDecoder::new(&self.cfg.name, &req.model);
-        self.stream_with(spec, &req.model, ctx, decoder).await
+        self.complete_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -445,24 +543,22 @@ impl Provider for CompatProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        if !self.cfg.capabilities.embeddings {
-            return Err(Error::unsupported(&self.cfg.name, "embeddings"));
-        }
-        if req.is_empty() {
-            return Err(Error::invalid_request(
-                &self.cfg.name,
-                &req.model,
-                Some("input"),
-                "no input texts",
-            ));
-        }
-        if !self.cfg.embedding_tokens {
-            req.text_only(&self.cfg.name)?;
-        }
-        let body = wire::embedding_request(req, &req.model, self.cfg.embeddings_base64);
-        let spec = self.post_spec(Operation::Embeddings, &req.model, &body, false, ctx)?;
-        let body: wire::EmbeddingList = self.send_json(spec, &req.model, ctx, "embeddings").await?;
-        wire::parse_embeddings(body, req.len(), &self.cfg.name, &req.model)
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    /// The wire builders take the model apart from the body: a re-targeted call (the
+    /// dispatcher's `provider/model`, a router deployment's model) is sent as it is, without
+    /// a copy of its body.
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        let model = call.model;
+        Ok(match (call.op, call.stream) {
+            (Op::Chat(r), false) => Reply::Chat(self.chat_as(r, model, ctx).await?),
+            (Op::Chat(r), true) => Reply::Stream(self.chat_stream_as(r, model, ctx).await?),
+            (Op::Complete(r), false) => Reply::Completion(self.complete_as(r, model, ctx).await?),
+            (Op::Complete(r), true) => Reply::Stream(self.complete_stream_as(r, model, ctx).await?),
+            (Op::Embed(r), _) => Reply::Embeddings(self.embed_as(r, model, ctx).await?),
+            _ => return runtime_core::call::serve_copied(self, call, ctx).await,
+        })
     }
 
     fn models(&self) -> Vec<ModelInfo> {

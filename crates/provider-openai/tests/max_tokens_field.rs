@@ -6,7 +6,7 @@
 use provider_openai::{FACTORY, OpenAiSettings};
 use runtime_core::http::HttpClient;
 use runtime_core::registry::validate_with;
-use runtime_core::{BuildContext, ChatRequest, Message, Provider, RequestContext, Secret};
+use runtime_core::{BuildContext, ChatRequest, Message, RequestContext, Secret};
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

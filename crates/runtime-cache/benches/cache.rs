@@ -9,7 +9,8 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use runtime_cache::{CachedProvider, ResponseCache, chat_key, key::EmbeddingKeys};
 use runtime_core::{
-    ChatRequest, EmbeddingRequest, Message, Provider, RequestContext, ToolDefinition,
+    ChatRequest, EmbeddingRequest, Message, ProviderService, RequestContext, ServiceExt,
+    ToolDefinition,
 };
 use runtime_testkit::fake::FakeProvider;
 use serde_json::json;
@@ -44,7 +45,7 @@ fn bench(c: &mut Criterion) {
     let size = serde_json::to_vec(&req).expect("json").len();
 
     let cached = CachedProvider::from_parts(
-        Arc::new(FakeProvider::new("fake")),
+        ProviderService::shared(Arc::new(FakeProvider::new("fake"))),
         Some(ResponseCache::memory(10_000, 1 << 26)),
     );
     let ctx = RequestContext::default();

@@ -8,8 +8,8 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use runtime_core::{
-    Embedding, EmbeddingRequest, EmbeddingResponse, Error, Provider, RequestContext, ResponseMeta,
-    Result, TimeoutPhase, Usage,
+    Embedding, EmbeddingRequest, EmbeddingResponse, Error, RequestContext, ResponseMeta, Result,
+    Service, ServiceExt, TimeoutPhase, Usage,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
@@ -79,7 +79,7 @@ pub fn apportion_usage(usage: &Usage, weights: &[u64]) -> Vec<Usage> {
 }
 
 /// Most inputs in one upstream call: the provider's declared limit and `max_batch`.
-pub fn batch_limit(provider: &dyn Provider, max_batch: usize) -> usize {
+pub fn batch_limit(provider: &dyn Service, max_batch: usize) -> usize {
     provider
         .capabilities()
         .max_embedding_inputs
@@ -91,7 +91,7 @@ pub fn batch_limit(provider: &dyn Provider, max_batch: usize) -> usize {
 /// Sends `req` in calls of at most `limit` inputs (a few at a time) and reassembles the
 /// answers in input order, usage summed.
 pub async fn embed_in_chunks(
-    provider: &dyn Provider,
+    provider: &dyn Service,
     req: &EmbeddingRequest,
     ctx: &RequestContext,
     limit: usize,
@@ -188,7 +188,7 @@ struct Member {
 
 struct Pending {
     id: u64,
-    provider: Arc<dyn Provider>,
+    provider: Arc<dyn Service>,
     template: EmbeddingRequest,
     ctx: RequestContext,
     members: Vec<Member>,
@@ -260,7 +260,7 @@ impl EmbeddingBatcher {
     /// Embeds `req` through `provider`, sharing upstream calls with concurrent requests.
     pub async fn embed(
         &self,
-        provider: &Arc<dyn Provider>,
+        provider: &Arc<dyn Service>,
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
@@ -336,7 +336,7 @@ impl EmbeddingBatcher {
     fn submit(
         &self,
         group: GroupKey,
-        provider: &Arc<dyn Provider>,
+        provider: &Arc<dyn Service>,
         req: &EmbeddingRequest,
         texts: Vec<String>,
         ctx: &RequestContext,
@@ -368,8 +368,6 @@ impl EmbeddingBatcher {
                         // Usage is reported per caller by the metering layer above the batch.
                         usage: runtime_core::UsageReport::default(),
                         cache: ctx.cache,
-                        // One batch serves many callers: its route is no one caller's.
-                        route: runtime_core::RouteReport::default(),
                     },
                     members: Vec::new(),
                     inputs: 0,
@@ -445,7 +443,7 @@ async fn wait_until<F: Future>(
 }
 
 fn group_key(
-    provider: &Arc<dyn Provider>,
+    provider: &Arc<dyn Service>,
     req: &EmbeddingRequest,
     ctx: &RequestContext,
 ) -> GroupKey {

@@ -1,15 +1,15 @@
-//! [`CacheLayer`]: the `[cache]` section as a [`Layer`] of the runtime's provider stack.
+//! [`CacheLayer`]: the `[cache]` section as a [`Layer`] of the runtime's stack.
 
 use std::sync::Arc;
 
 use runtime_core::layer::Layer;
-use runtime_core::{Provider, Result};
+use runtime_core::{Result, Service};
 
 use crate::{
     BatchConfig, CacheConfig, CacheStats, CachedProvider, EmbeddingBatcher, ResponseCache,
 };
 
-/// Wraps a provider in a [`CachedProvider`]: the response cache (when `enabled`) and the
+/// Wraps a service in a [`CachedProvider`]: the response cache (when `enabled`) and the
 /// embedding batcher (when `embedding_batch.enabled`), counting into one [`CacheStats`].
 #[derive(Debug, Clone)]
 pub struct CacheLayer {
@@ -65,19 +65,16 @@ impl CacheLayer {
         })
     }
 
-    /// The counters every provider this layer wraps counts into.
+    /// The counters every service this layer wraps counts into.
     pub fn stats(&self) -> &Arc<CacheStats> {
         &self.stats
     }
 }
 
 impl Layer for CacheLayer {
-    fn layer(&self, inner: Arc<dyn Provider>) -> Arc<dyn Provider> {
-        let mut cached = CachedProvider::from_parts_with_stats(
-            Arc::new(inner),
-            self.cache.clone(),
-            self.stats.clone(),
-        );
+    fn layer(&self, inner: Arc<dyn Service>) -> Arc<dyn Service> {
+        let mut cached =
+            CachedProvider::from_parts_with_stats(inner, self.cache.clone(), self.stats.clone());
         if let Some(b) = &self.batcher {
             cached = cached.with_batcher(b.clone());
         }

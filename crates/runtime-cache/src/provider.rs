@@ -1,4 +1,4 @@
-//! `CachedProvider`: the response cache and the embedding batcher as a `Provider` decorator.
+//! `CachedProvider`: the response cache and the embedding batcher as a layer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use runtime_core::{
-    AssistantMessage, CacheMode, Capabilities, ChatRequest, ChatResponse, ChatStream,
+    AssistantMessage, CacheMode, Call, Capabilities, ChatRequest, ChatResponse, ChatStream,
     CompletionRequest, CompletionResponse, Content, Embedding, EmbeddingRequest, EmbeddingResponse,
-    FinishReason, HealthStatus, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse,
-    ResponseMeta, Result, StreamAccumulator, Usage,
+    Failure, FinishReason, ModelInfo, Op, Reply, RequestContext, RerankRequest, RerankResponse,
+    ResponseMeta, Result, Service, ServiceExt, StreamAccumulator, Usage,
 };
 
 use crate::backend::Decoded;
@@ -27,7 +27,7 @@ use crate::stats::CacheStats;
 /// embedding request were served from the cache.
 pub const CACHED_INPUTS_ANNOTATION: &str = "cache_hit_inputs";
 
-/// Wraps any provider (a single adapter or the router) with the response cache and the
+/// Wraps any service (a provider, the router, the dispatcher) with the response cache and the
 /// embedding batcher.
 ///
 /// - Chat and text completion are cached when the answer is deterministic: `temperature` is
@@ -45,33 +45,34 @@ pub const CACHED_INPUTS_ANNOTATION: &str = "cache_hit_inputs";
 /// - [`ResponseMeta::cache_hit`] is `Some(true)` on a hit, `Some(false)` when the cache was
 ///   consulted or written and missed, `None` when it did not apply (mode `off`, sampling not
 ///   deterministic, cache disabled).
-pub struct CachedProvider<P> {
-    inner: Arc<P>,
-    as_dyn: Arc<dyn Provider>,
+/// - A call a layer above re-targeted ([`Call::is_retargeted`]) is passed through as it is:
+///   its key would name the body's model, not the one served.
+pub struct CachedProvider {
+    inner: Arc<dyn Service>,
     cache: Option<ResponseCache>,
     batcher: Option<EmbeddingBatcher>,
     stats: Arc<CacheStats>,
     flights: Flights,
 }
 
-impl<P> std::fmt::Debug for CachedProvider<P> {
+impl std::fmt::Debug for CachedProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedProvider")
-            .field("inner", &self.as_dyn.name())
+            .field("inner", &self.inner.name())
             .field("cache", &self.cache)
             .field("batcher", &self.batcher)
             .finish()
     }
 }
 
-impl<P: Provider> CachedProvider<P> {
+impl CachedProvider {
     /// `inner` behind `cache`, without batching.
-    pub fn new(inner: P, cache: ResponseCache) -> Self {
-        Self::from_parts(Arc::new(inner), Some(cache))
+    pub fn new(inner: Arc<dyn Service>, cache: ResponseCache) -> Self {
+        Self::from_parts(inner, Some(cache))
     }
 
-    /// `inner` (shared) behind `cache` (`None`: no caching, only batching and splitting).
-    pub fn from_parts(inner: Arc<P>, cache: Option<ResponseCache>) -> Self {
+    /// `inner` behind `cache` (`None`: no caching, only batching and splitting).
+    pub fn from_parts(inner: Arc<dyn Service>, cache: Option<ResponseCache>) -> Self {
         let stats = cache
             .as_ref()
             .map(|c| c.stats().clone())
@@ -82,14 +83,12 @@ impl<P: Provider> CachedProvider<P> {
     /// [`CachedProvider::from_parts`] counting into `stats` (shared with the cache's own and
     /// with a batcher made with [`EmbeddingBatcher::with_stats`]).
     pub fn from_parts_with_stats(
-        inner: Arc<P>,
+        inner: Arc<dyn Service>,
         cache: Option<ResponseCache>,
         stats: Arc<CacheStats>,
     ) -> Self {
-        let as_dyn: Arc<dyn Provider> = inner.clone();
         Self {
             inner,
-            as_dyn,
             cache,
             batcher: None,
             stats,
@@ -111,7 +110,7 @@ impl<P: Provider> CachedProvider<P> {
 
     /// Everything the `[cache]` section says: the backend (`enabled = false`: none), the
     /// default TTL and namespace, and the batcher (`embedding_batch.enabled`).
-    pub fn from_config(inner: P, config: &CacheConfig) -> Result<Self> {
+    pub fn from_config(inner: Arc<dyn Service>, config: &CacheConfig) -> Result<Self> {
         let cache = if config.enabled {
             Some(ResponseCache::from_config(config)?)
         } else {
@@ -124,7 +123,7 @@ impl<P: Provider> CachedProvider<P> {
     /// shared connection) instead of making its own.
     #[cfg(feature = "redis")]
     pub fn from_config_with_redis(
-        inner: P,
+        inner: Arc<dyn Service>,
         config: &CacheConfig,
         redis: Option<runtime_redis::Redis>,
     ) -> Result<Self> {
@@ -136,8 +135,12 @@ impl<P: Provider> CachedProvider<P> {
         Ok(Self::assemble(inner, cache, config))
     }
 
-    fn assemble(inner: P, cache: Option<ResponseCache>, config: &CacheConfig) -> Self {
-        let mut me = Self::from_parts(Arc::new(inner), cache);
+    fn assemble(
+        inner: Arc<dyn Service>,
+        cache: Option<ResponseCache>,
+        config: &CacheConfig,
+    ) -> Self {
+        let mut me = Self::from_parts(inner, cache);
         if config.embedding_batch.enabled {
             me = me.with_batching(config.embedding_batch);
         }
@@ -159,8 +162,8 @@ impl<P: Provider> CachedProvider<P> {
         self.batcher.as_ref()
     }
 
-    /// The wrapped provider.
-    pub fn inner(&self) -> &Arc<P> {
+    /// The wrapped service.
+    pub fn inner(&self) -> &Arc<dyn Service> {
         &self.inner
     }
 
@@ -217,16 +220,21 @@ impl<P: Provider> CachedProvider<P> {
         }
     }
 
+    /// Embeddings from upstream: through the batcher when on, else split to the upstream's
+    /// limit; a request within it goes as one call (keeping a routed failure's route).
     async fn send_embeddings(
         &self,
         req: &EmbeddingRequest,
         ctx: &RequestContext,
-    ) -> Result<EmbeddingResponse> {
+    ) -> Result<EmbeddingResponse, Failure> {
         match &self.batcher {
-            Some(b) => b.embed(&self.as_dyn, req, ctx).await,
+            Some(b) => Ok(b.embed(&self.inner, req, ctx).await?),
             None => {
                 let limit = batch_limit(self.inner.as_ref(), usize::MAX);
-                embed_in_chunks(self.inner.as_ref(), req, ctx, limit).await
+                if req.input.len() <= limit {
+                    return self.inner.call_typed(Call::embed(req), ctx).await;
+                }
+                Ok(embed_in_chunks(self.inner.as_ref(), req, ctx, limit).await?)
             }
         }
     }
@@ -268,7 +276,7 @@ impl Answer for RerankResponse {
     }
 }
 
-impl<P: Provider> CachedProvider<P> {
+impl CachedProvider {
     /// A cacheable non-streamed call: the cache, else the answer of an identical request
     /// already upstream, else `call` — stored when it may be, and handed to the requests
     /// that merged into it.
@@ -279,9 +287,9 @@ impl<P: Provider> CachedProvider<P> {
         ctx: &RequestContext,
         model: &str,
         call: impl FnOnce() -> Fut,
-    ) -> Result<T>
+    ) -> Result<T, Failure>
     where
-        Fut: Future<Output = Result<T>>,
+        Fut: Future<Output = Result<T, Failure>>,
     {
         if let Some(mut hit) = Self::lookup::<T>(cache, &key, ctx).await {
             hit.meta_mut().cache_hit = Some(true);
@@ -480,124 +488,130 @@ fn decode_vector(raw: &[u8]) -> Option<(String, Vec<f32>)> {
     Some((model, v))
 }
 
-#[async_trait]
-impl<P: Provider> Provider for CachedProvider<P> {
+impl CachedProvider {
     /// Cached like embeddings: rankings are deterministic, so no `temperature` is needed;
     /// `cache_control` modes and `force` apply as for every call.
-    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+    async fn cached_rerank(
+        &self,
+        call: Call<'_>,
+        req: &RerankRequest,
+        ctx: &RequestContext,
+    ) -> Result<Reply, Failure> {
         let Some(cache) = self.active(ctx) else {
-            return self.inner.rerank(req, ctx).await;
+            return self.inner.call(call, ctx).await;
         };
         let Ok(key) = rerank_key(self.inner.name(), req) else {
             self.stats.bypass();
-            return self.inner.rerank(req, ctx).await;
+            return self.inner.call(call, ctx).await;
         };
-        self.answer(cache, key, ctx, &req.model, || self.inner.rerank(req, ctx))
-            .await
+        self.answer(cache, key, ctx, &req.model, || {
+            self.inner.call_typed(call, ctx)
+        })
+        .await
+        .map(Reply::Rerank)
     }
 
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    /// The inner provider's capabilities, except that there is no limit on embedding inputs:
-    /// this layer splits larger requests itself.
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities().max_embedding_inputs(None)
-    }
-
-    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
-        // Counting generates nothing: not metered, not cached.
-        self.inner.count_tokens(req, ctx).await
-    }
-
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+    async fn cached_chat(
+        &self,
+        call: Call<'_>,
+        req: &ChatRequest,
+        ctx: &RequestContext,
+    ) -> Result<Reply, Failure> {
         let Some((cache, key)) = self.plan(ctx, req.temperature, || {
             chat_key(self.inner.name(), req).ok()
         }) else {
-            return self.inner.chat(req, ctx).await;
+            return self.inner.call(call, ctx).await;
         };
-        self.answer(cache, key, ctx, &req.model, || self.inner.chat(req, ctx))
-            .await
+        if call.stream {
+            return self.cached_chat_stream(call, cache, key, ctx).await;
+        }
+        self.answer(cache, key, ctx, &req.model, || {
+            self.inner.call_typed(call, ctx)
+        })
+        .await
+        .map(Reply::Chat)
     }
 
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let Some((cache, key)) = self.plan(ctx, req.temperature, || {
-            chat_key(self.inner.name(), req).ok()
-        }) else {
-            return self.inner.chat_stream(req, ctx).await;
-        };
+    async fn cached_chat_stream(
+        &self,
+        call: Call<'_>,
+        cache: &ResponseCache,
+        key: CacheKey,
+        ctx: &RequestContext,
+    ) -> Result<Reply, Failure> {
         if let Some(hit) = Self::lookup::<ChatResponse>(cache, &key, ctx).await {
-            return Ok(replay(&hit));
+            return Ok(Reply::Stream(replay(&hit)));
         }
         let started = Instant::now();
-        let stream = self.inner.chat_stream(req, ctx).await?;
+        let stream: ChatStream = self.inner.call_typed(call, ctx).await?;
         if !writes(ctx.cache.mode) {
             let mut stream = stream;
             stream.meta_mut().cache_hit = Some(false);
-            return Ok(stream);
+            return Ok(Reply::Stream(stream));
         }
-        Ok(store_on_complete(
+        Ok(Reply::Stream(store_on_complete(
             stream,
             cache.clone(),
             key,
             ctx.cache.ttl,
             started,
             StoreAs::Chat,
-        ))
+        )))
     }
 
-    async fn complete(
+    async fn cached_complete(
         &self,
+        call: Call<'_>,
         req: &CompletionRequest,
         ctx: &RequestContext,
-    ) -> Result<CompletionResponse> {
+    ) -> Result<Reply, Failure> {
         let Some((cache, key)) = self.plan(ctx, req.temperature, || {
             completion_key(self.inner.name(), req).ok()
         }) else {
-            return self.inner.complete(req, ctx).await;
+            return self.inner.call(call, ctx).await;
         };
+        if call.stream {
+            return self.cached_complete_stream(call, cache, key, ctx).await;
+        }
         self.answer(cache, key, ctx, &req.model, || {
-            self.inner.complete(req, ctx)
+            self.inner.call_typed(call, ctx)
         })
         .await
+        .map(Reply::Completion)
     }
 
-    async fn complete_stream(
+    async fn cached_complete_stream(
         &self,
-        req: &CompletionRequest,
+        call: Call<'_>,
+        cache: &ResponseCache,
+        key: CacheKey,
         ctx: &RequestContext,
-    ) -> Result<ChatStream> {
-        let Some((cache, key)) = self.plan(ctx, req.temperature, || {
-            completion_key(self.inner.name(), req).ok()
-        }) else {
-            return self.inner.complete_stream(req, ctx).await;
-        };
+    ) -> Result<Reply, Failure> {
         if let Some(hit) = Self::lookup::<CompletionResponse>(cache, &key, ctx).await {
-            return Ok(replay(&completion_as_chat(hit)));
+            return Ok(Reply::Stream(replay(&completion_as_chat(hit))));
         }
         let started = Instant::now();
-        let stream = self.inner.complete_stream(req, ctx).await?;
+        let stream: ChatStream = self.inner.call_typed(call, ctx).await?;
         if !writes(ctx.cache.mode) {
             let mut stream = stream;
             stream.meta_mut().cache_hit = Some(false);
-            return Ok(stream);
+            return Ok(Reply::Stream(stream));
         }
-        Ok(store_on_complete(
+        Ok(Reply::Stream(store_on_complete(
             stream,
             cache.clone(),
             key,
             ctx.cache.ttl,
             started,
             StoreAs::Completion,
-        ))
+        )))
     }
 
-    async fn embed(
+    async fn cached_embed(
         &self,
         req: &EmbeddingRequest,
         ctx: &RequestContext,
-    ) -> Result<EmbeddingResponse> {
+    ) -> Result<EmbeddingResponse, Failure> {
         if req.input.is_empty() {
             // Nothing to look up: the provider decides what an empty request means.
             return self.send_embeddings(req, ctx).await;
@@ -668,7 +682,7 @@ impl<P: Provider> Provider for CachedProvider<P> {
             let elapsed = started.elapsed();
             resp.data.sort_by_key(|e| e.index);
             if resp.data.len() != sub.input.len() {
-                return Err(runtime_core::Error::decode(
+                return Err(Failure::from(runtime_core::Error::decode(
                     self.inner.name(),
                     &req.model,
                     "embeddings",
@@ -678,7 +692,7 @@ impl<P: Provider> Provider for CachedProvider<P> {
                         resp.data.len()
                     ),
                     "",
-                ));
+                )));
             }
             fetched = resp.data.into_iter().map(|e| e.embedding).collect();
             if writes(ctx.cache.mode) {
@@ -720,17 +734,38 @@ impl<P: Provider> Provider for CachedProvider<P> {
             meta,
         })
     }
+}
+
+#[async_trait]
+impl Service for CachedProvider {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The inner service's capabilities, except that there is no limit on embedding inputs:
+    /// this layer splits larger requests itself.
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities().max_embedding_inputs(None)
+    }
 
     fn models(&self) -> Vec<ModelInfo> {
         self.inner.models()
     }
 
-    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
-        self.inner.list_models(ctx).await
-    }
-
-    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
-        self.inner.health(ctx).await
+    /// Chat, completion, embeddings and rankings are cached (rankings, like embeddings, are
+    /// deterministic: no `temperature` is needed; `cache_control` modes and `force` apply as
+    /// for every call). Counting, listings and probes pass through.
+    async fn call(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply, Failure> {
+        if call.is_retargeted() {
+            return self.inner.call(call, ctx).await;
+        }
+        match call.op {
+            Op::Chat(r) => self.cached_chat(call, r, ctx).await,
+            Op::Complete(r) => self.cached_complete(call, r, ctx).await,
+            Op::Embed(r) => self.cached_embed(r, ctx).await.map(Reply::Embeddings),
+            Op::Rerank(r) => self.cached_rerank(call, r, ctx).await,
+            _ => self.inner.call(call, ctx).await,
+        }
     }
 }
 

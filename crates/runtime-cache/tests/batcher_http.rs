@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runtime_cache::{BatchConfig, CachedProvider, ResponseCache};
-use runtime_core::{EmbeddingRequest, Provider, RequestContext};
+use runtime_core::{EmbeddingRequest, ProviderService, RequestContext, ServiceExt};
 use support::{EmbeddingsResponder, HttpEmbedder, vector};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
@@ -24,7 +24,9 @@ async fn a_thousand_single_text_calls_become_ten_upstream_requests() {
         .mount(&server)
         .await;
     let provider = CachedProvider::from_parts(
-        Arc::new(HttpEmbedder::new(&server.uri(), Some(2048)).unwrap()),
+        ProviderService::shared(Arc::new(
+            HttpEmbedder::new(&server.uri(), Some(2048)).unwrap(),
+        )),
         Some(ResponseCache::memory(100_000, 1 << 26)),
     )
     .with_batching(BatchConfig {
@@ -132,7 +134,9 @@ async fn over_limit_requests_are_split_over_http() {
         .mount(&server)
         .await;
     let provider = CachedProvider::from_parts(
-        Arc::new(HttpEmbedder::new(&server.uri(), Some(16)).unwrap()),
+        ProviderService::shared(Arc::new(
+            HttpEmbedder::new(&server.uri(), Some(16)).unwrap(),
+        )),
         None,
     );
     let input: Vec<String> = (0..50).map(|i| format!("doc {i}")).collect();

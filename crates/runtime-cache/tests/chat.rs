@@ -8,14 +8,14 @@ use futures::StreamExt;
 use runtime_cache::{CachedProvider, ManualClock, ResponseCache};
 use runtime_core::{
     AssistantMessage, CacheControl, CacheMode, ChatRequest, ChatResponse, CompletionRequest,
-    Content, Error, FinishReason, Message, Provider, ReasoningBlock, RequestContext, StreamEvent,
-    ToolCall, Usage,
+    Content, Error, FinishReason, Message, ProviderService, ReasoningBlock, RequestContext,
+    Service, ServiceExt, StreamEvent, ToolCall, Usage,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
 
 struct Setup {
     fake: Arc<FakeProvider>,
-    cached: CachedProvider<FakeProvider>,
+    cached: CachedProvider,
     clock: ManualClock,
 }
 
@@ -25,7 +25,7 @@ fn setup() -> Setup {
     let cache = ResponseCache::memory(1000, 1 << 24)
         .with_clock(Arc::new(clock.clone()))
         .with_default_ttl(Duration::from_secs(60));
-    let cached = CachedProvider::from_parts(fake.clone(), Some(cache));
+    let cached = CachedProvider::from_parts(ProviderService::shared(fake.clone()), Some(cache));
     Setup {
         fake,
         cached,
@@ -485,9 +485,13 @@ async fn disabled_cache_passes_everything_through() {
         enabled: false,
         ..Default::default()
     };
-    let cached = CachedProvider::from_config(FakeProvider::new("x"), &config).unwrap();
+    let cached = CachedProvider::from_config(
+        ProviderService::shared(Arc::new(FakeProvider::new("x"))),
+        &config,
+    )
+    .unwrap();
     assert!(cached.cache().is_none());
-    let plain = CachedProvider::from_parts(fake.clone(), None);
+    let plain = CachedProvider::from_parts(ProviderService::shared(fake.clone()), None);
     let c = RequestContext::default();
     assert_eq!(
         plain.chat(&req("a"), &c).await.unwrap().meta.cache_hit,

@@ -7,7 +7,8 @@ use runtime_cache::{
     BatchConfig, CACHED_INPUTS_ANNOTATION, CachedProvider, EmbeddingBatcher, ResponseCache,
 };
 use runtime_core::{
-    CacheControl, CacheMode, Capabilities, EmbeddingRequest, Error, Provider, RequestContext, Usage,
+    CacheControl, CacheMode, Capabilities, EmbeddingRequest, Error, Provider, ProviderService,
+    RequestContext, Service, ServiceExt, Usage,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
 
@@ -40,8 +41,11 @@ fn fake(max_inputs: Option<usize>) -> Arc<FakeProvider> {
     )
 }
 
-fn cached(f: &Arc<FakeProvider>) -> CachedProvider<FakeProvider> {
-    CachedProvider::from_parts(f.clone(), Some(ResponseCache::memory(100_000, 1 << 26)))
+fn cached(f: &Arc<FakeProvider>) -> CachedProvider {
+    CachedProvider::from_parts(
+        ProviderService::shared(f.clone()),
+        Some(ResponseCache::memory(100_000, 1 << 26)),
+    )
 }
 
 #[tokio::test]
@@ -160,7 +164,7 @@ async fn embedding_parameters_separate_entries_and_modes_apply() {
 #[tokio::test]
 async fn requests_over_the_provider_limit_are_split() {
     let f = fake(Some(3));
-    let c = CachedProvider::from_parts(f.clone(), None);
+    let c = CachedProvider::from_parts(ProviderService::shared(f.clone()), None);
     let input = texts("s", 10);
     let resp = c
         .embed(
@@ -188,12 +192,15 @@ async fn requests_over_the_provider_limit_are_split() {
 #[tokio::test(start_paused = true)]
 async fn the_batcher_respects_the_provider_limit_too() {
     let f = fake(Some(3));
-    let c = CachedProvider::from_parts(f.clone(), Some(ResponseCache::memory(1000, 1 << 20)))
-        .with_batching(BatchConfig {
-            enabled: true,
-            max_batch: 128,
-            max_wait: Duration::from_millis(5),
-        });
+    let c = CachedProvider::from_parts(
+        ProviderService::shared(f.clone()),
+        Some(ResponseCache::memory(1000, 1 << 20)),
+    )
+    .with_batching(BatchConfig {
+        enabled: true,
+        max_batch: 128,
+        max_wait: Duration::from_millis(5),
+    });
     let input = texts("l", 8);
     let resp = c
         .embed(
@@ -218,7 +225,7 @@ fn batcher(max_batch: usize) -> EmbeddingBatcher {
 #[tokio::test(start_paused = true)]
 async fn concurrent_requests_are_coalesced_and_usage_apportioned() {
     let f = fake(None);
-    let p: Arc<dyn Provider> = f.clone();
+    let p: Arc<dyn Service> = ProviderService::shared(f.clone());
     let b = batcher(4);
     // Ten callers, one to three texts each, of different lengths.
     let inputs: Vec<Vec<String>> = (0..10)
@@ -307,7 +314,7 @@ async fn apportioned_usage_adds_up_exactly() {
             Ok(resp)
         }
     }
-    let p: Arc<dyn Provider> = Arc::new(Odd(FakeProvider::new("odd")));
+    let p: Arc<dyn Service> = ProviderService::shared(Arc::new(Odd(FakeProvider::new("odd"))));
     let b = batcher(100);
     let mut tasks = Vec::new();
     for i in 0..7 {
@@ -347,7 +354,7 @@ async fn an_upstream_error_reaches_every_caller() {
         retry_after: None,
         should_retry: None,
     }));
-    let p: Arc<dyn Provider> = f.clone();
+    let p: Arc<dyn Service> = ProviderService::shared(f.clone());
     let b = batcher(10);
     let mut tasks = Vec::new();
     for i in 0..5 {
@@ -379,7 +386,7 @@ async fn a_cancelled_caller_does_not_fail_the_others() {
         usage: Usage::default(),
         delay: Duration::from_millis(50),
     });
-    let p: Arc<dyn Provider> = f.clone();
+    let p: Arc<dyn Service> = ProviderService::shared(f.clone());
     let b = batcher(10);
     let spawn = |text: &str, ctx: RequestContext| {
         let (b, p) = (b.clone(), p.clone());
@@ -413,7 +420,7 @@ async fn a_cancelled_caller_does_not_fail_the_others() {
 #[tokio::test(start_paused = true)]
 async fn different_parameters_are_not_coalesced() {
     let f = fake(None);
-    let p: Arc<dyn Provider> = f.clone();
+    let p: Arc<dyn Service> = ProviderService::shared(f.clone());
     let b = batcher(10);
     let mut tasks = Vec::new();
     for (model, dims, key) in [
@@ -450,7 +457,7 @@ async fn a_caller_deadline_ends_only_that_caller() {
         usage: Usage::default(),
         delay: Duration::from_millis(100),
     });
-    let p: Arc<dyn Provider> = f.clone();
+    let p: Arc<dyn Service> = ProviderService::shared(f.clone());
     let b = batcher(10);
     let impatient = {
         let (b, p) = (b.clone(), p.clone());

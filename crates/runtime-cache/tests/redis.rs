@@ -15,7 +15,8 @@ use runtime_cache::{
     ResponseCache,
 };
 use runtime_core::{
-    CacheControl, ChatRequest, EmbeddingRequest, Message, Provider, RequestContext,
+    CacheControl, ChatRequest, EmbeddingRequest, Message, ProviderService, RequestContext,
+    ServiceExt,
 };
 use runtime_testkit::fake::{FakeProvider, Step};
 use runtime_testkit::redis::{RedisCluster, RedisServer, free_port};
@@ -78,11 +79,11 @@ async fn shared_redis_serves_hits_across_replicas() {
     fake.push(Step::text("from upstream"));
     // Two replicas, one Redis.
     let a = CachedProvider::from_parts(
-        fake.clone(),
+        ProviderService::shared(fake.clone()),
         Some(redis_cache(&url, &ns, Duration::from_millis(500))),
     );
     let b = CachedProvider::from_parts(
-        fake.clone(),
+        ProviderService::shared(fake.clone()),
         Some(redis_cache(&url, &ns, Duration::from_millis(500))),
     );
     let ctx = RequestContext::default();
@@ -143,7 +144,7 @@ async fn redis_entries_honour_ttl_and_max_age_by_their_stored_time() {
     let cache =
         redis_cache(&url, &ns, Duration::from_millis(500)).with_clock(Arc::new(clock.clone()));
     let fake = Arc::new(FakeProvider::new("fake"));
-    let p = CachedProvider::from_parts(fake.clone(), Some(cache));
+    let p = CachedProvider::from_parts(ProviderService::shared(fake.clone()), Some(cache));
     let ctx = RequestContext::default();
     p.chat(&req("q"), &ctx).await.unwrap();
     clock.advance(Duration::from_secs(30));
@@ -183,7 +184,7 @@ async fn embeddings_per_text_in_redis() {
     let ns = unique("rt-cache-emb");
     let fake = Arc::new(FakeProvider::new("fake"));
     let p = CachedProvider::from_parts(
-        fake.clone(),
+        ProviderService::shared(fake.clone()),
         Some(redis_cache(&url, &ns, Duration::from_millis(500))),
     );
     let ctx = RequestContext::default();
@@ -214,7 +215,7 @@ async fn redis_stopped_mid_test_makes_misses_not_errors() {
     let url = server.url();
     let fake = Arc::new(FakeProvider::new("fake"));
     let p = CachedProvider::from_parts(
-        fake.clone(),
+        ProviderService::shared(fake.clone()),
         Some(redis_cache(&url, "stop", Duration::from_millis(250))),
     );
     let ctx = RequestContext::default();
@@ -276,7 +277,7 @@ async fn a_slow_redis_is_a_miss() {
     let url = server.url();
     let fake = Arc::new(FakeProvider::new("fake"));
     let p = CachedProvider::from_parts(
-        fake.clone(),
+        ProviderService::shared(fake.clone()),
         Some(redis_cache(&url, "slow", Duration::from_millis(250))),
     );
     let ctx = RequestContext::default();
@@ -309,14 +310,14 @@ async fn redis_down_at_start_is_only_a_miss() {
         redis_timeout: Some(Duration::from_millis(50)),
         ..CacheConfig::default()
     };
-    let fake = FakeProvider::new("fake");
-    let p = CachedProvider::from_config(fake, &config).unwrap();
+    let fake = Arc::new(FakeProvider::new("fake"));
+    let p = CachedProvider::from_config(ProviderService::shared(fake.clone()), &config).unwrap();
     let ctx = RequestContext::default();
     for _ in 0..3 {
         let r = p.chat(&req("q"), &ctx).await.unwrap();
         assert_eq!(r.meta.cache_hit, Some(false));
     }
-    assert_eq!(p.inner().calls(), 3);
+    assert_eq!(fake.calls(), 3);
     assert!(p.stats().snapshot().errors >= 3);
     // A bad URL is a config error, not a runtime one.
     assert!(RedisBackend::new("not a url", Duration::from_millis(50)).is_err());
@@ -338,8 +339,8 @@ async fn a_redis_cluster_serves_hits_and_batched_entries_across_replicas() {
     };
     let fa = Arc::new(FakeProvider::new("fake"));
     let fb = Arc::new(FakeProvider::new("fake"));
-    let a = CachedProvider::from_parts(fa.clone(), Some(cache("c")));
-    let b = CachedProvider::from_parts(fb.clone(), Some(cache("c")));
+    let a = CachedProvider::from_parts(ProviderService::shared(fa.clone()), Some(cache("c")));
+    let b = CachedProvider::from_parts(ProviderService::shared(fb.clone()), Some(cache("c")));
     let ctx = RequestContext::default();
     a.chat(&req("q"), &ctx).await.unwrap();
     assert_eq!(

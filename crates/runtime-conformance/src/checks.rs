@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, Error, FinishReason, Message, Provider, RequestContext,
+    Capabilities, ChatRequest, ChatResponse, Error, FinishReason, Message, RequestContext,
 };
 use serde_json::Value;
 

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod call;
 pub mod error;
 pub mod http;
 pub mod layer;
@@ -12,10 +13,13 @@ pub mod taxonomy;
 pub mod time;
 pub mod types;
 
+pub use call::{
+    Call, Client, Failure, FromReply, Op, ProviderService, Reply, RouteSummary, Service, ServiceExt,
+};
 pub use error::{Error, Result, Retryability, TimeoutPhase};
 pub use provider::{
     CacheControl, CacheMode, Capabilities, HealthStatus, Provider, ReportedUsage, RequestContext,
-    RouteReport, RouteSummary, UsageReport, new_request_id,
+    UsageReport, new_request_id,
 };
 pub use registry::{
     BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,

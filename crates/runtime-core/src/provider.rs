@@ -1,4 +1,5 @@
-//! The `Provider` trait every adapter, router and decorator implements.
+//! The `Provider` trait provider authors implement (typed, one method per operation), and the
+//! per-request context.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -6,6 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use crate::call::{Call, Reply};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::stream::ChatStream;
@@ -170,44 +172,6 @@ pub struct RequestContext {
     pub usage: UsageReport,
     /// Per-request response-cache control (read by the cache layer).
     pub cache: CacheControl,
-    /// Where a router leaves the route the call took, so the layers above it can name the
-    /// deployment and the attempts of a call that failed (shared by this context's clones).
-    pub route: RouteReport,
-}
-
-/// The route a routed call took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteSummary {
-    /// The provider instance of the last attempt.
-    pub provider: String,
-    /// The deployment of the last attempt.
-    pub deployment: String,
-    /// How many attempts were made (retries and failovers included).
-    pub attempts: u32,
-}
-
-/// A slot for the [`RouteSummary`] of one call, filled by a router and read by the layers
-/// above it. Clones share the slot.
-#[derive(Debug, Clone, Default)]
-pub struct RouteReport(Arc<std::sync::Mutex<Option<RouteSummary>>>);
-
-impl RouteReport {
-    /// Records the route (a later record replaces an earlier one).
-    pub fn record(&self, summary: RouteSummary) {
-        let mut slot = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *slot = Some(summary);
-    }
-
-    /// The recorded route, if a router recorded one.
-    pub fn get(&self) -> Option<RouteSummary> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
 }
 
 /// The usage and cost of one finished call, as the metering layer priced it.
@@ -298,7 +262,6 @@ impl RequestContext {
             end_user: None,
             usage: UsageReport::default(),
             cache: CacheControl::default(),
-            route: RouteReport::default(),
         }
     }
 }
@@ -357,10 +320,11 @@ pub struct HealthStatus {
     pub detail: String,
 }
 
-/// An LLM provider, or anything that looks like one (router, cache, metrics decorators).
+/// An LLM provider: one typed method per operation, [`Error::Unsupported`] by default.
 ///
-/// Object-safe: the registry hands out `Arc<dyn Provider>`. Calls take the request by
-/// reference so the router can retry without cloning.
+/// Object-safe: the registry hands out `Arc<dyn Provider>`. The layers above providers
+/// (metering, cache, router) implement [`Service`](crate::Service) instead;
+/// [`ProviderService`](crate::ProviderService) adapts a provider to it.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// The instance name (`openai`, or a configured name such as `my-vllm`).
@@ -427,6 +391,16 @@ pub trait Provider: Send + Sync + 'static {
         Ok(self.models())
     }
 
+    /// Serves a call a layer re-targeted: [`Call::model`] is not the model its body names
+    /// (the dispatcher's `provider/model`, a router deployment's own model id). The default
+    /// copies the body with the call's model and calls the typed method; a provider whose
+    /// request builders take the model apart from the body overrides it to send the call's
+    /// model without that copy (provider-openai's compatible provider does). Only
+    /// [`serve`](crate::call::serve) calls it.
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        crate::call::serve_copied(self, call, ctx).await
+    }
+
     /// A probe that spends no tokens (by default, the live model listing).
     async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
         let start = Instant::now();
@@ -449,59 +423,6 @@ fn check_completion_over_chat(provider: &str, req: &CompletionRequest) -> Result
         ));
     }
     Ok(())
-}
-
-#[async_trait]
-impl<P: Provider + ?Sized> Provider for Arc<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        (**self).chat(req, ctx).await
-    }
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        (**self).chat_stream(req, ctx).await
-    }
-    async fn complete(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<CompletionResponse> {
-        (**self).complete(req, ctx).await
-    }
-    async fn complete_stream(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<ChatStream> {
-        (**self).complete_stream(req, ctx).await
-    }
-    async fn embed(
-        &self,
-        req: &EmbeddingRequest,
-        ctx: &RequestContext,
-    ) -> Result<EmbeddingResponse> {
-        (**self).embed(req, ctx).await
-    }
-    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
-        (**self).count_tokens(req, ctx).await
-    }
-
-    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        (**self).rerank(req, ctx).await
-    }
-    fn models(&self) -> Vec<ModelInfo> {
-        (**self).models()
-    }
-    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
-        (**self).list_models(ctx).await
-    }
-    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
-        (**self).health(ctx).await
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use model_runtime::metrics::GroupBy;
 use model_runtime::{
     ChatRequest, Config, EmbeddingRequest, EncodingFormat, Message, ModelInfo, RequestContext,
-    Runtime, StreamEvent,
+    Runtime, ServiceExt, StreamEvent,
 };
 
 pub use crate::cli_common::{CliError, load_config, table};
@@ -319,7 +319,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let mut req = EmbeddingRequest::new(model, input);
             req.dimensions = dimensions;
             with_runtime(config, |rt| async move {
-                let resp = rt.provider().embed(&req, &RequestContext::new()).await?;
+                let resp = rt.service().embed(&req, &RequestContext::new()).await?;
                 let json = crate::encode::embeddings(&resp, EncodingFormat::Float, &req.model);
                 let mut out = std::io::stdout().lock();
                 out.write_all(&json)
@@ -332,7 +332,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let config = load_config(cli.config.as_deref())?;
             with_runtime(config, |rt| async move {
                 if json {
-                    let mut models = rt.provider().list_models(&RequestContext::new()).await?;
+                    let mut models = rt.service().list_models(&RequestContext::new()).await?;
                     for name in rt.logical_models().into_iter().rev() {
                         if !models.iter().any(|m| m.id == name) {
                             models.insert(
@@ -493,7 +493,7 @@ async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), Cli
 }
 
 async fn run_chat(runtime: &Runtime, req: &ChatRequest, stream: bool) -> Result<(), CliError> {
-    let provider = runtime.provider();
+    let provider = runtime.service();
     let ctx = RequestContext::new();
     let mut out = std::io::stdout().lock();
     let write_err = |e: std::io::Error| CliError::new(format!("cannot write to stdout: {e}"));

@@ -1,7 +1,7 @@
 //! `modelrt models` with where each entry comes from, and the price check `modelrt chat`
 //! runs before its answer.
 
-use model_runtime::{ModelInfo, Provider, RequestContext, Runtime};
+use model_runtime::{ModelInfo, Provider, RequestContext, Runtime, Service};
 
 use crate::cli_common::{CliError, table as text_table};
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use model_runtime::{Error, RequestContext, RouteSummary};
+use model_runtime::{Error, Failure, RequestContext, RouteSummary};
 use serde::Serialize;
 
 /// `Retry-After` of a 429 or 503 whose wait nobody knows (every 429/503 carries one).
@@ -77,10 +77,10 @@ impl ApiError {
         self
     }
 
-    /// An upstream call's error, with the route the router reported for it in `ctx`.
-    pub fn from_call(e: Error, ctx: &RequestContext) -> Self {
-        let mut err = Self::from(e);
-        err.route = ctx.route.get();
+    /// An upstream call's failure, with the route a router took for it.
+    pub fn from_call(f: Failure, _ctx: &RequestContext) -> Self {
+        let mut err = Self::from(f.error);
+        err.route = f.route;
         err
     }
 

@@ -23,7 +23,7 @@ use axum::http::Method;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
-use model_runtime::{RequestContext, RouteReport, UsageReport};
+use model_runtime::{RequestContext, UsageReport};
 use parking_lot::{Mutex, RwLock};
 
 /// Upper bounds of the request-duration histogram, in seconds.
@@ -240,7 +240,6 @@ impl HttpMetrics {
 #[derive(Debug, Default)]
 pub struct Access {
     usage: UsageReport,
-    route: RouteReport,
     key_id: Mutex<Option<String>>,
     model: Mutex<Option<String>>,
 }
@@ -253,7 +252,6 @@ tokio::task_local! {
 pub fn attach(ctx: &mut RequestContext) {
     let _ = ACCESS.try_with(|a| {
         ctx.usage = a.usage.clone();
-        ctx.route = a.route.clone();
         a.key_id.lock().clone_from(&ctx.key_id);
     });
 }
@@ -356,21 +354,16 @@ impl Drop for Done {
             return;
         }
         let usage = o.access.usage.get();
-        let route = o.access.route.get();
+        // A failed routed call's route is in its answer's `x-modelrt-*` headers.
         let provider = usage
             .as_ref()
             .map(|u| u.provider.clone())
-            .or_else(|| self.provider.clone())
-            .or_else(|| route.as_ref().map(|r| r.provider.clone()));
+            .or_else(|| self.provider.clone());
         let deployment = usage
             .as_ref()
             .and_then(|u| u.deployment.clone())
-            .or_else(|| self.deployment.clone())
-            .or_else(|| route.as_ref().map(|r| r.deployment.clone()));
-        let attempts = self
-            .attempts
-            .clone()
-            .or_else(|| route.as_ref().map(|r| r.attempts.to_string()));
+            .or_else(|| self.deployment.clone());
+        let attempts = self.attempts.clone();
         let key_id = o.access.key_id.lock().clone();
         let model = o.access.model.lock().clone();
         let u = usage.as_ref().map(|u| &u.usage);

@@ -10,9 +10,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use model_runtime::error::excerpt;
-use model_runtime::{
-    ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo, Provider,
-};
+use model_runtime::{ChatRequest, CompletionRequest, EmbeddingRequest, EncodingFormat, ModelInfo};
 
 use crate::auth::Principal;
 use crate::call::ChatCall;
@@ -370,7 +368,7 @@ async fn visible_models(
     headers: &HeaderMap,
 ) -> Result<Vec<ModelInfo>, ApiError> {
     let ctx = gw.context(id, who, headers);
-    let mut models = gw.provider.list_models(&ctx).await?;
+    let mut models = gw.provider.list_models(&ctx).await.map_err(|f| f.error)?;
     // Every logical model is listed, even when its router reports none of its deployments.
     let mut logical: Vec<ModelInfo> = gw
         .logical

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::http::HeaderMap;
-use model_runtime::{Provider, RequestContext, Runtime};
+use model_runtime::{Client, RequestContext, Runtime};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -20,7 +20,7 @@ pub struct RequestId(pub Arc<str>);
 /// Everything a request handler needs, shared behind one `Arc` (never cloned per request).
 pub struct Gateway {
     pub(crate) runtime: Runtime,
-    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) provider: Client,
     pub(crate) config: GatewayConfig,
     pub(crate) auth: Auth,
     pub(crate) logical: Vec<String>,
@@ -58,7 +58,7 @@ impl Gateway {
                 .ok()
         });
         Arc::new(Self {
-            provider: runtime.provider(),
+            provider: runtime.client(),
             auth: Auth::new(&config, redis),
             logical: runtime.logical_models(),
             conns: Connections::new(config.connections),
@@ -114,7 +114,7 @@ impl Gateway {
     }
 
     /// The stack every call goes through (dispatcher, router, cache, metrics).
-    pub(crate) fn stack(&self) -> &Arc<dyn Provider> {
+    pub(crate) fn stack(&self) -> &Client {
         &self.provider
     }
 

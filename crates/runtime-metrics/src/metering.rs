@@ -343,7 +343,7 @@ output_per_mtok = 0.6
 
     #[tokio::test]
     async fn sqlite_metering_end_to_end() {
-        use runtime_core::{ChatRequest, Message, Provider, RequestContext};
+        use runtime_core::{ChatRequest, Message, ProviderService, RequestContext, ServiceExt};
         let dir = tempfile::tempdir().unwrap();
         let mut c = MeteringConfig::default();
         c.storage.database_url = format!("sqlite://{}", dir.path().join("u.sqlite").display());
@@ -354,7 +354,9 @@ output_per_mtok = 0.6
         )
         .unwrap();
         let p = crate::MeteredProvider::new(
-            runtime_testkit::fake::FakeProvider::new("fake"),
+            std::sync::Arc::new(ProviderService::new(std::sync::Arc::new(
+                runtime_testkit::fake::FakeProvider::new("fake"),
+            ))),
             m.meter(),
         );
         for i in 0..5 {

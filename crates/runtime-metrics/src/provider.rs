@@ -1,5 +1,5 @@
-//! `MeteredProvider`: a `Provider` decorator that times each call and records metrics, cost
-//! and a usage record.
+//! `MeteredProvider`: a layer that times each call and records metrics, cost and a usage
+//! record.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,9 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use futures::Stream;
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, HealthStatus, ModelInfo, Provider, RequestContext,
-    RerankRequest, RerankResponse, ResponseMeta, Result, StreamEvent, Usage,
+    Call, Capabilities, ChatStream, Failure, ModelInfo, Op, Reply, RequestContext, ResponseMeta,
+    Result, Service, StreamEvent, Usage,
 };
 use tokio::time::Instant;
 
@@ -39,7 +38,7 @@ impl std::fmt::Debug for Meter {
 }
 
 /// One call under way.
-struct Call {
+struct Started {
     request_id: String,
     key_id: Option<String>,
     team_id: Option<String>,
@@ -51,7 +50,7 @@ struct Call {
     logical_model: String,
 }
 
-impl Call {
+impl Started {
     fn start(ctx: &RequestContext, operation: Operation, model: &str) -> Self {
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -123,7 +122,7 @@ impl Meter {
         &self.pricing
     }
 
-    fn finish(&self, call: &Call, fallback_provider: &str, o: Outcome<'_>) {
+    fn finish(&self, call: &Started, fallback_provider: &str, o: Outcome<'_>) {
         let latency = call.started.elapsed();
         let meta = o.meta;
         let provider = meta
@@ -206,22 +205,26 @@ impl Meter {
         }
     }
 
-    fn finish_ok(
-        &self,
-        call: &Call,
-        fallback: &str,
-        meta: &ResponseMeta,
-        model: &str,
-        usage: Option<Usage>,
-    ) {
+    /// A call answered: labelled and priced from the reply.
+    fn finish_ok(&self, call: &Started, fallback: &str, reply: &Reply) {
+        let (provider_model, usage, search_units) = match reply {
+            Reply::Chat(r) => (Some(r.model.as_str()), r.usage, 0),
+            Reply::Completion(r) => (Some(r.model.as_str()), r.usage, 0),
+            Reply::Embeddings(r) => (Some(r.model.as_str()), r.usage, 0),
+            Reply::Rerank(r) => {
+                let u = r.usage.unwrap_or_default();
+                (Some(r.model.as_str()), u.tokens, u.search_units)
+            }
+            _ => (None, None, 0),
+        };
         self.finish(
             call,
             fallback,
             Outcome {
-                meta: Some(meta),
-                provider_model: Some(model),
+                meta: reply.meta(),
+                provider_model,
                 usage,
-                search_units: 0,
+                search_units,
                 ttft: None,
                 status: Status::Ok,
                 error_kind: None,
@@ -229,24 +232,17 @@ impl Meter {
         );
     }
 
-    /// A failed call is labelled with the route a router reported in `ctx` (its last
+    /// A failed call is labelled with the route a router took (in the [`Failure`]: its last
     /// provider and deployment, and the attempts), else with the provider the error names.
-    fn finish_err(
-        &self,
-        call: &Call,
-        fallback: &str,
-        e: &runtime_core::Error,
-        ctx: &RequestContext,
-    ) {
-        let meta = ctx.route.get().map(|r| ResponseMeta {
-            provider: Some(r.provider),
-            deployment: Some(r.deployment),
-            attempts: Some(r.attempts),
-            ..ResponseMeta::default()
+    fn finish_err(&self, call: &Started, fallback: &str, f: &Failure) {
+        let meta = f.route.as_ref().map(|r| {
+            let mut meta = ResponseMeta::default();
+            r.write(&mut meta);
+            meta
         });
         self.finish(
             call,
-            e.provider().unwrap_or(fallback),
+            f.error.provider().unwrap_or(fallback),
             Outcome {
                 meta: meta.as_ref(),
                 provider_model: None,
@@ -254,7 +250,7 @@ impl Meter {
                 search_units: 0,
                 ttft: None,
                 status: Status::Error,
-                error_kind: Some(e.kind()),
+                error_kind: Some(f.error.kind()),
             },
         );
     }
@@ -262,20 +258,14 @@ impl Meter {
 
 impl Meter {
     /// A call dropped before it ended (its caller went away: a client that disconnected
-    /// before a non-streamed answer): recorded `aborted`, labelled like a failure with the
-    /// route a router reported in `ctx`, without usage (none was received).
-    fn finish_abandoned(&self, call: &Call, fallback: &str, ctx: &RequestContext) {
-        let meta = ctx.route.get().map(|r| ResponseMeta {
-            provider: Some(r.provider),
-            deployment: Some(r.deployment),
-            attempts: Some(r.attempts),
-            ..ResponseMeta::default()
-        });
+    /// before a non-streamed answer): recorded `aborted`, without usage (none was received)
+    /// and without a route (the router never answered).
+    fn finish_abandoned(&self, call: &Started, fallback: &str) {
         self.finish(
             call,
             fallback,
             Outcome {
-                meta: meta.as_ref(),
+                meta: None,
                 provider_model: None,
                 usage: None,
                 ttft: None,
@@ -293,42 +283,37 @@ impl Meter {
 struct Pending<'a> {
     meter: &'a Meter,
     fallback: &'a str,
-    ctx: &'a RequestContext,
-    call: Option<Call>,
+    call: Option<Started>,
 }
 
 impl<'a> Pending<'a> {
     fn start(
         meter: &'a Meter,
         fallback: &'a str,
-        ctx: &'a RequestContext,
+        ctx: &RequestContext,
         operation: Operation,
         model: &str,
     ) -> Self {
         Self {
             meter,
             fallback,
-            ctx,
-            call: Some(Call::start(ctx, operation, model)),
+            call: Some(Started::start(ctx, operation, model)),
         }
     }
 
+    /// The call, to be recorded elsewhere (a stream's end).
+    fn take(mut self) -> Option<Started> {
+        self.call.take()
+    }
+
     /// Records how the call ended.
-    fn done<T>(
-        mut self,
-        r: &Result<T>,
-        ok: impl FnOnce(&T) -> (&ResponseMeta, &str, Option<Usage>),
-    ) {
+    fn done(mut self, r: &Result<Reply, Failure>) {
         let Some(call) = self.call.take() else {
             return;
         };
         match r {
-            Ok(v) => {
-                let (meta, model, usage) = ok(v);
-                self.meter
-                    .finish_ok(&call, self.fallback, meta, model, usage);
-            }
-            Err(e) => self.meter.finish_err(&call, self.fallback, e, self.ctx),
+            Ok(reply) => self.meter.finish_ok(&call, self.fallback, reply),
+            Err(f) => self.meter.finish_err(&call, self.fallback, f),
         }
     }
 }
@@ -336,22 +321,22 @@ impl<'a> Pending<'a> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if let Some(call) = self.call.take() {
-            self.meter.finish_abandoned(&call, self.fallback, self.ctx);
+            self.meter.finish_abandoned(&call, self.fallback);
         }
     }
 }
 
-/// Wraps any provider: each call is timed and recorded (metrics, cost, usage record).
+/// Wraps any service: each call is timed and recorded (metrics, cost, usage record).
 ///
-/// Labels come from the answer's [`ResponseMeta`] (provider, deployment, cache hit), falling
-/// back to the inner provider's name. Streams are recorded when they end, fail, or are
+/// Labels come from the answer's [`ResponseMeta`] (provider, deployment, cache hit) or a
+/// failure's route, falling back to the inner service's name. Streams are recorded when they end, fail, or are
 /// dropped by the client (what was produced until then is recorded, status `aborted`).
-pub struct MeteredProvider<P = Arc<dyn Provider>> {
-    inner: P,
+pub struct MeteredProvider {
+    inner: Arc<dyn Service>,
     meter: Meter,
 }
 
-impl<P: Provider> std::fmt::Debug for MeteredProvider<P> {
+impl std::fmt::Debug for MeteredProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MeteredProvider")
             .field("inner", &self.inner.name())
@@ -360,16 +345,16 @@ impl<P: Provider> std::fmt::Debug for MeteredProvider<P> {
     }
 }
 
-/// A meter is the layer that meters: each provider it wraps records into it.
+/// A meter is the layer that meters: each service it wraps records into it.
 impl runtime_core::layer::Layer for Meter {
-    fn layer(&self, inner: Arc<dyn Provider>) -> Arc<dyn Provider> {
+    fn layer(&self, inner: Arc<dyn Service>) -> Arc<dyn Service> {
         Arc::new(MeteredProvider::new(inner, self.clone()))
     }
 }
 
-impl<P: Provider> MeteredProvider<P> {
+impl MeteredProvider {
     /// Wraps `inner`, recording into `meter`.
-    pub fn new(inner: P, meter: Meter) -> Self {
+    pub fn new(inner: Arc<dyn Service>, meter: Meter) -> Self {
         Self { inner, meter }
     }
 
@@ -378,7 +363,7 @@ impl<P: Provider> MeteredProvider<P> {
         &self.meter
     }
 
-    fn wrap_stream(&self, call: Call, stream: ChatStream) -> ChatStream {
+    fn wrap_stream(&self, call: Started, stream: ChatStream) -> ChatStream {
         let meta = stream.meta().clone();
         let state = StreamState {
             meter: self.meter.clone(),
@@ -399,7 +384,7 @@ impl<P: Provider> MeteredProvider<P> {
 }
 
 #[async_trait]
-impl<P: Provider> Provider for MeteredProvider<P> {
+impl Service for MeteredProvider {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -408,127 +393,41 @@ impl<P: Provider> Provider for MeteredProvider<P> {
         self.inner.capabilities()
     }
 
-    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
-        // Counting generates nothing: not metered, not cached.
-        self.inner.count_tokens(req, ctx).await
-    }
-
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let pending = Pending::start(
-            &self.meter,
-            self.inner.name(),
-            ctx,
-            Operation::Chat,
-            &req.model,
-        );
-        let r = self.inner.chat(req, ctx).await;
-        pending.done(&r, |r| (&r.meta, &r.model, r.usage));
-        r
-    }
-
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let call = Call::start(ctx, Operation::ChatStream, &req.model);
-        match self.inner.chat_stream(req, ctx).await {
-            Ok(s) => Ok(self.wrap_stream(call, s)),
-            Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
-                Err(e)
-            }
-        }
-    }
-
-    async fn complete(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<CompletionResponse> {
-        let pending = Pending::start(
-            &self.meter,
-            self.inner.name(),
-            ctx,
-            Operation::Completion,
-            &req.model,
-        );
-        let r = self.inner.complete(req, ctx).await;
-        pending.done(&r, |r| (&r.meta, &r.model, r.usage));
-        r
-    }
-
-    async fn complete_stream(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<ChatStream> {
-        let call = Call::start(ctx, Operation::CompletionStream, &req.model);
-        match self.inner.complete_stream(req, ctx).await {
-            Ok(s) => Ok(self.wrap_stream(call, s)),
-            Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
-                Err(e)
-            }
-        }
-    }
-
-    async fn embed(
-        &self,
-        req: &EmbeddingRequest,
-        ctx: &RequestContext,
-    ) -> Result<EmbeddingResponse> {
-        let pending = Pending::start(
-            &self.meter,
-            self.inner.name(),
-            ctx,
-            Operation::Embedding,
-            &req.model,
-        );
-        let r = self.inner.embed(req, ctx).await;
-        pending.done(&r, |r| (&r.meta, &r.model, r.usage));
-        r
-    }
-
-    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        let call = Call::start(ctx, Operation::Rerank, &req.model);
-        match self.inner.rerank(req, ctx).await {
-            Ok(r) => {
-                let usage = r.usage.unwrap_or_default();
-                self.meter.finish(
-                    &call,
-                    self.inner.name(),
-                    Outcome {
-                        meta: Some(&r.meta),
-                        provider_model: Some(&r.model),
-                        usage: usage.tokens,
-                        search_units: usage.search_units,
-                        ttft: None,
-                        status: Status::Ok,
-                        error_kind: None,
-                    },
-                );
-                Ok(r)
-            }
-            Err(e) => {
-                self.meter.finish_err(&call, self.inner.name(), &e, ctx);
-                Err(e)
-            }
-        }
-    }
-
     fn models(&self) -> Vec<ModelInfo> {
         self.inner.models()
     }
 
-    async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
-        self.inner.list_models(ctx).await
-    }
-
-    async fn health(&self, ctx: &RequestContext) -> Result<HealthStatus> {
-        self.inner.health(ctx).await
+    async fn call(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply, Failure> {
+        let operation = match (call.op, call.stream) {
+            (Op::Chat(_), false) => Operation::Chat,
+            (Op::Chat(_), true) => Operation::ChatStream,
+            (Op::Complete(_), false) => Operation::Completion,
+            (Op::Complete(_), true) => Operation::CompletionStream,
+            (Op::Embed(_), _) => Operation::Embedding,
+            (Op::Rerank(_), _) => Operation::Rerank,
+            // Counting, listings and probes generate nothing: not metered.
+            _ => return self.inner.call(call, ctx).await,
+        };
+        let name = self.inner.name();
+        let pending = Pending::start(&self.meter, name, ctx, operation, call.model);
+        let r = self.inner.call(call, ctx).await;
+        match r {
+            // A stream is recorded when it ends, fails or is dropped.
+            Ok(Reply::Stream(s)) => match pending.take() {
+                Some(started) => Ok(Reply::Stream(self.wrap_stream(started, s))),
+                None => Ok(Reply::Stream(s)),
+            },
+            r => {
+                pending.done(&r);
+                r
+            }
+        }
     }
 }
 
 struct StreamState {
     meter: Meter,
-    call: Call,
+    call: Started,
     fallback: String,
     meta: ResponseMeta,
     provider_model: Option<String>,

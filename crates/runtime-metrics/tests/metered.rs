@@ -11,7 +11,7 @@ use futures::StreamExt;
 use parking_lot::Mutex;
 use runtime_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, Error, FinishReason,
-    Message, Provider, RequestContext, StreamEvent, Usage,
+    Message, Provider, ProviderService, RequestContext, Service, ServiceExt, StreamEvent, Usage,
 };
 use runtime_metrics::{
     Meter, MeteredProvider, Metrics, MetricsConfig, Operation, Pricing, Status, UsageRecord,
@@ -28,18 +28,17 @@ impl UsageSink for Collect {
     }
 }
 
-fn setup(
-    fake: FakeProvider,
-) -> (
-    MeteredProvider<Arc<FakeProvider>>,
-    Arc<Collect>,
-    Arc<Metrics>,
-) {
+/// `p` as a service.
+fn svc(p: impl Provider) -> Arc<dyn Service> {
+    Arc::new(ProviderService::new(Arc::new(p)))
+}
+
+fn setup(fake: FakeProvider) -> (MeteredProvider, Arc<Collect>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new(&MetricsConfig::default()));
     let pricing = Arc::new(Pricing::default().with_provider_type("fake", "openai"));
     let sink = Arc::new(Collect::default());
     let meter = Meter::new(metrics.clone(), pricing).with_sink(sink.clone());
-    (MeteredProvider::new(Arc::new(fake), meter), sink, metrics)
+    (MeteredProvider::new(svc(fake), meter), sink, metrics)
 }
 
 fn req(model: &str) -> ChatRequest {
@@ -361,7 +360,7 @@ async fn own_cache_hit_records_zero_cost_and_the_saving() {
         delay: Duration::ZERO,
     });
     let p = MeteredProvider::new(
-        CacheHit(fake),
+        svc(CacheHit(fake)),
         Meter::new(metrics.clone(), pricing).with_sink(sink.clone()),
     );
     p.chat(&req("gpt-4o-mini"), &RequestContext::new())
@@ -384,7 +383,7 @@ async fn unknown_price_is_unknown_in_metrics_and_records() {
     let sink = Arc::new(Collect::default());
     // "fake" not declared as openai: no catalog entry, not free.
     let p = MeteredProvider::new(
-        FakeProvider::new("fake"),
+        svc(FakeProvider::new("fake")),
         Meter::new(metrics.clone(), Arc::new(Pricing::default())).with_sink(sink.clone()),
     );
     for _ in 0..2 {
@@ -554,7 +553,7 @@ async fn series_are_bounded() {
         ..MetricsConfig::default()
     }));
     let p = MeteredProvider::new(
-        FakeProvider::new("fake"),
+        svc(FakeProvider::new("fake")),
         Meter::new(metrics.clone(), Arc::new(Pricing::default())),
     );
     for i in 0..10 {
@@ -576,8 +575,8 @@ async fn attempts_are_counted_apart_from_requests() {
     let meter = Meter::new(metrics.clone(), Arc::new(Pricing::default())).with_sink(sink.clone());
     let fake = FakeProvider::new("fake");
     fake.push(Step::fail(Error::Cancelled));
-    let inner = MeteredProvider::new(fake, meter.for_attempts());
-    let outer = MeteredProvider::new(inner, meter);
+    let inner = MeteredProvider::new(svc(fake), meter.for_attempts());
+    let outer = MeteredProvider::new(Arc::new(inner), meter);
     let _ = outer.chat(&req("m"), &RequestContext::new()).await;
     outer.chat(&req("m"), &RequestContext::new()).await.unwrap();
     let snap = metrics.snapshot();
@@ -611,4 +610,57 @@ async fn attempts_are_counted_apart_from_requests() {
         !text.contains("deployment=\"\"") && !text.contains("scope="),
         "{text}"
     );
+}
+
+/// Fails every call as a router does: the error and the route it took.
+struct FailsRouted;
+
+#[async_trait]
+impl Service for FailsRouted {
+    fn name(&self) -> &str {
+        "router"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    async fn call(
+        &self,
+        _: runtime_core::Call<'_>,
+        _: &RequestContext,
+    ) -> Result<runtime_core::Reply, runtime_core::Failure> {
+        Err(runtime_core::Failure::routed(
+            Error::Cancelled,
+            Some(runtime_core::RouteSummary {
+                provider: "upstream-b".into(),
+                deployment: "dep-b".into(),
+                attempts: 3,
+            }),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_routed_call_is_recorded_with_its_deployment_and_attempts() {
+    let metrics = Arc::new(Metrics::new(&MetricsConfig::default()));
+    let sink = Arc::new(Collect::default());
+    let p = MeteredProvider::new(
+        Arc::new(FailsRouted),
+        Meter::new(metrics.clone(), Arc::new(Pricing::default())).with_sink(sink.clone()),
+    );
+    let ctx = RequestContext::new();
+    let failure = p
+        .call(runtime_core::Call::chat(&req("fast")), &ctx)
+        .await
+        .unwrap_err();
+    // The failure goes on up with its route.
+    assert_eq!(failure.route.as_ref().map(|r| r.attempts), Some(3));
+    let recs = sink.0.lock().clone();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].status, Status::Error);
+    assert_eq!(recs[0].error_kind.as_deref(), Some("cancelled"));
+    assert_eq!(recs[0].provider, "upstream-b");
+    assert_eq!(recs[0].deployment.as_deref(), Some("dep-b"));
+    assert_eq!(recs[0].attempts, 3);
+    let reported = ctx.usage.get().unwrap();
+    assert_eq!(reported.deployment.as_deref(), Some("dep-b"));
 }

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use runtime_core::{
     AssistantMessage, Capabilities, ChatRequest, ChatResponse, ChatStream, Content, Message,
-    Provider, RequestContext, Result,
+    Provider, RequestContext, Result, ServiceExt,
 };
 use runtime_router::{DeploymentConfig, ModelConfig, Redis, RedisConfig, Router, RouterDefaults};
 use runtime_testkit::redis::{RedisServer, free_port};

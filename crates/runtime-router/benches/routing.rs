@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use runtime_core::{
     AssistantMessage, Capabilities, ChatRequest, ChatResponse, ChatStream, Content, Message,
-    Provider, RequestContext, Result,
+    Provider, RequestContext, Result, ServiceExt,
 };
 use runtime_router::{DeploymentConfig, ModelConfig, RequestKind, Router, Strategy};
 

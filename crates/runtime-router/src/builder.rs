@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use runtime_core::http::HttpClient;
-use runtime_core::{Error, Provider, Result, Secret};
+use runtime_core::{Error, Provider, ProviderService, Result, Secret, Service};
 
 use crate::breaker::{Breaker, BreakerConfig};
 use crate::config::{DeploymentConfig, ModelConfig, RouterConfig, RouterDefaults, expand_env};
@@ -19,15 +19,16 @@ use crate::router::Router;
 use crate::state::{MemoryStore, RateLimits, StateStore};
 use crate::stats::Stats;
 
-/// Resolves a provider instance name to the provider (the facade passes its registry lookup).
-pub type Resolver = Arc<dyn Fn(&str) -> Result<Arc<dyn Provider>> + Send + Sync>;
+/// Resolves a provider instance name to the service a deployment calls (the facade passes
+/// its registry lookup, each provider wrapped in the attempt meter).
+pub type Resolver = Arc<dyn Fn(&str) -> Result<Arc<dyn Service>> + Send + Sync>;
 
 /// Builds a [`Router`].
 pub struct RouterBuilder {
     name: String,
     config: RouterConfig,
     resolver: Option<Resolver>,
-    providers: HashMap<String, Arc<dyn Provider>>,
+    providers: HashMap<String, Arc<dyn Service>>,
     store: Option<Arc<dyn StateStore>>,
     #[cfg(feature = "redis")]
     redis: Option<runtime_redis::Redis>,
@@ -75,15 +76,21 @@ impl RouterBuilder {
     /// Resolves deployment provider names not given with [`RouterBuilder::provider`].
     pub fn resolver(
         mut self,
-        f: impl Fn(&str) -> Result<Arc<dyn Provider>> + Send + Sync + 'static,
+        f: impl Fn(&str) -> Result<Arc<dyn Service>> + Send + Sync + 'static,
     ) -> Self {
         self.resolver = Some(Arc::new(f));
         self
     }
 
     /// Gives a provider instance directly, under `name`.
-    pub fn provider(mut self, name: impl Into<String>, p: Arc<dyn Provider>) -> Self {
-        self.providers.insert(name.into(), p);
+    pub fn provider(self, name: impl Into<String>, p: Arc<dyn Provider>) -> Self {
+        self.service(name, ProviderService::shared(p))
+    }
+
+    /// Gives a deployment's service directly (a provider behind layers of its own), under
+    /// `name`.
+    pub fn service(mut self, name: impl Into<String>, s: Arc<dyn Service>) -> Self {
+        self.providers.insert(name.into(), s);
         self
     }
 
@@ -442,7 +449,7 @@ impl Router {
     /// (shared state in `router.redis_url` when set, connected lazily).
     pub async fn from_config(
         config: RouterConfig,
-        resolver: impl Fn(&str) -> Result<Arc<dyn Provider>> + Send + Sync + 'static,
+        resolver: impl Fn(&str) -> Result<Arc<dyn Service>> + Send + Sync + 'static,
     ) -> Result<Router> {
         Router::builder()
             .config(config)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use runtime_core::{
-    Capabilities, ChatRequest, Content, ContentPart, Message, ModelPricing, Provider, Secret,
+    Capabilities, ChatRequest, Content, ContentPart, Message, ModelPricing, Secret, Service,
 };
 use tokio::time::Instant;
 
@@ -48,7 +48,7 @@ pub(crate) struct StateKeys {
 /// A deployment as the router uses it.
 pub(crate) struct Deployment {
     pub name: Arc<str>,
-    pub provider: Arc<dyn Provider>,
+    pub provider: Arc<dyn Service>,
     pub provider_name: String,
     pub model: String,
     pub weight: u32,

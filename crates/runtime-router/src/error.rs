@@ -1,7 +1,7 @@
 //! The router's errors: the attempts it made, a routing failure, and how an error is
 //! classified (may the router fall back, does it count against a deployment's health).
 
-use runtime_core::{Error, RequestContext, Retryability, RouteSummary, TimeoutPhase};
+use runtime_core::{Error, Failure, Retryability, TimeoutPhase};
 use serde::Serialize;
 
 /// One attempt the router made, kept in response metadata and in [`RouteError`].
@@ -49,17 +49,11 @@ pub struct RouteError {
 }
 
 impl RouteError {
-    /// Leaves the route in `ctx` (last provider and deployment, attempts made) for the layers
-    /// above the router, and returns the error.
-    pub fn report(self, ctx: &RequestContext) -> Error {
-        if let Some(last) = self.attempts.last() {
-            ctx.route.record(RouteSummary {
-                provider: last.provider.clone(),
-                deployment: last.deployment.clone(),
-                attempts: u32::try_from(self.attempts.len()).unwrap_or(u32::MAX),
-            });
-        }
-        self.error
+    /// The failure the layers above the router see: the error and the route (last provider
+    /// and deployment, attempts made).
+    pub fn into_failure(self) -> Failure {
+        let route = crate::failover::summary(&self.attempts);
+        Failure::routed(self.error, route)
     }
 }
 

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use runtime_core::{Error, RequestContext, Result, Retryability, TimeoutPhase};
+use runtime_core::{
+    Call, Error, Reply, RequestContext, Result, Retryability, RouteSummary, TimeoutPhase,
+};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::call::{Call, Out};
-use crate::config::Strategy;
+use crate::call::{self, Attempted};
+use crate::config::{RequestKind, Strategy};
 use crate::deployment::{Deployment, InFlight};
 use crate::error::{Attempt, RouteError, counts_as_failure, may_fall_back};
 use crate::inner::Inner;
@@ -36,13 +38,13 @@ impl Inner {
         self: &Arc<Self>,
         call: Call<'_>,
         ctx: &RequestContext,
-    ) -> Result<(Out, Vec<Attempt>), RouteError> {
+    ) -> Result<(Reply, Vec<Attempt>), RouteError> {
         let mut attempts = Vec::new();
         let fail = |error, attempts| RouteError {
             error: self.cap_wait(error),
             attempts,
         };
-        let m = match self.model(call.model()) {
+        let m = match self.model(call.model) {
             Ok(m) => m,
             Err(e) => return Err(fail(e, attempts)),
         };
@@ -97,15 +99,10 @@ impl Inner {
         Err(fail(last, attempts))
     }
 
-    pub(crate) fn finish(&self, mut out: Out, attempts: Vec<Attempt>) -> (Out, Vec<Attempt>) {
-        let meta = out.meta_mut();
-        if let Some(last) = attempts.last() {
-            meta.provider = Some(last.provider.clone());
-            meta.deployment = Some(last.deployment.clone());
-        }
-        meta.attempts = Some(attempts.len() as u32);
-        if let Ok(v) = serde_json::to_value(&attempts) {
-            meta.annotations.insert("attempts".into(), v);
+    /// The route goes into the answer's metadata (the one place the layers above read it).
+    pub(crate) fn finish(&self, mut out: Reply, attempts: Vec<Attempt>) -> (Reply, Vec<Attempt>) {
+        if let (Some(meta), Some(route)) = (out.meta_mut(), summary(&attempts)) {
+            route.write(meta);
         }
         (out, attempts)
     }
@@ -117,14 +114,16 @@ impl Inner {
         ctx: &RequestContext,
         deadline: Instant,
         attempts: &mut Vec<Attempt>,
-    ) -> Result<Out> {
-        let kind = call.kind();
+    ) -> Result<Reply> {
+        let Some(kind) = call::kind(&call) else {
+            return Err(Error::unsupported(&self.name, call.operation()));
+        };
         let want = Want {
             kind,
-            needs: call.needs(),
+            needs: call::needs(&call),
         };
         let strategy = m.strategy_for(kind);
-        let tokens = call.tokens();
+        let tokens = call::tokens(&call);
         let mut avoid: Vec<usize> = Vec::new();
         let mut exclude: Vec<usize> = Vec::new();
         let mut last: Option<Error> = None;
@@ -269,10 +268,10 @@ impl Inner {
         deadline: Instant,
         strategy: Strategy,
         n: u32,
-    ) -> (Result<Out>, Attempt) {
+    ) -> (Result<Reply>, Attempt) {
         // Fields after the OpenTelemetry GenAI conventions too (exported as a trace span by
         // the gateway's `otel` feature; docs/observability.md).
-        let operation = operation_name(&call);
+        let operation = call.operation();
         let span = tracing::info_span!(
             "router.attempt",
             otel.name = format!("{operation} {}", d.model),
@@ -332,16 +331,17 @@ impl Inner {
             trial: c.trial,
             latency_ms: latency.as_secs_f64() * 1000.0,
         };
+        let kind = call::kind(&call).unwrap_or(RequestKind::Chat);
         let res = match res {
             Ok(out) => {
-                d.ewma(call.kind()).observe(latency);
+                d.ewma(kind).observe(latency);
                 self.on_success(d, c).await;
                 if let Some(u) = out.usage() {
                     self.correct_tokens_chosen(m, d, c, &u).await;
                 }
                 Ok(match out {
                     // The stream corrects tokens and counts failures when it ends.
-                    Out::Held(h) => Out::Stream(RoutedStream::into_chat_stream(
+                    Attempted::Held(h) => Reply::Stream(RoutedStream::into_chat_stream(
                         h,
                         StreamDone {
                             inner: self.clone(),
@@ -352,13 +352,13 @@ impl Inner {
                             key: c.key.as_ref().map(|(k, _)| *k),
                         },
                     )),
-                    other => other,
+                    Attempted::Done(reply) => reply,
                 })
             }
             Err(e) => {
                 tracing::info!(parent: &span, error = %e, "attempt failed");
                 if counts_as_failure(&e) {
-                    d.ewma(call.kind()).observe(latency);
+                    d.ewma(kind).observe(latency);
                 }
                 // A failed request keeps its token estimate charged: the upstream may have
                 // counted it.
@@ -370,12 +370,11 @@ impl Inner {
     }
 }
 
-/// The GenAI `gen_ai.operation.name` of a call.
-fn operation_name(call: &Call<'_>) -> &'static str {
-    match call {
-        Call::Chat(_) | Call::Stream(_) => "chat",
-        Call::Complete(_) | Call::CompleteStream(_) => "text_completion",
-        Call::Embed(_) => "embeddings",
-        Call::Rerank(_) => "rerank",
-    }
+/// The route of a call that made `attempts`: the last one's provider and deployment.
+pub(crate) fn summary(attempts: &[Attempt]) -> Option<RouteSummary> {
+    attempts.last().map(|last| RouteSummary {
+        provider: last.provider.clone(),
+        deployment: last.deployment.clone(),
+        attempts: u32::try_from(attempts.len()).unwrap_or(u32::MAX),
+    })
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runtime_core::http::{CallInfo, HttpRequestSpec};
-use runtime_core::{ChatRequest, Error, Message, RequestContext, Result, Secret};
+use runtime_core::{ChatRequest, Error, Message, RequestContext, Result, Secret, ServiceExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -1,21 +1,18 @@
-//! The router as a [`Provider`]: every operation routed, capabilities and models the union
-//! of its deployments'.
+//! The router as a [`Service`]: chat, completion, embeddings and rankings routed; counting
+//! asked of the deployments in order; capabilities and models the union of its deployments'.
 
 use async_trait::async_trait;
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, HealthStatus, ModelInfo, ModelKind, Provider,
-    RequestContext, RerankRequest, RerankResponse, Result,
+    Call, Capabilities, Error, Failure, HealthStatus, ModelInfo, ModelKind, Op, Reply,
+    RequestContext, Result, Service,
 };
 
-use crate::call::{Call, Out};
 use crate::config::ModelType;
-use crate::error::internal;
 use crate::model::LogicalModel;
 use crate::router::Router;
 
 #[async_trait]
-impl Provider for Router {
+impl Service for Router {
     fn name(&self) -> &str {
         &self.inner.name
     }
@@ -45,84 +42,6 @@ impl Provider for Router {
         caps
     }
 
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        self.chat_routed(req, ctx)
-            .await
-            .map(|r| r.value)
-            .map_err(|e| e.report(ctx))
-    }
-
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        self.chat_stream_routed(req, ctx)
-            .await
-            .map(|r| r.value)
-            .map_err(|e| e.report(ctx))
-    }
-
-    async fn complete(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<CompletionResponse> {
-        match self.inner.route(Call::Complete(req), ctx).await {
-            Ok((Out::Complete(r), _)) => Ok(r),
-            Ok((_, a)) => Err(internal(a).error),
-            Err(e) => Err(e.report(ctx)),
-        }
-    }
-
-    async fn complete_stream(
-        &self,
-        req: &CompletionRequest,
-        ctx: &RequestContext,
-    ) -> Result<ChatStream> {
-        match self.inner.route(Call::CompleteStream(req), ctx).await {
-            Ok((Out::Stream(s), _)) => Ok(s),
-            Ok((_, a)) => Err(internal(a).error),
-            Err(e) => Err(e.report(ctx)),
-        }
-    }
-
-    async fn embed(
-        &self,
-        req: &EmbeddingRequest,
-        ctx: &RequestContext,
-    ) -> Result<EmbeddingResponse> {
-        self.embed_routed(req, ctx)
-            .await
-            .map(|r| r.value)
-            .map_err(|e| e.report(ctx))
-    }
-
-    /// The deployments of the logical model are asked in their configured order; the first
-    /// that can count answers (counting spends nothing, so no routing state is touched).
-    /// Deployments whose upstream cannot count are skipped; when none can, `Unsupported`.
-    async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
-        let m = self.inner.model(&req.model)?;
-        let mut last = None;
-        for d in &m.deployments {
-            let mut r = req.clone();
-            r.model.clone_from(&d.model);
-            let mut c = ctx.clone();
-            if !d.keys.is_empty() {
-                c.api_key = crate::health::first_live_key(&self.inner, d).await;
-            }
-            match d.provider.count_tokens(&r, &c).await {
-                Ok(n) => return Ok(n),
-                Err(Error::Unsupported { .. }) => {}
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::unsupported(&self.inner.name, "count_tokens")))
-    }
-
-    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        self.rerank_routed(req, ctx)
-            .await
-            .map(|r| r.value)
-            .map_err(|e| e.report(ctx))
-    }
-
     fn models(&self) -> Vec<ModelInfo> {
         self.inner
             .order
@@ -132,13 +51,46 @@ impl Provider for Router {
             .collect()
     }
 
-    async fn list_models(&self, _ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
-        Ok(self.models())
+    async fn call(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply, Failure> {
+        match call.op {
+            Op::CountTokens(_) => Ok(self.count_tokens(call, ctx).await?),
+            Op::ListModels => Ok(Reply::Models(self.models())),
+            Op::Health => Ok(Reply::Health(self.health().await)),
+            _ => match self.inner.route(call, ctx).await {
+                Ok((reply, _)) => Ok(reply),
+                Err(e) => Err(e.into_failure()),
+            },
+        }
+    }
+}
+
+impl Router {
+    /// The deployments of the logical model are asked in their configured order; the first
+    /// that can count answers (counting spends nothing, so no routing state is touched).
+    /// Deployments whose upstream cannot count are skipped; when none can, `Unsupported`.
+    async fn count_tokens(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        let m = self.inner.model(call.model)?;
+        let mut last = None;
+        for d in &m.deployments {
+            let mut c = ctx.clone();
+            if !d.keys.is_empty() {
+                c.api_key = crate::health::first_live_key(&self.inner, d).await;
+            }
+            match d.provider.call(call.with_model(&d.model), &c).await {
+                Ok(n) => return Ok(n),
+                Err(Failure {
+                    error: Error::Unsupported { .. },
+                    ..
+                }) => {}
+                Err(f) => last = Some(f.error),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::unsupported(&self.inner.name, "count_tokens")))
     }
 
     /// Healthy when every logical model has at least one deployment that is neither down
     /// nor cooling down.
-    async fn health(&self, _ctx: &RequestContext) -> Result<HealthStatus> {
+    async fn health(&self) -> HealthStatus {
         let start = std::time::Instant::now();
         let mut bad = Vec::new();
         for name in &self.inner.order {
@@ -153,7 +105,7 @@ impl Provider for Router {
                 bad.push(name.clone());
             }
         }
-        Ok(HealthStatus {
+        HealthStatus {
             healthy: bad.is_empty(),
             latency: start.elapsed(),
             detail: if bad.is_empty() {
@@ -161,11 +113,11 @@ impl Provider for Router {
             } else {
                 format!("no available deployment for: {}", bad.join(", "))
             },
-        })
+        }
     }
 }
 
-/// What [`Provider::models`] lists for logical model `m` of router `router`.
+/// What [`Service::models`] lists for logical model `m` of router `router`.
 fn model_info(router: &str, m: &LogicalModel) -> ModelInfo {
     let any = |f: fn(&Capabilities) -> bool| m.deployments.iter().any(|d| f(&d.caps));
     ModelInfo {

@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use runtime_core::{
-    ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, Error,
-    RequestContext, RerankRequest, RerankResponse, Result,
+    Call, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, Error,
+    FromReply, RequestContext, RerankRequest, RerankResponse, Result,
 };
 use serde::Serialize;
 
-use crate::call::{Call, Out};
 use crate::config::RequestKind;
 use crate::deployment::Needs;
 use crate::error::{RouteError, Routed, internal};
@@ -45,7 +44,8 @@ pub struct DeploymentStatus {
     pub recent_errors: Vec<crate::recent::RecentError>,
 }
 
-/// Routes requests for logical models to deployments. Implements [`Provider`].
+/// Routes requests for logical models to deployments. Implements
+/// [`Service`](runtime_core::Service).
 ///
 /// Build with [`Router::builder`]. Active health checks run until [`Router::shutdown`] or
 /// until the router is dropped.
@@ -153,11 +153,7 @@ impl Router {
         req: &ChatRequest,
         ctx: &RequestContext,
     ) -> Result<Routed<ChatResponse>, RouteError> {
-        let (out, attempts) = self.inner.route(Call::Chat(req), ctx).await?;
-        match out {
-            Out::Chat(value) => Ok(Routed { value, attempts }),
-            _ => Err(internal(attempts)),
-        }
+        self.routed(Call::chat(req), ctx).await
     }
 
     /// A streamed chat answer with the attempts it took before committing.
@@ -166,11 +162,7 @@ impl Router {
         req: &ChatRequest,
         ctx: &RequestContext,
     ) -> Result<Routed<ChatStream>, RouteError> {
-        let (out, attempts) = self.inner.route(Call::Stream(req), ctx).await?;
-        match out {
-            Out::Stream(value) => Ok(Routed { value, attempts }),
-            _ => Err(internal(attempts)),
-        }
+        self.routed(Call::chat_stream(req), ctx).await
     }
 
     /// Embeddings with the attempts they took.
@@ -179,11 +171,7 @@ impl Router {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<Routed<EmbeddingResponse>, RouteError> {
-        let (out, attempts) = self.inner.route(Call::Embed(req), ctx).await?;
-        match out {
-            Out::Embed(value) => Ok(Routed { value, attempts }),
-            _ => Err(internal(attempts)),
-        }
+        self.routed(Call::embed(req), ctx).await
     }
 
     /// A ranking with the attempts it took.
@@ -192,10 +180,19 @@ impl Router {
         req: &RerankRequest,
         ctx: &RequestContext,
     ) -> Result<Routed<RerankResponse>, RouteError> {
-        let (out, attempts) = self.inner.route(Call::Rerank(req), ctx).await?;
-        match out {
-            Out::Rerank(value) => Ok(Routed { value, attempts }),
-            _ => Err(internal(attempts)),
+        self.routed(Call::rerank(req), ctx).await
+    }
+
+    /// Any routed call's answer as `T`, with the attempts it took.
+    pub async fn routed<T: FromReply>(
+        &self,
+        call: Call<'_>,
+        ctx: &RequestContext,
+    ) -> Result<Routed<T>, RouteError> {
+        let (out, attempts) = self.inner.route(call, ctx).await?;
+        match T::from_reply(out) {
+            Ok(value) => Ok(Routed { value, attempts }),
+            Err(_) => Err(internal(attempts)),
         }
     }
 }

@@ -11,7 +11,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_core::{ChatRequest, Provider, RequestContext};
+use runtime_core::{ChatRequest, RequestContext, ServiceExt};
 use runtime_router::{DeploymentConfig, ModelConfig, Router, RouterDefaults, Strategy};
 use runtime_testkit::fault::{Action, FaultServer};
 use support::{HttpTestProvider, chat_body, sse_body, user};

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use runtime_core::{ChatRequest, Error, Message, Provider, RequestContext};
+use runtime_core::{ChatRequest, Error, Message, RequestContext, ServiceExt};
 use runtime_router::{
     Acquire, DeploymentConfig, ModelConfig, RateLimits, Redis, RedisConfig, RedisStore, Router,
     RouterDefaults, StateStore,
@@ -282,16 +282,17 @@ rpm = 2
     let fake = Arc::new(FakeProvider::new("fake"));
     let f2 = fake.clone();
     away_from_window_edge().await;
-    let r = Router::from_config(
-        cfg.clone(),
-        move |_name| Ok(f2.clone() as Arc<dyn Provider>),
-    )
+    let r = Router::from_config(cfg.clone(), move |_name| {
+        Ok(runtime_core::ProviderService::shared(f2.clone()))
+    })
     .await
     .unwrap();
     let f3 = fake.clone();
-    let r2 = Router::from_config(cfg, move |_name| Ok(f3.clone() as Arc<dyn Provider>))
-        .await
-        .unwrap();
+    let r2 = Router::from_config(cfg, move |_name| {
+        Ok(runtime_core::ProviderService::shared(f3.clone()))
+    })
+    .await
+    .unwrap();
     r.chat(&req(), &RequestContext::new()).await.unwrap();
     r2.chat(&req(), &RequestContext::new()).await.unwrap();
     assert!(matches!(

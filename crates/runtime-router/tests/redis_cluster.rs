@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use runtime_core::{ChatRequest, Error, Message, Provider, RequestContext};
+use runtime_core::{ChatRequest, Error, Message, RequestContext, ServiceExt};
 use runtime_redis::RedisState;
 use runtime_router::{
     DeploymentConfig, ModelConfig, Redis, RedisConfig, RedisStore, Router, RouterDefaults,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{defaults, fakes, model, req, router, server_error};
-use runtime_core::{ChatRequest, Error, Provider, RequestContext, Usage};
+use runtime_core::{ChatRequest, Error, Provider, RequestContext, ServiceExt, Usage};
 use runtime_router::{DeploymentConfig, ModelConfig, Router, RouterDefaults, Strategy};
 use runtime_testkit::fake::Step;
 

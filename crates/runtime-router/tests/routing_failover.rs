@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{defaults, fakes, model, req, router, server_error};
 use futures::StreamExt;
-use runtime_core::{Error, Provider, RequestContext, StreamEvent, TimeoutPhase};
+use runtime_core::{Call, Error, RequestContext, Service, ServiceExt, StreamEvent, TimeoutPhase};
 use runtime_router::{DeploymentConfig, ModelConfig, Router, RouterDefaults, Strategy};
 use runtime_testkit::fake::Step;
 
@@ -100,12 +100,12 @@ async fn max_attempts_bounds_retries_with_backoff() {
     // Backoff 1s then 2s, each with equal jitter (at least half).
     assert!(start.elapsed() >= Duration::from_millis(1500));
 
-    // Through the `Provider` trait the attempts are gone from the error, so the router leaves
-    // the route in the context for the layers above it.
-    let ctx = RequestContext::new();
-    assert_eq!(ctx.route.get(), None);
-    r.chat(&req("chat"), &ctx).await.unwrap_err();
-    let route = ctx.route.get().unwrap();
+    // Through the layer contract the failure carries the route for the layers above it.
+    let f = r
+        .call(Call::chat(&req("chat")), &RequestContext::new())
+        .await
+        .unwrap_err();
+    let route = f.route.unwrap();
     assert_eq!(route.attempts, 3);
     assert_eq!(route.deployment, e.attempts[2].deployment);
     assert_eq!(route.provider, e.attempts[2].provider);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{defaults, fakes, req, router};
-use runtime_core::{Error, Provider, RequestContext};
+use runtime_core::{Error, RequestContext, ServiceExt};
 use runtime_router::{DeploymentConfig, ModelConfig, Router, RouterDefaults};
 use runtime_testkit::fake::Step;
 

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{defaults, fakes, model, req, router, server_error};
-use runtime_core::{ChatRequest, EmbeddingRequest, Error, Message, Provider, RequestContext};
+use runtime_core::{
+    ChatRequest, EmbeddingRequest, Error, Message, RequestContext, Service, ServiceExt,
+};
 use runtime_router::{DeploymentConfig, ModelConfig, ModelType, Router, RouterDefaults, Strategy};
 use runtime_testkit::fake::{FakeProvider, Step};
 

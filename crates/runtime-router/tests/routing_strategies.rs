@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use common::{defaults, fakes, model, req, router, server_error};
 use futures::StreamExt;
-use runtime_core::{ModelPricing, Provider, RequestContext, StreamEvent, Usage};
+use runtime_core::{
+    Call, ModelPricing, Provider, RequestContext, Service, ServiceExt, StreamEvent, Usage,
+};
 use runtime_router::{DeploymentConfig, ModelConfig, RequestKind, RouterDefaults, Strategy};
 use runtime_testkit::fake::Step;
 
@@ -47,9 +49,10 @@ async fn response_meta_names_the_deployment_and_attempts() {
     assert_eq!(routed.attempts.len(), 2);
     assert_eq!(routed.attempts[0].outcome, "api_error");
     assert_eq!(routed.attempts[1].outcome, "ok");
-    let json = &meta.annotations["attempts"];
-    assert_eq!(json[0]["deployment"], "a/a-model");
-    assert_eq!(json[1]["strategy"], "round_robin");
+    assert_eq!(routed.attempts[0].deployment, "a/a-model");
+    assert_eq!(routed.attempts[1].strategy, "round_robin");
+    // The route is in the typed fields only, once.
+    assert!(!meta.annotations.contains_key("attempts"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -189,14 +192,11 @@ async fn per_request_kind_strategy() {
     let r = router(m, &f, defaults());
     for _ in 0..4 {
         let s = r
-            .chat_stream(&req("chat"), &RequestContext::new())
+            .chat_stream_routed(&req("chat"), &RequestContext::new())
             .await
             .unwrap();
-        assert_eq!(
-            s.meta().annotations["attempts"][0]["strategy"],
-            "lowest_cost"
-        );
-        s.collect_response().await.unwrap();
+        assert_eq!(s.attempts[0].strategy, "lowest_cost");
+        s.value.collect_response().await.unwrap();
     }
     assert_eq!(f[1].calls(), 4);
     for _ in 0..4 {
@@ -265,4 +265,21 @@ async fn streams_are_ranked_by_time_to_first_token() {
     let st = r.status("chat").await.unwrap();
     assert!(st[0].ttft_ewma.unwrap() < 0.01);
     assert_eq!(st[0].latency_ewma, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retargeted_call_is_routed_by_its_model_and_reaches_the_deployments_model() {
+    let f = fakes(&["a"]);
+    let r = router(model("chat", Strategy::RoundRobin, &f), &f, defaults());
+    // The body names another model (as a client's alias would); the call targets `chat`.
+    let body = req("some-alias");
+    let reply = r
+        .call(Call::chat(&body).with_model("chat"), &RequestContext::new())
+        .await
+        .unwrap();
+    let meta = reply.meta().unwrap();
+    assert_eq!(meta.deployment.as_deref(), Some("a/a-model"));
+    assert_eq!(meta.attempts, Some(1));
+    assert_eq!(f[0].requests()[0].model, "a-model");
+    assert_eq!(body.model, "some-alias");
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_core::{ChatRequest, Error, Provider, RequestContext};
+use runtime_core::{ChatRequest, Error, RequestContext, ServiceExt};
 use runtime_router::{DeploymentConfig, ModelConfig, Router, RouterDefaults};
 use runtime_testkit::fake::{FakeProvider, Step};
 

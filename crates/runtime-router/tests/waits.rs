@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_core::{ChatRequest, Error, Provider, RequestContext, Usage};
+use runtime_core::{ChatRequest, Error, Provider, RequestContext, ServiceExt, Usage};
 use runtime_router::{DeploymentConfig, ModelConfig, Router, RouterDefaults};
 use runtime_testkit::fake::{FakeProvider, Step};
 use tokio::time::Instant;

@@ -47,7 +47,7 @@ pub(crate) async fn assemble(mut config: Config, offline: bool) -> Result<Runtim
     )))
     .layer(cache)
     .layer(metering::layer(&metering))
-    .into_provider();
+    .into_service();
     redis.warm(offline);
     Ok(Runtime {
         registry,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use runtime_core::{Provider, ProviderRegistry};
+use runtime_core::{ProviderRegistry, Service};
 
 use crate::config::{Config, ConfigError};
 
@@ -106,7 +106,7 @@ pub(super) async fn build(
         .config(rc)
         .resolver(move |instance: &str| {
             let p = crate::dispatch::resolve_instance(&reg, instance)?;
-            Ok(attempt.layer(p))
+            Ok(attempt.layer(runtime_core::ProviderService::shared(p)))
         })
         .http(registry.http().clone())
         .build_async()
@@ -129,12 +129,12 @@ pub(super) async fn build(
     Ok(())
 }
 
-/// The router as the dispatcher's provider for logical models, and their names.
-pub(super) fn logical(router: &RouterHandle) -> (Option<Arc<dyn Provider>>, Vec<String>) {
+/// The router as the dispatcher's service for logical models, and their names.
+pub(super) fn logical(router: &RouterHandle) -> (Option<Arc<dyn Service>>, Vec<String>) {
     #[cfg(feature = "router")]
     if let Some(r) = router {
         return (
-            Some(r.clone() as Arc<dyn Provider>),
+            Some(r.clone() as Arc<dyn Service>),
             r.model_names().to_vec(),
         );
     }

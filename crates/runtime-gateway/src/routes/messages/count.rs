@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
-use model_runtime::{Error, Provider};
+use model_runtime::{Error, Failure};
 use runtime_dialects::anthropic_messages::count_tokens;
 use runtime_dialects::estimate;
 
@@ -62,11 +62,13 @@ async fn serve(
     }
     beta_features(headers, &mut req);
     let ctx = gw.context(id, who, headers);
-    let provider = gw.runtime().provider();
-    let (n, exact) = match provider.count_tokens(&req, &ctx).await {
+    let (n, exact) = match gw.stack().count_tokens(&req, &ctx).await {
         Ok(n) => (n, true),
         // No upstream of this model can count: the estimate.
-        Err(Error::Unsupported { .. }) => (estimate::input_tokens(&req), false),
+        Err(Failure {
+            error: Error::Unsupported { .. },
+            ..
+        }) => (estimate::input_tokens(&req), false),
         Err(e) => return Err(ApiError::from_call(e, &ctx)),
     };
     let mut resp = json_ok(count_tokens::body(n, !exact));
