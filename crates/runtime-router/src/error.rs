@@ -1,7 +1,7 @@
 //! The router's errors: the attempts it made, a routing failure, and how an error is
 //! classified (may the router fall back, does it count against a deployment's health).
 
-use runtime_core::{Error, Failure, Retryability, TimeoutPhase};
+use runtime_core::{Error, Failure, Retryability, RouteSummary, TimeoutPhase};
 use serde::Serialize;
 
 /// One attempt the router made, kept in response metadata and in [`RouteError`].
@@ -52,9 +52,18 @@ impl RouteError {
     /// The failure the layers above the router see: the error and the route (last provider
     /// and deployment, attempts made).
     pub fn into_failure(self) -> Failure {
-        let route = crate::failover::summary(&self.attempts);
+        let route = summary(&self.attempts);
         Failure::routed(self.error, route)
     }
+}
+
+/// The route of a call that made `attempts`: the last one's provider and deployment.
+pub(crate) fn summary(attempts: &[Attempt]) -> Option<RouteSummary> {
+    attempts.last().map(|last| RouteSummary {
+        provider: last.provider.clone(),
+        deployment: last.deployment.clone(),
+        attempts: u32::try_from(attempts.len()).unwrap_or(u32::MAX),
+    })
 }
 
 impl std::fmt::Display for RouteError {

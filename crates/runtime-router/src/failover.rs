@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use runtime_core::{
-    Call, Error, Reply, RequestContext, Result, Retryability, RouteSummary, TimeoutPhase,
-};
+use runtime_core::{Call, Error, Reply, RequestContext, Result, Retryability, TimeoutPhase};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::call::{self, Attempted};
 use crate::config::{RequestKind, Strategy};
 use crate::deployment::{Deployment, InFlight};
-use crate::error::{Attempt, RouteError, counts_as_failure, may_fall_back};
+use crate::error::{Attempt, RouteError, counts_as_failure, may_fall_back, summary};
 use crate::inner::Inner;
 use crate::model::LogicalModel;
 use crate::select::{Chosen, NoPick, Want};
@@ -368,13 +366,4 @@ impl Inner {
         };
         (res, attempt)
     }
-}
-
-/// The route of a call that made `attempts`: the last one's provider and deployment.
-pub(crate) fn summary(attempts: &[Attempt]) -> Option<RouteSummary> {
-    attempts.last().map(|last| RouteSummary {
-        provider: last.provider.clone(),
-        deployment: last.deployment.clone(),
-        attempts: u32::try_from(attempts.len()).unwrap_or(u32::MAX),
-    })
 }
