@@ -25,8 +25,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 /// The `anthropic-version` header sent by default.
 pub const DEFAULT_VERSION: &str = "2023-06-01";
 
-/// `max_tokens` sent when a request has none.
-pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+pub use wire::request::DEFAULT_MAX_TOKENS;
 
 /// What the Messages API serves (no embeddings).
 pub const CAPABILITIES: Capabilities = Capabilities::new()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use runtime_core::{BuildContext, Provider, ProviderConfig, ProviderFactory, Result, SettingSpec};
 
-use crate::{LocalApi, LocalSettings, apply_openai_settings};
+use crate::settings::{LocalApi, LocalSettings, apply_openai_settings};
 
 /// What differs between the named servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

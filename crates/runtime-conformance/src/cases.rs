@@ -9,7 +9,10 @@ use runtime_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{Call, Category, MockReply, Scenario, Target, matches};
+use crate::category::Category;
+use crate::matching::matches;
+use crate::scenario::{Call, MockReply, Scenario};
+use crate::target::Target;
 
 /// One case file.
 #[derive(Debug, Deserialize)]

@@ -9,12 +9,23 @@ use runtime_core::{
 use serde_json::Value;
 
 use crate::cases::{self, embed_probe};
+use crate::category::Category;
 use crate::generic::{
     STATUS_TABLE, auth_header, inexpressible, key_hidden, key_override, malformed, stall,
     status_check, stream_drop, stream_stall, unknown_field,
 };
 use crate::harness::{Run, SHORT, TIMEOUT, call, key, mock, url_path};
-use crate::{Call, Category, Got, Outcome, Report, Scenario, Target, matches};
+use crate::matching::matches;
+use crate::report::{Outcome, Report};
+use crate::scenario::{Call, Got, Scenario};
+use crate::target::Target;
+
+impl Target {
+    /// Runs every check (see [`crate::run`]).
+    pub async fn run(self) -> Report {
+        run(self).await
+    }
+}
 
 /// Runs every check against `target` and returns the report (call [`Report::finish`]).
 ///

@@ -12,8 +12,10 @@ use runtime_testkit::fault::{Action, FaultServer};
 use serde_json::Value;
 use wiremock::ResponseTemplate;
 
-use crate::harness::{Run, SHORT, TIMEOUT, call, key, probe, template, with_mock};
-use crate::{Call, Category, MockReply, Outcome, TEST_KEY};
+use crate::category::Category;
+use crate::harness::{Run, SHORT, TEST_KEY, TIMEOUT, call, key, probe, template, with_mock};
+use crate::report::Outcome;
+use crate::scenario::{Call, MockReply};
 
 /// The per-request key of the override check; it must reach the upstream instead of
 /// [`TEST_KEY`].
@@ -272,7 +274,7 @@ pub(crate) fn stream_event(run: &Run<'_>) -> Option<(Vec<u8>, String)> {
             Call::StreamEqualsChat(_, r) if streams => r,
             _ => return None,
         };
-        if r.content_type.starts_with(crate::EVENTSTREAM) {
+        if r.content_type.starts_with(crate::scenario::EVENTSTREAM) {
             return Some((without_last_message(&r.body), r.content_type.clone()));
         }
         let ndjson = r.content_type.starts_with("application/x-ndjson");

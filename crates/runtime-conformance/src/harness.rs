@@ -9,7 +9,12 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::cases::embed_probe;
-use crate::{Call, Got, MockReply, Outcome, Scenario, TEST_KEY, Target};
+use crate::report::Outcome;
+use crate::scenario::{Call, Got, MockReply, Scenario};
+use crate::target::Target;
+
+/// The API key the suite configures; it must never show up in an error.
+pub const TEST_KEY: &str = "sk-conformance-Zq8VtW2xK9-secret";
 
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const SHORT: Duration = Duration::from_millis(400);

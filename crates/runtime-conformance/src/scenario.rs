@@ -7,7 +7,7 @@ use runtime_core::{
     EmbeddingResponse, Error, ModelInfo, Result,
 };
 
-use crate::Category;
+use crate::category::Category;
 
 /// The content type of AWS's binary event stream.
 pub const EVENTSTREAM: &str = "application/vnd.amazon.eventstream";

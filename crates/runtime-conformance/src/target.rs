@@ -9,7 +9,8 @@ use runtime_core::registry::{API_KEY, BASE_URL, STREAM_IDLE_TIMEOUT, TIMEOUT, va
 use runtime_core::{BuildContext, Error, Provider, ProviderFactory, Result, Secret};
 use serde_json::{Map, Value, json};
 
-use crate::{Call, Category, Report, Scenario};
+use crate::category::Category;
+use crate::scenario::{Call, Scenario};
 
 /// The provider's error envelope for a status, its message containing the given text.
 pub type ErrorBodyFn = Arc<dyn Fn(u16, &str) -> String + Send + Sync>;
@@ -304,11 +305,6 @@ impl Target {
         let cfg = validate_with(f.factory, &self.name, &table, &|_| None)?;
         let http = HttpClient::new(&HttpClientConfig::default())?;
         (f.factory.build)(cfg, &BuildContext::new(http))
-    }
-
-    /// Runs every check (see [`crate::run`]).
-    pub async fn run(self) -> Report {
-        crate::run(self).await
     }
 }
 

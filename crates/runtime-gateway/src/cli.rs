@@ -200,7 +200,7 @@ pub fn main() -> ExitCode {
     let otel = match cli.command {
         Command::Serve { .. } => {
             let _rt = rt.enter();
-            crate::telemetry::startup_otel(cli.config.as_deref())
+            startup_otel(cli.config.as_deref())
         }
         _ => None,
     };
@@ -476,7 +476,7 @@ async fn run_serve(config: Config, listen: Option<SocketAddr>) -> Result<(), Cli
     let otlp_metrics = telemetry
         .traces
         .as_ref()
-        .and_then(|t| crate::otel::start_metrics(t, gw.clone()));
+        .and_then(|t| crate::otel::start_metrics(t, gw.metrics_source()));
     let served = serve(gw.clone(), listener, shutdown_signal()).await;
     // The last metric values, after the drain.
     if let Some(m) = otlp_metrics {
@@ -556,4 +556,22 @@ pub fn providers_text(registry: &model_runtime::ProviderRegistry) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The OpenTelemetry layer for `serve` with this config file, when its `[telemetry]` sets an
+/// `endpoint`. A config that does not load or validate gives none here: `serve` reports it
+/// with its key right after. An exporter that cannot be built is reported on stderr and
+/// the gateway runs without traces.
+pub fn startup_otel(config_file: Option<&std::path::Path>) -> Option<crate::otel::BoxedLayer> {
+    let config = crate::cli_common::load_config(config_file).ok()?;
+    let traces = crate::telemetry::TelemetryConfig::from_config(&config)
+        .ok()?
+        .traces?;
+    match crate::otel::layer(&traces) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("warning: traces are not exported: {e}");
+            None
+        }
+    }
 }

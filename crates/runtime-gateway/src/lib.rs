@@ -18,6 +18,7 @@ pub mod listener;
 pub mod observe;
 pub mod otel;
 pub mod responses;
+pub mod route_template;
 pub mod routes;
 pub mod server;
 pub mod sse;

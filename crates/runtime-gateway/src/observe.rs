@@ -26,42 +26,12 @@ use http_body::{Frame, SizeHint};
 use model_runtime::{RequestContext, UsageReport};
 use parking_lot::{Mutex, RwLock};
 
+pub use crate::route_template::route_of;
+
 /// Upper bounds of the request-duration histogram, in seconds.
 const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
-
-/// The routes a request is counted under (the path template; anything else is `other`, so a
-/// client cannot create series).
-const ROUTES: &[&str] = &[
-    "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/embeddings",
-    "/v1/models",
-    "/v1/models/{id}",
-    "/v1/usage",
-    "/v1/messages",
-    "/v1/responses",
-    "/health",
-    "/ready",
-    "/metrics",
-    "/admin",
-    "other",
-];
-
-/// The route template of `path`.
-pub fn route_of(path: &str) -> &'static str {
-    if let Some(r) = ROUTES.iter().find(|r| **r == path) {
-        return r;
-    }
-    if path.starts_with("/v1/models/") {
-        "/v1/models/{id}"
-    } else if path.starts_with("/admin/") {
-        "/admin"
-    } else {
-        "other"
-    }
-}
 
 /// Routes whose requests are probes: their access line is at `debug`, not `info`.
 fn is_probe(route: &str) -> bool {

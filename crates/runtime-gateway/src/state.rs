@@ -88,6 +88,16 @@ impl Gateway {
         &self.auth
     }
 
+    /// The `/metrics` exposition as the OTLP metrics export reads it at every interval
+    /// ([`crate::otel::start_metrics`]).
+    pub fn metrics_source(self: &Arc<Self>) -> crate::otel::MetricsSource {
+        let gw = self.clone();
+        Arc::new(move || {
+            let gw = gw.clone();
+            Box::pin(async move { gw.metrics_text().await })
+        })
+    }
+
     /// The Prometheus text `GET /metrics` answers: the runtime's families, the connections',
     /// the HTTP server's and the OTLP exporters'. The OTLP metrics export reads the same.
     pub async fn metrics_text(&self) -> String {

@@ -334,10 +334,14 @@ pub fn startup_log_format(config_file: Option<&Path>) -> LogFormat {
         .unwrap_or_default()
 }
 
+/// A layer for the process's subscriber (over the registry).
+pub type BoxedLayer =
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
+
 /// Installs the process's subscriber: `RUST_LOG` (else `default_level`) to stderr in
 /// `format`, and beside it the OpenTelemetry layer when traces are exported
 /// ([`crate::otel::layer`]; it sees spans at `info` whatever `RUST_LOG` says).
-pub fn init_logging(default_level: &str, format: LogFormat, otel: Option<crate::otel::BoxedLayer>) {
+pub fn init_logging(default_level: &str, format: LogFormat, otel: Option<BoxedLayer>) {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -359,7 +363,7 @@ pub fn init_logging(default_level: &str, format: LogFormat, otel: Option<crate::
     };
     // With traces: each layer filters for itself.
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let fmt: crate::otel::BoxedLayer = match format {
+    let fmt: BoxedLayer = match format {
         LogFormat::Text => fmt
             .with_ansi(std::io::stderr().is_terminal())
             .with_filter(filter)
@@ -372,22 +376,6 @@ pub fn init_logging(default_level: &str, format: LogFormat, otel: Option<crate::
             .boxed(),
     };
     tracing_subscriber::registry().with(vec![fmt, otel]).init();
-}
-
-/// The OpenTelemetry layer for `serve` with this config file, when its `[telemetry]` sets an
-/// `endpoint`. A config that does not load or validate gives none here: `serve` reports it
-/// with its key right after. An exporter that cannot be built is reported on stderr and
-/// the gateway runs without traces.
-pub fn startup_otel(config_file: Option<&Path>) -> Option<crate::otel::BoxedLayer> {
-    let config = crate::cli_common::load_config(config_file).ok()?;
-    let traces = TelemetryConfig::from_config(&config).ok()?.traces?;
-    match crate::otel::layer(&traces) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            eprintln!("warning: traces are not exported: {e}");
-            None
-        }
-    }
 }
 
 #[cfg(test)]

@@ -25,9 +25,3 @@ pub use response::{
     tool_input_text,
 };
 pub use stream::{BlockDelta, EventDecoder, MessageDelta, StartMessage, StreamWireEvent};
-
-use runtime_core::Error;
-
-fn invalid(provider: &str, model: &str, param: &str, message: impl Into<String>) -> Error {
-    Error::invalid_request(provider, model, Some(param), message)
-}

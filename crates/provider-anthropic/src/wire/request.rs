@@ -13,7 +13,13 @@ use runtime_core::{
 use super::body::{
     ImageSource, MessagesRequest, RequestBlock, System, Tool, ToolChoice, ToolResultContent, Turn,
 };
-use super::invalid;
+
+/// `max_tokens` sent when a request has none.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+fn invalid(provider: &str, model: &str, param: &str, message: impl Into<String>) -> Error {
+    Error::invalid_request(provider, model, Some(param), message)
+}
 
 /// Options of the request mapping that come from the provider's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +31,7 @@ pub struct RequestOptions {
 impl Default for RequestOptions {
     fn default() -> Self {
         Self {
-            default_max_tokens: crate::DEFAULT_MAX_TOKENS,
+            default_max_tokens: DEFAULT_MAX_TOKENS,
         }
     }
 }

@@ -86,18 +86,26 @@ static SETTINGS: &[SettingSpec] = &[
     SettingSpec::base_url("https://api.cerebras.ai/v1")
         .env("CEREBRAS_BASE_URL")
         .help("API base URL"),
-    crate::MODELS,
-    crate::MAX_TOKENS_FIELD,
-    crate::STREAM_USAGE,
+    crate::settings::MODELS,
+    crate::settings::MAX_TOKENS_FIELD,
+    crate::settings::STREAM_USAGE,
     SettingSpec::TIMEOUT,
     SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of `cerebras`.
-pub static FACTORY: ProviderFactory = ProviderFactory::new("cerebras", crate::build)
+pub static FACTORY: ProviderFactory = ProviderFactory::new("cerebras", build)
     .display_name("Cerebras")
     .description("Cerebras Inference's OpenAI-compatible API")
     .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
     .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
+
+/// The factory's build function: a `cerebras` instance from its config.
+fn build(
+    cfg: runtime_core::ProviderConfig,
+    ctx: &runtime_core::BuildContext,
+) -> runtime_core::Result<std::sync::Arc<dyn runtime_core::Provider>> {
+    crate::settings::build_preset(&PRESET, cfg, ctx)
+}

@@ -98,18 +98,26 @@ static SETTINGS: &[SettingSpec] = &[
     SettingSpec::base_url("https://api.deepseek.com")
         .env("DEEPSEEK_BASE_URL")
         .help("API base URL (`/v1` also works)"),
-    crate::MODELS,
-    crate::MAX_TOKENS_FIELD,
-    crate::STREAM_USAGE,
+    crate::settings::MODELS,
+    crate::settings::MAX_TOKENS_FIELD,
+    crate::settings::STREAM_USAGE,
     SettingSpec::TIMEOUT,
     SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of `deepseek`.
-pub static FACTORY: ProviderFactory = ProviderFactory::new("deepseek", crate::build)
+pub static FACTORY: ProviderFactory = ProviderFactory::new("deepseek", build)
     .display_name("DeepSeek")
     .description("DeepSeek's OpenAI-compatible API (deepseek-chat, deepseek-reasoner, V4)")
     .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
     .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
+
+/// The factory's build function: a `deepseek` instance from its config.
+fn build(
+    cfg: runtime_core::ProviderConfig,
+    ctx: &runtime_core::BuildContext,
+) -> runtime_core::Result<std::sync::Arc<dyn runtime_core::Provider>> {
+    crate::settings::build_preset(&PRESET, cfg, ctx)
+}

@@ -58,18 +58,26 @@ static SETTINGS: &[SettingSpec] = &[
     SettingSpec::string("account")
         .default("fireworks")
         .help("account of short model ids: `llama-v3p1-8b-instruct` is sent as `accounts/<account>/models/llama-v3p1-8b-instruct`"),
-    crate::MODELS,
-    crate::MAX_TOKENS_FIELD,
-    crate::STREAM_USAGE,
+    crate::settings::MODELS,
+    crate::settings::MAX_TOKENS_FIELD,
+    crate::settings::STREAM_USAGE,
     SettingSpec::TIMEOUT,
     SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of `fireworks`.
-pub static FACTORY: ProviderFactory = ProviderFactory::new("fireworks", crate::build)
+pub static FACTORY: ProviderFactory = ProviderFactory::new("fireworks", build)
     .display_name("Fireworks AI")
     .description("Fireworks AI's OpenAI-compatible inference API")
     .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
     .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
+
+/// The factory's build function: a `fireworks` instance from its config.
+fn build(
+    cfg: runtime_core::ProviderConfig,
+    ctx: &runtime_core::BuildContext,
+) -> runtime_core::Result<std::sync::Arc<dyn runtime_core::Provider>> {
+    crate::settings::build_preset(&PRESET, cfg, ctx)
+}

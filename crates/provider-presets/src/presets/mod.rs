@@ -3,7 +3,7 @@
 
 use runtime_core::ProviderFactory;
 
-use crate::Preset;
+use crate::preset::Preset;
 
 #[cfg(feature = "cerebras")]
 pub mod cerebras;

@@ -84,18 +84,26 @@ static SETTINGS: &[SettingSpec] = &[
         .help("upstream providers to try in order (body `provider.order`)"),
     SettingSpec::bool("allow_fallbacks")
         .help("let OpenRouter fall back to other upstreams (body `provider.allow_fallbacks`)"),
-    crate::MODELS,
-    crate::MAX_TOKENS_FIELD,
-    crate::STREAM_USAGE,
+    crate::settings::MODELS,
+    crate::settings::MAX_TOKENS_FIELD,
+    crate::settings::STREAM_USAGE,
     SettingSpec::TIMEOUT,
     SettingSpec::STREAM_IDLE_TIMEOUT,
 ];
 
 /// The registry entry of `openrouter`.
-pub static FACTORY: ProviderFactory = ProviderFactory::new("openrouter", crate::build)
+pub static FACTORY: ProviderFactory = ProviderFactory::new("openrouter", build)
     .display_name("OpenRouter")
     .description("OpenRouter's OpenAI-compatible router over many upstream providers")
     .crate_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
     .settings(SETTINGS);
 
 runtime_core::register_provider!(FACTORY);
+
+/// The factory's build function: a `openrouter` instance from its config.
+fn build(
+    cfg: runtime_core::ProviderConfig,
+    ctx: &runtime_core::BuildContext,
+) -> runtime_core::Result<std::sync::Arc<dyn runtime_core::Provider>> {
+    crate::settings::build_preset(&PRESET, cfg, ctx)
+}

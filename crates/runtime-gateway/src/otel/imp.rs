@@ -120,7 +120,7 @@ fn inject(headers: &mut http::HeaderMap) {
 
 pub(super) fn request_span(req: &Request, request_id: &str) -> Span {
     let method = req.method().as_str();
-    let route = crate::observe::route_of(req.uri().path());
+    let route = crate::route_template::route_of(req.uri().path());
     let empty = tracing::field::Empty;
     let span = tracing::info_span!(
         target: "modelrt::request",

@@ -17,7 +17,7 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::convert::{self, Times};
-use crate::server::Gateway;
+use super::source::MetricsSource;
 use crate::telemetry::{OtlpProtocol, TracesConfig};
 
 /// How long one export may take before it counts as failed.
@@ -134,8 +134,14 @@ fn unix_nanos() -> u64 {
 }
 
 /// One export: the exposition as it is now, sent; counted either way.
-async fn export_once(gw: &Gateway, t: &Transport, service: &str, start: u64, stats: &MetricStats) {
-    let text = gw.metrics_text().await;
+async fn export_once(
+    gw: &MetricsSource,
+    t: &Transport,
+    service: &str,
+    start: u64,
+    stats: &MetricStats,
+) {
+    let text = gw().await;
     let req = convert::request(
         &text,
         service,
@@ -181,7 +187,7 @@ async fn export_once(gw: &Gateway, t: &Transport, service: &str, start: u64, sta
 
 /// Starts exporting `gw`'s metrics to `cfg`'s collector every `interval`; `None` (with a
 /// warning) when the exporter cannot be built.
-pub fn start(cfg: &TracesConfig, interval: Duration, gw: Arc<Gateway>) -> Option<MetricsExport> {
+pub fn start(cfg: &TracesConfig, interval: Duration, gw: MetricsSource) -> Option<MetricsExport> {
     let transport = match Transport::new(cfg) {
         Ok(t) => t,
         Err(e) => {

@@ -23,10 +23,11 @@ mod export;
 mod imp;
 #[cfg(feature = "otel")]
 mod metrics;
+mod source;
 
-/// A layer for the process's subscriber (over the registry).
-pub type BoxedLayer =
-    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
+pub use source::MetricsSource;
+
+pub use crate::telemetry::BoxedLayer;
 
 /// Most bytes of prompt or completion put into one span attribute (when content is captured).
 pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
@@ -81,10 +82,7 @@ impl MetricsExport {
 /// Starts exporting `gw`'s `/metrics` families over OTLP every `cfg.metrics_interval`, when
 /// that is set (`[telemetry] metrics = true`). Must run inside the tokio runtime. `None`
 /// when off, without the `otel` feature, or when the exporter cannot be built (a warning).
-pub fn start_metrics(
-    cfg: &TracesConfig,
-    gw: std::sync::Arc<crate::server::Gateway>,
-) -> Option<MetricsExport> {
+pub fn start_metrics(cfg: &TracesConfig, gw: MetricsSource) -> Option<MetricsExport> {
     #[cfg(feature = "otel")]
     {
         let interval = cfg.metrics_interval?;

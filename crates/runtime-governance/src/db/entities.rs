@@ -5,7 +5,7 @@ use super::queries::{
     KEY_COLUMNS, TEAM_COLUMNS, USER_COLUMNS, budget_of, json_text, parse_json, role_of, role_str,
     u32_of,
 };
-use super::{Conflict, DbError};
+use super::rows::{Conflict, DbError};
 use crate::model::{Key, Limits, Team, User};
 
 macro_rules! entities {

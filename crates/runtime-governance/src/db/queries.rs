@@ -3,7 +3,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{CounterRow, DbError, DbReserve, LeaseRow, MIGRATIONS, ModeTimes, Settlement, State};
+use super::rows::{
+    CounterRow, DbError, DbReserve, LeaseRow, MIGRATIONS, ModeTimes, Settlement, State,
+};
 use crate::model::{Budget, Role};
 use crate::period::Period;
 

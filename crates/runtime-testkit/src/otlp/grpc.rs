@@ -12,12 +12,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use hyper::body::Incoming;
 
-use super::{Accepted, Received, accept};
-
-/// The trace export path.
-pub(super) const TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-/// The metrics export path.
-pub(super) const METRICS: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+use super::store::{Accepted, Received, accept};
 
 /// A response body: one data frame, then the trailers.
 pub(super) struct Reply {

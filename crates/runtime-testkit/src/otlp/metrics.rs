@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message;
 use serde_json::Value;
 
-use super::attributes;
+use super::spans::attributes;
 
 /// What kind of metric, as OTLP carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

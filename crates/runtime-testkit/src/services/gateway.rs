@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{Proc, Result, free_port, port_open, wait_port_closed};
+use super::process::{Proc, Result, free_port, port_open, wait_port_closed};
 
 /// Environment variables that would make a config reach real providers.
 const PROVIDER_ENV: &[&str] = &[

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{Proc, Result, children, free_port, is_root, signal, wait_port, wait_port_closed};
+use super::process::{
+    Proc, Result, children, free_port, is_root, signal, wait_port, wait_port_closed,
+};
 
 /// A PostgreSQL cluster this process started; killed when dropped.
 #[derive(Debug)]
@@ -41,7 +43,7 @@ pub fn pg_bin() -> Option<PathBuf> {
             .unwrap_or(0)
     });
     versions.pop().or_else(|| {
-        super::find_bin("initdb", &[])
+        super::process::find_bin("initdb", &[])
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .filter(|d| d.join("postgres").is_file())
     })

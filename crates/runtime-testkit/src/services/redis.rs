@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{Proc, Result, free_port, port_open, wait_port, wait_port_closed};
+use super::process::{Proc, Result, free_port, port_open, wait_port, wait_port_closed};
 
 /// A `redis-server` this process started; killed when dropped.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ impl Redis {
     }
 
     fn up(&mut self) -> Result<()> {
-        let bin = super::find_bin("redis-server", &[])
+        let bin = super::process::find_bin("redis-server", &[])
             .ok_or("redis-server not found on PATH (cargo xtask services installs it)")?;
         let mut cmd = Command::new(bin);
         cmd.args(["--bind", "127.0.0.1", "--port"])
