@@ -5,6 +5,8 @@ pub mod call;
 pub mod error;
 pub mod http;
 pub mod layer;
+#[doc(hidden)]
+pub mod macro_support;
 pub mod provider;
 pub mod registry;
 pub mod secret;
