@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod error;
+mod health;
 pub mod http;
 pub mod layer;
 #[doc(hidden)]
