@@ -386,7 +386,7 @@ pub trait Provider: Send + Sync + 'static {
     /// copies the body with the call's model and calls the typed method; a provider whose
     /// request builders take the model apart from the body overrides it to send the call's
     /// model without that copy (provider-openai's compatible provider does). Only
-    /// [`serve`](crate::call::serve) calls it.
+    /// [`serve`] calls it.
     async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
         serve_copied(self, call, ctx).await
     }

@@ -29,8 +29,8 @@ pub enum Op<'a> {
     Health,
 }
 
-/// One operation on a [`Service`]: the operation and its body, the model it targets, and
-/// whether the answer is streamed.
+/// One operation on a [`Service`](crate::Service): the operation and its body, the model it
+/// targets, and whether the answer is streamed.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Call<'a> {

@@ -9,8 +9,8 @@ use crate::types::ModelInfo;
 /// The contract of every layer: one method, [`Service::call`], over calls as data.
 ///
 /// Object-safe: a stack is an `Arc<dyn Service>`. Implemented by the metering and cache
-/// layers, the router, the runtime's dispatcher, and — through [`ProviderService`] — by
-/// every [`Provider`](crate::Provider).
+/// layers, the router, the runtime's dispatcher, and — through
+/// [`ProviderService`](crate::ProviderService) — by every [`Provider`](crate::Provider).
 #[async_trait]
 pub trait Service: Send + Sync + 'static {
     /// The instance name (a provider's, or the layer's own).

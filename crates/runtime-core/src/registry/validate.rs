@@ -8,7 +8,8 @@ use super::factory::ProviderFactory;
 use super::settings::{check_kind, from_env_string};
 use crate::error::{Error, Result};
 
-/// [`ProviderRegistry::validate`](super::ProviderRegistry::validate) with a custom environment (for tests and `config check`).
+/// [`ProviderRegistry::validate`](super::ProviderRegistry::validate) with a custom environment
+/// (for tests and `config check`).
 pub fn validate_with(
     factory: &'static ProviderFactory,
     instance: &str,
