@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use crate::{ReadyCheck, Runtime};
+use crate::ready_state::ReadyCheck;
+use crate::runtime::Runtime;
 
 /// The default time a store may be unreachable (degraded) before `/ready` fails.
 pub const DEFAULT_READY_GRACE: Duration = Duration::from_secs(30);
@@ -21,26 +22,6 @@ pub const DEFAULT_READY_GRACE: Duration = Duration::from_secs(30);
 /// The longest a readiness probe waits for one component.
 #[cfg_attr(not(any(feature = "router", feature = "metrics")), allow(dead_code))]
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// When the usage-store probe began failing (for the grace period of a database that no write
-/// has found down yet).
-#[derive(Debug, Default)]
-pub(crate) struct Tracker {
-    usage_ping_failing: parking_lot::Mutex<Option<std::time::Instant>>,
-}
-
-impl Tracker {
-    /// Records a probe result; returns how long the probe has been failing.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    fn usage_ping(&self, ok: bool) -> Option<Duration> {
-        let mut since = self.usage_ping_failing.lock();
-        if ok {
-            *since = None;
-            return None;
-        }
-        Some(since.get_or_insert_with(std::time::Instant::now).elapsed())
-    }
-}
 
 impl Runtime {
     /// Readiness with the default grace period ([`DEFAULT_READY_GRACE`]).
@@ -185,21 +166,5 @@ async fn model_check(r: &runtime_router::Router, model: &str) -> ReadyCheck {
         ok: usable > 0,
         degraded: usable > 0 && !out.is_empty(),
         detail,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_probe_tracker_measures_a_run_of_failures() {
-        let t = Tracker::default();
-        assert_eq!(t.usage_ping(true), None);
-        let first = t.usage_ping(false).unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(t.usage_ping(false).unwrap() > first);
-        assert_eq!(t.usage_ping(true), None);
-        assert!(t.usage_ping(false).unwrap() < Duration::from_millis(5));
     }
 }

@@ -5,8 +5,8 @@
 
 use runtime_redis::{Redis, RedisConfig, RedisPool, RedisState};
 
-use crate::ReadyCheck;
 use crate::config::{Config, ConfigError};
+use crate::ready_state::ReadyCheck;
 
 impl Config {
     /// The `[redis]` section, validated (no connection is made).
@@ -56,23 +56,24 @@ impl Config {
             cfg.timeout = t;
         }
         cfg.validate(section).map_err(|e| match e {
-            crate::Error::InvalidConfig { field, reason, .. } if url.is_some() => self.invalid(
-                if field.ends_with(".url") {
-                    format!("{section}.redis_url")
-                } else {
-                    field
-                },
-                reason,
-            ),
+            runtime_core::Error::InvalidConfig { field, reason, .. } if url.is_some() => self
+                .invalid(
+                    if field.ends_with(".url") {
+                        format!("{section}.redis_url")
+                    } else {
+                        field
+                    },
+                    reason,
+                ),
             other => invalid_from(self, other),
         })?;
         Ok(Some(cfg))
     }
 }
 
-fn invalid_from(config: &Config, e: crate::Error) -> ConfigError {
+fn invalid_from(config: &Config, e: runtime_core::Error) -> ConfigError {
     match e {
-        crate::Error::InvalidConfig { field, reason, .. } => config.invalid(field, reason),
+        runtime_core::Error::InvalidConfig { field, reason, .. } => config.invalid(field, reason),
         other => config.invalid("redis", other.to_string()),
     }
 }
@@ -84,7 +85,7 @@ pub(crate) struct SharedRedis {
 }
 
 impl SharedRedis {
-    pub(crate) fn get(&self, cfg: &RedisConfig, component: &str) -> crate::Result<Redis> {
+    pub(crate) fn get(&self, cfg: &RedisConfig, component: &str) -> runtime_core::Result<Redis> {
         self.pool.get(cfg, component)
     }
 

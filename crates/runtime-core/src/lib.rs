@@ -3,8 +3,11 @@
 
 pub mod call;
 pub mod error;
+mod health;
 pub mod http;
 pub mod layer;
+#[doc(hidden)]
+pub mod macro_support;
 pub mod provider;
 pub mod registry;
 pub mod secret;

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::call::{Call, Reply};
+use crate::call::{Call, Op, Reply};
 use crate::error::{Error, Result};
+pub use crate::health::HealthStatus;
 use crate::secret::Secret;
 use crate::stream::ChatStream;
 use crate::types::{
@@ -309,17 +310,6 @@ pub fn new_request_id() -> String {
     id
 }
 
-/// Result of a health probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthStatus {
-    /// Whether the provider answered as expected.
-    pub healthy: bool,
-    /// How long the probe took.
-    pub latency: Duration,
-    /// What the probe saw.
-    pub detail: String,
-}
-
 /// An LLM provider: one typed method per operation, [`Error::Unsupported`] by default.
 ///
 /// Object-safe: the registry hands out `Arc<dyn Provider>`. The layers above providers
@@ -396,9 +386,9 @@ pub trait Provider: Send + Sync + 'static {
     /// copies the body with the call's model and calls the typed method; a provider whose
     /// request builders take the model apart from the body overrides it to send the call's
     /// model without that copy (provider-openai's compatible provider does). Only
-    /// [`serve`](crate::call::serve) calls it.
+    /// [`serve`] calls it.
     async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
-        crate::call::serve_copied(self, call, ctx).await
+        serve_copied(self, call, ctx).await
     }
 
     /// A probe that spends no tokens (by default, the live model listing).
@@ -410,6 +400,124 @@ pub trait Provider: Send + Sync + 'static {
             latency: start.elapsed(),
             detail: format!("{} models listed", models.len()),
         })
+    }
+}
+
+/// Serves `call` with `p`'s typed methods.
+///
+/// A call whose model is its body's goes straight to the typed method
+/// ([`Provider::chat`], [`Provider::chat_stream`], …). A re-targeted call
+/// ([`Call::is_retargeted`]) goes to [`Provider::serve_retargeted`]: by default a copy of the
+/// body with the call's model, or the provider's own way of sending another model without
+/// one.
+pub async fn serve<P: Provider + ?Sized>(
+    p: &P,
+    call: Call<'_>,
+    ctx: &RequestContext,
+) -> Result<Reply> {
+    if call.is_retargeted() {
+        return p.serve_retargeted(call, ctx).await;
+    }
+    typed(p, call, ctx).await
+}
+
+/// The typed method for `call` (its body's model is the one served).
+async fn typed<P: Provider + ?Sized>(p: &P, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+    Ok(match (call.op, call.stream) {
+        (Op::Chat(r), false) => Reply::Chat(p.chat(r, ctx).await?),
+        (Op::Chat(r), true) => Reply::Stream(p.chat_stream(r, ctx).await?),
+        (Op::Complete(r), false) => Reply::Completion(p.complete(r, ctx).await?),
+        (Op::Complete(r), true) => Reply::Stream(p.complete_stream(r, ctx).await?),
+        (Op::Embed(r), _) => Reply::Embeddings(p.embed(r, ctx).await?),
+        (Op::Rerank(r), _) => Reply::Rerank(p.rerank(r, ctx).await?),
+        (Op::CountTokens(r), _) => Reply::Tokens(p.count_tokens(r, ctx).await?),
+        (Op::ListModels, _) => Reply::Models(p.list_models(ctx).await?),
+        (Op::Health, _) => Reply::Health(p.health(ctx).await?),
+    })
+}
+
+/// What [`Provider::serve_retargeted`] does by default: the typed method, on a copy of the
+/// body that names the call's model (the one copy a re-targeted call costs a provider that
+/// cannot send another model without it). A provider that serves some operations of a
+/// re-targeted call itself hands the others here.
+pub async fn serve_copied<P: Provider + ?Sized>(
+    p: &P,
+    call: Call<'_>,
+    ctx: &RequestContext,
+) -> Result<Reply> {
+    fn aimed<T: Clone>(body: &T, model: &str, set: impl FnOnce(&mut T) -> &mut String) -> T {
+        let mut copy = body.clone();
+        model.clone_into(set(&mut copy));
+        copy
+    }
+    let model = call.model;
+    match call.op {
+        Op::Chat(r) => {
+            let r = aimed(r, model, |r| &mut r.model);
+            typed(
+                p,
+                Call {
+                    op: Op::Chat(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
+        }
+        Op::CountTokens(r) => {
+            let r = aimed(r, model, |r| &mut r.model);
+            typed(
+                p,
+                Call {
+                    op: Op::CountTokens(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
+        }
+        Op::Complete(r) => {
+            let r = aimed(r, model, |r| &mut r.model);
+            typed(
+                p,
+                Call {
+                    op: Op::Complete(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
+        }
+        Op::Embed(r) => {
+            let r = aimed(r, model, |r| &mut r.model);
+            typed(
+                p,
+                Call {
+                    op: Op::Embed(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
+        }
+        Op::Rerank(r) => {
+            let r = aimed(r, model, |r| &mut r.model);
+            typed(
+                p,
+                Call {
+                    op: Op::Rerank(&r),
+                    model,
+                    ..call
+                },
+                ctx,
+            )
+            .await
+        }
+        Op::ListModels | Op::Health => typed(p, call, ctx).await,
     }
 }
 

@@ -27,41 +27,7 @@ use std::path::{Path, PathBuf};
 /// Circles not broken yet: the crate's folder, the files of the circle (relative to it), and
 /// why it is still there. A circle whose files are all among one entry's passes (printed as a
 /// note); remove the entry once the circle is gone.
-const KNOWN: &[(&str, &[&str], &str)] = &[
-    (
-        "crates/runtime-core/src",
-        &[
-            "http/client.rs",
-            "http/propagation.rs",
-            "lib.rs",
-            "registry/config.rs",
-            "registry/factory.rs",
-            "registry/mod.rs",
-            "types/chat.rs",
-            "types/completion.rs",
-            "types/element.rs",
-            "types/embedding.rs",
-            "types/mod.rs",
-            "types/rerank.rs",
-        ],
-        "the provider/layer contract is being reworked in runtime-core; break them after",
-    ),
-    (
-        "crates/model-runtime/src",
-        &[
-            "lib.rs",
-            "readiness.rs",
-            "shared_redis.rs",
-            "start/cache.rs",
-            "start/metering.rs",
-            "start/mod.rs",
-            "start/providers.rs",
-            "start/redis.rs",
-            "start/router.rs",
-        ],
-        "the facade's layer stacking is being reworked; break it after",
-    ),
-];
+const KNOWN: &[(&str, &[&str], &str)] = &[];
 
 /// The entry of [`KNOWN`] holding every file of `c` (paths relative to the workspace `root`).
 fn known(root: &Path, c: &Circle) -> Option<&'static str> {
@@ -409,10 +375,11 @@ fn report(root: &Path, found: &[Circle], targets: usize) -> Result<(), String> {
         );
     }
     if found.is_empty() {
-        println!(
-            "tidy: no import circles between the files of {targets} crate targets but the {} known",
-            old.len()
-        );
+        let known = match old.len() {
+            0 => String::new(),
+            n => format!(" but the {n} known"),
+        };
+        println!("tidy: no import circles between the files of {targets} crate targets{known}");
         return Ok(());
     }
     let mut text = String::new();

@@ -15,7 +15,8 @@ pub(super) type CacheLayer = runtime_core::layer::Identity;
 /// shared connection.
 #[cfg(feature = "cache")]
 pub(super) fn layer(config: &Config, redis: &Hub) -> Result<Option<CacheLayer>, ConfigError> {
-    let cc: runtime_cache::CacheConfig = super::section(config, "cache", config.cache.as_ref())?;
+    let cc: runtime_cache::CacheConfig =
+        super::section::section(config, "cache", config.cache.as_ref())?;
     let invalid = |e: runtime_core::Error| config.invalid("cache", e.to_string());
     #[cfg(feature = "redis")]
     {
@@ -39,7 +40,7 @@ pub(super) fn layer(config: &Config, redis: &Hub) -> Result<Option<CacheLayer>, 
 /// Without the `cache` feature: no layer, and a `[cache]` that asks for one is an error.
 #[cfg(not(feature = "cache"))]
 pub(super) fn layer(config: &Config, _redis: &Hub) -> Result<Option<CacheLayer>, ConfigError> {
-    super::refuse_if_on(
+    super::section::refuse_if_on(
         config,
         "cache",
         config.cache.as_ref(),

@@ -28,7 +28,7 @@ pub(super) type MeterLayer = runtime_core::layer::Identity;
 #[cfg(feature = "metrics")]
 pub(super) fn pricing(config: &Config) -> Result<Pricing, ConfigError> {
     let pc: runtime_metrics::PricingConfig =
-        super::section(config, "pricing", config.pricing.as_ref())?;
+        super::section::section(config, "pricing", config.pricing.as_ref())?;
     let mut p = runtime_metrics::Pricing::new(&pc);
     for name in config.providers.keys() {
         p = p.with_provider_type(name.clone(), config.provider_type(name)?.to_owned());
@@ -41,7 +41,7 @@ pub(super) fn pricing(config: &Config) -> Result<Pricing, ConfigError> {
 #[cfg(not(feature = "metrics"))]
 pub(super) fn pricing(config: &Config) -> Result<Pricing, ConfigError> {
     for (key, t) in [("metrics", &config.metrics), ("storage", &config.storage)] {
-        super::refuse_if_on(
+        super::section::refuse_if_on(
             config,
             key,
             t.as_ref(),
@@ -64,7 +64,7 @@ pub(super) async fn start(
     let storage = match &config.storage {
         Some(t) => {
             let mut sc: runtime_metrics::StorageConfig =
-                super::section(config, "storage", Some(t))?;
+                super::section::section(config, "storage", Some(t))?;
             if offline && sc.enabled {
                 // Checked (the URL's kind), not opened.
                 runtime_metrics::UsageStore::open(&sc.database_url, 1, sc.connect_timeout)
@@ -79,9 +79,9 @@ pub(super) async fn start(
         },
     };
     let mc = runtime_metrics::MeteringConfig {
-        metrics: super::section(config, "metrics", config.metrics.as_ref())?,
+        metrics: super::section::section(config, "metrics", config.metrics.as_ref())?,
         storage,
-        pricing: super::section(config, "pricing", config.pricing.as_ref())?,
+        pricing: super::section::section(config, "pricing", config.pricing.as_ref())?,
     };
     let m = runtime_metrics::Metering::start_with_pricing(&mc, pricing)
         .map_err(|e| config.invalid("storage", e.to_string()))?;

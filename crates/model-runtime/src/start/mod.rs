@@ -16,13 +16,17 @@ mod metering;
 mod providers;
 mod redis;
 mod router;
+mod section;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use runtime_core::layer::Stack;
 
 use crate::config::{Config, ConfigError};
-use crate::{Dispatcher, Runtime, readiness};
+use crate::dispatch::Dispatcher;
+use crate::ready_state::Tracker;
+use crate::runtime::Runtime;
 
 /// Builds every layer `config` describes.
 ///
@@ -62,35 +66,36 @@ pub(crate) async fn assemble(mut config: Config, offline: bool) -> Result<Runtim
         metering,
         #[cfg(feature = "redis")]
         redis: redis.into_shared(),
-        ready_state: readiness::Tracker::default(),
+        ready_state: Tracker::default(),
     })
 }
 
-/// A section's table as `T` (its default when absent), an error naming `key` otherwise.
-#[cfg(any(feature = "cache", feature = "metrics"))]
-pub(crate) fn section<T: serde::de::DeserializeOwned + Default>(
-    config: &Config,
-    key: &str,
-    table: Option<&toml::Table>,
-) -> Result<T, ConfigError> {
-    match table {
-        None => Ok(T::default()),
-        Some(t) => toml::Value::Table(t.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| config.invalid(key, e.message().to_owned())),
+impl Runtime {
+    /// Reads a TOML file and starts the runtime.
+    pub async fn load(path: &Path) -> std::result::Result<Self, ConfigError> {
+        Self::start(Config::from_file(path)?).await
     }
-}
 
-/// Refuses a section that is present and not `enabled = false` when the feature is off.
-#[cfg(any(not(feature = "cache"), not(feature = "metrics")))]
-fn refuse_if_on(
-    config: &Config,
-    key: &str,
-    table: Option<&toml::Table>,
-    why: &str,
-) -> Result<(), ConfigError> {
-    if table.is_some_and(|c| c.get("enabled") != Some(&toml::Value::Boolean(false))) {
-        return Err(config.invalid(key, why));
+    /// Parses TOML text (`source` names it in errors) and starts the runtime.
+    pub async fn from_toml_str(text: &str, source: &str) -> std::result::Result<Self, ConfigError> {
+        Self::start(Config::from_toml_str(text, source)?).await
     }
-    Ok(())
+
+    /// Builds everything a configuration describes: every `[providers.*]` instance is validated
+    /// and built now (a bad config fails at start, naming the key), then the router, the cache
+    /// and metrics (usage store and writer) when their features are enabled.
+    pub async fn start(config: Config) -> std::result::Result<Self, ConfigError> {
+        Self::start_with(config, false).await
+    }
+
+    /// Validates a configuration the way [`Runtime::start`] does, building every layer,
+    /// without connecting to anything: no Redis connection, no usage-database migration, no
+    /// health probe. Shut the result down (or drop it) when done.
+    pub async fn check(config: Config) -> std::result::Result<Self, ConfigError> {
+        Self::start_with(config, true).await
+    }
+
+    async fn start_with(config: Config, offline: bool) -> std::result::Result<Self, ConfigError> {
+        assemble(config, offline).await
+    }
 }

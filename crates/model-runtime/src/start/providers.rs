@@ -10,8 +10,9 @@ use crate::config::{self, Config, ConfigError};
 /// instance stops the start, naming its key; in the embedded default (providers picked from
 /// the environment) it is left out with a warning instead.
 pub(super) fn build(config: &mut Config) -> Result<Arc<ProviderRegistry>, ConfigError> {
-    let registry =
-        Arc::new(crate::registry().map_err(|e| config.invalid("providers", e.to_string()))?);
+    let registry = Arc::new(
+        crate::factories::registry().map_err(|e| config.invalid("providers", e.to_string()))?,
+    );
     let mut unusable = Vec::new();
     for (name, table) in &config.providers {
         let ty = config.provider_type(name)?;

@@ -7,132 +7,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Call, Failure, Op, Reply, Service, mismatch};
+use super::{Call, Failure, FromReply, Reply, Service};
 use crate::error::Result;
-use crate::provider::{Capabilities, HealthStatus, Provider, RequestContext};
+use crate::provider::{Capabilities, HealthStatus, Provider, RequestContext, serve};
 use crate::stream::ChatStream;
 use crate::types::{
     ChatRequest, ChatResponse, CompletionRequest, CompletionResponse, EmbeddingRequest,
     EmbeddingResponse, ModelInfo, RerankRequest, RerankResponse,
 };
-
-/// Serves `call` with `p`'s typed methods.
-///
-/// A call whose model is its body's goes straight to the typed method
-/// ([`Provider::chat`], [`Provider::chat_stream`], …). A re-targeted call
-/// ([`Call::is_retargeted`]) goes to [`Provider::serve_retargeted`]: by default a copy of the
-/// body with the call's model, or the provider's own way of sending another model without
-/// one.
-pub async fn serve<P: Provider + ?Sized>(
-    p: &P,
-    call: Call<'_>,
-    ctx: &RequestContext,
-) -> Result<Reply> {
-    if call.is_retargeted() {
-        return p.serve_retargeted(call, ctx).await;
-    }
-    typed(p, call, ctx).await
-}
-
-/// The typed method for `call` (its body's model is the one served).
-async fn typed<P: Provider + ?Sized>(p: &P, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
-    Ok(match (call.op, call.stream) {
-        (Op::Chat(r), false) => Reply::Chat(p.chat(r, ctx).await?),
-        (Op::Chat(r), true) => Reply::Stream(p.chat_stream(r, ctx).await?),
-        (Op::Complete(r), false) => Reply::Completion(p.complete(r, ctx).await?),
-        (Op::Complete(r), true) => Reply::Stream(p.complete_stream(r, ctx).await?),
-        (Op::Embed(r), _) => Reply::Embeddings(p.embed(r, ctx).await?),
-        (Op::Rerank(r), _) => Reply::Rerank(p.rerank(r, ctx).await?),
-        (Op::CountTokens(r), _) => Reply::Tokens(p.count_tokens(r, ctx).await?),
-        (Op::ListModels, _) => Reply::Models(p.list_models(ctx).await?),
-        (Op::Health, _) => Reply::Health(p.health(ctx).await?),
-    })
-}
-
-/// What [`Provider::serve_retargeted`] does by default: the typed method, on a copy of the
-/// body that names the call's model (the one copy a re-targeted call costs a provider that
-/// cannot send another model without it). A provider that serves some operations of a
-/// re-targeted call itself hands the others here.
-pub async fn serve_copied<P: Provider + ?Sized>(
-    p: &P,
-    call: Call<'_>,
-    ctx: &RequestContext,
-) -> Result<Reply> {
-    fn aimed<T: Clone>(body: &T, model: &str, set: impl FnOnce(&mut T) -> &mut String) -> T {
-        let mut copy = body.clone();
-        model.clone_into(set(&mut copy));
-        copy
-    }
-    let model = call.model;
-    match call.op {
-        Op::Chat(r) => {
-            let r = aimed(r, model, |r| &mut r.model);
-            typed(
-                p,
-                Call {
-                    op: Op::Chat(&r),
-                    model,
-                    ..call
-                },
-                ctx,
-            )
-            .await
-        }
-        Op::CountTokens(r) => {
-            let r = aimed(r, model, |r| &mut r.model);
-            typed(
-                p,
-                Call {
-                    op: Op::CountTokens(&r),
-                    model,
-                    ..call
-                },
-                ctx,
-            )
-            .await
-        }
-        Op::Complete(r) => {
-            let r = aimed(r, model, |r| &mut r.model);
-            typed(
-                p,
-                Call {
-                    op: Op::Complete(&r),
-                    model,
-                    ..call
-                },
-                ctx,
-            )
-            .await
-        }
-        Op::Embed(r) => {
-            let r = aimed(r, model, |r| &mut r.model);
-            typed(
-                p,
-                Call {
-                    op: Op::Embed(&r),
-                    model,
-                    ..call
-                },
-                ctx,
-            )
-            .await
-        }
-        Op::Rerank(r) => {
-            let r = aimed(r, model, |r| &mut r.model);
-            typed(
-                p,
-                Call {
-                    op: Op::Rerank(&r),
-                    model,
-                    ..call
-                },
-                ctx,
-            )
-            .await
-        }
-        Op::ListModels | Op::Health => typed(p, call, ctx).await,
-    }
-}
 
 /// A [`Provider`] as a [`Service`]: the one adapter between the typed per-operation methods
 /// provider authors write and the contract the layers share.
@@ -176,34 +58,6 @@ impl<P: Provider + ?Sized> Service for ProviderService<P> {
         serve(&*self.0, call, ctx).await.map_err(Failure::from)
     }
 }
-
-/// A typed answer a [`Reply`] may hold.
-pub trait FromReply: Sized + Send {
-    /// The answer, or an error naming both kinds when the reply is of another.
-    fn from_reply(reply: Reply) -> Result<Self>;
-}
-
-macro_rules! from_reply {
-    ($t:ty, $variant:ident, $want:literal) => {
-        impl FromReply for $t {
-            fn from_reply(reply: Reply) -> Result<Self> {
-                match reply {
-                    Reply::$variant(v) => Ok(v),
-                    other => Err(mismatch($want, &other)),
-                }
-            }
-        }
-    };
-}
-
-from_reply!(ChatResponse, Chat, "chat");
-from_reply!(CompletionResponse, Completion, "completion");
-from_reply!(ChatStream, Stream, "stream");
-from_reply!(EmbeddingResponse, Embeddings, "embeddings");
-from_reply!(RerankResponse, Rerank, "rerank");
-from_reply!(u64, Tokens, "count_tokens");
-from_reply!(Vec<ModelInfo>, Models, "list_models");
-from_reply!(HealthStatus, Health, "health");
 
 /// The typed front over any [`Service`]: the operations as methods, for callers (the
 /// gateway, library users, tests). Every service has it.

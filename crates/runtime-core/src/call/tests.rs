@@ -4,8 +4,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::*;
-use crate::provider::Provider;
-use crate::types::{RerankDocument, RerankResult};
+use crate::error::{Error, Result};
+use crate::provider::{Capabilities, HealthStatus, Provider, RequestContext};
+use crate::stream::ChatStream;
+use crate::types::*;
 
 /// Records which typed method was called, with which model.
 #[derive(Default)]

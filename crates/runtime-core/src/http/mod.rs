@@ -1,6 +1,7 @@
 //! Shared HTTP plumbing: one client, request specs built by pure functions, status mapping,
 //! and the SSE / NDJSON decoders.
 
+mod call;
 mod client;
 pub mod ndjson;
 mod propagation;
@@ -10,9 +11,8 @@ pub mod status;
 /// The header map error mappers read (re-exported so a provider needs no `http` dependency).
 pub use http::HeaderMap;
 
-pub use client::{
-    ByteStream, CallInfo, ErrorMapper, HttpClient, HttpClientConfig, HttpRequestSpec,
-};
+pub use call::{CallInfo, ErrorMapper};
+pub use client::{ByteStream, HttpClient, HttpClientConfig, HttpRequestSpec};
 pub use ndjson::{NdjsonDecoder, NdjsonStream};
 pub use propagation::{HeaderInjector, set_header_injector};
 pub use sse::{SseDecoder, SseEvent, SseStream};

@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 
 use http::{HeaderMap, Method};
 
-use super::CallInfo;
+use super::call::CallInfo;
 
 /// Writes trace-context headers (e.g. `traceparent`) for the current span into an upstream
 /// request's headers.

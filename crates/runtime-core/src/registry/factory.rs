@@ -118,7 +118,7 @@ inventory::collect!(ProviderRegistration);
 #[macro_export]
 macro_rules! register_provider {
     ($factory:path) => {
-        $crate::inventory::submit! {
+        $crate::macro_support::inventory::submit! {
             $crate::registry::ProviderRegistration(&$factory)
         }
     };

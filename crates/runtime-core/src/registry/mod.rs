@@ -7,18 +7,20 @@
 mod config;
 mod factory;
 mod settings;
+mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value};
 
-pub use config::{ProviderConfig, Timeouts, validate_with};
+pub use config::{ProviderConfig, Timeouts};
 pub use factory::{BuildContext, BuildFn, ProviderFactory, ProviderRegistration};
 pub use settings::{
     API_KEY, BASE_URL, STREAM_IDLE_TIMEOUT, SettingKind, SettingSpec, TIMEOUT, parse_duration_str,
     parse_duration_value,
 };
+pub use validate::validate_with;
 
 use crate::error::{Error, Result};
 use crate::http::HttpClient;

@@ -72,7 +72,7 @@ pub struct ChatRequest {
     /// (Anthropic's `cache_control`, a tool result's `is_error`, replayed `citations`); see
     /// [`ElementExtra`](super::ElementExtra). Providers that cannot express them ignore them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub element_extras: Vec<super::ElementExtra>,
+    pub element_extras: Vec<super::element::ElementExtra>,
     /// Provider-specific fields, passed through to providers that know them
     /// (for example `top_k`, `reasoning_effort`, `n`, `logprobs`, and Anthropic's
     /// `thinking` object `{"type": "enabled", "budget_tokens": n}`).
