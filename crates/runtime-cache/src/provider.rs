@@ -523,7 +523,9 @@ impl CachedProvider {
             return self.inner.call(call, ctx).await;
         };
         if call.stream {
-            return self.cached_chat_stream(call, cache, key, ctx).await;
+            return self
+                .cached_stream(call, cache, key, ctx, StoreAs::Chat)
+                .await;
         }
         self.answer(cache, key, ctx, &req.model, || {
             self.inner.call_typed(call, ctx)
@@ -532,14 +534,23 @@ impl CachedProvider {
         .map(Reply::Chat)
     }
 
-    async fn cached_chat_stream(
+    /// A streamed chat or completion through the cache: a hit replays the stored answer as a
+    /// stream; a miss stores the stream's answer (`store_as`) when it completes.
+    async fn cached_stream(
         &self,
         call: Call<'_>,
         cache: &ResponseCache,
         key: CacheKey,
         ctx: &RequestContext,
+        store_as: StoreAs,
     ) -> Result<Reply, Failure> {
-        if let Some(hit) = Self::lookup::<ChatResponse>(cache, &key, ctx).await {
+        let hit = match store_as {
+            StoreAs::Chat => Self::lookup::<ChatResponse>(cache, &key, ctx).await,
+            StoreAs::Completion => Self::lookup::<CompletionResponse>(cache, &key, ctx)
+                .await
+                .map(completion_as_chat),
+        };
+        if let Some(hit) = hit {
             return Ok(Reply::Stream(replay(&hit)));
         }
         let started = Instant::now();
@@ -555,7 +566,7 @@ impl CachedProvider {
             key,
             ctx.cache.ttl,
             started,
-            StoreAs::Chat,
+            store_as,
         )))
     }
 
@@ -571,40 +582,15 @@ impl CachedProvider {
             return self.inner.call(call, ctx).await;
         };
         if call.stream {
-            return self.cached_complete_stream(call, cache, key, ctx).await;
+            return self
+                .cached_stream(call, cache, key, ctx, StoreAs::Completion)
+                .await;
         }
         self.answer(cache, key, ctx, &req.model, || {
             self.inner.call_typed(call, ctx)
         })
         .await
         .map(Reply::Completion)
-    }
-
-    async fn cached_complete_stream(
-        &self,
-        call: Call<'_>,
-        cache: &ResponseCache,
-        key: CacheKey,
-        ctx: &RequestContext,
-    ) -> Result<Reply, Failure> {
-        if let Some(hit) = Self::lookup::<CompletionResponse>(cache, &key, ctx).await {
-            return Ok(Reply::Stream(replay(&completion_as_chat(hit))));
-        }
-        let started = Instant::now();
-        let stream: ChatStream = self.inner.call_typed(call, ctx).await?;
-        if !writes(ctx.cache.mode) {
-            let mut stream = stream;
-            stream.meta_mut().cache_hit = Some(false);
-            return Ok(Reply::Stream(stream));
-        }
-        Ok(Reply::Stream(store_on_complete(
-            stream,
-            cache.clone(),
-            key,
-            ctx.cache.ttl,
-            started,
-            StoreAs::Completion,
-        )))
     }
 
     async fn cached_embed(
