@@ -12,8 +12,8 @@ use serde::Serialize;
 use runtime_core::http::{CallInfo, ErrorMapper, HttpClient, HttpRequestSpec, map_status};
 use runtime_core::{
     Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
-    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, ModelInfo, Op,
-    Provider, Reply, RequestContext, Result, Secret,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, ModelInfo,
+    Provider, Reply, RequestContext, Result, Secret, ServeAs,
 };
 
 use crate::wire::{self, RequestOptions};
@@ -378,9 +378,12 @@ fn note_dropped(meta: &mut runtime_core::ResponseMeta, dropped: &[&'static str])
     }
 }
 
-impl CompatProvider {
+/// The wire builders take the model apart from the body: a re-targeted call (the dispatcher's
+/// `provider/model`, a router deployment's model) is sent as it is, without a copy of its body.
+#[async_trait]
+impl ServeAs for CompatProvider {
     /// A chat answer from `model` (the body's model or a re-targeted call's).
-    pub(crate) async fn chat_as(
+    async fn chat_as(
         &self,
         req: &ChatRequest,
         model: &str,
@@ -404,7 +407,7 @@ impl CompatProvider {
     }
 
     /// A streamed chat answer from `model`.
-    pub(crate) async fn chat_stream_as(
+    async fn chat_stream_as(
         &self,
         req: &ChatRequest,
         model: &str,
@@ -429,7 +432,7 @@ impl CompatProvider {
     }
 
     /// A text completion from `model`.
-    pub(crate) async fn complete_as(
+    async fn complete_as(
         &self,
         req: &CompletionRequest,
         model: &str,
@@ -453,7 +456,7 @@ impl CompatProvider {
     }
 
     /// A streamed text completion from `model`.
-    pub(crate) async fn complete_stream_as(
+    async fn complete_stream_as(
         &self,
         req: &CompletionRequest,
         model: &str,
@@ -477,7 +480,7 @@ impl CompatProvider {
     }
 
     /// Embeddings from `model`.
-    pub(crate) async fn embed_as(
+    async fn embed_as(
         &self,
         req: &EmbeddingRequest,
         model: &str,
@@ -546,19 +549,8 @@ impl Provider for CompatProvider {
         self.embed_as(req, &req.model, ctx).await
     }
 
-    /// The wire builders take the model apart from the body: a re-targeted call (the
-    /// dispatcher's `provider/model`, a router deployment's model) is sent as it is, without
-    /// a copy of its body.
     async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
-        let model = call.model;
-        Ok(match (call.op, call.stream) {
-            (Op::Chat(r), false) => Reply::Chat(self.chat_as(r, model, ctx).await?),
-            (Op::Chat(r), true) => Reply::Stream(self.chat_stream_as(r, model, ctx).await?),
-            (Op::Complete(r), false) => Reply::Completion(self.complete_as(r, model, ctx).await?),
-            (Op::Complete(r), true) => Reply::Stream(self.complete_stream_as(r, model, ctx).await?),
-            (Op::Embed(r), _) => Reply::Embeddings(self.embed_as(r, model, ctx).await?),
-            _ => return runtime_core::call::serve_copied(self, call, ctx).await,
-        })
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -22,7 +22,7 @@ pub use call::{
 pub use error::{Error, Result, Retryability, TimeoutPhase};
 pub use provider::{
     CacheControl, CacheMode, Capabilities, HealthStatus, Provider, ReportedUsage, RequestContext,
-    UsageReport, new_request_id,
+    ServeAs, UsageReport, new_request_id, serve_as,
 };
 pub use registry::{
     BuildContext, ProviderConfig, ProviderFactory, ProviderRegistration, ProviderRegistry,

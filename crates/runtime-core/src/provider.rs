@@ -445,11 +445,6 @@ pub async fn serve_copied<P: Provider + ?Sized>(
     call: Call<'_>,
     ctx: &RequestContext,
 ) -> Result<Reply> {
-    fn aimed<T: Clone>(body: &T, model: &str, set: impl FnOnce(&mut T) -> &mut String) -> T {
-        let mut copy = body.clone();
-        model.clone_into(set(&mut copy));
-        copy
-    }
     let model = call.model;
     match call.op {
         Op::Chat(r) => {
@@ -519,6 +514,154 @@ pub async fn serve_copied<P: Provider + ?Sized>(
         }
         Op::ListModels | Op::Health => typed(p, call, ctx).await,
     }
+}
+
+/// A provider whose request builders take the model apart from the body: each typed method has
+/// a twin that sends `model` in place of the one the body names, so a re-targeted call (the
+/// dispatcher's `provider/model`, a router deployment's own model id) is sent without a copy of
+/// its body.
+///
+/// Implement [`ServeAs::chat_as`] and [`ServeAs::chat_stream_as`] (the typed
+/// [`Provider::chat`] and [`Provider::chat_stream`] then forward with `&req.model`), the other
+/// twins for the operations the provider serves natively, and hand re-targeted calls to
+/// [`serve_as`]:
+///
+/// ```
+/// use runtime_core::{
+///     async_trait, Call, Capabilities, ChatRequest, ChatResponse, ChatStream, Error, Provider,
+///     Reply, RequestContext, Result, ServeAs,
+/// };
+///
+/// struct Echo;
+///
+/// #[async_trait]
+/// impl ServeAs for Echo {
+///     async fn chat_as(&self, _req: &ChatRequest, model: &str, _ctx: &RequestContext)
+///         -> Result<ChatResponse> {
+///         Err(Error::unsupported(model, "chat")) // build the wire body with `model` here
+///     }
+///     async fn chat_stream_as(&self, _req: &ChatRequest, model: &str, _ctx: &RequestContext)
+///         -> Result<ChatStream> {
+///         Err(Error::unsupported(model, "streaming"))
+///     }
+/// }
+///
+/// #[async_trait]
+/// impl Provider for Echo {
+///     fn name(&self) -> &str { "echo" }
+///     fn capabilities(&self) -> Capabilities { Capabilities::new().chat(true) }
+///     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+///         self.chat_as(req, &req.model, ctx).await
+///     }
+///     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext)
+///         -> Result<ChatStream> {
+///         self.chat_stream_as(req, &req.model, ctx).await
+///     }
+///     async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+///         runtime_core::serve_as(self, call, ctx).await
+///     }
+/// }
+/// ```
+///
+/// The twins not overridden copy the body with `model` and call the typed method, so a
+/// re-targeted call behaves exactly as a direct one whichever twins a provider writes.
+#[async_trait]
+pub trait ServeAs: Provider {
+    /// [`Provider::chat`] sending `model`.
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse>;
+
+    /// [`Provider::chat_stream`] sending `model`.
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream>;
+
+    /// [`Provider::complete`] sending `model` (by default on a copy of the body).
+    async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        self.complete(&aimed(req, model, |r| &mut r.model), ctx)
+            .await
+    }
+
+    /// [`Provider::complete_stream`] sending `model` (by default on a copy of the body).
+    async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        self.complete_stream(&aimed(req, model, |r| &mut r.model), ctx)
+            .await
+    }
+
+    /// [`Provider::embed`] sending `model` (by default on a copy of the body).
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        self.embed(&aimed(req, model, |r| &mut r.model), ctx).await
+    }
+
+    /// [`Provider::rerank`] sending `model` (by default on a copy of the body).
+    async fn rerank_as(
+        &self,
+        req: &RerankRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<RerankResponse> {
+        self.rerank(&aimed(req, model, |r| &mut r.model), ctx).await
+    }
+
+    /// [`Provider::count_tokens`] sending `model` (by default on a copy of the body).
+    async fn count_tokens_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<u64> {
+        self.count_tokens(&aimed(req, model, |r| &mut r.model), ctx)
+            .await
+    }
+}
+
+/// Serves a re-targeted `call` with `p`'s [`ServeAs`] twins: what a [`ServeAs`] provider's
+/// [`Provider::serve_retargeted`] returns.
+pub async fn serve_as<P: ServeAs + ?Sized>(
+    p: &P,
+    call: Call<'_>,
+    ctx: &RequestContext,
+) -> Result<Reply> {
+    let model = call.model;
+    Ok(match (call.op, call.stream) {
+        (Op::Chat(r), false) => Reply::Chat(p.chat_as(r, model, ctx).await?),
+        (Op::Chat(r), true) => Reply::Stream(p.chat_stream_as(r, model, ctx).await?),
+        (Op::Complete(r), false) => Reply::Completion(p.complete_as(r, model, ctx).await?),
+        (Op::Complete(r), true) => Reply::Stream(p.complete_stream_as(r, model, ctx).await?),
+        (Op::Embed(r), _) => Reply::Embeddings(p.embed_as(r, model, ctx).await?),
+        (Op::Rerank(r), _) => Reply::Rerank(p.rerank_as(r, model, ctx).await?),
+        (Op::CountTokens(r), _) => Reply::Tokens(p.count_tokens_as(r, model, ctx).await?),
+        (Op::ListModels, _) | (Op::Health, _) => typed(p, call, ctx).await?,
+    })
+}
+
+/// A copy of `body` naming `model`.
+fn aimed<T: Clone>(body: &T, model: &str, set: impl FnOnce(&mut T) -> &mut String) -> T {
+    let mut copy = body.clone();
+    model.clone_into(set(&mut copy));
+    copy
 }
 
 fn check_completion_over_chat(provider: &str, req: &CompletionRequest) -> Result<()> {

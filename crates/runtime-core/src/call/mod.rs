@@ -39,6 +39,8 @@
 
 mod adapt;
 mod op;
+#[cfg(test)]
+mod serve_as_tests;
 mod service;
 #[cfg(test)]
 mod tests;
@@ -47,4 +49,4 @@ pub use adapt::{Client, ProviderService, ServiceExt};
 pub use op::{Call, Failure, FromReply, Op, Reply, RouteSummary};
 pub use service::Service;
 
-pub use crate::provider::{serve, serve_copied};
+pub use crate::provider::{serve, serve_as, serve_copied};
