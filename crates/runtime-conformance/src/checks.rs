@@ -32,7 +32,8 @@ impl Target {
 /// In order: the provider builds; every required [`Category`] is covered by a scenario, or
 /// its capability is declared false (and the call answers `Unsupported`), or it is declared
 /// not applicable; every scenario (cases and code) passes; then the generic checks — the
-/// credential header, the per-request key override, the status → error → retryability table,
+/// credential header, the per-request key override, a re-targeted call sending the call's
+/// model, the status → error → retryability table,
 /// a malformed body, a stalled server, a stalled and a dropped stream, an unknown request
 /// field (sent or refused by name, never dropped), the fields declared inexpressible, and the
 /// key never shown in an error.
@@ -76,6 +77,10 @@ pub async fn run(target: Target) -> Report {
 
     report.push("auth header sent", auth_header(&run).await);
     report.push("per-request key reaches upstream", key_override(&run).await);
+    report.push(
+        "re-targeted call sends the call's model",
+        crate::retarget::retargeted(&run).await,
+    );
     for (status, want) in STATUS_TABLE {
         let outcome = status_check(&mut run, *status, *want).await;
         report.push(format!("status {status} -> {}", want.0), outcome);

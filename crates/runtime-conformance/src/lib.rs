@@ -9,6 +9,7 @@ mod generic;
 mod harness;
 mod matching;
 mod report;
+mod retarget;
 mod scenario;
 mod target;
 
