@@ -7,8 +7,8 @@ use runtime_core::RequestContext;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
-use crate::generic::answer_reply;
-use crate::harness::{Run, TIMEOUT, key, probe, template, with_mock};
+use crate::category::Category;
+use crate::harness::{Run, TIMEOUT, key, template, with_mock};
 use crate::report::Outcome;
 use crate::scenario::Call;
 
@@ -25,29 +25,39 @@ pub(crate) fn retarget_model(model: &str) -> String {
     format!("{model}-retargeted")
 }
 
-/// The probe, re-targeted to [`retarget_model`], must send that model wherever a direct call
-/// sends the body's, and the body's nowhere.
+/// A recorded plain chat (or embeddings) case, re-targeted to [`retarget_model`], must send
+/// that model wherever the direct call sends the body's, and the body's nowhere.
 pub(crate) async fn retargeted(run: &Run<'_>) -> Outcome {
-    let Some(reply) = answer_reply(run) else {
+    // A recorded whole answer and the call it answers, so both calls decode.
+    let Some(case) = run.scenarios.iter().find(|s| {
+        s.reply.status == 200
+            && !s.reply.is_stream()
+            && match &s.call {
+                Call::Chat(_) => s.categories.contains(&Category::PlainChat),
+                Call::Embed(_) => s.categories.contains(&Category::Embeddings),
+                _ => false,
+            }
+    }) else {
         return Outcome::Fail(
-            "no case gives a whole plain answer (chat, or embeddings) to answer the probe".into(),
+            "no case gives a whole plain answer (chat, or embeddings) to re-target".into(),
         );
     };
-    let probe = probe(run);
+    let (probe, reply) = (&case.call, &case.reply);
+    let model = probe.model();
     let ctx = RequestContext::new();
-    let direct = match with_mock(run, template(&reply), &ctx, &probe).await {
+    let direct = match with_mock(run, template(reply), &ctx, probe).await {
         Ok((Ok(_), reqs)) => reqs,
-        Ok((Err(e), _)) => return Outcome::Fail(format!("the direct probe failed: {e}")),
+        Ok((Err(e), _)) => return Outcome::Fail(format!("the direct call failed: {e}")),
         Err(o) => return o,
     };
     let Some(direct) = direct.first().map(seen) else {
         return Outcome::Fail("no request reached the server".into());
     };
-    if run.model.is_empty() || !direct.contains(&run.model) {
+    if model.is_empty() || !direct.contains(model) {
         return Outcome::NotApplicable("the upstream request does not name the model".into());
     }
-    let aimed = retarget_model(&run.model);
-    let call = match &probe {
+    let aimed = retarget_model(model);
+    let call = match probe {
         Call::Chat(r) => runtime_core::Call::chat(r),
         Call::Embed(r) => runtime_core::Call::embed(r),
         _ => return Outcome::Fail("no probe call".into()),
@@ -73,10 +83,9 @@ pub(crate) async fn retargeted(run: &Run<'_>) -> Outcome {
             "the request does not name the call's model `{aimed}`:\n{sent}"
         ));
     }
-    if sent.replace(&aimed, "").contains(&run.model) {
+    if sent.replace(&aimed, "").contains(model) {
         return Outcome::Fail(format!(
-            "the request still names the body's model `{}` beside `{aimed}`:\n{sent}",
-            run.model
+            "the request still names the body's model `{model}` beside `{aimed}`:\n{sent}"
         ));
     }
     Outcome::Pass

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
     BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest,
-    EmbeddingResponse, Error, ModelInfo, Provider, ProviderConfig, ProviderFactory, RequestContext,
-    Result, Secret, SettingSpec,
+    EmbeddingResponse, Error, ModelInfo, Provider, ProviderConfig, ProviderFactory, Reply,
+    RequestContext, Result, Secret, ServeAs, SettingSpec,
 };
 
 /// Voyage's API.
@@ -64,6 +64,52 @@ pub struct VoyageProvider {
     http: HttpClient,
 }
 
+/// The request builders take the model apart from the request: each operation is written once,
+/// for any model.
+#[async_trait]
+impl ServeAs for VoyageProvider {
+    async fn chat_as(
+        &self,
+        _req: &ChatRequest,
+        _model: &str,
+        _ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        Err(Error::unsupported(
+            &self.name,
+            "chat (Voyage serves embeddings)",
+        ))
+    }
+
+    async fn chat_stream_as(
+        &self,
+        _req: &ChatRequest,
+        _model: &str,
+        _ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        Err(Error::unsupported(
+            &self.name,
+            "streaming (Voyage serves embeddings)",
+        ))
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let body = wire::embed_request(req, model, &self.name)?;
+        // The per-request key (the router rotates keys through it) wins over the configured one.
+        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key);
+        let spec =
+            HttpRequestSpec::post_json(format!("{}/embeddings", self.base_url), &body).bearer(key);
+        let call = CallInfo::new(self.name.clone(), model, Some(key.clone()), self.timeout);
+        let (answer, _headers): (wire::EmbedResponse, _) =
+            self.http.json(&call, spec, ctx, "embeddings").await?;
+        wire::parse_response(answer, req.input.len(), &self.name, model)
+    }
+}
+
 #[async_trait]
 impl Provider for VoyageProvider {
     fn name(&self) -> &str {
@@ -74,18 +120,12 @@ impl Provider for VoyageProvider {
         CAPABILITIES
     }
 
-    async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {
-        Err(Error::unsupported(
-            &self.name,
-            "chat (Voyage serves embeddings)",
-        ))
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        self.chat_as(req, &req.model, ctx).await
     }
 
-    async fn chat_stream(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatStream> {
-        Err(Error::unsupported(
-            &self.name,
-            "streaming (Voyage serves embeddings)",
-        ))
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -93,20 +133,17 @@ impl Provider for VoyageProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        let body = wire::embed_request(req, &self.name)?;
-        // The per-request key (the router rotates keys through it) wins over the configured one.
-        let key = ctx.credential(Some(&self.key)).unwrap_or(&self.key);
-        let spec =
-            HttpRequestSpec::post_json(format!("{}/embeddings", self.base_url), &body).bearer(key);
-        let call = CallInfo::new(
-            self.name.clone(),
-            &req.model,
-            Some(key.clone()),
-            self.timeout,
-        );
-        let (answer, _headers): (wire::EmbedResponse, _) =
-            self.http.json(&call, spec, ctx, "embeddings").await?;
-        wire::parse_response(answer, req.input.len(), &self.name, &req.model)
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    /// A call re-targeted to another model (`voyage/<model>`, a router deployment's model) is
+    /// sent with that model, without a copy of its request.
+    async fn serve_retargeted(
+        &self,
+        call: runtime_core::Call<'_>,
+        ctx: &RequestContext,
+    ) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

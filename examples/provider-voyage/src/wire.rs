@@ -29,13 +29,14 @@ fn invalid(provider: &str, model: &str, field: &str, why: impl Into<String>) -> 
     Error::invalid_request(provider, model, Some(field), why)
 }
 
-/// Maps a core embedding request. What Voyage cannot express (`user`, unknown extra fields,
+/// Maps a core embedding request for `model` (the request's own, or the one a router
+/// deployment or `voyage/<model>` re-targeted it to). What Voyage cannot express (`user`, unknown extra fields,
 /// no input at all) is an `InvalidRequest` naming the field.
 pub fn embed_request<'a>(
     req: &'a EmbeddingRequest,
+    model: &'a str,
     provider: &str,
 ) -> Result<EmbedRequest<'a>, Error> {
-    let model = req.model.as_str();
     req.text_only(provider)?;
     if req.input.is_empty() {
         return Err(invalid(provider, model, "input", "no input texts"));
