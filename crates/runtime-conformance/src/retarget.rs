@@ -64,7 +64,7 @@ pub(crate) async fn retargeted(run: &Run<'_>) -> Outcome {
     };
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(template(&reply))
+        .respond_with(template(reply))
         .mount(&server)
         .await;
     let provider = match run.target.build(&server.uri(), &key(), TIMEOUT) {
