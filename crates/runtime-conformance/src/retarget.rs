@@ -61,7 +61,7 @@ pub(crate) async fn retargeted(run: &Run<'_>) -> Outcome {
         Ok(p) => p,
         Err(e) => return Outcome::Fail(format!("build: {e}")),
     };
-    if let Err(e) = runtime_core::serve(&*provider, call.with_model(&aimed), &ctx).await {
+    if let Err(e) = runtime_core::call::serve(&*provider, call.with_model(&aimed), &ctx).await {
         return Outcome::Fail(format!("the re-targeted call failed: {e}"));
     }
     let reqs = server.received_requests().await.unwrap_or_default();
