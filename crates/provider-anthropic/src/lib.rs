@@ -13,8 +13,9 @@ use http::HeaderMap;
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::registry::API_KEY;
 use runtime_core::{
-    BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, Error, ModelInfo, Provider,
-    ProviderConfig, ProviderFactory, RequestContext, ResponseMeta, Result, Secret, SettingSpec,
+    BuildContext, Call, Capabilities, ChatRequest, ChatResponse, ChatStream, Error, ModelInfo,
+    Provider, ProviderConfig, ProviderFactory, Reply, RequestContext, ResponseMeta, Result, Secret,
+    ServeAs, SettingSpec,
 };
 
 use crate::wire::{EventDecoder, RequestOptions};
@@ -223,10 +224,18 @@ impl AnthropicProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let opts = RequestOptions {
-            default_max_tokens: self.inner.settings.default_max_tokens,
-        };
-        let body = wire::messages_request(req, &self.inner.name, opts, stream)?;
+        self.messages_spec_for(req, &req.model, stream, ctx)
+    }
+
+    /// [`AnthropicProvider::messages_spec`] for `model` instead of the body's.
+    fn messages_spec_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = wire::messages_request_for(req, model, &self.inner.name, self.opts(), stream)?;
         let mut spec =
             HttpRequestSpec::post_json(format!("{}/messages", self.inner.api_base), &body);
         if stream {
@@ -242,16 +251,30 @@ impl AnthropicProvider {
         req: &ChatRequest,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let opts = RequestOptions {
-            default_max_tokens: self.inner.settings.default_max_tokens,
-        };
-        let body = wire::messages_request(req, &self.inner.name, opts, false)?;
+        self.count_tokens_spec_for(req, &req.model, ctx)
+    }
+
+    /// [`AnthropicProvider::count_tokens_spec`] for `model` instead of the body's.
+    fn count_tokens_spec_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = wire::messages_request_for(req, model, &self.inner.name, self.opts(), false)?;
         let body = wire::count_tokens_body(&body);
         let spec = HttpRequestSpec::post_json(
             format!("{}/messages/count_tokens", self.inner.api_base),
             &body,
         );
         Ok(self.authorize_for(spec, ctx, Some(req)))
+    }
+
+    /// The mapping options of the settings.
+    fn opts(&self) -> RequestOptions {
+        RequestOptions {
+            default_max_tokens: self.inner.settings.default_max_tokens,
+        }
     }
 
     fn meta(&self, headers: &HeaderMap) -> ResponseMeta {
@@ -266,6 +289,61 @@ impl AnthropicProvider {
     }
 }
 
+/// The wire builders take the model apart from the body: a re-targeted call (the dispatcher's
+/// `provider/model`, a router deployment's model) is sent as it is, without a copy of its body.
+#[async_trait]
+impl ServeAs for AnthropicProvider {
+    /// A chat answer from `model` (the body's model or a re-targeted call's).
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.messages_spec_for(req, model, false, ctx)?;
+        let call = self.call(model, ctx);
+        let (body, headers): (wire::MessagesResponse, _) =
+            self.http.json(&call, spec, ctx, "message").await?;
+        let mut resp = wire::parse_response(
+            body,
+            &self.inner.name,
+            model,
+            wire::structured_output_tool(req),
+        );
+        resp.meta.upstream_request_id = self.meta(&headers).upstream_request_id;
+        Ok(resp)
+    }
+
+    /// A streamed chat answer from `model`.
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.messages_spec_for(req, model, true, ctx)?;
+        let call = self.call(model, ctx);
+        let (sse, headers) = self.http.sse(&call, spec, ctx).await?;
+        let decoder = EventDecoder::new(&self.inner.name, model)
+            .with_structured_output(wire::structured_output_tool(req));
+        Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(&headers)))
+    }
+
+    /// The input tokens of `req` as `model` counts them.
+    async fn count_tokens_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<u64> {
+        let spec = self.count_tokens_spec_for(req, model, ctx)?;
+        let call = self.call(model, ctx);
+        let (body, _headers): (wire::TokenCount, _) =
+            self.http.json(&call, spec, ctx, "token count").await?;
+        Ok(body.input_tokens)
+    }
+}
+
 #[async_trait]
 impl Provider for AnthropicProvider {
     fn name(&self) -> &str {
@@ -277,36 +355,20 @@ impl Provider for AnthropicProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.messages_spec(req, false, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, headers): (wire::MessagesResponse, _) =
-            self.http.json(&call, spec, ctx, "message").await?;
-        let mut resp = wire::parse_response(
-            body,
-            &self.inner.name,
-            &req.model,
-            wire::structured_output_tool(req),
-        );
-        resp.meta.upstream_request_id = self.meta(&headers).upstream_request_id;
-        Ok(resp)
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.messages_spec(req, true, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (sse, headers) = self.http.sse(&call, spec, ctx).await?;
-        let decoder = EventDecoder::new(&self.inner.name, &req.model)
-            .with_structured_output(wire::structured_output_tool(req));
-        Ok(ChatStream::decode_sse(sse, decoder).with_meta(self.meta(&headers)))
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     /// Anthropic's `POST /v1/messages/count_tokens`: the exact input tokens, nothing generated.
     async fn count_tokens(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<u64> {
-        let spec = self.count_tokens_spec(req, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _headers): (wire::TokenCount, _) =
-            self.http.json(&call, spec, ctx, "token count").await?;
-        Ok(body.input_tokens)
+        self.count_tokens_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     async fn embed(

@@ -556,3 +556,36 @@ fn registered_through_inventory() {
         "provider-anthropic"
     );
 }
+
+/// A re-targeted call (a router deployment's model, the dispatcher's `provider/model`) sends
+/// the call's model, for chat and token counting alike, and leaves the caller's body alone.
+#[tokio::test]
+async fn a_retargeted_call_sends_the_calls_model() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixtures::bytes(DIR, "messages-basic-system.response.json"),
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages/count_tokens"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"input_tokens": 7})))
+        .mount(&server)
+        .await;
+    let p = provider(&server.uri(), KEY, T);
+    let req = ChatRequest::new("claude-3-opus-latest", vec![Message::user("hi")]);
+    let call = runtime_core::Call::chat(&req).with_model("other-model");
+    let reply = runtime_core::call::serve(&p, call, &ctx()).await.unwrap();
+    assert!(matches!(reply, runtime_core::Reply::Chat(_)), "{reply:?}");
+    let call = runtime_core::Call::count_tokens(&req).with_model("other-model");
+    let reply = runtime_core::call::serve(&p, call, &ctx()).await.unwrap();
+    assert!(matches!(reply, runtime_core::Reply::Tokens(7)), "{reply:?}");
+    assert_eq!(req.model, "claude-3-opus-latest");
+    for sent in server.received_requests().await.unwrap() {
+        let body: Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(body["model"], "other-model", "{}", sent.url);
+    }
+}

@@ -15,10 +15,10 @@ use provider_openai::compat::{Auth, CompatConfig, CompatProvider, UrlBuilder};
 use provider_openai::wire::{MaxTokensField, RequestOptions};
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
-    BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    BuildContext, Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
     CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, HealthStatus,
-    ModelInfo, ModelKind, Provider, ProviderConfig, ProviderFactory, RequestContext, ResponseMeta,
-    Result, Secret, SettingSpec,
+    ModelInfo, ModelKind, Provider, ProviderConfig, ProviderFactory, Reply, RequestContext,
+    ResponseMeta, Result, Secret, ServeAs, SettingSpec,
 };
 
 pub use wire::{AzureChunkDecoder, Operation};
@@ -300,8 +300,22 @@ impl AzureOpenAiProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        wire::check_chat_request(req, &self.name)?;
-        self.compat.chat_spec(req, stream, ctx)
+        self.chat_spec_for(req, &req.model, stream, ctx)
+    }
+
+    /// [`AzureOpenAiProvider::chat_spec`] for `model` instead of the body's: the URL names
+    /// `model`'s deployment.
+    fn chat_spec_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        wire::check_chat_request(req, model, &self.name)?;
+        let body = wire::chat_body(req, model, stream, self.compat.config().request);
+        self.compat
+            .post_spec(Operation::Chat, model, &body, stream, ctx)
     }
 
     fn call(&self, model: &str, ctx: &RequestContext) -> CallInfo {
@@ -317,33 +331,38 @@ impl AzureOpenAiProvider {
     }
 }
 
+/// The deployment comes from the call's model: a re-targeted call (the dispatcher's
+/// `provider/model`, a router deployment's model) goes to its model's deployment without a copy
+/// of its body.
 #[async_trait]
-impl Provider for AzureOpenAiProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        CAPABILITIES
-    }
-
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false, ctx)?;
-        let call = self.call(&req.model, ctx);
+impl ServeAs for AzureOpenAiProvider {
+    /// A chat answer from `model`'s deployment (the body's model or a re-targeted call's).
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec_for(req, model, false, ctx)?;
+        let call = self.call(model, ctx);
         let (body, headers) = self.http.bytes(&call, spec, ctx).await?;
-        let mut resp = wire::parse_chat_body(&body, &self.name, &req.model)?;
+        let mut resp = wire::parse_chat_body(&body, &self.name, model)?;
         resp.meta.upstream_request_id = upstream_request_id(&headers);
         Ok(resp)
     }
 
-    /// Streams a chat answer. Azure sends its prompt-filter results as the first event, so
-    /// the first event is read before returning: its `prompt_filter_results` are in the
-    /// stream's [`ChatStream::meta`] annotations.
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.chat_spec(req, true, ctx)?;
-        let call = self.call(&req.model, ctx);
+    /// A streamed chat answer from `model`'s deployment (see [`Provider::chat_stream`] for the
+    /// prompt-filter results read up front).
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.chat_spec_for(req, model, true, ctx)?;
+        let call = self.call(model, ctx);
         let (mut sse, headers) = self.http.sse(&call, spec, ctx).await?;
-        let mut dec = AzureChunkDecoder::new(&self.name, &req.model);
+        let mut dec = AzureChunkDecoder::new(&self.name, model);
         let mut queued = Vec::new();
         let mut first_error = None;
         match sse.next().await {
@@ -379,12 +398,64 @@ impl Provider for AzureOpenAiProvider {
         Ok(stream.with_meta(meta))
     }
 
+    /// A text completion from `model`'s deployment.
+    async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        self.compat.complete_as(req, model, ctx).await
+    }
+
+    /// A streamed text completion from `model`'s deployment.
+    async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        self.compat.complete_stream_as(req, model, ctx).await
+    }
+
+    /// Embeddings from `model`'s deployment.
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        self.compat.embed_as(req, model, ctx).await
+    }
+}
+
+#[async_trait]
+impl Provider for AzureOpenAiProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        self.chat_as(req, &req.model, ctx).await
+    }
+
+    /// Streams a chat answer. Azure sends its prompt-filter results as the first event, so
+    /// the first event is read before returning: its `prompt_filter_results` are in the
+    /// stream's [`ChatStream::meta`] annotations.
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        self.chat_stream_as(req, &req.model, ctx).await
+    }
+
     async fn complete(
         &self,
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
-        self.compat.complete(req, ctx).await
+        self.complete_as(req, &req.model, ctx).await
     }
 
     async fn complete_stream(
@@ -392,7 +463,7 @@ impl Provider for AzureOpenAiProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        self.compat.complete_stream(req, ctx).await
+        self.complete_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -400,7 +471,11 @@ impl Provider for AzureOpenAiProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        self.compat.embed(req, ctx).await
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     /// The configured deployments' models.

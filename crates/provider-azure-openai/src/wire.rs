@@ -69,14 +69,15 @@ pub fn normalize_endpoint(endpoint: &str) -> String {
 }
 
 /// Checks what Azure's Chat Completions API cannot express: reasoning blocks in the history
-/// (Azure has no input field for them; its chat answers never contain them).
-pub fn check_chat_request(req: &ChatRequest, provider: &str) -> Result<(), Error> {
+/// (Azure has no input field for them; its chat answers never contain them). Errors name
+/// `model` (the body's, or a re-targeted call's).
+pub fn check_chat_request(req: &ChatRequest, model: &str, provider: &str) -> Result<(), Error> {
     for (i, m) in req.messages.iter().enumerate() {
         if let Message::Assistant(a) = m {
             if !a.reasoning.is_empty() {
                 return Err(Error::invalid_request(
                     provider,
-                    &req.model,
+                    model,
                     Some(&format!("messages[{i}].thinking_blocks")),
                     "Azure OpenAI chat completions have no input field for reasoning blocks; \
                      remove them from the history",
@@ -89,7 +90,7 @@ pub fn check_chat_request(req: &ChatRequest, provider: &str) -> Result<(), Error
             {
                 return Err(Error::invalid_request(
                     provider,
-                    &req.model,
+                    model,
                     Some(&format!("messages[{i}].tool_calls[{j}].thought_signature")),
                     "Azure OpenAI has no field for a tool call's thought signature",
                 ));
@@ -99,14 +100,15 @@ pub fn check_chat_request(req: &ChatRequest, provider: &str) -> Result<(), Error
     Ok(())
 }
 
-/// The chat body: OpenAI's mapping (the deployment in the URL selects the model; `model` is
-/// sent too and ignored by Azure).
+/// The chat body for `model`: OpenAI's mapping (the deployment in the URL selects the model;
+/// `model` is sent too and ignored by Azure).
 pub fn chat_body<'a>(
     req: &'a ChatRequest,
+    model: &'a str,
     stream: bool,
     opts: RequestOptions,
 ) -> ChatCompletionRequest<'a> {
-    openai::chat_request(req, &req.model, stream, opts)
+    openai::chat_request(req, model, stream, opts)
 }
 
 /// True when a JSON payload is an Azure / OpenAI Responses API object or event, which this

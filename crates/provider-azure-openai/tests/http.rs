@@ -9,7 +9,7 @@ use runtime_core::http::HttpClient;
 use runtime_core::registry::validate_with;
 use runtime_core::{
     BuildContext, ChatRequest, EmbeddingRequest, Error, Message, ModelKind, Provider,
-    ProviderRegistry, RequestContext, Secret,
+    ProviderRegistry, RequestContext, Secret, Service,
 };
 use runtime_testkit::fixtures;
 use serde_json::{Map, Value, json};
@@ -304,4 +304,36 @@ fn registered_through_inventory() {
         .map(|s| s.key)
         .collect();
     assert_eq!(secrets, ["api_key", "ad_token"]);
+}
+
+/// A re-targeted call (a router deployment's model, the dispatcher's `provider/model`) goes to
+/// the call's model's deployment — mapped when configured, else the model itself — and sends
+/// that model; the caller's body keeps its own.
+#[tokio::test]
+async fn a_retargeted_call_goes_to_the_calls_models_deployment() {
+    let server = MockServer::start().await;
+    for (deployment, model) in [("other-model", "other-model"), ("prod-gpt4o", "gpt-4o")] {
+        Mock::given(method("POST"))
+            .and(path(format!(
+                "/openai/deployments/{deployment}/chat/completions"
+            )))
+            .and(body_partial_json(json!({ "model": model })))
+            .respond_with(chat_body())
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let p = std::sync::Arc::new(provider(&server.uri(), AzureCredential::ApiKey("k".into())));
+    let service = runtime_core::ProviderService::new(p);
+    let req = ChatRequest::new("gpt-4o", vec![Message::user("hi")]);
+    let other = ChatRequest::new("other-model", vec![Message::user("hi")]);
+    for (req, aimed) in [(&req, "other-model"), (&other, "gpt-4o")] {
+        let call = runtime_core::Call::chat(req).with_model(aimed);
+        let reply = service.call(call, &RequestContext::new()).await.unwrap();
+        assert!(matches!(reply, runtime_core::Reply::Chat(_)), "{reply:?}");
+    }
+    assert_eq!(
+        (req.model.as_str(), other.model.as_str()),
+        ("gpt-4o", "other-model")
+    );
 }

@@ -103,9 +103,10 @@ fn request_snapshots() {
     ] {
         let req = chat_req(name);
         let stream = req.stream.unwrap_or(false);
-        let body = serde_json::to_value(wire::chat_body(&req, stream, opts())).unwrap();
+        let body = serde_json::to_value(wire::chat_body(&req, &req.model, stream, opts())).unwrap();
         insta::assert_json_snapshot!(name, body);
-        let streamed = serde_json::to_value(wire::chat_body(&req, true, opts())).unwrap();
+        let streamed =
+            serde_json::to_value(wire::chat_body(&req, &req.model, true, opts())).unwrap();
         assert_eq!(streamed["stream_options"], json!({"include_usage": true}));
     }
     // The spec sends `prompt` as a one-element list; the core request has one prompt string.
@@ -360,6 +361,6 @@ fn reasoning_in_history_is_rejected_by_name() {
             ..Default::default()
         },
     ));
-    let e = wire::check_chat_request(&req, "azure").unwrap_err();
+    let e = wire::check_chat_request(&req, &req.model, "azure").unwrap_err();
     assert_eq!(e.param(), Some("messages[1].thinking_blocks"));
 }

@@ -8,9 +8,9 @@ use futures::future::try_join_all;
 
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, Embedding, EmbeddingRequest,
-    EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse,
-    ResponseMeta, Result, Usage,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, Embedding, EmbeddingRequest,
+    EmbeddingResponse, Error, ModelInfo, Provider, Reply, RequestContext, RerankRequest,
+    RerankResponse, ResponseMeta, Result, ServeAs, Usage,
 };
 
 use crate::auth::{Auth, SERVICE, sign_spec};
@@ -122,7 +122,18 @@ impl BedrockProvider {
 
     /// The unsigned spec of a Converse (or ConverseStream) call: pure, for snapshots.
     pub fn chat_spec_unsigned(&self, req: &ChatRequest, stream: bool) -> Result<HttpRequestSpec> {
-        let body = wire::converse_request(req, &self.cfg.name)?;
+        self.chat_spec_unsigned_for(req, &req.model, stream)
+    }
+
+    /// [`BedrockProvider::chat_spec_unsigned`] for `model` instead of the body's (the URL, and
+    /// so the SigV4 signature over it, names `model`).
+    fn chat_spec_unsigned_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        stream: bool,
+    ) -> Result<HttpRequestSpec> {
+        let body = wire::converse_request(req, model, &self.cfg.name)?;
         let action = if stream {
             "converse-stream"
         } else {
@@ -131,7 +142,7 @@ impl BedrockProvider {
         let url = format!(
             "{}{}",
             self.cfg.runtime_url,
-            wire::model_path(&req.model, action)
+            wire::model_path(model, action)
         );
         let spec = HttpRequestSpec::post_json(url, &body);
         Ok(if stream {
@@ -188,36 +199,43 @@ impl BedrockProvider {
     }
 }
 
+/// The wire builders take the model apart from the body: a re-targeted call (the dispatcher's
+/// `provider/model`, a router deployment's model) is sent, and signed, as it is, without a copy
+/// of its body.
 #[async_trait]
-impl Provider for BedrockProvider {
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        CAPABILITIES
-    }
-
-    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+impl ServeAs for BedrockProvider {
+    /// A Converse answer from `model` (the body's model or a re-targeted call's).
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
         let auth = self.auth(ctx);
-        let spec = self.authorize(self.chat_spec_unsigned(req, false)?, &auth)?;
-        let call = self.call(&req.model, &auth);
+        let spec = self.authorize(self.chat_spec_unsigned_for(req, model, false)?, &auth)?;
+        let call = self.call(model, &auth);
         let (body, headers): (ConverseResponse, _) = self
             .http
             .json(&call, spec, ctx, "Converse response")
             .await?;
-        let mut resp = wire::parse_converse(body, &self.cfg.name, &req.model)?;
+        let mut resp = wire::parse_converse(body, &self.cfg.name, model)?;
         resp.meta.upstream_request_id = request_id(&headers);
         Ok(resp)
     }
 
-    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+    /// A ConverseStream answer from `model`.
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
         let auth = self.auth(ctx);
-        let spec = self.authorize(self.chat_spec_unsigned(req, true)?, &auth)?;
-        let call = self.call(&req.model, &auth);
+        let spec = self.authorize(self.chat_spec_unsigned_for(req, model, true)?, &auth)?;
+        let call = self.call(model, &auth);
         let (bytes, headers) = self.http.stream(&call, spec, ctx).await?;
-        let frames = EventStreamFrames::new(bytes, &self.cfg.name, &req.model);
-        let decoder = StreamDecoder::new(&self.cfg.name, &req.model);
+        let frames = EventStreamFrames::new(bytes, &self.cfg.name, model);
+        let decoder = StreamDecoder::new(&self.cfg.name, model);
         Ok(
             ChatStream::decode_frames(frames, decoder).with_meta(ResponseMeta {
                 provider: Some(self.cfg.name.to_string()),
@@ -227,24 +245,26 @@ impl Provider for BedrockProvider {
         )
     }
 
-    async fn embed(
+    /// Titan or Cohere embeddings from `model` (its family picks the body).
+    async fn embed_as(
         &self,
         req: &EmbeddingRequest,
+        model: &str,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
         let name = &self.cfg.name;
         if req.input.is_empty() {
             return Err(Error::invalid_request(
                 name,
-                &req.model,
+                model,
                 Some("input"),
                 "no input texts",
             ));
         }
-        let Some(family) = EmbedFamily::of(&req.model) else {
+        let Some(family) = EmbedFamily::of(model) else {
             return Err(Error::invalid_request(
                 name,
-                &req.model,
+                model,
                 Some("model"),
                 "not an embedding model this provider knows (amazon.titan-embed-*, cohere.embed-*)",
             ));
@@ -254,13 +274,13 @@ impl Provider for BedrockProvider {
         match family {
             EmbedFamily::Cohere => {
                 for chunk in req.input.chunks(family.batch()) {
-                    let body = embed::cohere_request(req, chunk, name)?;
-                    let (r, t): (CohereResponse, _) = self.invoke(&req.model, &body, ctx).await?;
-                    let v = embed::cohere_vectors(r, name, &req.model)?;
+                    let body = embed::cohere_request(req, model, chunk, name)?;
+                    let (r, t): (CohereResponse, _) = self.invoke(model, &body, ctx).await?;
+                    let v = embed::cohere_vectors(r, name, model)?;
                     if v.len() != chunk.len() {
                         return Err(Error::decode(
                             name,
-                            &req.model,
+                            model,
                             "Cohere embeddings",
                             format!("{} vectors for {} texts", v.len(), chunk.len()),
                             "",
@@ -275,12 +295,12 @@ impl Provider for BedrockProvider {
                 let bodies = req
                     .input
                     .iter()
-                    .map(|t| embed::titan_request(req, t, family, name))
+                    .map(|t| embed::titan_request(req, model, t, family, name))
                     .collect::<Result<Vec<_>>>()?;
                 let answers = try_join_all(
                     bodies
                         .iter()
-                        .map(|b| self.invoke::<TitanResponse>(&req.model, b, ctx)),
+                        .map(|b| self.invoke::<TitanResponse>(model, b, ctx)),
                 )
                 .await?;
                 for (r, t) in answers {
@@ -290,7 +310,7 @@ impl Provider for BedrockProvider {
             }
         }
         Ok(EmbeddingResponse {
-            model: req.model.clone(),
+            model: model.to_owned(),
             data: vectors
                 .into_iter()
                 .enumerate()
@@ -304,12 +324,17 @@ impl Provider for BedrockProvider {
         })
     }
 
-    /// The Agent Runtime `Rerank` API, following `nextToken` pages.
-    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+    /// The Agent Runtime `Rerank` API with `model`, following `nextToken` pages.
+    async fn rerank_as(
+        &self,
+        req: &RerankRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<RerankResponse> {
         let name = &self.cfg.name;
-        let mut body = rerank::rerank_request(req, &self.cfg.region, name)?;
+        let mut body = rerank::rerank_request(req, model, &self.cfg.region, name)?;
         let auth = self.auth(ctx);
-        let call = self.call(&req.model, &auth);
+        let call = self.call(model, &auth);
         let mut pages = Vec::new();
         for _ in 0..MAX_RERANK_PAGES {
             let spec = self.authorize(self.rerank_spec_unsigned(&body), &auth)?;
@@ -321,16 +346,52 @@ impl Provider for BedrockProvider {
                 Some(t) if body.next_token.as_deref() != Some(t.as_str()) => {
                     body.next_token = Some(t);
                 }
-                _ => return rerank::parse_rerank(pages, req, name),
+                _ => return rerank::parse_rerank(pages, req, model, name),
             }
         }
         Err(Error::decode(
             name,
-            &req.model,
+            model,
             "Rerank response",
             format!("more than {MAX_RERANK_PAGES} pages"),
             "",
         ))
+    }
+}
+
+#[async_trait]
+impl Provider for BedrockProvider {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        self.chat_as(req, &req.model, ctx).await
+    }
+
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        self.chat_stream_as(req, &req.model, ctx).await
+    }
+
+    async fn embed(
+        &self,
+        req: &EmbeddingRequest,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    /// The Agent Runtime `Rerank` API, following `nextToken` pages.
+    async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
+        self.rerank_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -495,3 +495,47 @@ async fn the_default_endpoints_follow_the_region() {
     };
     assert!(e.to_string().contains("region"), "{e}");
 }
+
+/// A re-targeted call (a router deployment's model, the dispatcher's `provider/model`) is sent,
+/// and signed, to the call's model's path — Converse and ConverseStream alike — and the
+/// caller's body keeps its model.
+#[tokio::test]
+async fn a_retargeted_call_goes_to_the_calls_model() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/model/other-model/converse"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("converse-basic.response.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/model/other-model/converse-stream"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            event("messageStart", r#"{"role":"assistant"}"#),
+            "application/vnd.amazon.eventstream",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = provider(&server, Auth::SigV4(creds(None)));
+    let req = ChatRequest::new("amazon.nova-micro-v1:0", vec![Message::user("Hello!")]);
+    let ctx = RequestContext::new();
+    let call = runtime_core::Call::chat(&req).with_model("other-model");
+    let reply = runtime_core::call::serve(&*p, call, &ctx).await.unwrap();
+    assert!(matches!(reply, runtime_core::Reply::Chat(_)), "{reply:?}");
+    let call = runtime_core::Call::chat_stream(&req).with_model("other-model");
+    let reply = runtime_core::call::serve(&*p, call, &ctx).await.unwrap();
+    assert!(matches!(reply, runtime_core::Reply::Stream(_)), "{reply:?}");
+    assert_eq!(req.model, "amazon.nova-micro-v1:0");
+    for got in server.received_requests().await.unwrap() {
+        let auth = got.headers.get("authorization").unwrap().to_str().unwrap();
+        assert!(auth.starts_with("AWS4-HMAC-SHA256 "), "{auth}");
+        assert!(
+            !String::from_utf8_lossy(&got.body).contains("nova"),
+            "{got:?}"
+        );
+    }
+}

@@ -15,11 +15,11 @@ use runtime_core::{
 use serde_json::json;
 
 fn body(req: &ChatRequest) -> serde_json::Value {
-    serde_json::to_value(wire::converse_request(req, "bedrock").unwrap()).unwrap()
+    serde_json::to_value(wire::converse_request(req, &req.model, "bedrock").unwrap()).unwrap()
 }
 
 fn refused(req: &ChatRequest) -> String {
-    match wire::converse_request(req, "bedrock") {
+    match wire::converse_request(req, &req.model, "bedrock") {
         Err(Error::InvalidRequest { param, .. }) => param.unwrap_or_default(),
         other => panic!("not refused: {other:?}"),
     }

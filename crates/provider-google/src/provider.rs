@@ -12,8 +12,8 @@ use runtime_core::http::{
 };
 use runtime_core::secret::redact;
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
-    Error, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, ModelInfo, Provider, Reply, RequestContext, ResponseMeta, Result, Secret, ServeAs,
 };
 
 use crate::wire::{self, BatchEmbedContentsResponse, EmbedContentResponse, ModelsPage};
@@ -136,27 +136,40 @@ impl GoogleProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = wire::generate_request(req, &self.cfg.name)?;
+        self.chat_spec_for(req, &req.model, stream, ctx)
+    }
+
+    /// [`GoogleProvider::chat_spec`] for `model` instead of the body's (the URL names it).
+    fn chat_spec_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = wire::generate_request_for(req, model, &self.cfg.name)?;
         let spec = if stream {
-            let url = self.method_url(&req.model, "streamGenerateContent")?;
+            let url = self.method_url(model, "streamGenerateContent")?;
             HttpRequestSpec::post_json(format!("{url}?alt=sse"), &body)
                 .header("accept", "text/event-stream")
         } else {
-            HttpRequestSpec::post_json(self.method_url(&req.model, "generateContent")?, &body)
+            HttpRequestSpec::post_json(self.method_url(model, "generateContent")?, &body)
         };
         Ok(self.authorize(spec, ctx))
     }
 
+    /// One `:embedContent` (one text) or `:batchEmbedContents` call to `model`.
     async fn embed_batch(
         &self,
         req: &EmbeddingRequest,
+        model: &str,
         texts: &[String],
         ctx: &RequestContext,
     ) -> Result<BatchEmbedContentsResponse> {
-        let call = self.call(&req.model, ctx);
+        let call = self.call(model, ctx);
         if let [one] = texts {
-            let body = wire::embed_content_request(req, one, &self.cfg.name)?;
-            let url = self.method_url(&req.model, "embedContent")?;
+            let body = wire::embed_content_request(req, model, one, &self.cfg.name)?;
+            let url = self.method_url(model, "embedContent")?;
             let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
             let (r, _h): (EmbedContentResponse, _) = self
                 .http
@@ -164,15 +177,78 @@ impl GoogleProvider {
                 .await?;
             return Ok(r.into());
         }
-        let path = wire::model_path(&req.model, &self.cfg.name)?;
-        let body = wire::batch_embed_request(req, texts, &path, &self.cfg.name)?;
-        let url = self.method_url(&req.model, "batchEmbedContents")?;
+        let path = wire::model_path(model, &self.cfg.name)?;
+        let body = wire::batch_embed_request(req, model, texts, &path, &self.cfg.name)?;
+        let url = self.method_url(model, "batchEmbedContents")?;
         let spec = self.authorize(HttpRequestSpec::post_json(url, &body), ctx);
         let (r, _h): (BatchEmbedContentsResponse, _) = self
             .http
             .json(&call, spec, ctx, "batchEmbedContents response")
             .await?;
         Ok(r)
+    }
+}
+
+/// The wire builders take the model apart from the body: a re-targeted call (the dispatcher's
+/// `provider/model`, a router deployment's model) is sent as it is, without a copy of its body.
+#[async_trait]
+impl ServeAs for GoogleProvider {
+    /// A `generateContent` answer from `model` (the body's model or a re-targeted call's).
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec_for(req, model, false, ctx)?;
+        let call = self.call(model, ctx);
+        let (body, _h): (wire::GenerateContentResponse, _) = self
+            .http
+            .json(&call, spec, ctx, "generateContent response")
+            .await?;
+        wire::parse_generate(body, &self.cfg.name, model)
+    }
+
+    /// A `streamGenerateContent` answer from `model`.
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.chat_spec_for(req, model, true, ctx)?;
+        let call = self.call(model, ctx);
+        let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
+        let decoder = wire::StreamDecoder::new(&self.cfg.name, model);
+        Ok(
+            ChatStream::decode_sse(sse, decoder).with_meta(ResponseMeta {
+                provider: Some(self.cfg.name.to_string()),
+                ..ResponseMeta::default()
+            }),
+        )
+    }
+
+    /// Embeddings from `model`, in batches of [`wire::MAX_BATCH`].
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        req.text_only(&self.cfg.name)?;
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                &self.cfg.name,
+                model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        let mut parts = Vec::new();
+        for chunk in req.input.chunks(wire::MAX_BATCH) {
+            parts.push(self.embed_batch(req, model, chunk, ctx).await?);
+        }
+        wire::parse_embeddings(parts, req.input.len(), &self.cfg.name, model)
     }
 }
 
@@ -187,26 +263,11 @@ impl Provider for GoogleProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _h): (wire::GenerateContentResponse, _) = self
-            .http
-            .json(&call, spec, ctx, "generateContent response")
-            .await?;
-        wire::parse_generate(body, &self.cfg.name, &req.model)
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.chat_spec(req, true, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
-        let decoder = wire::StreamDecoder::new(&self.cfg.name, &req.model);
-        Ok(
-            ChatStream::decode_sse(sse, decoder).with_meta(ResponseMeta {
-                provider: Some(self.cfg.name.to_string()),
-                ..ResponseMeta::default()
-            }),
-        )
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -214,20 +275,11 @@ impl Provider for GoogleProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        req.text_only(&self.cfg.name)?;
-        if req.input.is_empty() {
-            return Err(Error::invalid_request(
-                &self.cfg.name,
-                &req.model,
-                Some("input"),
-                "no input texts",
-            ));
-        }
-        let mut parts = Vec::new();
-        for chunk in req.input.chunks(wire::MAX_BATCH) {
-            parts.push(self.embed_batch(req, chunk, ctx).await?);
-        }
-        wire::parse_embeddings(parts, req.input.len(), &self.cfg.name, &req.model)
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

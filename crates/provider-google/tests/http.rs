@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{DIR, provider};
 use runtime_core::{
     ChatRequest, EmbeddingRequest, Error, Message, Provider, ProviderRegistry, RequestContext,
-    Secret, http::HttpClient, registry::validate_with,
+    Secret, Service, http::HttpClient, registry::validate_with,
 };
 use runtime_testkit::fixtures;
 use serde_json::{Value, json};
@@ -328,4 +328,29 @@ async fn build_reads_every_setting_and_falls_back_to_google_api_key() {
         matches!(e, Error::Timeout { after, .. } if after == Duration::from_millis(300)),
         "{e:?}"
     );
+}
+
+/// A re-targeted call (a router deployment's model, the dispatcher's `provider/model`) goes to
+/// the call's model's URL, and the caller's body keeps its model.
+#[tokio::test]
+async fn a_retargeted_call_goes_to_the_calls_model() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/models/other-model:generateContent"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixtures::bytes(DIR, "generate-basic.response.json"),
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = std::sync::Arc::new(provider(&server.uri(), "k", T));
+    let req = ChatRequest::new("gemini-2.5-flash", vec![Message::user("Hello!")]);
+    let call = runtime_core::Call::chat(&req).with_model("other-model");
+    let reply = runtime_core::ProviderService::new(p)
+        .call(call, &RequestContext::new())
+        .await
+        .unwrap();
+    assert!(matches!(reply, runtime_core::Reply::Chat(_)), "{reply:?}");
+    assert_eq!(req.model, "gemini-2.5-flash");
 }

@@ -45,6 +45,7 @@ fn batch_embed_request_matches_the_recording() {
     let req = core_embed_request();
     let body = wire::batch_embed_request(
         &req,
+        &req.model,
         &req.input,
         "models/gemini-embedding-2-preview",
         "google",

@@ -103,8 +103,12 @@ struct Options<'a> {
     auto_truncate: Option<bool>,
 }
 
-fn options<'a>(req: &'a EmbeddingRequest, provider: &str) -> Result<Options<'a>, Error> {
-    let invalid = |k: &str, m: String| Error::invalid_request(provider, &req.model, Some(k), m);
+fn options<'a>(
+    req: &'a EmbeddingRequest,
+    model: &str,
+    provider: &str,
+) -> Result<Options<'a>, Error> {
+    let invalid = |k: &str, m: String| Error::invalid_request(provider, model, Some(k), m);
     if req.user.is_some() {
         return Err(invalid(
             "user",
@@ -143,13 +147,15 @@ fn options<'a>(req: &'a EmbeddingRequest, provider: &str) -> Result<Options<'a>,
     Ok(o)
 }
 
-/// The `:predict` body for `texts` (a slice of the request's input).
+/// The `:predict` body for `texts` (a slice of the request's input) sent to `model` (errors
+/// name it).
 pub fn predict_request<'a>(
     req: &'a EmbeddingRequest,
+    model: &str,
     texts: &'a [String],
     provider: &str,
 ) -> Result<PredictRequest<'a>, Error> {
-    let o = options(req, provider)?;
+    let o = options(req, model, provider)?;
     let parameters = Parameters {
         output_dimensionality: req.dimensions,
         auto_truncate: o.auto_truncate,

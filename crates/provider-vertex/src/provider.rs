@@ -10,8 +10,9 @@ use provider_anthropic::wire as claude;
 use provider_google::wire as gemini;
 use runtime_core::http::{CallInfo, ErrorMapper, HttpClient, HttpRequestSpec};
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
-    Error, HealthStatus, ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, HealthStatus, ModelInfo, Provider, Reply, RequestContext, ResponseMeta, Result, Secret,
+    ServeAs,
 };
 
 use crate::auth::TokenSource;
@@ -120,32 +121,40 @@ impl VertexProvider {
     /// (`anthropic_version` in it, no `model`), every other model to `generateContent` /
     /// `streamGenerateContent?alt=sse` with Gemini's.
     pub fn chat_spec(&self, req: &ChatRequest, stream: bool) -> Result<HttpRequestSpec> {
+        self.chat_spec_for(req, &req.model, stream)
+    }
+
+    /// [`VertexProvider::chat_spec`] for `model` instead of the body's: `model` picks the
+    /// wire (by its prefix) and is the URL's.
+    fn chat_spec_for(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        stream: bool,
+    ) -> Result<HttpRequestSpec> {
         let name = &self.cfg.name;
-        let spec = match Publisher::of(&req.model) {
+        let spec = match Publisher::of(model) {
             Publisher::Anthropic => {
                 let opts = claude::RequestOptions {
                     default_max_tokens: self.cfg.default_max_tokens,
                 };
-                let body = claude::messages_request(req, name, opts, stream)?
+                let body = claude::messages_request_for(req, model, name, opts, stream)?
                     .for_platform(&self.cfg.anthropic_version, name)?;
                 let method = if stream {
                     "streamRawPredict"
                 } else {
                     "rawPredict"
                 };
-                HttpRequestSpec::post_json(
-                    self.url(Publisher::Anthropic, &req.model, method)?,
-                    &body,
-                )
+                HttpRequestSpec::post_json(self.url(Publisher::Anthropic, model, method)?, &body)
             }
             Publisher::Google => {
-                let body = gemini::generate_request(req, name)?;
+                let body = gemini::generate_request_for(req, model, name)?;
                 if stream {
-                    let url = self.url(Publisher::Google, &req.model, "streamGenerateContent")?;
+                    let url = self.url(Publisher::Google, model, "streamGenerateContent")?;
                     HttpRequestSpec::post_json(format!("{url}?alt=sse"), &body)
                 } else {
                     HttpRequestSpec::post_json(
-                        self.url(Publisher::Google, &req.model, "generateContent")?,
+                        self.url(Publisher::Google, model, "generateContent")?,
                         &body,
                     )
                 }
@@ -206,6 +215,111 @@ impl VertexProvider {
     }
 }
 
+/// The wire builders take the model apart from the body: a re-targeted call (the dispatcher's
+/// `provider/model`, a router deployment's model) is sent as it is, without a copy of its body.
+#[async_trait]
+impl ServeAs for VertexProvider {
+    /// A chat answer from `model` (the body's model or a re-targeted call's), over the wire of
+    /// its publisher.
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec_for(req, model, false)?;
+        let token = self.token(ctx).await?;
+        let spec = spec.bearer(&token);
+        let name = &self.cfg.name;
+        match Publisher::of(model) {
+            Publisher::Anthropic => {
+                let call = self.call(model, &token, map_claude_error);
+                let sent = self.http.json(&call, spec, ctx, "message").await;
+                let (body, _h): (claude::MessagesResponse, _) = self.after(sent, &token)?;
+                Ok(claude::parse_response(
+                    body,
+                    name,
+                    model,
+                    claude::structured_output_tool(req),
+                ))
+            }
+            Publisher::Google => {
+                let call = self.call(model, &token, map_vertex_error);
+                let sent = self
+                    .http
+                    .json(&call, spec, ctx, "generateContent response")
+                    .await;
+                let (body, _h): (gemini::GenerateContentResponse, _) = self.after(sent, &token)?;
+                gemini::parse_generate(body, name, model)
+            }
+        }
+    }
+
+    /// A streamed chat answer from `model`.
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.chat_spec_for(req, model, true)?;
+        let token = self.token(ctx).await?;
+        let spec = spec.bearer(&token);
+        let name = &self.cfg.name;
+        let stream = match Publisher::of(model) {
+            Publisher::Anthropic => {
+                let call = self.call(model, &token, map_claude_error);
+                let (sse, _h) = self.after(self.http.sse(&call, spec, ctx).await, &token)?;
+                let decoder = claude::EventDecoder::new(name, model)
+                    .with_structured_output(claude::structured_output_tool(req));
+                ChatStream::decode_sse(sse, decoder)
+            }
+            Publisher::Google => {
+                let call = self.call(model, &token, map_vertex_error);
+                let (sse, _h) = self.after(self.http.sse(&call, spec, ctx).await, &token)?;
+                ChatStream::decode_sse(sse, gemini::StreamDecoder::new(name, model))
+            }
+        };
+        Ok(stream.with_meta(self.meta()))
+    }
+
+    /// Text embeddings from `model` over `:predict`.
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let name = &self.cfg.name;
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                name,
+                model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        if Publisher::of(model) != Publisher::Google {
+            return Err(Error::unsupported(
+                name,
+                format!("embeddings with `{model}` (a chat model)"),
+            ));
+        }
+        let url = self.url(Publisher::Google, model, "predict")?;
+        let mut parts = Vec::new();
+        for chunk in req.input.chunks(embed::batch_size(model)) {
+            let body = embed::predict_request(req, model, chunk, name)?;
+            let token = self.token(ctx).await?;
+            let spec = HttpRequestSpec::post_json(url.as_str(), &body).bearer(&token);
+            let call = self.call(model, &token, map_vertex_error);
+            let sent = self.http.json(&call, spec, ctx, "predict response").await;
+            let (r, _h): (embed::PredictResponse, _) = self.after(sent, &token)?;
+            parts.push(r);
+        }
+        embed::parse_predictions(parts, req.input.len(), name, model)
+    }
+}
+
 #[async_trait]
 impl Provider for VertexProvider {
     fn name(&self) -> &str {
@@ -217,54 +331,11 @@ impl Provider for VertexProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false)?;
-        let token = self.token(ctx).await?;
-        let spec = spec.bearer(&token);
-        let name = &self.cfg.name;
-        match Publisher::of(&req.model) {
-            Publisher::Anthropic => {
-                let call = self.call(&req.model, &token, map_claude_error);
-                let sent = self.http.json(&call, spec, ctx, "message").await;
-                let (body, _h): (claude::MessagesResponse, _) = self.after(sent, &token)?;
-                Ok(claude::parse_response(
-                    body,
-                    name,
-                    &req.model,
-                    claude::structured_output_tool(req),
-                ))
-            }
-            Publisher::Google => {
-                let call = self.call(&req.model, &token, map_vertex_error);
-                let sent = self
-                    .http
-                    .json(&call, spec, ctx, "generateContent response")
-                    .await;
-                let (body, _h): (gemini::GenerateContentResponse, _) = self.after(sent, &token)?;
-                gemini::parse_generate(body, name, &req.model)
-            }
-        }
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.chat_spec(req, true)?;
-        let token = self.token(ctx).await?;
-        let spec = spec.bearer(&token);
-        let name = &self.cfg.name;
-        let stream = match Publisher::of(&req.model) {
-            Publisher::Anthropic => {
-                let call = self.call(&req.model, &token, map_claude_error);
-                let (sse, _h) = self.after(self.http.sse(&call, spec, ctx).await, &token)?;
-                let decoder = claude::EventDecoder::new(name, &req.model)
-                    .with_structured_output(claude::structured_output_tool(req));
-                ChatStream::decode_sse(sse, decoder)
-            }
-            Publisher::Google => {
-                let call = self.call(&req.model, &token, map_vertex_error);
-                let (sse, _h) = self.after(self.http.sse(&call, spec, ctx).await, &token)?;
-                ChatStream::decode_sse(sse, gemini::StreamDecoder::new(name, &req.model))
-            }
-        };
-        Ok(stream.with_meta(self.meta()))
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -272,33 +343,11 @@ impl Provider for VertexProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        let name = &self.cfg.name;
-        if req.input.is_empty() {
-            return Err(Error::invalid_request(
-                name,
-                &req.model,
-                Some("input"),
-                "no input texts",
-            ));
-        }
-        if Publisher::of(&req.model) != Publisher::Google {
-            return Err(Error::unsupported(
-                name,
-                format!("embeddings with `{}` (a chat model)", req.model),
-            ));
-        }
-        let url = self.url(Publisher::Google, &req.model, "predict")?;
-        let mut parts = Vec::new();
-        for chunk in req.input.chunks(embed::batch_size(&req.model)) {
-            let body = embed::predict_request(req, chunk, name)?;
-            let token = self.token(ctx).await?;
-            let spec = HttpRequestSpec::post_json(url.as_str(), &body).bearer(&token);
-            let call = self.call(&req.model, &token, map_vertex_error);
-            let sent = self.http.json(&call, spec, ctx, "predict response").await;
-            let (r, _h): (embed::PredictResponse, _) = self.after(sent, &token)?;
-            parts.push(r);
-        }
-        embed::parse_predictions(parts, req.input.len(), name, &req.model)
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

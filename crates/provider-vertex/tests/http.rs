@@ -10,6 +10,7 @@ use runtime_core::http::HttpClient;
 use runtime_core::registry::validate_with;
 use runtime_core::{
     BuildContext, ChatRequest, EmbeddingRequest, Error, Message, Provider, RequestContext, Secret,
+    Service,
 };
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{header, method, path};
@@ -313,4 +314,33 @@ fn the_factory_is_registered() {
         .map(|f| f.name)
         .collect();
     assert!(names.contains(&"vertex"), "{names:?}");
+}
+
+/// A re-targeted call (a router deployment's model, the dispatcher's `provider/model`) goes to
+/// the call's model over the call's model's wire: a Gemini body aimed at a Claude model is a
+/// `rawPredict` with Anthropic's body. The caller's body keeps its model.
+#[tokio::test]
+async fn a_retargeted_call_goes_to_the_calls_model_and_its_wire() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1/projects/my-proj/locations/global/publishers/anthropic/models/claude-other-model:rawPredict",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(CLAUDE_ANSWER, "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = std::sync::Arc::new(provider(&server, "global", token("t")));
+    let req = hello("gemini-2.5-flash");
+    let call = runtime_core::Call::chat(&req).with_model("claude-other-model");
+    let reply = runtime_core::ProviderService::new(p)
+        .call(call, &RequestContext::default())
+        .await
+        .unwrap();
+    assert!(matches!(reply, runtime_core::Reply::Chat(_)), "{reply:?}");
+    assert_eq!(req.model, "gemini-2.5-flash");
+    let body: Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(body["anthropic_version"], "vertex-2023-10-16");
+    assert!(!body.to_string().contains("gemini"), "{body}");
 }

@@ -445,7 +445,18 @@ pub fn messages_request<'a>(
     opts: RequestOptions,
     stream: bool,
 ) -> Result<MessagesRequest<'a>, Error> {
-    let model = req.model.as_str();
+    messages_request_for(req, &req.model, provider, opts, stream)
+}
+
+/// [`messages_request`] for `model` instead of the body's (a re-targeted call): `model` is
+/// sent and named by every mapping error.
+pub fn messages_request_for<'a>(
+    req: &'a ChatRequest,
+    model: &'a str,
+    provider: &str,
+    opts: RequestOptions,
+    stream: bool,
+) -> Result<MessagesRequest<'a>, Error> {
     let cx = Cx { provider, model };
     let mut systems: Vec<(&Content, usize)> = Vec::new();
     let mut turns = Turns::default();

@@ -92,14 +92,15 @@ pub struct CohereResponse {
     pub embeddings: Value,
 }
 
-/// The Titan body of one text; what Titan cannot express is refused by name.
+/// The Titan body of one text for `model`; what Titan cannot express is refused by name.
 pub fn titan_request<'a>(
     req: &'a EmbeddingRequest,
+    model: &str,
     text: &'a str,
     family: EmbedFamily,
     provider: &str,
 ) -> Result<TitanRequest<'a>> {
-    let invalid = |f: &str, why: &str| Error::invalid_request(provider, &req.model, Some(f), why);
+    let invalid = |f: &str, why: &str| Error::invalid_request(provider, model, Some(f), why);
     let mut normalize = None;
     for (k, v) in &req.extra {
         match (k.as_str(), family) {
@@ -115,7 +116,7 @@ pub fn titan_request<'a>(
             "Titan Text Embeddings v1 has a fixed size",
         ));
     }
-    check_format(req, provider)?;
+    check_format(req, model, provider)?;
     Ok(TitanRequest {
         input_text: text,
         dimensions: req.dimensions,
@@ -123,13 +124,14 @@ pub fn titan_request<'a>(
     })
 }
 
-/// The Cohere body of a batch; `input_type` defaults to `search_document`.
+/// The Cohere body of a batch for `model`; `input_type` defaults to `search_document`.
 pub fn cohere_request<'a>(
     req: &'a EmbeddingRequest,
+    model: &str,
     texts: &'a [String],
     provider: &str,
 ) -> Result<CohereRequest<'a>> {
-    let invalid = |f: &str, why: &str| Error::invalid_request(provider, &req.model, Some(f), why);
+    let invalid = |f: &str, why: &str| Error::invalid_request(provider, model, Some(f), why);
     let mut input_type = "search_document".to_owned();
     let mut truncate = None;
     let extra: &Map<String, Value> = &req.extra;
@@ -145,7 +147,7 @@ pub fn cohere_request<'a>(
             _ => return Err(invalid(k, "not a Cohere Embed (Bedrock) field")),
         }
     }
-    check_format(req, provider)?;
+    check_format(req, model, provider)?;
     Ok(CohereRequest {
         texts,
         input_type,
@@ -154,11 +156,11 @@ pub fn cohere_request<'a>(
     })
 }
 
-fn check_format(req: &EmbeddingRequest, provider: &str) -> Result<()> {
+fn check_format(req: &EmbeddingRequest, model: &str, provider: &str) -> Result<()> {
     if req.encoding_format == Some(EncodingFormat::Base64) {
         return Err(Error::invalid_request(
             provider,
-            &req.model,
+            model,
             Some("encoding_format"),
             "Bedrock embeddings are floats only",
         ));

@@ -52,12 +52,12 @@ impl Ctx<'_> {
     }
 }
 
-/// Maps a chat request to a Converse body. What Converse cannot express is an
-/// `InvalidRequest` naming the field.
-pub fn converse_request(req: &ChatRequest, provider: &str) -> Result<ConverseRequest> {
+/// Maps a chat request for `model` (the body's, or a re-targeted call's: the URL names it) to
+/// a Converse body. What Converse cannot express is an `InvalidRequest` naming the field.
+pub fn converse_request(req: &ChatRequest, model: &str, provider: &str) -> Result<ConverseRequest> {
     let mut cx = Ctx {
         provider,
-        model: &req.model,
+        model,
         req,
         documents: 0,
     };

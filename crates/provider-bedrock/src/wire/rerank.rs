@@ -129,20 +129,16 @@ pub fn model_arn(model: &str, region: &str) -> String {
     }
 }
 
-/// Maps a core request; what the API cannot express is refused by name.
+/// Maps a core request for `model` (the body's, or a re-targeted call's); what the API cannot
+/// express is refused by name.
 pub fn rerank_request(
     req: &RerankRequest,
+    model: &str,
     region: &str,
     provider: &str,
 ) -> Result<BedrockRerankRequest> {
-    let refuse = |field: &str, why: &str| {
-        Err(Error::invalid_request(
-            provider,
-            &req.model,
-            Some(field),
-            why,
-        ))
-    };
+    let refuse =
+        |field: &str, why: &str| Err(Error::invalid_request(provider, model, Some(field), why));
     if req.documents.is_empty() {
         return refuse("documents", "no documents to rank");
     }
@@ -162,7 +158,7 @@ pub fn rerank_request(
              `additionalModelRequestFields`)",
         );
     }
-    if region.is_empty() && !req.model.starts_with("arn:") {
+    if region.is_empty() && !model.starts_with("arn:") {
         return refuse(
             "model",
             "a model id needs the provider's `region` to make its ARN; give the model's ARN",
@@ -213,7 +209,7 @@ pub fn rerank_request(
             bedrock_reranking_configuration: BedrockRerankingConfiguration {
                 number_of_results: req.top_n,
                 model_configuration: ModelConfiguration {
-                    model_arn: model_arn(&req.model, region),
+                    model_arn: model_arn(model, region),
                     additional_model_request_fields: additional,
                 },
             },
@@ -249,17 +245,19 @@ pub fn search_units(documents: usize) -> u64 {
     documents.div_ceil(DOCUMENTS_PER_QUERY).max(1) as u64
 }
 
-/// Maps the ranks of every page; documents, when asked for, are the request's own.
+/// Maps the ranks of every page (`model` answered); documents, when asked for, are the
+/// request's own.
 pub fn parse_rerank(
     pages: Vec<BedrockRerankPage>,
     req: &RerankRequest,
+    model: &str,
     provider: &str,
 ) -> Result<RerankResponse> {
     let mut results = Vec::new();
     for r in pages.into_iter().flat_map(|p| p.results) {
         let result = req
             .result(r.index, r.relevance_score)
-            .map_err(|m| Error::decode(provider, &req.model, "rerank answer", m, ""))?;
+            .map_err(|m| Error::decode(provider, model, "rerank answer", m, ""))?;
         results.push(result);
     }
     if let Some(n) = req.top_n {
@@ -267,7 +265,7 @@ pub fn parse_rerank(
     }
     Ok(RerankResponse {
         id: String::new(),
-        model: req.model.clone(),
+        model: model.to_owned(),
         results,
         usage: Some(RerankUsage::search_units(search_units(req.documents.len()))),
         meta: ResponseMeta {
@@ -304,21 +302,21 @@ mod tests {
     fn refusals_name_the_field() {
         let mut req = RerankRequest::new("amazon.rerank-v1:0", "q", vec!["a".into()]);
         req.max_tokens_per_doc = Some(10);
-        let e = rerank_request(&req, "us-west-2", "b").unwrap_err();
+        let e = rerank_request(&req, &req.model, "us-west-2", "b").unwrap_err();
         assert!(e.to_string().contains("max_tokens_per_doc"), "{e}");
         req.max_tokens_per_doc = None;
         req.extra.insert("rank_fields".into(), Value::Null);
-        let e = rerank_request(&req, "us-west-2", "b").unwrap_err();
+        let e = rerank_request(&req, &req.model, "us-west-2", "b").unwrap_err();
         assert!(e.to_string().contains("rank_fields"), "{e}");
         req.extra.clear();
         req.top_n = Some(0);
-        let e = rerank_request(&req, "us-west-2", "b").unwrap_err();
+        let e = rerank_request(&req, &req.model, "us-west-2", "b").unwrap_err();
         assert!(e.to_string().contains("top_n"), "{e}");
         req.top_n = None;
-        let e = rerank_request(&req, "", "b").unwrap_err();
+        let e = rerank_request(&req, &req.model, "", "b").unwrap_err();
         assert!(e.to_string().contains("region"), "{e}");
         req.documents.clear();
-        let e = rerank_request(&req, "us-west-2", "b").unwrap_err();
+        let e = rerank_request(&req, &req.model, "us-west-2", "b").unwrap_err();
         assert!(e.to_string().contains("documents"), "{e}");
     }
 }

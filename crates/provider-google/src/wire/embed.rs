@@ -47,8 +47,8 @@ struct Options {
     title: Option<String>,
 }
 
-fn options(req: &EmbeddingRequest, provider: &str) -> Result<Options, Error> {
-    let invalid = |k: &str, m: String| Error::invalid_request(provider, &req.model, Some(k), m);
+fn options(req: &EmbeddingRequest, model: &str, provider: &str) -> Result<Options, Error> {
+    let invalid = |k: &str, m: String| Error::invalid_request(provider, model, Some(k), m);
     if req.user.is_some() {
         return Err(invalid("user", "Gemini has no end-user id field".into()));
     }
@@ -102,24 +102,26 @@ fn entry(
 }
 
 /// The `:embedContent` body for one text: `taskType` from `extra.task_type`, `title` from
-/// `extra.title`, `outputDimensionality` from `dimensions`.
+/// `extra.title`, `outputDimensionality` from `dimensions`; errors name `model` (the URL's).
 pub fn embed_content_request(
     req: &EmbeddingRequest,
+    model: &str,
     text: &str,
     provider: &str,
 ) -> Result<EmbedContentRequest, Error> {
-    let o = options(req, provider)?;
+    let o = options(req, model, provider)?;
     Ok(entry(text, None, req, &o))
 }
 
-/// The `:batchEmbedContents` body for `texts`; `model_path` is `models/{model}`.
+/// The `:batchEmbedContents` body for `texts` and `model`; `model_path` is `models/{model}`.
 pub fn batch_embed_request(
     req: &EmbeddingRequest,
+    model: &str,
     texts: &[String],
     model_path: &str,
     provider: &str,
 ) -> Result<BatchEmbedContentsRequest, Error> {
-    let o = options(req, provider)?;
+    let o = options(req, model, provider)?;
     Ok(BatchEmbedContentsRequest {
         requests: texts
             .iter()

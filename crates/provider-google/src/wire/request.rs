@@ -63,10 +63,17 @@ pub fn generate_request(
     req: &ChatRequest,
     provider: &str,
 ) -> Result<GenerateContentRequest, Error> {
-    let cx = Ctx {
-        provider,
-        model: &req.model,
-    };
+    generate_request_for(req, &req.model, provider)
+}
+
+/// [`generate_request`] for `model` instead of the body's (a re-targeted call; the URL names
+/// the model): `model` picks the schema dialect and is named by every mapping error.
+pub fn generate_request_for(
+    req: &ChatRequest,
+    model: &str,
+    provider: &str,
+) -> Result<GenerateContentRequest, Error> {
+    let cx = Ctx { provider, model };
     let mut system: Vec<WirePart> = Vec::new();
     let mut contents: Vec<WireContent> = Vec::new();
     let mut last_was_tool = false;
@@ -189,7 +196,7 @@ pub fn generate_request(
             gc.response_mime_type = Some("application/json".into());
             if let Some(schema) = &json_schema.schema {
                 let param = "response_format.json_schema.schema";
-                match SchemaDialect::for_model(&req.model) {
+                match SchemaDialect::for_model(cx.model) {
                     SchemaDialect::JsonSchema => {
                         gc.response_json_schema =
                             Some(to_gemini_schema(schema).map_err(|e| schema_err(&cx, param, e))?);
@@ -426,7 +433,7 @@ fn tools(cx: &Ctx<'_>, req: &ChatRequest, body: &mut GenerateContentRequest) -> 
             ..FunctionDeclaration::default()
         };
         if let Some(p) = &f.parameters {
-            match SchemaDialect::for_model(&req.model) {
+            match SchemaDialect::for_model(cx.model) {
                 SchemaDialect::JsonSchema => {
                     decl.parameters_json_schema =
                         Some(to_gemini_schema(p).map_err(|e| schema_err(cx, &param, e))?);
