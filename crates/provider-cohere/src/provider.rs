@@ -6,9 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, map_status};
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
-    Error, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse, ResponseMeta,
-    Result, Secret,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, ModelInfo, Provider, Reply, RequestContext, RerankRequest, RerankResponse, ResponseMeta,
+    Result, Secret, ServeAs,
 };
 
 use crate::wire::{embed, models, request, rerank, response, stream::CohereDecoder};
@@ -57,20 +57,88 @@ impl CohereProvider {
         HttpRequestSpec::post_json(format!("{}/{path}", self.base_url), body).bearer(key)
     }
 
-    /// The request spec of a chat call (pure apart from reading the config).
+    /// The request spec of a chat call for `model` (the body's or a re-targeted call's; pure
+    /// apart from reading the config).
     pub fn chat_spec(
         &self,
         req: &ChatRequest,
+        model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = request::chat_request(req, &self.name, stream)?;
+        let body = request::chat_request(req, model, &self.name, stream)?;
         let spec = self.post("v2/chat", &body, ctx);
         Ok(if stream {
             spec.header("accept", "text/event-stream")
         } else {
             spec
         })
+    }
+}
+
+/// The wire builders take the model apart from the body: a re-targeted call is sent as it is,
+/// without a copy of its body.
+#[async_trait]
+impl ServeAs for CohereProvider {
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, model, false, ctx)?;
+        let (body, _h) = self.http.bytes(&self.call(model, ctx), spec, ctx).await?;
+        response::parse_chat(&body, &self.name, model)
+    }
+
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, model, true, ctx)?;
+        let (sse, _h) = self.http.sse(&self.call(model, ctx), spec, ctx).await?;
+        Ok(
+            ChatStream::decode_sse(sse, CohereDecoder::new(&self.name, model)).with_meta(
+                ResponseMeta {
+                    provider: Some(self.name.to_string()),
+                    ..ResponseMeta::default()
+                },
+            ),
+        )
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        if req.input.is_empty() {
+            return Err(Error::invalid_request(
+                &self.name,
+                model,
+                Some("input"),
+                "no input texts",
+            ));
+        }
+        let body = embed::embed_request(req, model, &self.name)?;
+        let spec = self.post("v2/embed", &body, ctx);
+        let (bytes, _h) = self.http.bytes(&self.call(model, ctx), spec, ctx).await?;
+        embed::parse_embed(&bytes, req.input.len(), &self.name, model)
+    }
+
+    async fn rerank_as(
+        &self,
+        req: &RerankRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<RerankResponse> {
+        let body = rerank::rerank_request(req, model, &self.name)?;
+        let spec = self.post("v2/rerank", &body, ctx);
+        let (bytes, _h) = self.http.bytes(&self.call(model, ctx), spec, ctx).await?;
+        rerank::parse_rerank(&bytes, req, model, &self.name)
     }
 }
 
@@ -85,28 +153,11 @@ impl Provider for CohereProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false, ctx)?;
-        let (body, _h) = self
-            .http
-            .bytes(&self.call(&req.model, ctx), spec, ctx)
-            .await?;
-        response::parse_chat(&body, &self.name, &req.model)
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.chat_spec(req, true, ctx)?;
-        let (sse, _h) = self
-            .http
-            .sse(&self.call(&req.model, ctx), spec, ctx)
-            .await?;
-        Ok(
-            ChatStream::decode_sse(sse, CohereDecoder::new(&self.name, &req.model)).with_meta(
-                ResponseMeta {
-                    provider: Some(self.name.to_string()),
-                    ..ResponseMeta::default()
-                },
-            ),
-        )
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -114,31 +165,15 @@ impl Provider for CohereProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        if req.input.is_empty() {
-            return Err(Error::invalid_request(
-                &self.name,
-                &req.model,
-                Some("input"),
-                "no input texts",
-            ));
-        }
-        let body = embed::embed_request(req, &self.name)?;
-        let spec = self.post("v2/embed", &body, ctx);
-        let (bytes, _h) = self
-            .http
-            .bytes(&self.call(&req.model, ctx), spec, ctx)
-            .await?;
-        embed::parse_embed(&bytes, req.input.len(), &self.name, &req.model)
+        self.embed_as(req, &req.model, ctx).await
     }
 
     async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        let body = rerank::rerank_request(req, &self.name)?;
-        let spec = self.post("v2/rerank", &body, ctx);
-        let (bytes, _h) = self
-            .http
-            .bytes(&self.call(&req.model, ctx), spec, ctx)
-            .await?;
-        rerank::parse_rerank(&bytes, req, &self.name)
+        self.rerank_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

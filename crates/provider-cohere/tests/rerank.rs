@@ -55,9 +55,39 @@ async fn object_documents_go_as_text_and_unknown_fields_are_refused() {
             .cloned()
             .unwrap(),
     )];
-    let body = provider_cohere::wire::rerank::rerank_request(&req, "cohere").unwrap();
+    let body = provider_cohere::wire::rerank::rerank_request(&req, &req.model, "cohere").unwrap();
     assert_eq!(body.documents, vec!["doc".to_owned()]);
     req.extra.insert("rank_fields".into(), json!(["title"]));
     let e = p.rerank(&req, &RequestContext::new()).await.unwrap_err();
     assert!(e.to_string().contains("rank_fields"), "{e}");
+}
+
+#[tokio::test]
+async fn a_retargeted_rerank_sends_the_calls_model_and_leaves_the_body_alone() {
+    let server = MockServer::start().await;
+    let recorded: Value = fixtures::json("cohere", "rerank-v2.request.json");
+    let mut expected = recorded.clone();
+    expected["model"] = json!("other-model");
+    Mock::given(method("POST"))
+        .and(path("/v2/rerank"))
+        .and(body_json(&expected))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(fixtures::bytes("cohere", "rerank-v2.response.json")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut s = CohereSettings::new("cohere", Secret::new("co-key"));
+    s.base_url = server.uri();
+    let p = s.build(HttpClient::new(&Default::default()).unwrap());
+    let req: RerankRequest = serde_json::from_value(recorded.clone()).unwrap();
+    let call = runtime_core::Call::rerank(&req).with_model("other-model");
+    let resp = runtime_core::call::serve(&p, call, &RequestContext::new())
+        .await
+        .unwrap()
+        .into_rerank()
+        .unwrap();
+    assert_eq!(resp.model, "other-model");
+    assert_eq!(req.model, recorded["model"].as_str().unwrap());
 }

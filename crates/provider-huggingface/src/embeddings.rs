@@ -75,11 +75,12 @@ pub enum Inputs<'a> {
 }
 
 /// The body of `POST …/pipeline/feature-extraction`: `{"inputs": "text" | ["a", "b"], …}`.
+/// `model` (the body's or a re-targeted call's) names the request in errors.
 pub fn embedding_request<'a>(
     req: &'a EmbeddingRequest,
+    model: &str,
     provider: &str,
 ) -> Result<FeatureExtractionRequest<'a>, Error> {
-    let model = req.model.as_str();
     req.text_only(provider)?;
     if req.input.is_empty() {
         return Err(invalid(provider, model, "input", "no input texts"));

@@ -10,14 +10,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use provider_openai::compat::{CompatConfig, CompatProvider};
+use provider_openai::compat::{CompatConfig, CompatProvider, Operation};
 use provider_openai::wire::MaxTokensField;
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
-    BuildContext, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    BuildContext, Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
     CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, ModelKind, Provider,
-    ProviderConfig, ProviderFactory, RequestContext, RerankRequest, RerankResponse, ResponseMeta,
-    Result, Secret, SettingSpec,
+    ProviderConfig, ProviderFactory, Reply, RequestContext, RerankRequest, RerankResponse,
+    ResponseMeta, Result, Secret, ServeAs, SettingSpec,
 };
 
 pub use embeddings::Pooling;
@@ -310,32 +310,40 @@ impl HuggingFaceProvider {
         Ok(self.authorize(spec, ctx))
     }
 
-    /// The request spec of a Messages API chat call.
+    /// The request spec of a Messages API chat call for `model` (the body's or a re-targeted
+    /// call's).
     pub fn messages_spec(
         &self,
         req: &ChatRequest,
+        model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        self.inner.messages.chat_spec(req, stream, ctx)
+        let messages = &self.inner.messages;
+        let opts = messages.config().request;
+        let body = provider_openai::wire::chat_request(req, model, stream, opts);
+        messages.post_spec(Operation::Chat, model, &body, stream, ctx)
     }
 
-    /// The request spec of a feature-extraction call.
+    /// The request spec of a feature-extraction call for `model` (the body's or a re-targeted
+    /// call's).
     pub fn embeddings_spec(
         &self,
         req: &EmbeddingRequest,
+        model: &str,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = embeddings::embedding_request(req, &self.inner.name)?;
-        let url =
-            embeddings::embeddings_url(&self.inner.embeddings_url, &req.model, &self.inner.name)?;
+        let body = embeddings::embedding_request(req, model, &self.inner.name)?;
+        let url = embeddings::embeddings_url(&self.inner.embeddings_url, model, &self.inner.name)?;
         Ok(self.authorize(HttpRequestSpec::post_json(url, &body), ctx))
     }
 
-    /// The request spec of a TEI `/rerank` call.
+    /// The request spec of a TEI `/rerank` call for `model` (the body's or a re-targeted
+    /// call's).
     pub fn rerank_spec(
         &self,
         req: &RerankRequest,
+        model: &str,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
         let Some(url) = &self.inner.rerank_url else {
@@ -344,7 +352,7 @@ impl HuggingFaceProvider {
                 "rerank (set `rerank_url` to a TEI /rerank endpoint)",
             ));
         };
-        let body = rerank::rerank_request(req, &self.inner.name)?;
+        let body = rerank::rerank_request(req, model, &self.inner.name)?;
         Ok(self.authorize(HttpRequestSpec::post_json(url.clone(), &body), ctx))
     }
 
@@ -380,12 +388,120 @@ impl HuggingFaceProvider {
         Ok(ChatStream::decode_sse(sse, dec).with_meta(self.meta()))
     }
 
-    async fn messages_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.messages_spec(req, true, ctx)?;
-        let call = self.call(&req.model, ctx);
+    async fn messages_stream(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.messages_spec(req, model, true, ctx)?;
+        let call = self.call(model, ctx);
         let (sse, _h) = self.inner.http.sse(&call, spec, ctx).await?;
-        let dec = MessagesChunkDecoder::new(&self.inner.name, &req.model);
+        let dec = MessagesChunkDecoder::new(&self.inner.name, model);
         Ok(ChatStream::decode_sse(sse, dec).with_meta(self.meta()))
+    }
+}
+
+/// The request builders take the model apart from the body: a re-targeted call is sent as it
+/// is, without a copy of its body.
+#[async_trait]
+impl ServeAs for HuggingFaceProvider {
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        match self.inner.api {
+            Api::Messages => self.inner.messages.chat_as(req, model, ctx).await,
+            Api::Generate => {
+                let input = GenerateInput::from_chat(req, model, &self.inner.name)?;
+                self.generate(&input, ctx).await
+            }
+        }
+    }
+
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        match self.inner.api {
+            Api::Messages => self.messages_stream(req, model, ctx).await,
+            Api::Generate => {
+                let input = GenerateInput::from_chat(req, model, &self.inner.name)?;
+                self.generate_stream(&input, ctx).await
+            }
+        }
+    }
+
+    async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        match self.inner.api {
+            Api::Messages => {
+                check_no_suffix(&self.inner.name, req, model)?;
+                let chat = req.to_chat();
+                Ok(self.inner.messages.chat_as(&chat, model, ctx).await?.into())
+            }
+            Api::Generate => {
+                let input = GenerateInput::from_completion(req, model, &self.inner.name)?;
+                Ok(self.generate(&input, ctx).await?.into())
+            }
+        }
+    }
+
+    async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        match self.inner.api {
+            Api::Messages => {
+                check_no_suffix(&self.inner.name, req, model)?;
+                self.messages_stream(&req.to_chat(), model, ctx).await
+            }
+            Api::Generate => {
+                let input = GenerateInput::from_completion(req, model, &self.inner.name)?;
+                self.generate_stream(&input, ctx).await
+            }
+        }
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let spec = self.embeddings_spec(req, model, ctx)?;
+        let call = self.call(model, ctx);
+        let (body, _h) = self.inner.http.bytes(&call, spec, ctx).await?;
+        embeddings::parse_embeddings(
+            &body,
+            req.input.len(),
+            self.inner.pooling,
+            self.inner.normalize,
+            &self.inner.name,
+            model,
+        )
+    }
+
+    async fn rerank_as(
+        &self,
+        req: &RerankRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<RerankResponse> {
+        let spec = self.rerank_spec(req, model, ctx)?;
+        let call = self.call(model, ctx);
+        let (body, _h) = self.inner.http.bytes(&call, spec, ctx).await?;
+        rerank::parse_rerank(&body, req, model, &self.inner.name)
     }
 }
 
@@ -400,23 +516,11 @@ impl Provider for HuggingFaceProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        match self.inner.api {
-            Api::Messages => self.inner.messages.chat(req, ctx).await,
-            Api::Generate => {
-                let input = GenerateInput::from_chat(req, &self.inner.name)?;
-                self.generate(&input, ctx).await
-            }
-        }
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        match self.inner.api {
-            Api::Messages => self.messages_stream(req, ctx).await,
-            Api::Generate => {
-                let input = GenerateInput::from_chat(req, &self.inner.name)?;
-                self.generate_stream(&input, ctx).await
-            }
-        }
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn complete(
@@ -424,16 +528,7 @@ impl Provider for HuggingFaceProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
-        match self.inner.api {
-            Api::Messages => {
-                check_no_suffix(&self.inner.name, req)?;
-                Ok(self.inner.messages.chat(&req.to_chat(), ctx).await?.into())
-            }
-            Api::Generate => {
-                let input = GenerateInput::from_completion(req, &self.inner.name)?;
-                Ok(self.generate(&input, ctx).await?.into())
-            }
-        }
+        self.complete_as(req, &req.model, ctx).await
     }
 
     async fn complete_stream(
@@ -441,16 +536,7 @@ impl Provider for HuggingFaceProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        match self.inner.api {
-            Api::Messages => {
-                check_no_suffix(&self.inner.name, req)?;
-                self.messages_stream(&req.to_chat(), ctx).await
-            }
-            Api::Generate => {
-                let input = GenerateInput::from_completion(req, &self.inner.name)?;
-                self.generate_stream(&input, ctx).await
-            }
-        }
+        self.complete_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -458,24 +544,15 @@ impl Provider for HuggingFaceProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        let spec = self.embeddings_spec(req, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _h) = self.inner.http.bytes(&call, spec, ctx).await?;
-        embeddings::parse_embeddings(
-            &body,
-            req.input.len(),
-            self.inner.pooling,
-            self.inner.normalize,
-            &self.inner.name,
-            &req.model,
-        )
+        self.embed_as(req, &req.model, ctx).await
     }
 
     async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        let spec = self.rerank_spec(req, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _h) = self.inner.http.bytes(&call, spec, ctx).await?;
-        rerank::parse_rerank(&body, req, &self.inner.name)
+        self.rerank_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     async fn list_models(&self, ctx: &RequestContext) -> Result<Vec<ModelInfo>> {
@@ -503,11 +580,11 @@ impl Provider for HuggingFaceProvider {
     }
 }
 
-fn check_no_suffix(provider: &str, req: &CompletionRequest) -> Result<()> {
+fn check_no_suffix(provider: &str, req: &CompletionRequest, model: &str) -> Result<()> {
     if req.suffix.is_some() {
         return Err(Error::invalid_request(
             provider,
-            &req.model,
+            model,
             Some("suffix"),
             "suffix (fill-in-the-middle) cannot be expressed over the Messages API",
         ));

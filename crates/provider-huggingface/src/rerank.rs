@@ -32,16 +32,15 @@ pub struct TeiRank {
     pub score: f64,
 }
 
-/// Maps a core request; what TEI cannot express is refused by name.
-pub fn rerank_request<'a>(req: &'a RerankRequest, provider: &str) -> Result<TeiRerankRequest<'a>> {
-    let refuse = |field: &str, why: &str| {
-        Err(Error::invalid_request(
-            provider,
-            &req.model,
-            Some(field),
-            why,
-        ))
-    };
+/// Maps a core request for `model` (the body's or a re-targeted call's; TEI serves one model,
+/// so it only names the request in errors); what TEI cannot express is refused by name.
+pub fn rerank_request<'a>(
+    req: &'a RerankRequest,
+    model: &str,
+    provider: &str,
+) -> Result<TeiRerankRequest<'a>> {
+    let refuse =
+        |field: &str, why: &str| Err(Error::invalid_request(provider, model, Some(field), why));
     if req.max_tokens_per_doc.is_some() {
         return refuse(
             "max_tokens_per_doc",
@@ -54,7 +53,7 @@ pub fn rerank_request<'a>(req: &'a RerankRequest, provider: &str) -> Result<TeiR
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(_) => Err(Error::invalid_request(
                 provider,
-                &req.model,
+                model,
                 Some(k),
                 "must be a boolean",
             )),
@@ -77,12 +76,18 @@ pub fn rerank_request<'a>(req: &'a RerankRequest, provider: &str) -> Result<TeiR
 }
 
 /// Maps the answer: ranks in TEI's order (best first), cut to `top_n`; documents, when asked
-/// for, are the request's own (strings or objects). TEI gives no id and no usage.
-pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<RerankResponse> {
+/// for, are the request's own (strings or objects). TEI gives no id and no usage; the answer
+/// names `model`, the one asked for.
+pub fn parse_rerank(
+    body: &[u8],
+    req: &RerankRequest,
+    model: &str,
+    provider: &str,
+) -> Result<RerankResponse> {
     let ranks: Vec<TeiRank> = serde_json::from_slice(body).map_err(|e| {
         Error::decode(
             provider,
-            &req.model,
+            model,
             "rerank answer",
             e,
             &String::from_utf8_lossy(body),
@@ -93,12 +98,12 @@ pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<
     for r in ranks.into_iter().take(keep) {
         let result = req
             .result(r.index, r.score)
-            .map_err(|m| Error::decode(provider, &req.model, "rerank answer", m, ""))?;
+            .map_err(|m| Error::decode(provider, model, "rerank answer", m, ""))?;
         results.push(result);
     }
     Ok(RerankResponse {
         id: String::new(),
-        model: req.model.clone(),
+        model: model.to_owned(),
         results,
         usage: None,
         meta: ResponseMeta {

@@ -15,7 +15,7 @@ use runtime_core::{
     RequestContext, Retryability, Secret,
 };
 use serde_json::{Map, Value, json};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const T: Duration = Duration::from_secs(10);
@@ -476,4 +476,34 @@ async fn list_models_per_api() {
     let p = common::provider(&server.uri(), None, Api::Messages, T);
     let m = p.list_models(&RequestContext::new()).await.unwrap();
     assert_eq!(m[0].owned_by.as_deref(), Some("meta-llama"));
+}
+
+#[tokio::test]
+async fn a_retargeted_streamed_chat_sends_the_calls_model_and_leaves_the_body_alone() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(
+            json!({"model": "other-model", "stream": true}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            common::tgi_sse("completion-stream-usage.chunks.json", true),
+            "text/event-stream",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = common::provider(&server.uri(), None, Api::Messages, T);
+    let req = ChatRequest::new("tgi", vec![Message::user("GET")]);
+    let call = runtime_core::Call::chat_stream(&req).with_model("other-model");
+    let r = runtime_core::call::serve(&p, call, &RequestContext::new())
+        .await
+        .unwrap()
+        .into_stream()
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(r.usage.map(|u| u.total_tokens), Some(50));
+    assert_eq!(req.model, "tgi");
 }

@@ -17,7 +17,7 @@ fn param_of(e: &Error) -> Option<&str> {
 }
 
 fn gen_chat(req: &ChatRequest) -> Result<serde_json::Value, Error> {
-    let input = GenerateInput::from_chat(req, "hf")?;
+    let input = GenerateInput::from_chat(req, &req.model, "hf")?;
     wire::generate_request(&input, "hf").map(|b| serde_json::to_value(b).unwrap())
 }
 
@@ -133,20 +133,22 @@ fn generate_rejects_what_it_cannot_express() {
         suffix: Some("return x".into()),
         ..Default::default()
     };
-    let e = GenerateInput::from_completion(&suffix, "hf").unwrap_err();
+    let e = GenerateInput::from_completion(&suffix, &suffix.model, "hf").unwrap_err();
     assert_eq!(param_of(&e), Some("suffix"));
 }
 
 #[test]
 fn embeddings_reject_what_they_cannot_express() {
     let base = || EmbeddingRequest::new("BAAI/bge-small-en-v1.5", vec!["x".into()]);
-    let e = embeddings::embedding_request(&EmbeddingRequest::new("m", vec![]), "hf").unwrap_err();
+    let e =
+        embeddings::embedding_request(&EmbeddingRequest::new("m", vec![]), "m", "hf").unwrap_err();
     assert_eq!(param_of(&e), Some("input"));
     let e = embeddings::embedding_request(
         &EmbeddingRequest {
             dimensions: Some(256),
             ..base()
         },
+        "BAAI/bge-small-en-v1.5",
         "hf",
     )
     .unwrap_err();
@@ -156,13 +158,14 @@ fn embeddings_reject_what_they_cannot_express() {
             user: Some("u".into()),
             ..base()
         },
+        "BAAI/bge-small-en-v1.5",
         "hf",
     )
     .unwrap_err();
     assert_eq!(param_of(&e), Some("user"));
     let mut extra = base();
     extra.extra.insert("task_type".into(), json!("retrieval"));
-    let e = embeddings::embedding_request(&extra, "hf").unwrap_err();
+    let e = embeddings::embedding_request(&extra, &extra.model, "hf").unwrap_err();
     assert_eq!(param_of(&e), Some("task_type"));
 
     // Token-level answer with pooling = none names `pooling`.

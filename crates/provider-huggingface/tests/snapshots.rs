@@ -60,7 +60,7 @@ fn generate_quicktour_request() {
         max_tokens: Some(20),
         ..Default::default()
     };
-    let input = GenerateInput::from_completion(&req, "hf").unwrap();
+    let input = GenerateInput::from_completion(&req, &req.model, "hf").unwrap();
     let body = serde_json::to_value(wire::generate_request(&input, "hf").unwrap()).unwrap();
     assert!(json_contains(&body, &fixture), "{body:#}");
     assert_json_snapshot!("generate-quicktour.request", body);
@@ -85,7 +85,7 @@ fn generate_chat_request_with_every_parameter() {
     });
     req.extra.insert("top_k".into(), json!(40));
     req.extra.insert("repetition_penalty".into(), json!(1.1));
-    let input = GenerateInput::from_chat(&req, "hf").unwrap();
+    let input = GenerateInput::from_chat(&req, &req.model, "hf").unwrap();
     let body = serde_json::to_value(wire::generate_request(&input, "hf").unwrap()).unwrap();
     assert_json_snapshot!("generate-chat-all-parameters.request", body);
 
@@ -107,7 +107,7 @@ fn generate_chat_request_with_every_parameter() {
     greedy.temperature = Some(0.0);
     greedy.top_p = Some(1.0);
     greedy.response_format = Some(ResponseFormat::JsonObject);
-    let input = GenerateInput::from_chat(&greedy, "hf").unwrap();
+    let input = GenerateInput::from_chat(&greedy, &greedy.model, "hf").unwrap();
     let body = serde_json::to_value(wire::generate_request(&input, "hf").unwrap()).unwrap();
     assert_json_snapshot!("generate-chat-greedy-json-object.request", body);
 }
@@ -116,10 +116,12 @@ fn generate_chat_request_with_every_parameter() {
 fn messages_requests() {
     let p = messages_provider();
     let ctx = RequestContext::new();
-    let spec = p.messages_spec(&tool_request(), false, &ctx).unwrap();
+    let spec = p
+        .messages_spec(&tool_request(), MODEL, false, &ctx)
+        .unwrap();
     assert!(spec.url.ends_with("/v1/chat/completions"), "{}", spec.url);
     assert_json_snapshot!("messages-tool-call.request", spec.json_body().unwrap());
-    let spec = p.messages_spec(&tool_request(), true, &ctx).unwrap();
+    let spec = p.messages_spec(&tool_request(), MODEL, true, &ctx).unwrap();
     assert_json_snapshot!(
         "messages-tool-call-stream.request",
         spec.json_body().unwrap()
@@ -138,7 +140,9 @@ fn messages_requests() {
         ..AssistantMessage::default()
     }));
     followup.messages.push(Message::tool("0", "61 F"));
-    let spec = p.messages_spec(&followup, false, &ctx).unwrap();
+    let spec = p
+        .messages_spec(&followup, &followup.model, false, &ctx)
+        .unwrap();
     assert_json_snapshot!("messages-tool-result.request", spec.json_body().unwrap());
 
     let image = ChatRequest::new(
@@ -153,7 +157,7 @@ fn messages_requests() {
             name: None,
         }],
     );
-    let spec = p.messages_spec(&image, false, &ctx).unwrap();
+    let spec = p.messages_spec(&image, &image.model, false, &ctx).unwrap();
     assert_json_snapshot!("messages-image.request", spec.json_body().unwrap());
 }
 
@@ -162,13 +166,13 @@ fn embedding_requests() {
     let one = EmbeddingRequest::new("BAAI/bge-small-en-v1.5", vec!["Hello".into()]);
     assert_json_snapshot!(
         "embeddings-one.request",
-        embeddings::embedding_request(&one, "hf").unwrap()
+        embeddings::embedding_request(&one, &one.model, "hf").unwrap()
     );
     let mut many = EmbeddingRequest::new("BAAI/bge-small-en-v1.5", vec!["a".into(), "b".into()]);
     many.extra.insert("truncate".into(), json!(true));
     assert_json_snapshot!(
         "embeddings-many.request",
-        embeddings::embedding_request(&many, "hf").unwrap()
+        embeddings::embedding_request(&many, &many.model, "hf").unwrap()
     );
 }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, map_status};
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
-    Error, ModelInfo, Provider, RequestContext, RerankRequest, RerankResponse, Result, Secret,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
+    Error, ModelInfo, Provider, Reply, RequestContext, RerankRequest, RerankResponse, Result,
+    Secret, ServeAs,
 };
 
 use crate::wire::{embed, rerank};
@@ -51,6 +52,55 @@ impl JinaProvider {
     }
 }
 
+/// The wire builders take the model apart from the body: a re-targeted call is sent as it is,
+/// without a copy of its body.
+#[async_trait]
+impl ServeAs for JinaProvider {
+    /// Jina serves no chat through this provider.
+    async fn chat_as(
+        &self,
+        _req: &ChatRequest,
+        _model: &str,
+        _ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        Err(Error::unsupported(&self.name, "chat"))
+    }
+
+    /// Jina serves no chat through this provider.
+    async fn chat_stream_as(
+        &self,
+        _req: &ChatRequest,
+        _model: &str,
+        _ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        Err(Error::unsupported(&self.name, "chat"))
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        let body = embed::embed_request(req, model, &self.name)?;
+        let spec = self.post("embeddings", &body, ctx);
+        let (bytes, _h) = self.http.bytes(&self.call(model, ctx), spec, ctx).await?;
+        embed::parse_embed(&bytes, req.input.len(), &self.name, model)
+    }
+
+    async fn rerank_as(
+        &self,
+        req: &RerankRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<RerankResponse> {
+        let body = rerank::rerank_request(req, model, &self.name)?;
+        let spec = self.post("rerank", &body, ctx);
+        let (bytes, _h) = self.http.bytes(&self.call(model, ctx), spec, ctx).await?;
+        rerank::parse_rerank(&bytes, req, model, &self.name)
+    }
+}
+
 #[async_trait]
 impl Provider for JinaProvider {
     fn name(&self) -> &str {
@@ -62,13 +112,13 @@ impl Provider for JinaProvider {
     }
 
     /// Jina serves no chat through this provider.
-    async fn chat(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatResponse> {
-        Err(Error::unsupported(&self.name, "chat"))
+    async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
+        self.chat_as(req, &req.model, ctx).await
     }
 
     /// Jina serves no chat through this provider.
-    async fn chat_stream(&self, _req: &ChatRequest, _ctx: &RequestContext) -> Result<ChatStream> {
-        Err(Error::unsupported(&self.name, "chat"))
+    async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -76,23 +126,15 @@ impl Provider for JinaProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        let body = embed::embed_request(req, &self.name)?;
-        let spec = self.post("embeddings", &body, ctx);
-        let (bytes, _h) = self
-            .http
-            .bytes(&self.call(&req.model, ctx), spec, ctx)
-            .await?;
-        embed::parse_embed(&bytes, req.input.len(), &self.name, &req.model)
+        self.embed_as(req, &req.model, ctx).await
     }
 
     async fn rerank(&self, req: &RerankRequest, ctx: &RequestContext) -> Result<RerankResponse> {
-        let body = rerank::rerank_request(req, &self.name)?;
-        let spec = self.post("rerank", &body, ctx);
-        let (bytes, _h) = self
-            .http
-            .bytes(&self.call(&req.model, ctx), spec, ctx)
-            .await?;
-        rerank::parse_rerank(&bytes, req, &self.name)
+        self.rerank_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -95,6 +95,35 @@ async fn refusals_name_the_field_and_errors_keep_the_key_hidden() {
             .cloned()
             .unwrap(),
     )];
-    let body = provider_jina::wire::rerank::rerank_request(&obj, "jina").unwrap();
+    let body = provider_jina::wire::rerank::rerank_request(&obj, &obj.model, "jina").unwrap();
     assert_eq!(body.documents, vec!["doc".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_retargeted_rerank_sends_the_calls_model_and_leaves_the_body_alone() {
+    let server = MockServer::start().await;
+    let recorded: Value = fixtures::json("jina", "rerank.request.json");
+    let mut sent = recorded.clone();
+    sent["return_documents"] = json!(false);
+    sent["model"] = json!("other-model");
+    Mock::given(method("POST"))
+        .and(path("/v1/rerank"))
+        .and(body_json(&sent))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixtures::bytes("jina", "rerank.response.json"),
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = provider(&server);
+    let req: RerankRequest = serde_json::from_value(recorded.clone()).unwrap();
+    let call = runtime_core::Call::rerank(&req).with_model("other-model");
+    let r = runtime_core::call::serve(&*p, call, &RequestContext::new())
+        .await
+        .unwrap()
+        .into_rerank()
+        .unwrap();
+    assert_eq!(r.results.len(), 4);
+    assert_eq!(req.model, recorded["model"].as_str().unwrap());
 }

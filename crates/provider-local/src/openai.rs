@@ -19,16 +19,18 @@ use runtime_core::http::parse_error_body;
 use runtime_core::http::{ErrorContext, HttpRequestSpec, classify};
 use runtime_core::secret::redact;
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, Message, ModelInfo, ModelKind,
-    Provider, RequestContext, Result, StreamEvent,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, FrameDecoder, Message,
+    ModelInfo, ModelKind, Provider, Reply, RequestContext, Result, ServeAs, StreamEvent,
 };
 
-/// Maps a core request to the chat body. Assistant reasoning in the history is sent as
-/// `reasoning_content` (the field llama.cpp and vLLM read back); signed or redacted reasoning
-/// and Gemini thought signatures cannot be expressed and are an [`Error::InvalidRequest`].
+/// Maps a core request to the chat body for `model` (the body's or a re-targeted call's).
+/// Assistant reasoning in the history is sent as `reasoning_content` (the field llama.cpp and
+/// vLLM read back); signed or redacted reasoning and Gemini thought signatures cannot be
+/// expressed and are an [`Error::InvalidRequest`].
 pub fn chat_body<'a>(
     req: &'a ChatRequest,
+    model: &'a str,
     stream: bool,
     opts: RequestOptions,
     provider: &str,
@@ -41,7 +43,7 @@ pub fn chat_body<'a>(
         {
             return Err(Error::invalid_request(
                 provider,
-                &req.model,
+                model,
                 Some(&format!("messages[{i}].thinking_blocks")),
                 "signed or redacted reasoning cannot be sent to an OpenAI-compatible server",
             ));
@@ -53,7 +55,7 @@ pub fn chat_body<'a>(
         {
             return Err(Error::invalid_request(
                 provider,
-                &req.model,
+                model,
                 Some(&format!("messages[{i}].tool_calls[{j}].thought_signature")),
                 "an OpenAI-compatible server has no field for a tool call's thought signature",
             ));
@@ -63,7 +65,7 @@ pub fn chat_body<'a>(
         reasoning_content: true,
         ..opts
     };
-    Ok(openai::chat_request(req, &req.model, stream, opts))
+    Ok(openai::chat_request(req, model, stream, opts))
 }
 
 /// True for a Responses API object or event (vLLM and Azure serve `/v1/responses`; this
@@ -332,17 +334,72 @@ impl LocalOpenAiProvider {
         &self.compat
     }
 
-    /// The request spec of a chat call.
+    /// The request spec of a chat call for `model` (the body's or a re-targeted call's).
     pub fn chat_spec(
         &self,
         req: &ChatRequest,
+        model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
         self.compat.check_request(req)?;
-        let body = chat_body(req, stream, self.compat.config().request, &self.name)?;
+        let body = chat_body(req, model, stream, self.compat.config().request, &self.name)?;
         self.compat
-            .post_spec(Operation::Chat, &req.model, &body, stream, ctx)
+            .post_spec(Operation::Chat, model, &body, stream, ctx)
+    }
+}
+
+/// The chat builder takes the model apart from the body, and completions and embeddings go to
+/// the compatible provider's twins: a re-targeted call is sent as it is, without a copy.
+#[async_trait]
+impl ServeAs for LocalOpenAiProvider {
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, model, false, ctx)?;
+        let body = self.compat.send(spec, model, ctx).await?;
+        parse_chat_body(&body, &self.name, model)
+    }
+
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, model, true, ctx)?;
+        let decoder = LocalChunkDecoder::new(&self.name, model);
+        self.compat.stream_with(spec, model, ctx, decoder).await
+    }
+
+    async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        self.compat.complete_as(req, model, ctx).await
+    }
+
+    async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        self.compat.complete_stream_as(req, model, ctx).await
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        self.compat.embed_as(req, model, ctx).await
     }
 }
 
@@ -357,17 +414,11 @@ impl Provider for LocalOpenAiProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false, ctx)?;
-        let body = self.compat.send(spec, &req.model, ctx).await?;
-        parse_chat_body(&body, &self.name, &req.model)
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.chat_spec(req, true, ctx)?;
-        let decoder = LocalChunkDecoder::new(&self.name, &req.model);
-        self.compat
-            .stream_with(spec, &req.model, ctx, decoder)
-            .await
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     async fn complete(
@@ -375,7 +426,7 @@ impl Provider for LocalOpenAiProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
-        self.compat.complete(req, ctx).await
+        self.complete_as(req, &req.model, ctx).await
     }
 
     async fn complete_stream(
@@ -383,7 +434,7 @@ impl Provider for LocalOpenAiProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        self.compat.complete_stream(req, ctx).await
+        self.complete_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -391,7 +442,11 @@ impl Provider for LocalOpenAiProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        self.compat.embed(req, ctx).await
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     /// The configured `models` (static catalog).

@@ -308,3 +308,55 @@ async fn ollama_model_not_found() {
         .unwrap_err();
     assert!(matches!(e, Error::ModelNotFound { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_retargeted_call_sends_the_calls_model_over_both_apis() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"model": "other-model"})))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixtures::bytes(
+                "openai-compatible",
+                "llamacpp-stream-unicode-across-chunks.response.sse",
+            ),
+            "text/event-stream",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .and(body_partial_json(json!({"model": "other-model"})))
+        .respond_with(json_reply(
+            "ollama",
+            "api-chat-nonstream-durations.response.json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let http = HttpClient::new(&Default::default()).unwrap();
+    let compat = settings(&format!("{}/v1", server.uri()), LocalApi::OpenAi)
+        .build_openai(http.clone())
+        .unwrap();
+    let ollama = settings(&server.uri(), LocalApi::Ollama)
+        .build_ollama(http)
+        .unwrap();
+    let req = ChatRequest::new("m", vec![Message::user("hi")]);
+    let ctx = RequestContext::new();
+    let call = runtime_core::Call::chat_stream(&req).with_model("other-model");
+    let stream = runtime_core::call::serve(&compat, call, &ctx)
+        .await
+        .unwrap();
+    stream
+        .into_stream()
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    let call = runtime_core::Call::chat(&req).with_model("other-model");
+    runtime_core::call::serve(&ollama, call, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(req.model, "m");
+}

@@ -32,8 +32,10 @@ fn compat_request_snapshots() {
         let recorded = fixtures::json(dir, name);
         let req: ChatRequest = serde_json::from_value(recorded.clone()).unwrap();
         let stream = req.stream.unwrap_or(false);
-        let body =
-            serde_json::to_value(local::chat_body(&req, stream, opts(), "local").unwrap()).unwrap();
+        let body = serde_json::to_value(
+            local::chat_body(&req, &req.model, stream, opts(), "local").unwrap(),
+        )
+        .unwrap();
         // Recorded clients sent the same body our mapping produces (they ask for usage too).
         let mut want = recorded.clone();
         if !stream {
@@ -237,7 +239,8 @@ fn compat_reasoning_history_goes_back_as_reasoning_content() {
         ..AssistantMessage::default()
     }));
     let body =
-        serde_json::to_value(local::chat_body(&req, false, opts(), "local").unwrap()).unwrap();
+        serde_json::to_value(local::chat_body(&req, &req.model, false, opts(), "local").unwrap())
+            .unwrap();
     assert_eq!(body["messages"][1]["reasoning_content"], "greet back");
     req.messages.push(Message::Assistant(AssistantMessage {
         reasoning: vec![ReasoningBlock {
@@ -246,6 +249,6 @@ fn compat_reasoning_history_goes_back_as_reasoning_content() {
         }],
         ..AssistantMessage::default()
     }));
-    let e = local::chat_body(&req, false, opts(), "local").unwrap_err();
+    let e = local::chat_body(&req, &req.model, false, opts(), "local").unwrap_err();
     assert_eq!(e.param(), Some("messages[2].thinking_blocks"));
 }

@@ -53,7 +53,8 @@ fn ollama_requests_translate_to_the_recorded_bodies() {
     ] {
         let recorded = fixtures::json(OLLAMA, name);
         let req: ChatRequest = serde_json::from_value(recorded.clone()).unwrap();
-        let body = ollama::chat_request(&req, req.stream.unwrap_or(true), "local").unwrap();
+        let body =
+            ollama::chat_request(&req, &req.model, req.stream.unwrap_or(true), "local").unwrap();
         let body = serde_json::to_value(body).unwrap();
         let mut want = recorded.clone();
         if want["options"] == json!({}) {
@@ -256,7 +257,8 @@ fn ollama_mid_stream_error_and_truncation() {
 fn ollama_embed() {
     let req: EmbeddingRequest =
         serde_json::from_value(fixtures::json(OLLAMA, "api-embed.request.json")).unwrap();
-    let body = serde_json::to_value(ollama::embed_request(&req, "local").unwrap()).unwrap();
+    let body =
+        serde_json::to_value(ollama::embed_request(&req, &req.model, "local").unwrap()).unwrap();
     assert_eq!(
         body,
         json!({"model": "all-minilm", "input": ["Why is the sky blue?"]})
@@ -336,7 +338,8 @@ fn ollama_core_fields_snapshot() {
     req.response_format = Some(runtime_core::ResponseFormat::JsonObject);
     req.extra.insert("num_ctx".into(), json!(8192));
     req.extra.insert("keep_alive".into(), json!("5m"));
-    let body = serde_json::to_value(ollama::chat_request(&req, true, "local").unwrap()).unwrap();
+    let body = serde_json::to_value(ollama::chat_request(&req, &req.model, true, "local").unwrap())
+        .unwrap();
     assert_eq!(body["messages"][1]["images"], json!(["iVBORw0KGgo="]));
     assert_eq!(
         body["messages"][2]["tool_calls"][0]["function"]["arguments"],
@@ -355,7 +358,7 @@ fn ollama_rejects_what_it_cannot_express_by_name() {
     use runtime_core::{Content, ContentPart, Message, ToolChoice};
     let base = ChatRequest::new("m", vec![Message::user("hi")]);
     let param = |req: &ChatRequest| {
-        ollama::chat_request(req, false, "local")
+        ollama::chat_request(req, &req.model, false, "local")
             .unwrap_err()
             .param()
             .map(str::to_owned)
@@ -390,7 +393,8 @@ fn ollama_rejects_what_it_cannot_express_by_name() {
     let mut r = base.clone();
     r.tools = vec![runtime_core::ToolDefinition::function("f", "d", json!({}))];
     r.tool_choice = Some(ToolChoice::None);
-    let body = serde_json::to_value(ollama::chat_request(&r, false, "local").unwrap()).unwrap();
+    let body =
+        serde_json::to_value(ollama::chat_request(&r, &r.model, false, "local").unwrap()).unwrap();
     assert!(body.get("tools").is_none());
 }
 
@@ -408,12 +412,13 @@ fn ollama_generate_request_and_answers() {
     };
     req.extra.insert("raw".into(), json!(true));
     let body =
-        serde_json::to_value(ollama::generate_request(&req, false, "local").unwrap()).unwrap();
+        serde_json::to_value(ollama::generate_request(&req, &req.model, false, "local").unwrap())
+            .unwrap();
     assert_eq!(body["suffix"], "\n\nprint(add(1, 2))");
     assert_eq!(body["stream"], false);
     insta::assert_json_snapshot!("ollama__synthetic-generate", body);
     req.extra.insert("images".into(), json!([]));
-    let e = ollama::generate_request(&req, false, "local").unwrap_err();
+    let e = ollama::generate_request(&req, &req.model, false, "local").unwrap_err();
     assert_eq!(e.param(), Some("images"));
 
     let r: ollama::OllamaChatResponse = serde_json::from_value(json!({

@@ -9,8 +9,9 @@ use provider_openai::compat::{CompatProvider, Operation};
 use provider_openai::wire::{self, ChunkDecoder};
 use runtime_core::http::HttpRequestSpec;
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, ModelInfo, Provider, RequestContext, Result,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, ModelInfo, Provider, Reply,
+    RequestContext, Result, ServeAs,
 };
 
 /// One Mistral instance.
@@ -37,27 +38,31 @@ impl MistralProvider {
         &self.compat
     }
 
-    /// The request spec of a chat call (pure apart from reading the config).
+    /// The request spec of a chat call for `model` (the body's or a re-targeted call's; pure
+    /// apart from reading the config).
     pub fn chat_spec(
         &self,
         req: &ChatRequest,
+        model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
         self.compat.check_request(req)?;
-        let body = crate::wire::chat_body(&self.name, req, stream, self.compat.config().request)?;
+        let opts = self.compat.config().request;
+        let body = crate::wire::chat_body(&self.name, req, model, stream, opts)?;
         self.compat
-            .post_spec(Operation::Chat, &req.model, &body, stream, ctx)
+            .post_spec(Operation::Chat, model, &body, stream, ctx)
     }
 
-    /// The request spec of a FIM call.
+    /// The request spec of a FIM call for `model` (the body's or a re-targeted call's).
     pub fn fim_spec(
         &self,
         req: &CompletionRequest,
+        model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = crate::wire::fim_request(&self.name, req, stream)?;
+        let body = crate::wire::fim_request(&self.name, req, model, stream)?;
         let url = format!("{}/fim/completions", self.base_url);
         let mut spec = HttpRequestSpec::post_json(url, &body);
         if stream {
@@ -90,6 +95,68 @@ impl MistralProvider {
     }
 }
 
+/// The request builders take the model apart from the body: a re-targeted call is sent as it
+/// is, without a copy of its body.
+#[async_trait]
+impl ServeAs for MistralProvider {
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, model, false, ctx)?;
+        self.chat_completion(spec, model, ctx).await
+    }
+
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, model, true, ctx)?;
+        self.stream(spec, model, ctx).await
+    }
+
+    /// Codestral models and requests with a `suffix` go to `/v1/fim/completions`; the others
+    /// are served over chat.
+    async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        if !crate::wire::uses_fim(req, model) {
+            return Ok(self.chat_as(&req.to_chat(), model, ctx).await?.into());
+        }
+        let spec = self.fim_spec(req, model, false, ctx)?;
+        Ok(self.chat_completion(spec, model, ctx).await?.into())
+    }
+
+    async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        if !crate::wire::uses_fim(req, model) {
+            return self.chat_stream_as(&req.to_chat(), model, ctx).await;
+        }
+        let spec = self.fim_spec(req, model, true, ctx)?;
+        self.stream(spec, model, ctx).await
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        self.compat.embed_as(req, model, ctx).await
+    }
+}
+
 #[async_trait]
 impl Provider for MistralProvider {
     fn name(&self) -> &str {
@@ -101,13 +168,11 @@ impl Provider for MistralProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false, ctx)?;
-        self.chat_completion(spec, &req.model, ctx).await
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.chat_spec(req, true, ctx)?;
-        self.stream(spec, &req.model, ctx).await
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     /// Codestral models and requests with a `suffix` go to `/v1/fim/completions`; the others
@@ -117,11 +182,7 @@ impl Provider for MistralProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
-        if !crate::wire::uses_fim(req) {
-            return Ok(self.chat(&req.to_chat(), ctx).await?.into());
-        }
-        let spec = self.fim_spec(req, false, ctx)?;
-        Ok(self.chat_completion(spec, &req.model, ctx).await?.into())
+        self.complete_as(req, &req.model, ctx).await
     }
 
     async fn complete_stream(
@@ -129,11 +190,7 @@ impl Provider for MistralProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        if !crate::wire::uses_fim(req) {
-            return self.chat_stream(&req.to_chat(), ctx).await;
-        }
-        let spec = self.fim_spec(req, true, ctx)?;
-        self.stream(spec, &req.model, ctx).await
+        self.complete_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -141,7 +198,11 @@ impl Provider for MistralProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        self.compat.embed(req, ctx).await
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

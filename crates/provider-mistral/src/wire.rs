@@ -62,25 +62,27 @@ pub fn with_mistral_ids(req: &ChatRequest) -> ChatRequest {
     req
 }
 
-/// The `POST /v1/chat/completions` body for `req`.
+/// The `POST /v1/chat/completions` body for `req`, sent to `model` (the body's or a
+/// re-targeted call's).
 pub fn chat_body(
     provider: &str,
     req: &ChatRequest,
+    model: &str,
     stream: bool,
     opts: RequestOptions,
 ) -> Result<Value> {
     if req.extra.contains_key("random_seed") && req.seed.is_some() {
         return Err(Error::invalid_request(
             provider,
-            &req.model,
+            model,
             Some("random_seed"),
             "give `seed` or `random_seed`, not both",
         ));
     }
     let mapped = with_mistral_ids(req);
-    let body = wire::chat_request(&mapped, &mapped.model, stream, opts);
+    let body = wire::chat_request(&mapped, model, stream, opts);
     let mut value = serde_json::to_value(&body)
-        .map_err(|e| Error::invalid_request(provider, &req.model, None, e.to_string()))?;
+        .map_err(|e| Error::invalid_request(provider, model, None, e.to_string()))?;
     let Some(obj) = value.as_object_mut() else {
         return Ok(value);
     };
@@ -136,16 +138,18 @@ pub struct FimRequest<'a> {
     pub extra: &'a Map<String, Value>,
 }
 
-/// Maps a completion request to a FIM body; the fields FIM has no place for are refused by name.
+/// Maps a completion request to a FIM body for `model` (the body's or a re-targeted call's); the
+/// fields FIM has no place for are refused by name.
 pub fn fim_request<'a>(
     provider: &str,
     req: &'a CompletionRequest,
+    model: &'a str,
     stream: bool,
 ) -> Result<FimRequest<'a>> {
     let refuse = |field: &str| {
         Err(Error::invalid_request(
             provider,
-            &req.model,
+            model,
             Some(field),
             format!("Mistral's FIM endpoint has no `{field}`"),
         ))
@@ -167,7 +171,7 @@ pub fn fim_request<'a>(
         return refuse(k);
     }
     Ok(FimRequest {
-        model: &req.model,
+        model,
         prompt: &req.prompt,
         suffix: req.suffix.as_deref(),
         max_tokens: req.max_tokens,
@@ -180,10 +184,10 @@ pub fn fim_request<'a>(
     })
 }
 
-/// True when a completion goes to `/v1/fim/completions`: a suffix is given, or the model is a
-/// Codestral model (whose completions are FIM).
-pub fn uses_fim(req: &CompletionRequest) -> bool {
-    req.suffix.is_some() || req.model.contains("codestral")
+/// True when a completion for `model` goes to `/v1/fim/completions`: a suffix is given, or the
+/// model is a Codestral model (whose completions are FIM).
+pub fn uses_fim(req: &CompletionRequest, model: &str) -> bool {
+    req.suffix.is_some() || model.contains("codestral")
 }
 
 #[cfg(test)]

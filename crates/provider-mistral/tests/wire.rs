@@ -32,12 +32,16 @@ fn codestral_completions_go_to_fim_with_suffix_and_random_seed() {
         ..CompletionRequest::default()
     };
     req.extra.insert("min_tokens".into(), 1.into());
-    let spec = p.fim_spec(&req, false, &RequestContext::new()).unwrap();
+    let spec = p
+        .fim_spec(&req, &req.model, false, &RequestContext::new())
+        .unwrap();
     assert_eq!(spec.url, "http://127.0.0.1:9/v1/fim/completions");
     insta::assert_json_snapshot!("fim_body", body(&spec));
     let mut bad = req.clone();
     bad.presence_penalty = Some(0.5);
-    let e = p.fim_spec(&bad, false, &RequestContext::new()).unwrap_err();
+    let e = p
+        .fim_spec(&bad, &bad.model, false, &RequestContext::new())
+        .unwrap_err();
     assert!(e.to_string().contains("presence_penalty"), "{e}");
 }
 
@@ -63,7 +67,9 @@ fn foreign_tool_call_ids_are_mapped_and_a_trailing_assistant_message_is_a_prefix
             }),
         ],
     );
-    let spec = p.chat_spec(&req, false, &RequestContext::new()).unwrap();
+    let spec = p
+        .chat_spec(&req, &req.model, false, &RequestContext::new())
+        .unwrap();
     assert_eq!(spec.url, "http://127.0.0.1:9/v1/chat/completions");
     let b = body(&spec);
     let id = b["messages"][1]["tool_calls"][0]["id"].as_str().unwrap();

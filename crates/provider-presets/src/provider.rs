@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use provider_openai::compat::{CompatProvider, Operation};
 use runtime_core::http::HttpRequestSpec;
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest, CompletionResponse,
-    EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, RequestContext, Result,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, ModelInfo, Provider, Reply,
+    RequestContext, Result, ServeAs,
 };
 
 use crate::preset::Preset;
@@ -47,29 +48,91 @@ impl PresetProvider {
         &self.compat
     }
 
-    /// The request spec of a chat call (pure apart from reading the config).
+    /// The request spec of a chat call for `model` (the body's or a re-targeted call's; pure
+    /// apart from reading the config).
     pub fn chat_spec(
         &self,
         req: &ChatRequest,
+        model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
         self.compat.check_request(req)?;
-        let body = chat_body(self.preset, &self.settings, &self.name, req, stream)?;
+        let body = chat_body(self.preset, &self.settings, &self.name, req, model, stream)?;
         self.compat
-            .post_spec(Operation::Chat, &req.model, &body, stream, ctx)
+            .post_spec(Operation::Chat, model, &body, stream, ctx)
     }
 
-    fn no_suffix(&self, req: &CompletionRequest) -> Result<()> {
+    fn no_suffix(&self, req: &CompletionRequest, model: &str) -> Result<()> {
         match req.suffix {
             Some(_) => Err(Error::invalid_request(
                 &self.name,
-                &req.model,
+                model,
                 Some("suffix"),
                 "completions are served over chat here; chat has no suffix",
             )),
             None => Ok(()),
         }
+    }
+}
+
+/// The request builder takes the model apart from the body: a re-targeted call is sent as it
+/// is, without a copy of its body.
+#[async_trait]
+impl ServeAs for PresetProvider {
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, model, false, ctx)?;
+        let body = self.compat.send(spec, model, ctx).await?;
+        crate::response::parse_chat(self.preset, &self.name, model, &body)
+    }
+
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        if !self.capabilities().streaming {
+            return Err(Error::unsupported(&self.name, "streaming"));
+        }
+        let spec = self.chat_spec(req, model, true, ctx)?;
+        let decoder = PresetDecoder::new(self.preset, &self.name, model);
+        self.compat.stream_with(spec, model, ctx, decoder).await
+    }
+
+    /// Served over chat (none of these APIs is used through `/completions` here).
+    async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        self.no_suffix(req, model)?;
+        Ok(self.chat_as(&req.to_chat(), model, ctx).await?.into())
+    }
+
+    async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        self.no_suffix(req, model)?;
+        self.chat_stream_as(&req.to_chat(), model, ctx).await
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        self.compat.embed_as(req, model, ctx).await
     }
 }
 
@@ -84,20 +147,11 @@ impl Provider for PresetProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false, ctx)?;
-        let body = self.compat.send(spec, &req.model, ctx).await?;
-        crate::response::parse_chat(self.preset, &self.name, &req.model, &body)
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        if !self.capabilities().streaming {
-            return Err(Error::unsupported(&self.name, "streaming"));
-        }
-        let spec = self.chat_spec(req, true, ctx)?;
-        let decoder = PresetDecoder::new(self.preset, &self.name, &req.model);
-        self.compat
-            .stream_with(spec, &req.model, ctx, decoder)
-            .await
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     /// Served over chat (none of these APIs is used through `/completions` here).
@@ -106,8 +160,7 @@ impl Provider for PresetProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
-        self.no_suffix(req)?;
-        Ok(self.chat(&req.to_chat(), ctx).await?.into())
+        self.complete_as(req, &req.model, ctx).await
     }
 
     async fn complete_stream(
@@ -115,8 +168,7 @@ impl Provider for PresetProvider {
         req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        self.no_suffix(req)?;
-        self.chat_stream(&req.to_chat(), ctx).await
+        self.complete_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -124,7 +176,11 @@ impl Provider for PresetProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        self.compat.embed(req, ctx).await
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     fn models(&self) -> Vec<ModelInfo> {

@@ -63,15 +63,16 @@ pub fn wire_model(preset: &Preset, settings: &RequestSettings, model: &str) -> S
     }
 }
 
-/// Refuses the fields the API rejects for this model (naming the field) and lists those it
+/// Refuses the fields the API rejects for `model` (naming the field) and lists those it
 /// ignores, to be left out.
 pub fn check_fields(
     preset: &Preset,
     provider: &str,
     req: &ChatRequest,
+    model: &str,
 ) -> Result<Vec<&'static str>> {
     let mut dropped = Vec::new();
-    for rule in preset.fields.iter().filter(|r| r.applies_to(&req.model)) {
+    for rule in preset.fields.iter().filter(|r| r.applies_to(model)) {
         let Some(path) = field_set(req, rule.field) else {
             continue;
         };
@@ -79,7 +80,7 @@ pub fn check_fields(
             Action::Reject => {
                 return Err(Error::invalid_request(
                     provider,
-                    &req.model,
+                    model,
                     Some(&path),
                     format!("{} does not accept `{path}`: {}", preset.name, rule.why),
                 ));
@@ -90,16 +91,18 @@ pub fn check_fields(
     Ok(dropped)
 }
 
-/// The `POST /chat/completions` body for `req`.
+/// The `POST /chat/completions` body for `req`, sent to `model` (the body's or a re-targeted
+/// call's).
 pub fn chat_body(
     preset: &Preset,
     settings: &RequestSettings,
     provider: &str,
     req: &ChatRequest,
+    model: &str,
     stream: bool,
 ) -> Result<Value> {
-    let dropped = check_fields(preset, provider, req)?;
-    let model = wire_model(preset, settings, &req.model);
+    let dropped = check_fields(preset, provider, req, model)?;
+    let wire = wire_model(preset, settings, model);
     let mut extra = req.extra.clone();
     for (k, v) in &settings.defaults {
         extra.entry(k.clone()).or_insert_with(|| v.clone());
@@ -107,7 +110,7 @@ pub fn chat_body(
     for f in &dropped {
         extra.remove(*f);
     }
-    let mut body = wire::chat_request(req, &model, stream, settings.options);
+    let mut body = wire::chat_request(req, &wire, stream, settings.options);
     body.extra = &extra;
     for f in &dropped {
         match *f {
@@ -120,14 +123,14 @@ pub fn chat_body(
         }
     }
     let mut value = serde_json::to_value(&body)
-        .map_err(|e| Error::invalid_request(provider, &req.model, None, e.to_string()))?;
-    echo_reasoning(preset, req, &mut value);
+        .map_err(|e| Error::invalid_request(provider, model, None, e.to_string()))?;
+    echo_reasoning(preset, req, model, &mut value);
     Ok(value)
 }
 
 /// Writes earlier reasoning onto the assistant messages of `body` (whose `messages` are
-/// `req.messages` one to one) the way the preset's API reads it.
-fn echo_reasoning(preset: &Preset, req: &ChatRequest, body: &mut Value) {
+/// `req.messages` one to one) the way the preset's API reads it for `model`.
+fn echo_reasoning(preset: &Preset, req: &ChatRequest, model: &str, body: &mut Value) {
     let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) else {
         return;
     };
@@ -146,7 +149,7 @@ fn echo_reasoning(preset: &Preset, req: &ChatRequest, body: &mut Value) {
                 scope,
                 every_turn_for,
             } => {
-                let every_turn = every_turn_for.iter().any(|p| req.model.contains(p));
+                let every_turn = every_turn_for.iter().any(|p| model.contains(p));
                 let in_scope = match scope {
                     EchoScope::All => true,
                     EchoScope::AfterLastUser => last_user.is_none_or(|u| i > u),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use runtime_core::http::HttpClient;
 use runtime_core::registry::validate_with;
-use runtime_core::{BuildContext, ChatRequest, Error, Message, Provider, RequestContext, Secret};
+use runtime_core::{
+    BuildContext, ChatRequest, Error, Message, Provider, RequestContext, Secret, Service,
+};
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -282,4 +284,31 @@ async fn fireworks_streams_usage_without_stream_options() {
         "accounts/fireworks/models/llama-v3p1-8b-instruct"
     );
     assert!(!body.contains_key("stream_options"));
+}
+
+#[tokio::test]
+async fn a_retargeted_call_sends_the_calls_model_prefixed_and_leaves_the_body_alone() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/inference/v1/chat/completions"))
+        .and(body_partial_json(
+            json!({"model": "accounts/fireworks/models/other-model"}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer("other-model")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let p = build(
+        "fireworks",
+        json!({"api_key": "fw", "base_url": format!("{}/inference/v1", server.uri())}),
+        &no_env,
+    )
+    .unwrap();
+    let req = hi("llama-v3p1-8b-instruct");
+    let call = runtime_core::Call::chat(&req).with_model("other-model");
+    runtime_core::ProviderService::new(p)
+        .call(call, &RequestContext::new())
+        .await
+        .unwrap();
+    assert_eq!(req.model, "llama-v3p1-8b-instruct");
 }

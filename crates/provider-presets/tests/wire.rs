@@ -20,7 +20,7 @@ fn provider(name: &str, edit: impl FnOnce(&mut PresetSettings)) -> PresetProvide
 }
 
 fn body(p: &PresetProvider, req: &ChatRequest, stream: bool) -> Value {
-    p.chat_spec(req, stream, &RequestContext::new())
+    p.chat_spec(req, &req.model, stream, &RequestContext::new())
         .unwrap()
         .json_body()
         .unwrap()
@@ -31,7 +31,8 @@ fn req(v: Value) -> ChatRequest {
 }
 
 fn err(p: &PresetProvider, r: &ChatRequest) -> Error {
-    p.chat_spec(r, false, &RequestContext::new()).unwrap_err()
+    p.chat_spec(r, &r.model, false, &RequestContext::new())
+        .unwrap_err()
 }
 
 fn param(e: &Error) -> String {
@@ -221,7 +222,11 @@ fn xai_body_and_reasoning_model_rules() {
         // grok-3 is not a reasoning model.
         let mut v = json!({"model": "grok-3", "messages": [{"role": "user", "content": "hi"}]});
         v[field] = value.clone();
-        assert!(p.chat_spec(&req(v), false, &RequestContext::new()).is_ok());
+        let r = req(v);
+        assert!(
+            p.chat_spec(&r, &r.model, false, &RequestContext::new())
+                .is_ok()
+        );
     }
 }
 

@@ -30,13 +30,14 @@ pub struct CohereEmbedRequest<'a> {
     pub truncate: Option<String>,
 }
 
-/// Maps a core request: `input_type`, `embedding_types` and `truncate` come from `extra`.
+/// Maps a core request for `model` (the body's or a re-targeted call's): `input_type`, `embedding_types` and `truncate` come from `extra`.
 pub fn embed_request<'a>(
     req: &'a EmbeddingRequest,
+    model: &'a str,
     provider: &str,
 ) -> Result<CohereEmbedRequest<'a>> {
     let invalid =
-        |field: &str, why: &str| Error::invalid_request(provider, &req.model, Some(field), why);
+        |field: &str, why: &str| Error::invalid_request(provider, model, Some(field), why);
     let string = |k: &str| -> Result<Option<String>> {
         match req.extra.get(k) {
             None | Some(Value::Null) => Ok(None),
@@ -67,7 +68,7 @@ pub fn embed_request<'a>(
         return Err(invalid(k, "not a field of Cohere's embed"));
     }
     Ok(CohereEmbedRequest {
-        model: &req.model,
+        model,
         texts: &req.input,
         input_type: string("input_type")?.unwrap_or_else(|| DEFAULT_INPUT_TYPE.to_owned()),
         embedding_types: types,

@@ -161,15 +161,16 @@ pub struct CohereResponseFormat<'a> {
     pub json_schema: Option<&'a Value>,
 }
 
-/// Maps a core chat request; what Cohere cannot express is refused naming the field. `user`
+/// Maps a core chat request for `model` (the body's or a re-targeted call's); what Cohere cannot express is refused naming the field. `user`
 /// is not sent: Cohere's chat has no end-user field (the gateway keeps it for attribution).
 pub fn chat_request<'a>(
     req: &'a ChatRequest,
+    model: &'a str,
     provider: &str,
     stream: bool,
 ) -> Result<CohereChatRequest<'a>> {
     let invalid =
-        |field: &str, why: &str| Error::invalid_request(provider, &req.model, Some(field), why);
+        |field: &str, why: &str| Error::invalid_request(provider, model, Some(field), why);
     let mut messages = Vec::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
         messages.push(match m {
@@ -258,7 +259,7 @@ pub fn chat_request<'a>(
         }
     }
     Ok(CohereChatRequest {
-        model: &req.model,
+        model,
         messages,
         tools: &req.tools,
         tool_choice,

@@ -23,21 +23,22 @@ pub struct CohereRerankRequest<'a> {
     pub max_tokens_per_doc: Option<u32>,
 }
 
-/// Maps a core request.
+/// Maps a core request for `model` (the body's or a re-targeted call's).
 pub fn rerank_request<'a>(
     req: &'a RerankRequest,
+    model: &'a str,
     provider: &str,
 ) -> Result<CohereRerankRequest<'a>> {
     if let Some(k) = req.extra.keys().next() {
         return Err(Error::invalid_request(
             provider,
-            &req.model,
+            model,
             Some(k),
             "not a field of Cohere's v2 rerank",
         ));
     }
     Ok(CohereRerankRequest {
-        model: &req.model,
+        model,
         query: &req.query,
         documents: req.texts(),
         top_n: req.top_n,
@@ -72,12 +73,17 @@ struct Billed {
     search_units: f64,
 }
 
-/// Maps the answer.
-pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<RerankResponse> {
+/// Maps the answer of `model`.
+pub fn parse_rerank(
+    body: &[u8],
+    req: &RerankRequest,
+    model: &str,
+    provider: &str,
+) -> Result<RerankResponse> {
     let decode = |e: &dyn std::fmt::Display| {
         Error::decode(
             provider,
-            &req.model,
+            model,
             "rerank answer",
             e,
             &String::from_utf8_lossy(body),
@@ -97,7 +103,7 @@ pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<
         .map_or(0, |b| b.search_units as u64);
     Ok(RerankResponse {
         id: a.id,
-        model: req.model.clone(),
+        model: model.to_owned(),
         results,
         usage: Some(RerankUsage::search_units(units)),
         meta: ResponseMeta {

@@ -64,8 +64,9 @@ impl<'a> GenerateInput<'a> {
     /// The prompt of a chat request. `/generate` takes one prompt and applies no chat template,
     /// so only a conversation of exactly one user message (text only) can be expressed; anything
     /// else is an `InvalidRequest` naming `messages` (use `api = "messages"` for those).
-    pub fn from_chat(req: &'a ChatRequest, provider: &str) -> Result<Self, Error> {
-        let model = req.model.as_str();
+    ///
+    /// `model` is the one asked for (the body's or a re-targeted call's).
+    pub fn from_chat(req: &'a ChatRequest, model: &'a str, provider: &str) -> Result<Self, Error> {
         let text = match req.messages.as_slice() {
             [Message::User { content, name }] => {
                 if name.is_some() {
@@ -155,18 +156,23 @@ impl<'a> GenerateInput<'a> {
         })
     }
 
-    /// A completion request: its prompt is sent as is.
-    pub fn from_completion(req: &'a CompletionRequest, provider: &str) -> Result<Self, Error> {
+    /// A completion request for `model` (the body's or a re-targeted call's): its prompt is sent
+    /// as is.
+    pub fn from_completion(
+        req: &'a CompletionRequest,
+        model: &'a str,
+        provider: &str,
+    ) -> Result<Self, Error> {
         if req.suffix.is_some() {
             return Err(invalid(
                 provider,
-                &req.model,
+                model,
                 "suffix",
                 "TGI /generate has no fill-in-the-middle suffix",
             ));
         }
         Ok(Self {
-            model: &req.model,
+            model,
             inputs: Cow::Borrowed(req.prompt.as_str()),
             max_tokens: req.max_tokens,
             temperature: req.temperature,

@@ -35,14 +35,16 @@ pub struct JinaEmbedRequest<'a> {
     pub extra: Map<String, Value>,
 }
 
-/// Maps a core request; token-id input and unknown extra fields are refused by name.
+/// Maps a core request for `model` (the body's or a re-targeted call's); token-id input and
+/// unknown extra fields are refused by name.
 pub fn embed_request<'a>(
     req: &'a EmbeddingRequest,
+    model: &'a str,
     provider: &str,
 ) -> Result<JinaEmbedRequest<'a>> {
     req.text_only(provider)?;
     let invalid =
-        |field: &str, why: &str| Error::invalid_request(provider, &req.model, Some(field), why);
+        |field: &str, why: &str| Error::invalid_request(provider, model, Some(field), why);
     if req.input.is_empty() {
         return Err(invalid("input", "no input texts"));
     }
@@ -61,7 +63,7 @@ pub fn embed_request<'a>(
         extra.insert(k.clone(), v.clone());
     }
     Ok(JinaEmbedRequest {
-        model: &req.model,
+        model,
         input: &req.input,
         dimensions: req.dimensions,
         extra,
@@ -135,20 +137,20 @@ mod tests {
         let mut req = EmbeddingRequest::new("jina-embeddings-v3", vec!["a".into()]);
         req.extra.insert("task".into(), json!("retrieval.query"));
         req.extra.insert("normalized".into(), json!(true));
-        let body = serde_json::to_value(embed_request(&req, "jina").unwrap()).unwrap();
+        let body = serde_json::to_value(embed_request(&req, &req.model, "jina").unwrap()).unwrap();
         assert_eq!(
             body,
             json!({"model": "jina-embeddings-v3", "input": ["a"], "task": "retrieval.query", "normalized": true})
         );
         req.extra.insert("late_chunking".into(), json!("yes"));
-        let e = embed_request(&req, "jina").unwrap_err();
+        let e = embed_request(&req, &req.model, "jina").unwrap_err();
         assert!(e.to_string().contains("late_chunking"), "{e}");
         req.extra.remove("late_chunking");
         req.extra.insert("embedding_type".into(), json!("binary"));
-        let e = embed_request(&req, "jina").unwrap_err();
+        let e = embed_request(&req, &req.model, "jina").unwrap_err();
         assert!(e.to_string().contains("embedding_type"), "{e}");
         let tokens = EmbeddingRequest::from_tokens("jina-embeddings-v3", vec![vec![1, 2]]);
-        assert!(embed_request(&tokens, "jina").is_err());
+        assert!(embed_request(&tokens, &tokens.model, "jina").is_err());
     }
 
     #[test]

@@ -24,16 +24,15 @@ pub struct JinaRerankRequest<'a> {
     pub return_documents: bool,
 }
 
-/// Maps a core request; what Jina's rerank cannot express is refused by name.
-pub fn rerank_request<'a>(req: &'a RerankRequest, provider: &str) -> Result<JinaRerankRequest<'a>> {
-    let refuse = |field: &str, why: &str| {
-        Err(Error::invalid_request(
-            provider,
-            &req.model,
-            Some(field),
-            why,
-        ))
-    };
+/// Maps a core request for `model` (the body's or a re-targeted call's); what Jina's rerank
+/// cannot express is refused by name.
+pub fn rerank_request<'a>(
+    req: &'a RerankRequest,
+    model: &'a str,
+    provider: &str,
+) -> Result<JinaRerankRequest<'a>> {
+    let refuse =
+        |field: &str, why: &str| Err(Error::invalid_request(provider, model, Some(field), why));
     if req.documents.is_empty() {
         return refuse("documents", "no documents to rank");
     }
@@ -50,7 +49,7 @@ pub fn rerank_request<'a>(req: &'a RerankRequest, provider: &str) -> Result<Jina
         return refuse(k, "not a field of Jina's rerank");
     }
     Ok(JinaRerankRequest {
-        model: &req.model,
+        model,
         query: &req.query,
         documents: req.texts(),
         top_n: req.top_n,
@@ -92,12 +91,18 @@ impl WireUsage {
 }
 
 /// Maps the answer: ranks in Jina's order, documents (when asked for) from the request, the
-/// tokens Jina counted as usage (Jina bills tokens, not search units).
-pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<RerankResponse> {
+/// tokens Jina counted as usage (Jina bills tokens, not search units); `model` is the one asked
+/// for, named when the answer names none.
+pub fn parse_rerank(
+    body: &[u8],
+    req: &RerankRequest,
+    model: &str,
+    provider: &str,
+) -> Result<RerankResponse> {
     let decode = |e: &dyn std::fmt::Display| {
         Error::decode(
             provider,
-            &req.model,
+            model,
             "rerank answer",
             e,
             &String::from_utf8_lossy(body),
@@ -113,7 +118,7 @@ pub fn parse_rerank(body: &[u8], req: &RerankRequest, provider: &str) -> Result<
     }
     Ok(RerankResponse {
         id: String::new(),
-        model: a.model.unwrap_or_else(|| req.model.clone()),
+        model: a.model.unwrap_or_else(|| model.to_owned()),
         results,
         usage: a.usage.map(|u| RerankUsage {
             search_units: 0,

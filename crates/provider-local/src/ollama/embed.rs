@@ -24,12 +24,17 @@ pub struct OllamaEmbedRequest {
     pub extra: Map<String, Value>,
 }
 
-/// Maps an embedding request; `user` and unknown `extra` keys are invalid.
-pub fn embed_request(req: &EmbeddingRequest, provider: &str) -> Result<OllamaEmbedRequest> {
+/// Maps an embedding request for `model` (the body's or a re-targeted call's); `user` and
+/// unknown `extra` keys are invalid.
+pub fn embed_request(
+    req: &EmbeddingRequest,
+    model: &str,
+    provider: &str,
+) -> Result<OllamaEmbedRequest> {
     if req.user.is_some() {
         return Err(invalid(
             provider,
-            &req.model,
+            model,
             "user",
             "Ollama has no end-user field",
         ));
@@ -43,7 +48,7 @@ pub fn embed_request(req: &EmbeddingRequest, provider: &str) -> Result<OllamaEmb
             other => {
                 return Err(invalid(
                     provider,
-                    &req.model,
+                    model,
                     other,
                     format!("`{other}` is not an Ollama /api/embed field"),
                 ));
@@ -51,7 +56,7 @@ pub fn embed_request(req: &EmbeddingRequest, provider: &str) -> Result<OllamaEmb
         }
     }
     Ok(OllamaEmbedRequest {
-        model: req.model.clone(),
+        model: model.to_owned(),
         input: req.input.clone(),
         dimensions: req.dimensions,
         extra,

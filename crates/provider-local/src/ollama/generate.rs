@@ -34,17 +34,19 @@ pub struct OllamaGenerateRequest {
     pub top_level: Map<String, Value>,
 }
 
-/// Maps a text completion to `/api/generate`: `suffix` is native (fill-in-the-middle models);
-/// the model's prompt template applies unless `extra.raw` is `true`.
+/// Maps a text completion for `model` (the body's or a re-targeted call's) to `/api/generate`:
+/// `suffix` is native (fill-in-the-middle models); the model's prompt template applies unless
+/// `extra.raw` is `true`.
 pub fn generate_request(
     req: &runtime_core::CompletionRequest,
+    model: &str,
     stream: bool,
     provider: &str,
 ) -> Result<OllamaGenerateRequest> {
     if req.user.is_some() {
         return Err(invalid(
             provider,
-            &req.model,
+            model,
             "user",
             "Ollama has no end-user field",
         ));
@@ -65,10 +67,10 @@ pub fn generate_request(
             stop: &req.stop,
         },
         provider,
-        &req.model,
+        model,
     )?;
     Ok(OllamaGenerateRequest {
-        model: req.model.clone(),
+        model: model.to_owned(),
         prompt: req.prompt.clone(),
         suffix: req.suffix.clone(),
         format,

@@ -21,10 +21,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec, map_status};
+use runtime_core::http::{
+    ByteStream, CallInfo, HttpClient, HttpRequestSpec, NdjsonStream, map_status,
+};
 use runtime_core::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse,
-    ModelInfo, Provider, RequestContext, ResponseMeta, Result, Secret,
+    Call, Capabilities, ChatRequest, ChatResponse, ChatStream, CompletionRequest,
+    CompletionResponse, EmbeddingRequest, EmbeddingResponse, ModelInfo, Provider, Reply,
+    RequestContext, ResponseMeta, Result, Secret, ServeAs,
 };
 
 /// What the native Ollama provider can do.
@@ -72,16 +75,120 @@ impl OllamaProvider {
         }
     }
 
-    /// The request spec of a chat call.
+    /// The request spec of a chat call for `model` (the body's or a re-targeted call's).
     pub fn chat_spec(
         &self,
         req: &ChatRequest,
+        model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = chat_request(req, stream, &self.name)?;
+        let body = chat_request(req, model, stream, &self.name)?;
         let spec = HttpRequestSpec::post_json(format!("{}/api/chat", self.root), &body);
         Ok(self.authorize(spec, ctx))
+    }
+
+    /// The request spec of an `/api/generate` call for `model`.
+    fn generate_spec(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        stream: bool,
+        ctx: &RequestContext,
+    ) -> Result<HttpRequestSpec> {
+        let body = generate_request(req, model, stream, &self.name)?;
+        let spec = HttpRequestSpec::post_json(format!("{}/api/generate", self.root), &body);
+        Ok(self.authorize(spec, ctx))
+    }
+
+    /// Decodes an NDJSON stream of `/api/chat` or `/api/generate` answers from `model`.
+    fn decode(&self, lines: NdjsonStream<ByteStream>, model: &str) -> ChatStream {
+        ChatStream::decode_frames(lines, OllamaStreamDecoder::new(&self.name, model)).with_meta(
+            ResponseMeta {
+                provider: Some(self.name.to_string()),
+                ..ResponseMeta::default()
+            },
+        )
+    }
+}
+
+/// The request builders take the model apart from the body: a re-targeted call is sent as it
+/// is, without a copy of its body.
+#[async_trait]
+impl ServeAs for OllamaProvider {
+    async fn chat_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatResponse> {
+        let spec = self.chat_spec(req, model, false, ctx)?;
+        let call = self.call(model, ctx);
+        let (body, _h): (OllamaChatResponse, _) =
+            self.http.json(&call, spec, ctx, "chat response").await?;
+        parse_chat(body, &self.name, model)
+    }
+
+    async fn chat_stream_as(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.chat_spec(req, model, true, ctx)?;
+        let call = self.call(model, ctx);
+        let (lines, _h) = self.http.ndjson(&call, spec, ctx).await?;
+        Ok(self.decode(lines, model))
+    }
+
+    /// A text completion over `POST /api/generate` (`suffix` supported natively).
+    async fn complete_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<CompletionResponse> {
+        let spec = self.generate_spec(req, model, false, ctx)?;
+        let call = self.call(model, ctx);
+        let (body, _h): (OllamaChatResponse, _) = self
+            .http
+            .json(&call, spec, ctx, "generate response")
+            .await?;
+        parse_generate(body, &self.name, model)
+    }
+
+    /// A streamed text completion over `POST /api/generate`.
+    async fn complete_stream_as(
+        &self,
+        req: &CompletionRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChatStream> {
+        let spec = self.generate_spec(req, model, true, ctx)?;
+        let call = self.call(model, ctx);
+        let (lines, _h) = self.http.ndjson(&call, spec, ctx).await?;
+        Ok(self.decode(lines, model))
+    }
+
+    async fn embed_as(
+        &self,
+        req: &EmbeddingRequest,
+        model: &str,
+        ctx: &RequestContext,
+    ) -> Result<EmbeddingResponse> {
+        req.text_only(&self.name)?;
+        if req.input.is_empty() {
+            return Err(invalid(&self.name, model, "input", "no input texts"));
+        }
+        let body = embed_request(req, model, &self.name)?;
+        let spec = self.authorize(
+            HttpRequestSpec::post_json(format!("{}/api/embed", self.root), &body),
+            ctx,
+        );
+        let call = self.call(model, ctx);
+        let (body, _h): (OllamaEmbedResponse, _) =
+            self.http.json(&call, spec, ctx, "embeddings").await?;
+        parse_embed(body, req.input.len(), &self.name, model)
     }
 }
 
@@ -96,65 +203,29 @@ impl Provider for OllamaProvider {
     }
 
     async fn chat(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatResponse> {
-        let spec = self.chat_spec(req, false, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (body, _h): (OllamaChatResponse, _) =
-            self.http.json(&call, spec, ctx, "chat response").await?;
-        parse_chat(body, &self.name, &req.model)
+        self.chat_as(req, &req.model, ctx).await
     }
 
     async fn chat_stream(&self, req: &ChatRequest, ctx: &RequestContext) -> Result<ChatStream> {
-        let spec = self.chat_spec(req, true, ctx)?;
-        let call = self.call(&req.model, ctx);
-        let (lines, _h) = self.http.ndjson(&call, spec, ctx).await?;
-        Ok(
-            ChatStream::decode_frames(lines, OllamaStreamDecoder::new(&self.name, &req.model))
-                .with_meta(ResponseMeta {
-                    provider: Some(self.name.to_string()),
-                    ..ResponseMeta::default()
-                }),
-        )
+        self.chat_stream_as(req, &req.model, ctx).await
     }
 
     /// A text completion over `POST /api/generate` (`suffix` supported natively).
     async fn complete(
         &self,
-        req: &runtime_core::CompletionRequest,
+        req: &CompletionRequest,
         ctx: &RequestContext,
-    ) -> Result<runtime_core::CompletionResponse> {
-        let body = generate_request(req, false, &self.name)?;
-        let spec = self.authorize(
-            HttpRequestSpec::post_json(format!("{}/api/generate", self.root), &body),
-            ctx,
-        );
-        let call = self.call(&req.model, ctx);
-        let (body, _h): (OllamaChatResponse, _) = self
-            .http
-            .json(&call, spec, ctx, "generate response")
-            .await?;
-        parse_generate(body, &self.name, &req.model)
+    ) -> Result<CompletionResponse> {
+        self.complete_as(req, &req.model, ctx).await
     }
 
     /// A streamed text completion over `POST /api/generate`.
     async fn complete_stream(
         &self,
-        req: &runtime_core::CompletionRequest,
+        req: &CompletionRequest,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        let body = generate_request(req, true, &self.name)?;
-        let spec = self.authorize(
-            HttpRequestSpec::post_json(format!("{}/api/generate", self.root), &body),
-            ctx,
-        );
-        let call = self.call(&req.model, ctx);
-        let (lines, _h) = self.http.ndjson(&call, spec, ctx).await?;
-        Ok(
-            ChatStream::decode_frames(lines, OllamaStreamDecoder::new(&self.name, &req.model))
-                .with_meta(ResponseMeta {
-                    provider: Some(self.name.to_string()),
-                    ..ResponseMeta::default()
-                }),
-        )
+        self.complete_stream_as(req, &req.model, ctx).await
     }
 
     async fn embed(
@@ -162,19 +233,11 @@ impl Provider for OllamaProvider {
         req: &EmbeddingRequest,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        req.text_only(&self.name)?;
-        if req.input.is_empty() {
-            return Err(invalid(&self.name, &req.model, "input", "no input texts"));
-        }
-        let body = embed_request(req, &self.name)?;
-        let spec = self.authorize(
-            HttpRequestSpec::post_json(format!("{}/api/embed", self.root), &body),
-            ctx,
-        );
-        let call = self.call(&req.model, ctx);
-        let (body, _h): (OllamaEmbedResponse, _) =
-            self.http.json(&call, spec, ctx, "embeddings").await?;
-        parse_embed(body, req.input.len(), &self.name, &req.model)
+        self.embed_as(req, &req.model, ctx).await
+    }
+
+    async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
+        runtime_core::serve_as(self, call, ctx).await
     }
 
     /// The configured `models` (static catalog).

@@ -401,8 +401,13 @@ pub(super) fn options_and_extras(
 /// Maps a core request to `/api/chat`. Everything Ollama cannot express is an
 /// [`Error::InvalidRequest`] naming the field: URL images, forced tool choice, strict tool
 /// schemas, `parallel_tool_calls: false`, participant names, `user`, unknown `extra` keys.
-pub fn chat_request(req: &ChatRequest, stream: bool, provider: &str) -> Result<OllamaChatRequest> {
-    let model = req.model.as_str();
+/// `model` is the one asked for (the body's or a re-targeted call's).
+pub fn chat_request(
+    req: &ChatRequest,
+    model: &str,
+    stream: bool,
+    provider: &str,
+) -> Result<OllamaChatRequest> {
     let mut messages = Vec::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
         let field = format!("messages[{i}].content");
@@ -547,7 +552,7 @@ pub fn chat_request(req: &ChatRequest, stream: bool, provider: &str) -> Result<O
         model,
     )?;
     Ok(OllamaChatRequest {
-        model: req.model.clone(),
+        model: model.to_owned(),
         messages,
         tools,
         format,
