@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use provider_openai::compat::{CompatConfig, CompatProvider, Operation};
+use provider_openai::compat::{CompatConfig, CompatProvider};
 use provider_openai::wire::MaxTokensField;
 use runtime_core::http::{CallInfo, HttpClient, HttpRequestSpec};
 use runtime_core::{
@@ -319,10 +319,7 @@ impl HuggingFaceProvider {
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let messages = &self.inner.messages;
-        let opts = messages.config().request;
-        let body = provider_openai::wire::chat_request(req, model, stream, opts);
-        messages.post_spec(Operation::Chat, model, &body, stream, ctx)
+        self.inner.messages.chat_spec(req, model, stream, ctx)
     }
 
     /// The request spec of a feature-extraction call for `model` (the body's or a re-targeted

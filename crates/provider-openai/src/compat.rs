@@ -192,18 +192,9 @@ impl CompatProvider {
         spec
     }
 
-    /// The request spec of a chat call (pure apart from reading the config).
+    /// The request spec of a chat call for `model` (the body's, or the one a re-targeted call
+    /// names), pure apart from reading the config.
     pub fn chat_spec(
-        &self,
-        req: &ChatRequest,
-        stream: bool,
-        ctx: &RequestContext,
-    ) -> Result<HttpRequestSpec> {
-        self.chat_spec_for(req, &req.model, stream, ctx)
-    }
-
-    /// [`CompatProvider::chat_spec`] for `model` instead of the body's.
-    fn chat_spec_for(
         &self,
         req: &ChatRequest,
         model: &str,
@@ -397,7 +388,7 @@ impl ServeAs for CompatProvider {
                 self.send_json(spec, model, ctx, "response").await?;
             wire::responses::parse_responses(body, &self.cfg.name, model)?
         } else {
-            let spec = self.chat_spec_for(&req, model, false, ctx)?;
+            let spec = self.chat_spec(&req, model, false, ctx)?;
             let body: wire::ChatCompletion =
                 self.send_json(spec, model, ctx, "chat completion").await?;
             wire::parse_chat(body, &self.cfg.name, model)?
@@ -425,7 +416,7 @@ impl ServeAs for CompatProvider {
                 .stream_noting(spec, model, ctx, decoder, &dropped)
                 .await;
         }
-        let spec = self.chat_spec_for(&req, model, true, ctx)?;
+        let spec = self.chat_spec(&req, model, true, ctx)?;
         let decoder = wire::ChunkDecoder::new(&self.cfg.name, model);
         self.stream_noting(spec, model, ctx, decoder, &dropped)
             .await

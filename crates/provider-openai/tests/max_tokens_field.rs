@@ -22,7 +22,7 @@ fn body(base_url: &str, model: &str) -> Value {
     let mut s = OpenAiSettings::new("openai", Secret::new("sk-test"));
     s.base_url = base_url.to_owned();
     let p = s.build(HttpClient::new(&Default::default()).unwrap());
-    p.chat_spec(&request(model), false, &RequestContext::new())
+    p.chat_spec(&request(model), model, false, &RequestContext::new())
         .unwrap()
         .json_body()
         .unwrap()
