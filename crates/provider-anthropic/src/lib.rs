@@ -293,6 +293,9 @@ impl AnthropicProvider {
 /// `provider/model`, a router deployment's model) is sent as it is, without a copy of its body.
 #[async_trait]
 impl ServeAs for AnthropicProvider {
+    // Completions are served over chat (the default `complete`), re-targeted ones too.
+    const COMPLETION_OVER_CHAT: bool = true;
+
     /// A chat answer from `model` (the body's model or a re-targeted call's).
     async fn chat_as(
         &self,

@@ -558,7 +558,8 @@ fn registered_through_inventory() {
 }
 
 /// A re-targeted call (a router deployment's model, the dispatcher's `provider/model`) sends
-/// the call's model, for chat and token counting alike, and leaves the caller's body alone.
+/// the call's model, for chat, token counting and completions alike, and leaves the caller's
+/// body alone.
 #[tokio::test]
 async fn a_retargeted_call_sends_the_calls_model() {
     let server = MockServer::start().await;
@@ -584,6 +585,19 @@ async fn a_retargeted_call_sends_the_calls_model() {
     let reply = runtime_core::call::serve(&p, call, &ctx()).await.unwrap();
     assert!(matches!(reply, runtime_core::Reply::Tokens(7)), "{reply:?}");
     assert_eq!(req.model, "claude-3-opus-latest");
+    // A completion is served over chat, re-targeted too.
+    let completion = runtime_core::CompletionRequest {
+        model: "claude-3-opus-latest".into(),
+        prompt: "hi".into(),
+        ..Default::default()
+    };
+    let call = runtime_core::Call::complete(&completion).with_model("other-model");
+    let reply = runtime_core::call::serve(&p, call, &ctx()).await.unwrap();
+    assert!(
+        matches!(reply, runtime_core::Reply::Completion(_)),
+        "{reply:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
     for sent in server.received_requests().await.unwrap() {
         let body: Value = serde_json::from_slice(&sent.body).unwrap();
         assert_eq!(body["model"], "other-model", "{}", sent.url);

@@ -204,6 +204,9 @@ impl BedrockProvider {
 /// of its body.
 #[async_trait]
 impl ServeAs for BedrockProvider {
+    // Completions are served over chat (the default `complete`), re-targeted ones too.
+    const COMPLETION_OVER_CHAT: bool = true;
+
     /// A Converse answer from `model` (the body's model or a re-targeted call's).
     async fn chat_as(
         &self,

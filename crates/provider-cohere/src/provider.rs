@@ -80,6 +80,9 @@ impl CohereProvider {
 /// without a copy of its body.
 #[async_trait]
 impl ServeAs for CohereProvider {
+    // Completions are served over chat (the default `complete`), re-targeted ones too.
+    const COMPLETION_OVER_CHAT: bool = true;
+
     async fn chat_as(
         &self,
         req: &ChatRequest,

@@ -219,6 +219,9 @@ impl VertexProvider {
 /// `provider/model`, a router deployment's model) is sent as it is, without a copy of its body.
 #[async_trait]
 impl ServeAs for VertexProvider {
+    // Completions are served over chat (the default `complete`), re-targeted ones too.
+    const COMPLETION_OVER_CHAT: bool = true;
+
     /// A chat answer from `model` (the body's model or a re-targeted call's), over the wire of
     /// its publisher.
     async fn chat_as(

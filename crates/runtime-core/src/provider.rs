@@ -567,6 +567,14 @@ pub async fn serve_copied<P: Provider + ?Sized>(
 /// re-targeted call behaves exactly as a direct one whichever twins a provider writes.
 #[async_trait]
 pub trait ServeAs: Provider {
+    /// `true` for a provider that keeps [`Provider::complete`]'s and
+    /// [`Provider::complete_stream`]'s defaults (completions served over chat): the completion
+    /// twins then go over [`ServeAs::chat_as`] and [`ServeAs::chat_stream_as`], with no copy of
+    /// the request. Leave it `false` when the provider serves completions natively (and write
+    /// the completion twins), or a re-targeted completion would take another path than a
+    /// direct one.
+    const COMPLETION_OVER_CHAT: bool = false;
+
     /// [`Provider::chat`] sending `model`.
     async fn chat_as(
         &self,
@@ -583,24 +591,34 @@ pub trait ServeAs: Provider {
         ctx: &RequestContext,
     ) -> Result<ChatStream>;
 
-    /// [`Provider::complete`] sending `model` (by default on a copy of the body).
+    /// [`Provider::complete`] sending `model`: over [`ServeAs::chat_as`] when
+    /// [`ServeAs::COMPLETION_OVER_CHAT`], else on a copy of the body.
     async fn complete_as(
         &self,
         req: &CompletionRequest,
         model: &str,
         ctx: &RequestContext,
     ) -> Result<CompletionResponse> {
+        if Self::COMPLETION_OVER_CHAT {
+            check_completion_over_chat(self.name(), req)?;
+            return Ok(self.chat_as(&req.to_chat(), model, ctx).await?.into());
+        }
         self.complete(&aimed(req, model, |r| &mut r.model), ctx)
             .await
     }
 
-    /// [`Provider::complete_stream`] sending `model` (by default on a copy of the body).
+    /// [`Provider::complete_stream`] sending `model`: over [`ServeAs::chat_stream_as`] when
+    /// [`ServeAs::COMPLETION_OVER_CHAT`], else on a copy of the body.
     async fn complete_stream_as(
         &self,
         req: &CompletionRequest,
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
+        if Self::COMPLETION_OVER_CHAT {
+            check_completion_over_chat(self.name(), req)?;
+            return self.chat_stream_as(&req.to_chat(), model, ctx).await;
+        }
         self.complete_stream(&aimed(req, model, |r| &mut r.model), ctx)
             .await
     }

@@ -34,6 +34,8 @@ impl Twins {
 
 #[async_trait]
 impl ServeAs for Twins {
+    const COMPLETION_OVER_CHAT: bool = true;
+
     async fn chat_as(
         &self,
         req: &ChatRequest,
@@ -159,4 +161,48 @@ async fn a_twin_not_written_serves_a_copy_naming_the_calls_model() {
     // The typed method saw a copy naming the deployment; the caller's body is unchanged.
     assert_eq!(twins.seen(), ["rerank deployment"]);
     assert_eq!(r.model, "m");
+}
+
+#[tokio::test]
+async fn a_retargeted_completion_over_chat_reaches_the_chat_twins() {
+    let twins = Arc::new(Twins::default());
+    let svc = ProviderService::new(twins.clone());
+    let ctx = RequestContext::new();
+    let p = CompletionRequest {
+        model: "m".into(),
+        prompt: "p".into(),
+        ..CompletionRequest::default()
+    };
+    let reply = svc
+        .call(Call::complete(&p).with_model("deployment"), &ctx)
+        .await
+        .map_err(|f| f.error)
+        .and_then(Reply::into_completion);
+    assert_eq!(reply.map(|r| r.model).ok(), Some("deployment".into()));
+    assert!(
+        svc.call(Call::complete_stream(&p).with_model("deployment"), &ctx)
+            .await
+            .is_ok()
+    );
+    // What chat cannot express is refused as for a direct completion.
+    let fim = CompletionRequest {
+        suffix: Some("s".into()),
+        ..p.clone()
+    };
+    let err = svc
+        .call(Call::complete(&fim).with_model("deployment"), &ctx)
+        .await
+        .err()
+        .map(|f| f.error);
+    assert!(
+        matches!(&err, Some(Error::InvalidRequest { param: Some(f), .. }) if f == "suffix"),
+        "{err:?}"
+    );
+    assert_eq!(
+        twins.seen(),
+        [
+            "chat_as(body m) deployment",
+            "chat_stream_as(body m) deployment"
+        ]
+    );
 }
