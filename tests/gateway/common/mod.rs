@@ -446,17 +446,22 @@ pub async fn gw_over_openai_with(
     (up, gw)
 }
 
-/// `GET /metrics`: the text and its strict parse (every family with HELP and TYPE, families
-/// contiguous, histograms consistent); panics with the text when it does not parse.
-pub async fn scrape(gw: &Gw) -> (String, prom::Exposition) {
-    let text = client()
+/// The gateway's Prometheus text (`GET /metrics`).
+pub async fn metrics_text(gw: &Gw) -> String {
+    client()
         .get(gw.at("/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `GET /metrics`: the text and its strict parse (every family with HELP and TYPE, families
+/// contiguous, histograms consistent); panics with the text when it does not parse.
+pub async fn scrape(gw: &Gw) -> (String, prom::Exposition) {
+    let text = metrics_text(gw).await;
     let expo = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     (text, expo)
 }
