@@ -139,30 +139,29 @@ impl Gw {
     }
 }
 
-/// The `[providers.<name>]` section of an OpenAI-type provider instance at `base` (a mock
-/// server's URI) with the tests' upstream key.
-pub fn openai_provider(name: &str, base: &str) -> String {
+/// The `[providers.<name>]` section of a provider instance of type `kind` at `base_url`, with
+/// the tests' upstream key.
+fn provider(name: &str, kind: &str, base_url: &str) -> String {
     format!(
         r#"
 [providers.{name}]
-type = "openai"
-base_url = "{base}/v1"
+type = "{kind}"
+base_url = "{base_url}"
 api_key = "{UPSTREAM_KEY}"
 "#
     )
 }
 
+/// The `[providers.<name>]` section of an OpenAI-type provider instance at `base` (a mock
+/// server's URI) with the tests' upstream key.
+pub fn openai_provider(name: &str, base: &str) -> String {
+    provider(name, "openai", &format!("{base}/v1"))
+}
+
 /// The `[providers.<name>]` section of an Anthropic-type provider instance at `base` (a mock
 /// server's URI) with the tests' upstream key.
 pub fn anthropic_provider(name: &str, base: &str) -> String {
-    format!(
-        r#"
-[providers.{name}]
-type = "anthropic"
-base_url = "{base}"
-api_key = "{UPSTREAM_KEY}"
-"#
-    )
+    provider(name, "anthropic", base)
 }
 
 /// The `[telemetry]` section exporting to the OTLP collector at `endpoint`, with `settings`
