@@ -313,14 +313,11 @@ fn messages_config(openai: &str, anthropic: &str, flaky: &str) -> String {
         r#"models = ["chat", "embed", "m*"]"#,
         r#"models = ["chat", "embed", "claude", "limited", "busy", "m*"]"#,
     );
+    let claude = anthropic_provider("claude", anthropic);
     let flaky = openai_provider("flaky", flaky);
     format!(
         r#"{base}
-[providers.claude]
-type = "anthropic"
-base_url = "{anthropic}"
-api_key = "{UPSTREAM_KEY}"
-
+{claude}
 {flaky}
 
 [[models]]

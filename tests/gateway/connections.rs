@@ -50,17 +50,6 @@ async fn read_until_closed(s: &mut TcpStream) -> (String, Duration) {
     (String::from_utf8_lossy(&out).into_owned(), start.elapsed())
 }
 
-async fn metrics(gw: &Gw) -> String {
-    client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The value of one sample line of `/metrics` (0 when absent).
 fn sample(text: &str, series: &str) -> f64 {
     text.lines()
@@ -90,7 +79,7 @@ async fn a_partial_request_head_gets_408_and_is_closed_after_the_header_timeout(
         after >= Duration::from_millis(900),
         "closed too early: {after:?}"
     );
-    let m = metrics(&gw).await;
+    let m = metrics_text(&gw).await;
     assert!(
         sample(
             &m,
@@ -136,7 +125,7 @@ async fn a_body_shorter_than_its_content_length_gets_408_after_the_body_timeout(
         after >= Duration::from_millis(900),
         "closed too early: {after:?}"
     );
-    let m = metrics(&gw).await;
+    let m = metrics_text(&gw).await;
     assert!(
         sample(
             &m,
@@ -175,7 +164,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         after >= Duration::from_millis(600),
         "closed too early: {after:?}"
     );
-    let m = metrics(&gw).await;
+    let m = metrics_text(&gw).await;
     assert!(
         sample(
             &m,
@@ -214,7 +203,7 @@ async fn an_idle_socket_flood_over_the_cap_does_not_stop_health() {
     // The oldest flood sockets were closed to make room.
     let (got, _) = read_until_closed(&mut flood[0]).await;
     assert_eq!(got, "");
-    let m = metrics(&gw).await;
+    let m = metrics_text(&gw).await;
     assert_eq!(sample(&m, "modelrt_gateway_connections_max"), 50.0, "{m}");
     assert!(
         // The cap, plus this request's connection and the batch (an eighth of 50) it evicted
@@ -321,7 +310,7 @@ async fn a_slow_non_streamed_upstream_call_is_not_cut_by_client_timeouts() {
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "Hello there!");
-    let m = metrics(&gw).await;
+    let m = metrics_text(&gw).await;
     assert_eq!(
         sample(
             &m,
@@ -372,7 +361,7 @@ async fn a_stream_to_a_client_that_stopped_reading_is_closed_after_the_send_time
         up.wait_client_closed(1, Duration::from_secs(60)).await,
         "the upstream request was never ended"
     );
-    let m = metrics(&gw).await;
+    let m = metrics_text(&gw).await;
     assert!(
         sample(
             &m,
@@ -428,7 +417,7 @@ async fn when_every_connection_is_busy_probes_answer_and_the_rest_get_503() {
         let text = resp.text().await.unwrap();
         assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
     }
-    let m = metrics(&gw).await;
+    let m = metrics_text(&gw).await;
     assert!(
         sample(
             &m,

@@ -365,16 +365,7 @@ async fn three_gateways_share_keys_budgets_and_revocations() {
         seen_text.push_str(&admin(&gws[0], "GET", path, None).await.1.to_string());
     }
     for gw in &gws {
-        seen_text.push_str(
-            &client()
-                .get(gw.at("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        );
+        seen_text.push_str(&metrics_text(gw).await);
         seen_text.push_str(&chat(gw, &secret).await.text().await.unwrap());
     }
     let hash = {

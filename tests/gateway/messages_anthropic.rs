@@ -26,13 +26,10 @@ macro_rules! fixture {
 }
 
 fn config(base: &str) -> String {
+    let claude = anthropic_provider("claude", base);
     format!(
         r#"
-[providers.claude]
-type = "anthropic"
-base_url = "{base}"
-api_key = "{UPSTREAM_KEY}"
-
+{claude}
 [[models]]
 name = "sonnet"
 

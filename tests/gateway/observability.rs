@@ -24,8 +24,7 @@ fn config(base: &str) -> String {
 
 #[tokio::test]
 async fn ready_metrics_and_usage() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    let (_up, gw) = gw_over_openai(config).await;
     let c = client();
 
     let resp = c.get(gw.at("/ready")).send().await.unwrap();
@@ -125,8 +124,7 @@ async fn ready_metrics_and_usage() {
 
 #[tokio::test]
 async fn cache_hits_are_served_and_reported() {
-    let up = openai_upstream().await;
-    let gw = Gw::start(Some(&mock_config(&up.uri(), ""))).await;
+    let (up, gw) = gw_over_openai(|up| mock_config(up, "")).await;
     let mut body = chat_body("mock/gpt-4o-mini");
     body["temperature"] = json!(0);
     let send = |cc: Option<&'static str>| {
@@ -191,8 +189,7 @@ async fn usage_of_a_stream_cut_by_the_client_is_recorded() {
 
 #[tokio::test]
 async fn shutdown_flushes_usage_records() {
-    let up = openai_upstream().await;
-    let mut gw = Gw::start(Some(&config(&up.uri()))).await;
+    let (_up, mut gw) = gw_over_openai(config).await;
     for _ in 0..3 {
         let resp = client()
             .post(gw.at("/v1/chat/completions"))
@@ -321,18 +318,14 @@ async fn ready_is_503_naming_the_model_while_every_upstream_is_down() {
     let b = wiremock::MockServer::start().await;
     mount_health(&a, 200).await;
     mount_health(&b, 200).await;
+    let providers = [
+        openai_provider("a", &a.uri()),
+        openai_provider("b", &b.uri()),
+    ]
+    .concat();
     let cfg = format!(
         r#"
-[providers.a]
-type = "openai"
-base_url = "{a}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[providers.b]
-type = "openai"
-base_url = "{b}/v1"
-api_key = "{UPSTREAM_KEY}"
-
+{providers}
 [router]
 health_check_interval = "100ms"
 
@@ -427,18 +420,14 @@ async fn metrics_add_up_and_every_request_has_one_access_line() {
         )
         .mount(&bad)
         .await;
+    let providers = [
+        openai_provider("mock", &good.uri()),
+        openai_provider("flaky", &bad.uri()),
+    ]
+    .concat();
     let cfg = format!(
         r#"
-[providers.mock]
-type = "openai"
-base_url = "{good}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[providers.flaky]
-type = "openai"
-base_url = "{bad}/v1"
-api_key = "{UPSTREAM_KEY}"
-
+{providers}
 [router]
 backoff_base = "1ms"
 backoff_max = "2ms"
@@ -467,9 +456,7 @@ master_key = "{MASTER}"
 [[gateway.keys]]
 id = "user1"
 key = "{USER}"
-"#,
-        good = good.uri(),
-        bad = bad.uri()
+"#
     );
     let gw = Gw::start(Some(&cfg)).await;
     let c = client();
@@ -514,28 +501,14 @@ key = "{USER}"
     assert_eq!(r.status(), 401);
 
     // A request is counted when its response body has gone out: scrape until the last one is.
-    let mut tries = 0;
-    let (text, m) = loop {
-        let text = c
-            .get(gw.at("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        // Strict: every family has HELP and TYPE, families contiguous, histograms consistent.
-        let m = runtime_testkit::prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let counted = m.sum(
+    // Strict: every family has HELP and TYPE, families contiguous, histograms consistent.
+    let (text, m) = scrape_until(&gw, Duration::from_secs(5), |m| {
+        m.sum(
             "modelrt_http_requests_total",
             &[("route", "/v1/chat/completions")],
-        );
-        tries += 1;
-        if counted >= 5.0 || tries > 50 {
-            break (text, m);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        ) >= 5.0
+    })
+    .await;
     // Request scope counts requests, whatever the attempts: 4 calls reached the stack.
     assert_eq!(m.sum("gen_ai_client_requests_total", &[]), 4.0, "{text}");
     assert_eq!(
@@ -697,12 +670,8 @@ async fn wait_logs(gw: &Gw, done: impl Fn(&str) -> bool) -> String {
 
 #[tokio::test]
 async fn json_logs_have_one_access_object_per_request() {
-    let up = openai_upstream().await;
-    let cfg = format!(
-        "{}\n[telemetry]\nlog_format = \"json\"\n",
-        config(&up.uri())
-    );
-    let gw = Gw::start(Some(&cfg)).await;
+    let (_up, gw) =
+        gw_over_openai(|up| format!("{}\n[telemetry]\nlog_format = \"json\"\n", config(up))).await;
     let r = client()
         .post(gw.at("/v1/chat/completions"))
         .bearer_auth(USER)
@@ -737,13 +706,14 @@ async fn json_logs_have_one_access_object_per_request() {
 
 #[tokio::test]
 async fn ready_fails_once_the_usage_database_is_down_past_the_grace_period() {
-    let up = openai_upstream().await;
     // Nothing listens on port 1: the database is unreachable from the start.
-    let cfg = mock_config(
-        &up.uri(),
-        "[storage]\ndatabase_url = \"postgres://modelrt@127.0.0.1:1/usage\"\nspill_path = \"usage.spill.jsonl\"\nconnect_timeout = \"200ms\"\n[gateway]\nready_grace = \"3s\"\n",
-    );
-    let gw = Gw::start(Some(&cfg)).await;
+    let (_up, gw) = gw_over_openai(|up| {
+        mock_config(
+            up,
+            "[storage]\ndatabase_url = \"postgres://modelrt@127.0.0.1:1/usage\"\nspill_path = \"usage.spill.jsonl\"\nconnect_timeout = \"200ms\"\n[gateway]\nready_grace = \"3s\"\n",
+        )
+    })
+    .await;
     let usage = |v: &Value| {
         v["checks"]
             .as_array()

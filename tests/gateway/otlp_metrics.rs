@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use runtime_testkit::otlp::{Batch, Metric, MetricKind, OtlpReceiver, closed_port};
+use runtime_testkit::otlp::{Batch, Metric, MetricKind, OtlpReceiver};
 use runtime_testkit::prom;
 use serde_json::Value;
 
 /// One provider `mock` and a logical model `fast` on it; no response cache (every request
-/// reaches the upstream).
-fn config(upstream: &str, telemetry: &str) -> String {
+/// reaches the upstream); metrics exported to `collector` with `settings`.
+fn config(upstream: &str, collector: &str, settings: &str) -> String {
+    let telemetry = telemetry(collector, &format!("metrics = true\n{settings}"));
     mock_config(
         upstream,
         &format!(
@@ -35,11 +36,24 @@ name = "mock-mini"
 [cache]
 enabled = false
 
-[telemetry]
 {telemetry}
 "#
         ),
     )
+}
+
+/// The gateway over an OpenAI upstream, exporting metrics to `collector` with `settings`.
+async fn gw_exporting_to(collector: &str, settings: &str) -> Gw {
+    let (_up, gw) = gw_over_openai(|up| config(up, collector, settings)).await;
+    gw
+}
+
+/// Waits for a metrics export that counts `n` requests; the batches received until then.
+async fn exported_requests(rx: &OtlpReceiver, n: f64) -> Vec<Batch> {
+    rx.wait_for_metrics(Duration::from_secs(20), |b| {
+        b.last().is_some_and(|b| requests(b) == n)
+    })
+    .await
 }
 
 fn metric<'a>(batch: &'a Batch, name: &str) -> &'a Metric {
@@ -216,31 +230,18 @@ fn requests(b: &Batch) -> f64 {
 #[tokio::test]
 async fn the_metrics_families_reach_the_collector_with_the_values_of_the_prometheus_text() {
     let rx = OtlpReceiver::start().await;
-    let up = openai_upstream().await;
-    let telemetry = format!(
-        "endpoint = \"{}\"\nservice_name = \"modelrt-metrics\"\nmetrics = true\nmetrics_interval_secs = 1\n",
-        rx.endpoint()
-    );
-    let gw = Gw::start(Some(&config(&up.uri(), &telemetry))).await;
+    let gw = gw_exporting_to(
+        &rx.endpoint(),
+        "service_name = \"modelrt-metrics\"\nmetrics_interval_secs = 1",
+    )
+    .await;
     chat(&gw, 3).await;
 
-    let batches = rx
-        .wait_for_metrics(Duration::from_secs(20), |b| {
-            b.last().is_some_and(|b| requests(b) == 3.0)
-        })
-        .await;
+    let batches = exported_requests(&rx, 3.0).await;
     let batch = batches.last().expect("a metrics export").clone();
     assert_eq!(requests(&batch), 3.0, "{:#?}", names(&batch));
     // Nothing but this scrape happens now: the GenAI figures of /metrics are those exported.
-    let text = client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let expo = prom::parse(&text).unwrap();
+    let (_, expo) = scrape(&gw).await;
     assert_same_values(&expo, &batch);
 
     assert!(
@@ -331,13 +332,8 @@ async fn the_metrics_families_reach_the_collector_with_the_values_of_the_prometh
 #[tokio::test]
 async fn the_last_values_are_exported_at_shutdown() {
     let rx = OtlpReceiver::start().await;
-    let up = openai_upstream().await;
     // An hour between exports: only the one at shutdown can arrive.
-    let telemetry = format!(
-        "endpoint = \"{}\"\nmetrics = true\nmetrics_interval_secs = 3600\n",
-        rx.endpoint()
-    );
-    let mut gw = Gw::start(Some(&config(&up.uri(), &telemetry))).await;
+    let mut gw = gw_exporting_to(&rx.endpoint(), "metrics_interval_secs = 3600").await;
     chat(&gw, 2).await;
     assert!(rx.metric_batches().is_empty());
     gw.sigterm();
@@ -354,18 +350,13 @@ async fn the_last_values_are_exported_at_shutdown() {
 #[tokio::test]
 async fn metrics_go_over_grpc_too() {
     let rx = OtlpReceiver::start_grpc().await;
-    let up = openai_upstream().await;
-    let telemetry = format!(
-        "endpoint = \"{}\"\nprotocol = \"grpc\"\nmetrics = true\nmetrics_interval_secs = 1\n",
-        rx.endpoint()
-    );
-    let gw = Gw::start(Some(&config(&up.uri(), &telemetry))).await;
+    let gw = gw_exporting_to(
+        &rx.endpoint(),
+        "protocol = \"grpc\"\nmetrics_interval_secs = 1",
+    )
+    .await;
     chat(&gw, 2).await;
-    let batches = rx
-        .wait_for_metrics(Duration::from_secs(20), |b| {
-            b.last().is_some_and(|b| requests(b) == 2.0)
-        })
-        .await;
+    let batches = exported_requests(&rx, 2.0).await;
     let batch = batches.last().expect("a metrics export over gRPC");
     assert_eq!(requests(batch), 2.0, "{}", gw.logs());
     assert_eq!(
@@ -376,33 +367,15 @@ async fn metrics_go_over_grpc_too() {
 
 #[tokio::test]
 async fn with_the_collector_down_requests_are_unaffected_and_export_errors_are_counted() {
-    let up = openai_upstream().await;
-    let telemetry = format!(
-        "endpoint = \"http://127.0.0.1:{}\"\nmetrics = true\nmetrics_interval_secs = 1\n",
-        closed_port()
-    );
-    let gw = Gw::start(Some(&config(&up.uri(), &telemetry))).await;
+    let gw = gw_exporting_to(&collector_down(), "metrics_interval_secs = 1").await;
     let started = std::time::Instant::now();
     chat(&gw, 3).await;
     assert!(started.elapsed() < Duration::from_secs(5));
-    let mut errors = 0.0;
-    for _ in 0..100 {
-        let text = client()
-            .get(gw.at("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let expo = prom::parse(&text).unwrap();
-        assert_eq!(expo.sum("modelrt_otel_metric_exports_total", &[]), 0.0);
-        errors = expo.sum("modelrt_otel_metric_export_errors_total", &[]);
-        if errors >= 2.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let errors = |e: &prom::Exposition| e.sum("modelrt_otel_metric_export_errors_total", &[]);
+    let (_, expo) = scrape_until(&gw, Duration::from_secs(10), |e| errors(e) >= 2.0).await;
+    // The counter only goes up: none at the end is none ever.
+    assert_eq!(expo.sum("modelrt_otel_metric_exports_total", &[]), 0.0);
+    let errors = errors(&expo);
     assert!(errors >= 2.0, "export errors: {errors}; {}", gw.logs());
     assert!(
         gw.logs().contains("OTLP metrics export failed"),

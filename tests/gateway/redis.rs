@@ -92,14 +92,7 @@ async fn chat(gw: &Gw) -> u16 {
 }
 
 async fn metric(gw: &Gw, line_start: &str) -> String {
-    let text = client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(gw).await;
     text.lines()
         .find(|l| l.starts_with(line_start))
         .unwrap_or_else(|| panic!("no `{line_start}` in /metrics:\n{text}"))

@@ -24,18 +24,6 @@ async fn failing_upstream(status: u16, message: &str, kind: &str) -> MockServer 
     s
 }
 
-/// The gateway's Prometheus text.
-async fn metrics_text(gw: &Gw) -> String {
-    client()
-        .get(gw.at("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn logical_model_fails_over_and_says_who_served() {
     let good = openai_upstream().await;

@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use runtime_testkit::otlp::{KIND_CLIENT, KIND_SERVER, OtlpReceiver, Span, closed_port};
+use runtime_testkit::otlp::{KIND_CLIENT, KIND_SERVER, OtlpReceiver, Span};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -37,14 +37,14 @@ async fn failing_upstream(status: u16) -> MockServer {
     s
 }
 
-/// A logical model `fast`: deployment `primary-mini` at `primary`, then `backup-mini`.
-fn routed(primary: &str, backup: &str, telemetry: &str) -> String {
-    two_deployments(
-        "fast",
-        primary,
-        backup,
-        &format!("[telemetry]\n{telemetry}\n"),
-    )
+/// The gateway over an OpenAI upstream (provider `mock`), exporting spans quickly to
+/// `collector`; `settings` go in `[telemetry]`, `extra` before it.
+async fn gw_tracing_to(collector: &str, settings: &str, extra: &str) -> (MockServer, Gw) {
+    let telemetry = telemetry(collector, settings);
+    gw_over_openai_with(FAST_EXPORT, |up| {
+        mock_config(up, &format!("{extra}\n{telemetry}"))
+    })
+    .await
 }
 
 fn of_trace(spans: &[Span]) -> Vec<Span> {
@@ -67,12 +67,18 @@ async fn a_streamed_failover_is_one_trace_under_the_clients_traceparent() {
     let rx = OtlpReceiver::start().await;
     let bad = failing_upstream(500).await;
     let good = openai_upstream().await;
-    let telemetry = format!(
-        "endpoint = \"{}\"\nprotocol = \"http/protobuf\"\nservice_name = \"modelrt-test\"\n",
-        rx.endpoint()
+    let telemetry = telemetry(
+        &rx.endpoint(),
+        "protocol = \"http/protobuf\"\nservice_name = \"modelrt-test\"",
     );
+    // A logical model `fast`: deployment `primary-mini` at `bad`, then `backup-mini` at `good`.
     let gw = Gw::start_with(
-        Some(&routed(&bad.uri(), &good.uri(), &telemetry)),
+        Some(&two_deployments(
+            "fast",
+            &bad.uri(),
+            &good.uri(),
+            &telemetry,
+        )),
         FAST_EXPORT,
     )
     .await;
@@ -215,12 +221,7 @@ async fn a_streamed_failover_is_one_trace_under_the_clients_traceparent() {
 #[tokio::test]
 async fn content_is_captured_only_when_the_operator_opts_in() {
     let rx = OtlpReceiver::start().await;
-    let up = openai_upstream().await;
-    let telemetry = format!(
-        "[telemetry]\nendpoint = \"{}\"\ncapture_content = true\n",
-        rx.endpoint()
-    );
-    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &telemetry)), FAST_EXPORT).await;
+    let (_up, gw) = gw_tracing_to(&rx.endpoint(), "capture_content = true", "").await;
     let resp = client()
         .post(gw.at("/v1/chat/completions"))
         .json(&json!({"model": "mock/gpt-4o-mini",
@@ -260,12 +261,7 @@ async fn content_is_captured_only_when_the_operator_opts_in() {
 
 #[tokio::test]
 async fn with_the_collector_down_requests_are_unaffected_and_drops_are_counted() {
-    let up = openai_upstream().await;
-    let telemetry = format!(
-        "[telemetry]\nendpoint = \"http://127.0.0.1:{}\"\nqueue_size = 4\n",
-        closed_port()
-    );
-    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &telemetry)), FAST_EXPORT).await;
+    let (_up, gw) = gw_tracing_to(&collector_down(), "queue_size = 4", "").await;
     for i in 0..6 {
         let mut body = chat_body("mock/gpt-4o-mini");
         if i % 2 == 1 {
@@ -280,28 +276,22 @@ async fn with_the_collector_down_requests_are_unaffected_and_drops_are_counted()
         assert_eq!(resp.status(), 200);
         assert!(!resp.text().await.unwrap().is_empty());
     }
-    let until = tokio::time::Instant::now() + Duration::from_secs(40);
-    let (dropped, errors) = loop {
-        let text = client()
-            .get(gw.at("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let e = runtime_testkit::prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        let dropped = e.sum("modelrt_otel_spans_dropped_total", &[]);
-        let errors = e.sum("modelrt_otel_export_errors_total", &[]);
-        // 6 requests, each a request span and an upstream span (and the /metrics requests'
-        // own spans): every one dropped.
-        // A failed export is retried within the export timeout (10 s) before it counts.
-        if (dropped >= 12.0 && errors >= 1.0) || tokio::time::Instant::now() >= until {
-            assert_eq!(e.sum("modelrt_otel_spans_exported_total", &[]), 0.0);
-            break (dropped, errors);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let counts = |e: &runtime_testkit::prom::Exposition| {
+        (
+            e.sum("modelrt_otel_spans_dropped_total", &[]),
+            e.sum("modelrt_otel_export_errors_total", &[]),
+        )
     };
+    // 6 requests, each a request span and an upstream span (and the /metrics requests' own
+    // spans): every one dropped. A failed export is retried within the export timeout (10 s)
+    // before it counts.
+    let (_, e) = scrape_until(&gw, Duration::from_secs(40), |e| {
+        let (dropped, errors) = counts(e);
+        dropped >= 12.0 && errors >= 1.0
+    })
+    .await;
+    assert_eq!(e.sum("modelrt_otel_spans_exported_total", &[]), 0.0);
+    let (dropped, errors) = counts(&e);
     assert!(
         dropped >= 12.0,
         "every span is dropped and counted: {dropped}"
@@ -350,12 +340,7 @@ async fn bad_telemetry_settings_are_refused_naming_the_key() {
 #[tokio::test]
 async fn grpc_export_reaches_a_grpc_receiver() {
     let rx = OtlpReceiver::start_grpc().await;
-    let up = openai_upstream().await;
-    let telemetry = format!(
-        "[telemetry]\nendpoint = \"{}\"\nprotocol = \"grpc\"\n",
-        rx.endpoint()
-    );
-    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &telemetry)), FAST_EXPORT).await;
+    let (_up, gw) = gw_tracing_to(&rx.endpoint(), "protocol = \"grpc\"", "").await;
     let resp = client()
         .post(gw.at("/v1/chat/completions"))
         .header("traceparent", format!("00-{TRACE_ID}-{CLIENT_SPAN}-01"))
@@ -393,9 +378,7 @@ async fn grpc_export_reaches_a_grpc_receiver() {
 #[tokio::test]
 async fn a_cache_hit_is_an_event_on_the_request_span() {
     let rx = OtlpReceiver::start().await;
-    let up = openai_upstream().await;
-    let extra = format!("[telemetry]\nendpoint = \"{}\"\n", rx.endpoint());
-    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &extra)), FAST_EXPORT).await;
+    let (_up, gw) = gw_tracing_to(&rx.endpoint(), "", "").await;
     // Deterministic (temperature 0) answers are cached by default.
     let mut body = chat_body("mock/gpt-4o-mini");
     body["temperature"] = json!(0);
@@ -430,13 +413,13 @@ async fn a_cache_hit_is_an_event_on_the_request_span() {
 #[tokio::test]
 async fn a_batched_embedding_call_links_to_every_request_it_serves() {
     let rx = OtlpReceiver::start().await;
-    let up = openai_upstream().await;
     // The first request of a batch waits up to 300 ms for others.
-    let extra = format!(
-        "[cache.embedding_batch]\nmax_wait = \"300ms\"\n\n[telemetry]\nendpoint = \"{}\"\n",
-        rx.endpoint()
-    );
-    let gw = Gw::start_with(Some(&mock_config(&up.uri(), &extra)), FAST_EXPORT).await;
+    let (up, gw) = gw_tracing_to(
+        &rx.endpoint(),
+        "",
+        "[cache.embedding_batch]\nmax_wait = \"300ms\"\n",
+    )
+    .await;
     let traces = [
         ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
         ("5b8aa5a2d2c872e8321cf37308d69df2", "051581bf3cb55c13"),

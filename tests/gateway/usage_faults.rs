@@ -89,18 +89,6 @@ async fn usage_settles_on(gw: &Gw, n: u64) {
     }
 }
 
-async fn metrics(gw: &Gw) -> String {
-    client()
-        .get(gw.at("/metrics"))
-        .bearer_auth(MASTER)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Waits (bounded) until the writer says it stored `n` records in this process — asked through
 /// `/metrics`, which reads no database, so no reader opens a fresh connection meanwhile (on
 /// main a pooled connection stuck read-only or inside a dead transaction was then the only one
@@ -108,7 +96,7 @@ async fn metrics(gw: &Gw) -> String {
 async fn writer_stored(gw: &Gw, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let text = metrics(gw).await;
+        let text = metrics_text(gw).await;
         let written = text
             .lines()
             .find_map(|l| l.strip_prefix("modelrt_usage_records_written_total "))
@@ -133,7 +121,7 @@ async fn writer_stored(gw: &Gw, n: u64) {
 async fn fault_seen(gw: &Gw, kinds: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let text = metrics(gw).await;
+        let text = metrics_text(gw).await;
         let seen = text.lines().any(|l| {
             kinds.iter().any(|k| {
                 l.starts_with(&format!(

@@ -153,13 +153,10 @@ async fn anthropic_upstream(status: u16, body: &str) -> MockServer {
 }
 
 fn anthropic_config(base: &str) -> String {
+    let claude = anthropic_provider("claude", base);
     format!(
         r#"
-[providers.claude]
-type = "anthropic"
-base_url = "{base}"
-api_key = "{UPSTREAM_KEY}"
-
+{claude}
 [storage]
 enabled = false
 

@@ -10,7 +10,6 @@
 //! cost and cache result. Bodies, prompts and headers are never logged.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -26,6 +25,7 @@ use http_body::{Frame, SizeHint};
 use model_runtime::{RequestContext, UsageReport};
 use parking_lot::{Mutex, RwLock};
 
+use crate::prom::{Family, Kind, Label};
 pub use crate::route_template::route_of;
 
 /// Upper bounds of the request-duration histogram, in seconds.
@@ -148,43 +148,47 @@ impl HttpMetrics {
             .map(|(k, v)| (*k, v.clone()))
             .collect();
         series.sort_by_key(|(k, _)| *k);
-        let _ = writeln!(
+        let mut f = Family::new(
             out,
-            "# HELP modelrt_http_requests_total HTTP requests served, by route, method and status.\n# TYPE modelrt_http_requests_total counter"
+            "modelrt_http_requests_total",
+            Kind::Counter,
+            "HTTP requests served, by route, method and status.",
         );
         for ((route, method, status), c) in &series {
-            let _ = writeln!(
-                out,
-                "modelrt_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}",
-                c.count.load(Ordering::Relaxed)
+            f.sample(
+                &[("route", route), ("method", method), ("status", status)],
+                c.count.load(Ordering::Relaxed),
             );
         }
-        let _ = writeln!(
+        let mut f = Family::new(
             out,
-            "# HELP modelrt_http_request_duration_seconds Time from the request to the end of its response body (streams: the whole stream).\n# TYPE modelrt_http_request_duration_seconds histogram"
+            "modelrt_http_request_duration_seconds",
+            Kind::Histogram,
+            "Time from the request to the end of its response body (streams: the whole stream).",
         );
         for ((route, method, status), c) in &series {
-            let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
+            let labels: [Label<'_>; 3] = [("route", route), ("method", method), ("status", status)];
             let mut cum = 0;
             for (b, n) in BUCKETS.iter().zip(&c.buckets) {
                 cum += n.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "modelrt_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {cum}"
-                );
+                f.bucket(&labels, b, cum);
             }
             let count = c.count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "modelrt_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}\nmodelrt_http_request_duration_seconds_sum{{{labels}}} {}\nmodelrt_http_request_duration_seconds_count{{{labels}}} {count}",
-                c.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-            );
+            f.bucket(&labels, "+Inf", count)
+                .sample_of(
+                    "_sum",
+                    &labels,
+                    c.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+                )
+                .sample_of("_count", &labels, count);
         }
-        let _ = writeln!(
+        Family::new(
             out,
-            "# HELP modelrt_http_requests_in_flight HTTP requests being served (streams until their body ends).\n# TYPE modelrt_http_requests_in_flight gauge\nmodelrt_http_requests_in_flight {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
+            "modelrt_http_requests_in_flight",
+            Kind::Gauge,
+            "HTTP requests being served (streams until their body ends).",
+        )
+        .sample(&[], self.in_flight.load(Ordering::Relaxed));
         let mut rej: Vec<(Rejection, u64)> = self
             .rejections
             .read()
@@ -192,16 +196,14 @@ impl HttpMetrics {
             .map(|(k, v)| (*k, v.load(Ordering::Relaxed)))
             .collect();
         rej.sort_by_key(|(r, _)| (r.reason, r.code));
-        let _ = writeln!(
+        let mut f = Family::new(
             out,
-            "# HELP modelrt_gateway_rejections_total Requests the gateway refused itself, by reason (auth, limit) and error code.\n# TYPE modelrt_gateway_rejections_total counter"
+            "modelrt_gateway_rejections_total",
+            Kind::Counter,
+            "Requests the gateway refused itself, by reason (auth, limit) and error code.",
         );
         for (r, n) in rej {
-            let _ = writeln!(
-                out,
-                "modelrt_gateway_rejections_total{{reason=\"{}\",code=\"{}\"}} {n}",
-                r.reason, r.code
-            );
+            f.sample(&[("reason", &r.reason), ("code", &r.code)], n);
         }
     }
 }

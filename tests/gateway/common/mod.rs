@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use runtime_testkit::prom;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -138,17 +139,40 @@ impl Gw {
     }
 }
 
-/// The `[providers.<name>]` section of an OpenAI-type provider instance at `base` (a mock
-/// server's URI) with the tests' upstream key.
-pub fn openai_provider(name: &str, base: &str) -> String {
+/// The `[providers.<name>]` section of a provider instance of type `kind` at `base_url`, with
+/// the tests' upstream key.
+fn provider(name: &str, kind: &str, base_url: &str) -> String {
     format!(
         r#"
 [providers.{name}]
-type = "openai"
-base_url = "{base}/v1"
+type = "{kind}"
+base_url = "{base_url}"
 api_key = "{UPSTREAM_KEY}"
 "#
     )
+}
+
+/// The `[providers.<name>]` section of an OpenAI-type provider instance at `base` (a mock
+/// server's URI) with the tests' upstream key.
+pub fn openai_provider(name: &str, base: &str) -> String {
+    provider(name, "openai", &format!("{base}/v1"))
+}
+
+/// The `[providers.<name>]` section of an Anthropic-type provider instance at `base` (a mock
+/// server's URI) with the tests' upstream key.
+pub fn anthropic_provider(name: &str, base: &str) -> String {
+    provider(name, "anthropic", base)
+}
+
+/// The `[telemetry]` section exporting to the OTLP collector at `endpoint`, with `settings`
+/// (more `key = value` lines) after it.
+pub fn telemetry(endpoint: &str, settings: &str) -> String {
+    format!("[telemetry]\nendpoint = \"{endpoint}\"\n{settings}\n")
+}
+
+/// The endpoint of an OTLP collector that is down (a port nothing listens on).
+pub fn collector_down() -> String {
+    format!("http://127.0.0.1:{}", runtime_testkit::otlp::closed_port())
 }
 
 /// A config with one OpenAI-type provider instance `mock` at `base`.
@@ -408,9 +432,54 @@ pub async fn error_envelope(resp: reqwest::Response, status: u16) -> Value {
 /// An [`openai_upstream`] and the gateway started with the config `config` makes of the
 /// upstream's URL: the setup most tests begin with.
 pub async fn gw_over_openai(config: impl FnOnce(&str) -> String) -> (MockServer, Gw) {
+    gw_over_openai_with(&[], config).await
+}
+
+/// [`gw_over_openai`] with extra environment variables for the gateway.
+pub async fn gw_over_openai_with(
+    env: &[(&str, &str)],
+    config: impl FnOnce(&str) -> String,
+) -> (MockServer, Gw) {
     let up = openai_upstream().await;
-    let gw = Gw::start(Some(&config(&up.uri()))).await;
+    let gw = Gw::start_with(Some(&config(&up.uri())), env).await;
     (up, gw)
+}
+
+/// The gateway's Prometheus text (`GET /metrics`).
+pub async fn metrics_text(gw: &Gw) -> String {
+    client()
+        .get(gw.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// `GET /metrics`: the text and its strict parse (every family with HELP and TYPE, families
+/// contiguous, histograms consistent); panics with the text when it does not parse.
+pub async fn scrape(gw: &Gw) -> (String, prom::Exposition) {
+    let text = metrics_text(gw).await;
+    let expo = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    (text, expo)
+}
+
+/// [`scrape`]s every 100 ms until `done` holds for the exposition or `within` has passed, and
+/// returns the last scrape either way (the caller asserts on it).
+pub async fn scrape_until(
+    gw: &Gw,
+    within: Duration,
+    done: impl Fn(&prom::Exposition) -> bool,
+) -> (String, prom::Exposition) {
+    let until = std::time::Instant::now() + within;
+    loop {
+        let scraped = scrape(gw).await;
+        if done(&scraped.1) || std::time::Instant::now() >= until {
+            return scraped;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The JSON bodies `up` received on `path`, in order.

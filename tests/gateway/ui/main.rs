@@ -34,18 +34,12 @@ fn shots() -> PathBuf {
 }
 
 fn config(a: &str, b: &str) -> String {
+    let alpha = openai_provider("alpha", a);
+    let beta = openai_provider("beta", b);
     format!(
         r#"
-[providers.alpha]
-type = "openai"
-base_url = "{a}/v1"
-api_key = "{UPSTREAM_KEY}"
-
-[providers.beta]
-type = "openai"
-base_url = "{b}/v1"
-api_key = "{UPSTREAM_KEY}"
-
+{alpha}
+{beta}
 [router]
 backoff_base = "1ms"
 backoff_max = "2ms"

@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::prom::{Family, Kind};
+
 /// A client-read (or client-write) timeout that closed a connection or failed a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timeout {
@@ -167,68 +169,58 @@ impl Stats {
 
     /// The Prometheus lines of these counters and the open-connections gauge.
     pub(super) fn render(&self, out: &mut String, open: usize, max: usize) {
-        let mut gauge = |name: &str, help: &str, v: u64| {
-            let _ = write!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
-            );
-        };
-        gauge(
+        Family::new(
+            out,
             "modelrt_gateway_connections_open",
+            Kind::Gauge,
             "Client connections open.",
-            open as u64,
-        );
-        gauge(
+        )
+        .sample(&[], open);
+        Family::new(
+            out,
             "modelrt_gateway_connections_max",
+            Kind::Gauge,
             "The cap on open client connections (max_connections, lowered to the open-file limit).",
-            max as u64,
-        );
-        let _ = write!(
+        )
+        .sample(&[], max);
+        Family::new(
             out,
-            "# HELP modelrt_gateway_connections_accepted_total Client connections accepted.\n\
-             # TYPE modelrt_gateway_connections_accepted_total counter\n\
-             modelrt_gateway_connections_accepted_total {}\n",
-            self.accepted.load(Ordering::Relaxed)
-        );
-        let _ = write!(
+            "modelrt_gateway_connections_accepted_total",
+            Kind::Counter,
+            "Client connections accepted.",
+        )
+        .sample(&[], self.accepted.load(Ordering::Relaxed));
+        let mut f = Family::new(
             out,
-            "# HELP modelrt_gateway_connection_timeouts_total Client connections closed (or requests failed with 408) by a timeout, by phase.\n\
-             # TYPE modelrt_gateway_connection_timeouts_total counter\n"
+            "modelrt_gateway_connection_timeouts_total",
+            Kind::Counter,
+            "Client connections closed (or requests failed with 408) by a timeout, by phase.",
         );
         for t in Timeout::ALL {
-            let _ = writeln!(
-                out,
-                "modelrt_gateway_connection_timeouts_total{{phase=\"{}\"}} {}",
-                t.label(),
-                self.timeouts(t)
-            );
+            f.sample(&[("phase", &t.label())], self.timeouts(t));
         }
-        let _ = write!(
+        let mut f = Family::new(
             out,
-            "# HELP modelrt_gateway_connections_shed_total Client connections closed or limited to protect the gateway, by reason.\n\
-             # TYPE modelrt_gateway_connections_shed_total counter\n"
+            "modelrt_gateway_connections_shed_total",
+            Kind::Counter,
+            "Client connections closed or limited to protect the gateway, by reason.",
         );
         for s in Shed::ALL {
-            let _ = writeln!(
-                out,
-                "modelrt_gateway_connections_shed_total{{reason=\"{}\"}} {}",
-                s.label(),
-                self.shed_count(s)
-            );
+            f.sample(&[("reason", &s.label())], self.shed_count(s));
         }
-        let _ = write!(
+        let mut f = Family::new(
             out,
-            "# HELP modelrt_gateway_requests_rejected_total Requests answered 503 before any handler, by reason.\n\
-             # TYPE modelrt_gateway_requests_rejected_total counter\n"
+            "modelrt_gateway_requests_rejected_total",
+            Kind::Counter,
+            "Requests answered 503 before any handler, by reason.",
         );
         for (r, label) in [
             (Rejected::Overloaded, "overloaded"),
             (Rejected::Draining, "draining"),
         ] {
-            let _ = writeln!(
-                out,
-                "modelrt_gateway_requests_rejected_total{{reason=\"{label}\"}} {}",
-                self.rejected[r as usize].load(Ordering::Relaxed)
+            f.sample(
+                &[("reason", &label)],
+                self.rejected[r as usize].load(Ordering::Relaxed),
             );
         }
     }

@@ -3,7 +3,6 @@
 //! counts what was sent and what failed, and the OTLP/HTTP client over the workspace's
 //! reqwest, run on the gateway's tokio runtime.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,6 +12,8 @@ use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
+
+use crate::prom::{Family, Kind};
 
 /// What the export path counted (`modelrt_otel_*` on `/metrics`).
 #[derive(Debug, Default)]
@@ -28,27 +29,36 @@ pub struct Stats {
 impl Stats {
     /// Appends the `modelrt_otel_*` families in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let _ = writeln!(
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Family::new(
             out,
-            "# HELP modelrt_otel_spans_exported_total Spans the OTLP collector accepted.\n# TYPE modelrt_otel_spans_exported_total counter\nmodelrt_otel_spans_exported_total {}",
-            self.exported.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
+            "modelrt_otel_spans_exported_total",
+            Kind::Counter,
+            "Spans the OTLP collector accepted.",
+        )
+        .sample(&[], load(&self.exported));
+        Family::new(
             out,
-            "# HELP modelrt_otel_spans_dropped_total Spans never delivered: the export queue was full (queue_full) or their batch could not be sent (export_failed).\n# TYPE modelrt_otel_spans_dropped_total counter\nmodelrt_otel_spans_dropped_total{{reason=\"queue_full\"}} {}\nmodelrt_otel_spans_dropped_total{{reason=\"export_failed\"}} {}",
-            self.dropped_queue_full.load(Ordering::Relaxed),
-            self.dropped_export_failed.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
+            "modelrt_otel_spans_dropped_total",
+            Kind::Counter,
+            "Spans never delivered: the export queue was full (queue_full) or their batch could not be sent (export_failed).",
+        )
+        .sample(&[("reason", &"queue_full")], load(&self.dropped_queue_full))
+        .sample(&[("reason", &"export_failed")], load(&self.dropped_export_failed));
+        Family::new(
             out,
-            "# HELP modelrt_otel_export_errors_total Batches the OTLP exporter failed to send.\n# TYPE modelrt_otel_export_errors_total counter\nmodelrt_otel_export_errors_total {}",
-            self.export_errors.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
+            "modelrt_otel_export_errors_total",
+            Kind::Counter,
+            "Batches the OTLP exporter failed to send.",
+        )
+        .sample(&[], load(&self.export_errors));
+        Family::new(
             out,
-            "# HELP modelrt_otel_queue_spans Spans ended and not yet exported.\n# TYPE modelrt_otel_queue_spans gauge\nmodelrt_otel_queue_spans {}",
-            self.pending.load(Ordering::Relaxed)
-        );
+            "modelrt_otel_queue_spans",
+            Kind::Gauge,
+            "Spans ended and not yet exported.",
+        )
+        .sample(&[], self.pending.load(Ordering::Relaxed));
     }
 }
 

@@ -4,7 +4,6 @@
 //! tonic). A request never waits for it; a failed export is counted and dropped (the values
 //! are cumulative: the next export carries them); the last export runs at shutdown.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert::{self, Times};
 use super::source::MetricsSource;
+use crate::prom::{Family, Kind};
 use crate::telemetry::{OtlpProtocol, TracesConfig};
 
 /// How long one export may take before it counts as failed.
@@ -36,21 +36,25 @@ static STATS: OnceLock<Arc<MetricStats>> = OnceLock::new();
 /// Appends the `modelrt_otel_metric_*` families (when metrics are exported).
 pub fn render(out: &mut String) {
     let Some(s) = STATS.get() else { return };
-    let _ = writeln!(
-        out,
-        "# HELP modelrt_otel_metric_exports_total Metric export requests the OTLP collector accepted.\n# TYPE modelrt_otel_metric_exports_total counter\nmodelrt_otel_metric_exports_total {}",
-        s.exports.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP modelrt_otel_metric_export_errors_total Metric export requests that could not be sent (dropped; the next export carries the cumulative values).\n# TYPE modelrt_otel_metric_export_errors_total counter\nmodelrt_otel_metric_export_errors_total {}",
-        s.errors.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP modelrt_otel_metric_points_exported_total Data points the OTLP collector accepted.\n# TYPE modelrt_otel_metric_points_exported_total counter\nmodelrt_otel_metric_points_exported_total {}",
-        s.points.load(Ordering::Relaxed)
-    );
+    for (name, help, count) in [
+        (
+            "modelrt_otel_metric_exports_total",
+            "Metric export requests the OTLP collector accepted.",
+            &s.exports,
+        ),
+        (
+            "modelrt_otel_metric_export_errors_total",
+            "Metric export requests that could not be sent (dropped; the next export carries the cumulative values).",
+            &s.errors,
+        ),
+        (
+            "modelrt_otel_metric_points_exported_total",
+            "Data points the OTLP collector accepted.",
+            &s.points,
+        ),
+    ] {
+        Family::new(out, name, Kind::Counter, help).sample(&[], count.load(Ordering::Relaxed));
+    }
 }
 
 enum Transport {
