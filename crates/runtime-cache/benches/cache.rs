@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
     });
 
     // The parts of a hit, for reference.
-    let key = chat_key("fake", &req).expect("key");
+    let key = chat_key("fake", &req.model, &req).expect("key");
     let cache = cached.cache().expect("cache").clone();
     let entry = rt.block_on(cache.get(&key, None)).expect("entry");
     c.bench_function("hit_parts/backend_get", |b| {
@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("key_hashing");
     g.throughput(Throughput::Bytes(size as u64));
     g.bench_function(format!("chat_key_{size}B"), |b| {
-        b.iter(|| chat_key("openai", &req).expect("key"))
+        b.iter(|| chat_key("openai", &req.model, &req).expect("key"))
     });
     let raw = serde_json::to_vec(&req).expect("json");
     g.bench_function(format!("sha256_only_{size}B"), |b| {
@@ -91,7 +91,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("embedding_keys_100_texts", |b| {
         b.iter(|| {
-            let keys = EmbeddingKeys::new("openai", &ereq).expect("keys");
+            let keys = EmbeddingKeys::new("openai", &ereq.model, &ereq).expect("keys");
             texts.iter().map(|t| keys.key(t)).collect::<Vec<_>>()
         })
     });

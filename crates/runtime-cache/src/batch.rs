@@ -8,8 +8,8 @@ use std::time::Instant;
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use runtime_core::{
-    Embedding, EmbeddingRequest, EmbeddingResponse, Error, RequestContext, ResponseMeta, Result,
-    Service, ServiceExt, TimeoutPhase, Usage,
+    Call, Embedding, EmbeddingRequest, EmbeddingResponse, Error, Failure, RequestContext,
+    ResponseMeta, Result, Service, ServiceExt, TimeoutPhase, Usage,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
@@ -88,24 +88,38 @@ pub fn batch_limit(provider: &dyn Service, max_batch: usize) -> usize {
         .max(1)
 }
 
-/// Sends `req` in calls of at most `limit` inputs (a few at a time) and reassembles the
-/// answers in input order, usage summed.
+/// `req` embedded by `provider` as `model` (the call's model: when it is not `req.model`, the
+/// call goes re-targeted, the body not copied), keeping a routed failure's route.
+pub(crate) async fn embed_as(
+    provider: &dyn Service,
+    req: &EmbeddingRequest,
+    model: &str,
+    ctx: &RequestContext,
+) -> Result<EmbeddingResponse, Failure> {
+    provider
+        .call_typed(Call::embed(req).with_model(model), ctx)
+        .await
+}
+
+/// Sends `req` as `model` in calls of at most `limit` inputs (a few at a time) and
+/// reassembles the answers in input order, usage summed. The per-chunk requests name `model`.
 pub async fn embed_in_chunks(
     provider: &dyn Service,
     req: &EmbeddingRequest,
+    model: &str,
     ctx: &RequestContext,
     limit: usize,
 ) -> Result<EmbeddingResponse> {
     let limit = limit.max(1);
     if req.input.len() <= limit {
-        return provider.embed(req, ctx).await;
+        return Ok(embed_as(provider, req, model, ctx).await?);
     }
     let chunks: Vec<EmbeddingRequest> = req
         .input
         .chunks(limit)
         .map(|c| EmbeddingRequest {
             input: c.to_vec(),
-            ..without_input(req)
+            ..without_input(req, model)
         })
         .collect();
     let parts: Vec<(usize, EmbeddingResponse)> = futures::stream::iter(chunks)
@@ -141,9 +155,10 @@ pub async fn embed_in_chunks(
     Ok(out)
 }
 
-fn without_input(req: &EmbeddingRequest) -> EmbeddingRequest {
+/// `req`'s parameters naming `model`, without its texts.
+fn without_input(req: &EmbeddingRequest, model: &str) -> EmbeddingRequest {
     EmbeddingRequest {
-        model: req.model.clone(),
+        model: model.to_owned(),
         input: Vec::new(),
         tokens: Vec::new(),
         dimensions: req.dimensions,
@@ -214,8 +229,8 @@ struct Inner {
 /// of the batch. A caller that goes away (future dropped or context cancelled) does not
 /// affect the others; when every caller of a batch is gone the upstream call is dropped.
 ///
-/// Requests are only coalesced when everything but the input texts is the same (model,
-/// dimensions, encoding, user, `extra`) and they carry the same per-request credential.
+/// Requests are only coalesced when everything but the input texts is the same (the model
+/// served, dimensions, encoding, user, `extra`) and they carry the same per-request credential.
 #[derive(Clone)]
 pub struct EmbeddingBatcher {
     inner: Arc<Inner>,
@@ -257,25 +272,30 @@ impl EmbeddingBatcher {
         &self.inner.stats
     }
 
-    /// Embeds `req` through `provider`, sharing upstream calls with concurrent requests.
+    /// Embeds `req` through `provider` as `model` (the call's model, which may not be
+    /// `req.model`), sharing upstream calls with concurrent requests for the same model: the
+    /// batched requests name `model`.
     pub async fn embed(
         &self,
         provider: &Arc<dyn Service>,
         req: &EmbeddingRequest,
+        model: &str,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse> {
         if req.input.is_empty() {
-            return provider.embed(req, ctx).await;
+            return Ok(embed_as(provider.as_ref(), req, model, ctx).await?);
         }
         let limit = batch_limit(provider.as_ref(), self.inner.config.max_batch);
-        let group = group_key(provider, req, ctx);
+        let group = group_key(provider, req, model, ctx);
+        // What every batched request of the group carries but the texts.
+        let template = without_input(req, model);
         let receivers: Vec<(usize, oneshot::Receiver<Result<Part>>)> = req
             .input
             .chunks(limit)
             .map(|c| {
                 (
                     c.len(),
-                    self.submit(group, provider, req, c.to_vec(), ctx, limit),
+                    self.submit(group, provider, &template, c.to_vec(), ctx, limit),
                 )
             })
             .collect();
@@ -285,7 +305,7 @@ impl EmbeddingBatcher {
                 .map(|(n, rx)| async move { (n, rx.await) }),
         );
         let parts = tokio::select! {
-            parts = wait_until(ctx, provider.name(), &req.model, wait) => parts?,
+            parts = wait_until(ctx, provider.name(), model, wait) => parts?,
             () = ctx.cancel.cancelled() => return Err(Error::Cancelled),
         };
         let mut out = EmbeddingResponse {
@@ -296,7 +316,7 @@ impl EmbeddingBatcher {
         for (i, (n, part)) in parts.into_iter().enumerate() {
             let part = part.map_err(|_| Error::Stream {
                 provider: provider.name().to_owned(),
-                model: req.model.clone(),
+                model: model.to_owned(),
                 error_type: None,
                 message: "the embedding batch ended without an answer".into(),
                 transient: true,
@@ -305,7 +325,7 @@ impl EmbeddingBatcher {
             if part.vectors.len() != n {
                 return Err(Error::decode(
                     provider.name(),
-                    &req.model,
+                    model,
                     "embeddings",
                     "batch returned the wrong number of vectors",
                     "",
@@ -337,7 +357,7 @@ impl EmbeddingBatcher {
         &self,
         group: GroupKey,
         provider: &Arc<dyn Service>,
-        req: &EmbeddingRequest,
+        template: &EmbeddingRequest,
         texts: Vec<String>,
         ctx: &RequestContext,
         limit: usize,
@@ -356,7 +376,7 @@ impl EmbeddingBatcher {
                 Pending {
                     id,
                     provider: provider.clone(),
-                    template: without_input(req),
+                    template: template.clone(),
                     ctx: RequestContext {
                         request_id: ctx.request_id.clone(),
                         deadline: ctx.deadline,
@@ -442,17 +462,20 @@ async fn wait_until<F: Future>(
     }
 }
 
+/// The batch `req` served as `model` may join.
 fn group_key(
     provider: &Arc<dyn Service>,
     req: &EmbeddingRequest,
+    model: &str,
     ctx: &RequestContext,
 ) -> GroupKey {
     let mut h = Sha256::new();
-    // Everything but the texts: model, dimensions, encoding, user and every `extra` field.
+    // Everything but the texts: the model served, dimensions, encoding, user and every
+    // `extra` field.
     let mut buf = Vec::with_capacity(128);
     let _ = serde_json::to_writer(
         &mut buf,
-        &(&req.model, req.dimensions, req.encoding_format, &req.user),
+        &(model, req.dimensions, req.encoding_format, &req.user),
     );
     canonical_object_into(&mut buf, &req.extra, &[]);
     h.update(&buf);

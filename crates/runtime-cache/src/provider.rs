@@ -15,7 +15,7 @@ use runtime_core::{
 };
 
 use crate::backend::Decoded;
-use crate::batch::{EmbeddingBatcher, batch_limit, embed_in_chunks};
+use crate::batch::{EmbeddingBatcher, batch_limit, embed_as, embed_in_chunks};
 use crate::cache::ResponseCache;
 use crate::config::{BatchConfig, CacheConfig};
 use crate::control::{reads, writes};
@@ -45,8 +45,9 @@ pub const CACHED_INPUTS_ANNOTATION: &str = "cache_hit_inputs";
 /// - [`ResponseMeta::cache_hit`] is `Some(true)` on a hit, `Some(false)` when the cache was
 ///   consulted or written and missed, `None` when it did not apply (mode `off`, sampling not
 ///   deterministic, cache disabled).
-/// - A call a layer above re-targeted ([`Call::is_retargeted`]) is passed through as it is:
-///   its key would name the body's model, not the one served.
+/// - Keys name the model served, [`Call::model`]: a call a layer above re-targeted
+///   ([`Call::is_retargeted`]) shares its entries with direct calls naming that model, and
+///   goes upstream re-targeted as it came (the body is not copied).
 pub struct CachedProvider {
     inner: Arc<dyn Service>,
     cache: Option<ResponseCache>,
@@ -220,21 +221,23 @@ impl CachedProvider {
         }
     }
 
-    /// Embeddings from upstream: through the batcher when on, else split to the upstream's
-    /// limit; a request within it goes as one call (keeping a routed failure's route).
+    /// Embeddings of `req` served as `model` from upstream: through the batcher when on,
+    /// else split to the upstream's limit; a request within it goes as one call (re-targeted
+    /// when `model` is not the body's, keeping a routed failure's route).
     async fn send_embeddings(
         &self,
         req: &EmbeddingRequest,
+        model: &str,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse, Failure> {
         match &self.batcher {
-            Some(b) => Ok(b.embed(&self.inner, req, ctx).await?),
+            Some(b) => Ok(b.embed(&self.inner, req, model, ctx).await?),
             None => {
                 let limit = batch_limit(self.inner.as_ref(), usize::MAX);
                 if req.input.len() <= limit {
-                    return self.inner.call_typed(Call::embed(req), ctx).await;
+                    return embed_as(self.inner.as_ref(), req, model, ctx).await;
                 }
-                Ok(embed_in_chunks(self.inner.as_ref(), req, ctx, limit).await?)
+                Ok(embed_in_chunks(self.inner.as_ref(), req, model, ctx, limit).await?)
             }
         }
     }
@@ -500,11 +503,11 @@ impl CachedProvider {
         let Some(cache) = self.active(ctx) else {
             return self.inner.call(call, ctx).await;
         };
-        let Ok(key) = rerank_key(self.inner.name(), req) else {
+        let Ok(key) = rerank_key(self.inner.name(), call.model, req) else {
             self.stats.bypass();
             return self.inner.call(call, ctx).await;
         };
-        self.answer(cache, key, ctx, &req.model, || {
+        self.answer(cache, key, ctx, call.model, || {
             self.inner.call_typed(call, ctx)
         })
         .await
@@ -518,7 +521,7 @@ impl CachedProvider {
         ctx: &RequestContext,
     ) -> Result<Reply, Failure> {
         let Some((cache, key)) = self.plan(ctx, req.temperature, || {
-            chat_key(self.inner.name(), req).ok()
+            chat_key(self.inner.name(), call.model, req).ok()
         }) else {
             return self.inner.call(call, ctx).await;
         };
@@ -527,7 +530,7 @@ impl CachedProvider {
                 .cached_stream(call, cache, key, ctx, StoreAs::Chat)
                 .await;
         }
-        self.answer(cache, key, ctx, &req.model, || {
+        self.answer(cache, key, ctx, call.model, || {
             self.inner.call_typed(call, ctx)
         })
         .await
@@ -577,7 +580,7 @@ impl CachedProvider {
         ctx: &RequestContext,
     ) -> Result<Reply, Failure> {
         let Some((cache, key)) = self.plan(ctx, req.temperature, || {
-            completion_key(self.inner.name(), req).ok()
+            completion_key(self.inner.name(), call.model, req).ok()
         }) else {
             return self.inner.call(call, ctx).await;
         };
@@ -586,28 +589,31 @@ impl CachedProvider {
                 .cached_stream(call, cache, key, ctx, StoreAs::Completion)
                 .await;
         }
-        self.answer(cache, key, ctx, &req.model, || {
+        self.answer(cache, key, ctx, call.model, || {
             self.inner.call_typed(call, ctx)
         })
         .await
         .map(Reply::Completion)
     }
 
+    /// Embeddings of `req` served as `model` (the call's): per text from the cache, the
+    /// missing texts from upstream in a request naming `model`.
     async fn cached_embed(
         &self,
         req: &EmbeddingRequest,
+        model: &str,
         ctx: &RequestContext,
     ) -> Result<EmbeddingResponse, Failure> {
         if req.input.is_empty() {
             // Nothing to look up: the provider decides what an empty request means.
-            return self.send_embeddings(req, ctx).await;
+            return self.send_embeddings(req, model, ctx).await;
         }
         let Some(cache) = self.active(ctx) else {
-            return self.send_embeddings(req, ctx).await;
+            return self.send_embeddings(req, model, ctx).await;
         };
-        let Ok(keys) = EmbeddingKeys::new(self.inner.name(), req) else {
+        let Ok(keys) = EmbeddingKeys::new(self.inner.name(), model, req) else {
             self.stats.bypass();
-            return self.send_embeddings(req, ctx).await;
+            return self.send_embeddings(req, model, ctx).await;
         };
         let keys: Vec<CacheKey> = req.input.iter().map(|t| keys.key(t)).collect();
         let mut found: Vec<Option<(String, Vec<f32>)>> = if reads(ctx.cache.mode) {
@@ -640,22 +646,23 @@ impl CachedProvider {
             wanted.push(Some(idx));
         }
 
-        // An answer served from the cache alone names the provider the model names
-        // (`provider/model`), not the layer below (the dispatcher), so cache hits are
-        // counted under the provider that produced the vectors.
+        // An answer served from the cache alone names the provider the model served names
+        // (`provider/model`, the dispatcher's form), not the layer below (the dispatcher), so
+        // cache hits are counted under the provider that produced the vectors.
         let mut meta = ResponseMeta {
-            provider: Some(match req.model.split_once('/') {
+            provider: Some(match model.split_once('/') {
                 Some((p, _)) if !p.is_empty() => p.to_owned(),
                 _ => self.inner.name().to_owned(),
             }),
             ..ResponseMeta::default()
         };
         let mut usage = Some(Usage::default());
-        let mut model = None;
+        let mut answered = None;
         let mut fetched: Vec<Vec<f32>> = Vec::new();
         if !missing.is_empty() {
+            // A request of its own, naming the model served: it is not re-targeted any more.
             let sub = EmbeddingRequest {
-                model: req.model.clone(),
+                model: model.to_owned(),
                 input: missing,
                 tokens: Vec::new(),
                 dimensions: req.dimensions,
@@ -664,13 +671,13 @@ impl CachedProvider {
                 extra: req.extra.clone(),
             };
             let started = Instant::now();
-            let mut resp = self.send_embeddings(&sub, ctx).await?;
+            let mut resp = self.send_embeddings(&sub, model, ctx).await?;
             let elapsed = started.elapsed();
             resp.data.sort_by_key(|e| e.index);
             if resp.data.len() != sub.input.len() {
                 return Err(Failure::from(runtime_core::Error::decode(
                     self.inner.name(),
-                    &req.model,
+                    model,
                     "embeddings",
                     format!(
                         "expected {} vectors, got {}",
@@ -692,11 +699,11 @@ impl CachedProvider {
             }
             usage = resp.usage;
             meta = resp.meta;
-            model = Some(resp.model);
+            answered = Some(resp.model);
         }
-        let model = model
+        let answered = answered
             .or_else(|| found.iter().flatten().next().map(|(m, _)| m.clone()))
-            .unwrap_or_else(|| req.model.clone());
+            .unwrap_or_else(|| model.to_owned());
         let data = wanted
             .into_iter()
             .enumerate()
@@ -714,7 +721,7 @@ impl CachedProvider {
             serde_json::Value::from(cached_inputs),
         );
         Ok(EmbeddingResponse {
-            model,
+            model: answered,
             data,
             usage,
             meta,
@@ -742,13 +749,13 @@ impl Service for CachedProvider {
     /// deterministic: no `temperature` is needed; `cache_control` modes and `force` apply as
     /// for every call). Counting, listings and probes pass through.
     async fn call(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply, Failure> {
-        if call.is_retargeted() {
-            return self.inner.call(call, ctx).await;
-        }
         match call.op {
             Op::Chat(r) => self.cached_chat(call, r, ctx).await,
             Op::Complete(r) => self.cached_complete(call, r, ctx).await,
-            Op::Embed(r) => self.cached_embed(r, ctx).await.map(Reply::Embeddings),
+            Op::Embed(r) => self
+                .cached_embed(r, call.model, ctx)
+                .await
+                .map(Reply::Embeddings),
             Op::Rerank(r) => self.cached_rerank(call, r, ctx).await,
             _ => self.inner.call(call, ctx).await,
         }

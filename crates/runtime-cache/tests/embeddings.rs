@@ -239,6 +239,7 @@ async fn concurrent_requests_are_coalesced_and_usage_apportioned() {
             b.embed(
                 &p,
                 &EmbeddingRequest::new("e", input),
+                "e",
                 &RequestContext::default(),
             )
             .await
@@ -323,6 +324,7 @@ async fn apportioned_usage_adds_up_exactly() {
             b.embed(
                 &p,
                 &EmbeddingRequest::new("e", vec!["y".repeat(i + 1)]),
+                "e",
                 &RequestContext::default(),
             )
             .await
@@ -363,6 +365,7 @@ async fn an_upstream_error_reaches_every_caller() {
             b.embed(
                 &p,
                 &EmbeddingRequest::new("e", vec![format!("t{i}")]),
+                "e",
                 &RequestContext::default(),
             )
             .await
@@ -391,7 +394,7 @@ async fn a_cancelled_caller_does_not_fail_the_others() {
     let spawn = |text: &str, ctx: RequestContext| {
         let (b, p) = (b.clone(), p.clone());
         let req = EmbeddingRequest::new("e", vec![text.to_owned()]);
-        tokio::spawn(async move { b.embed(&p, &req, &ctx).await })
+        tokio::spawn(async move { b.embed(&p, &req, &req.model, &ctx).await })
     };
     // Dropped before the batch goes: its text is not sent.
     let early = spawn("early", RequestContext::default());
@@ -438,7 +441,7 @@ async fn different_parameters_are_not_coalesced() {
                 api_key: key.map(runtime_core::Secret::new),
                 ..RequestContext::default()
             };
-            b.embed(&p, &req, &ctx).await
+            b.embed(&p, &req, &req.model, &ctx).await
         }));
     }
     for t in tasks {
@@ -463,7 +466,7 @@ async fn a_caller_deadline_ends_only_that_caller() {
         let (b, p) = (b.clone(), p.clone());
         tokio::spawn(async move {
             let ctx = RequestContext::default().with_timeout(Duration::from_millis(30));
-            b.embed(&p, &EmbeddingRequest::new("e", vec!["x".into()]), &ctx)
+            b.embed(&p, &EmbeddingRequest::new("e", vec!["x".into()]), "e", &ctx)
                 .await
         })
     };
@@ -473,6 +476,7 @@ async fn a_caller_deadline_ends_only_that_caller() {
             b.embed(
                 &p,
                 &EmbeddingRequest::new("e", vec!["y".into()]),
+                "e",
                 &RequestContext::default(),
             )
             .await
