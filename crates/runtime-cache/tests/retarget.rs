@@ -11,7 +11,7 @@ use runtime_cache::{BatchConfig, CachedProvider, ResponseCache};
 use runtime_core::{
     AssistantMessage, CacheControl, CacheMode, Call, Capabilities, ChatRequest, ChatResponse,
     CompletionRequest, CompletionResponse, Content, Embedding, EmbeddingRequest, EmbeddingResponse,
-    Error, Failure, FinishReason, Message, Op, Reply, RequestContext, RerankRequest,
+    Error, Failure, FinishReason, FromReply, Message, Op, Reply, RequestContext, RerankRequest,
     RerankResponse, RerankResult, Service, ServiceExt,
 };
 
@@ -130,96 +130,63 @@ fn setup() -> (Arc<Upstream>, CachedProvider) {
     (up, cached)
 }
 
-fn chat_req(model: &str) -> ChatRequest {
-    let mut r = ChatRequest::new(model, vec![Message::user("hi")]);
-    r.temperature = Some(0.0);
-    r
-}
-
-/// `req` sent as `model` (re-targeted when it is not `req.model`): the answer text and
-/// whether it was a hit.
+/// `call`'s answer from `c` in `ctx`.
 #[allow(clippy::unwrap_used)] // A test helper: a failed call fails the test.
-async fn chat(c: &CachedProvider, req: &ChatRequest, model: &str) -> (String, Option<bool>) {
-    let ctx = RequestContext::default();
-    let r: ChatResponse = c
-        .call_typed(Call::chat(req).with_model(model), &ctx)
-        .await
-        .unwrap();
-    (r.message.text().unwrap_or_default(), r.meta.cache_hit)
+async fn answer<T: FromReply>(c: &CachedProvider, call: Call<'_>, ctx: &RequestContext) -> T {
+    c.call_typed(call, ctx).await.unwrap()
+}
+
+/// The calls every kind is checked with, `send(body model, call model)` answering with its
+/// text and whether it was a hit: `a` re-targeted to `b` is a miss (upstream call number
+/// `n`), then a hit; a direct call naming `b` hits the same entry; one naming `a` misses.
+async fn shares_entries_with_the_model_served(
+    send: impl AsyncFn(&str, &str) -> (String, Option<bool>),
+    n: usize,
+) {
+    let (b, a) = (format!("b#{n}"), format!("a#{}", n + 1));
+    assert_eq!(send("a", "b").await, (b.clone(), Some(false)));
+    assert_eq!(send("a", "b").await, (b.clone(), Some(true)));
+    assert_eq!(send("b", "b").await, (b, Some(true)));
+    assert_eq!(send("a", "a").await, (a, Some(false)));
 }
 
 #[tokio::test]
-async fn a_retargeted_chat_is_cached_under_the_model_served() {
-    let (up, c) = setup();
-    let body = chat_req("a");
-    assert_eq!(chat(&c, &body, "b").await, ("b#1".into(), Some(false)));
-    assert_eq!(chat(&c, &body, "b").await, ("b#1".into(), Some(true)));
-    // A direct call naming `b` shares the entry; one naming `a` does not.
-    assert_eq!(
-        chat(&c, &chat_req("b"), "b").await,
-        ("b#1".into(), Some(true))
-    );
-    assert_eq!(
-        chat(&c, &chat_req("a"), "a").await,
-        ("a#2".into(), Some(false))
-    );
-    // Upstream was asked for `b` with the body as it came (naming `a`).
-    assert_eq!(
-        up.seen(),
-        vec![seen("chat", "b", "a", &[]), seen("chat", "a", "a", &[])]
-    );
-    assert_eq!(body.model, "a");
-}
-
-#[tokio::test]
-async fn a_retargeted_completion_and_ranking_are_cached_under_the_model_served() {
+async fn retargeted_chat_completion_and_ranking_are_cached_under_the_model_served() {
     let (up, c) = setup();
     let ctx = RequestContext::default();
-    let cmpl = |model: &str| CompletionRequest {
-        model: model.into(),
-        prompt: "p".into(),
-        temperature: Some(0.0),
-        ..CompletionRequest::default()
+    let chat = async |body: &str, model: &str| {
+        let mut req = ChatRequest::new(body, vec![Message::user("hi")]);
+        req.temperature = Some(0.0);
+        let r: ChatResponse = answer(&c, Call::chat(&req).with_model(model), &ctx).await;
+        (r.message.text().unwrap_or_default(), r.meta.cache_hit)
     };
-    let complete = async |req: &CompletionRequest, model: &str| {
-        let r: CompletionResponse = c
-            .call_typed(Call::complete(req).with_model(model), &ctx)
-            .await
-            .unwrap();
+    shares_entries_with_the_model_served(chat, 1).await;
+    let complete = async |body: &str, model: &str| {
+        let req = CompletionRequest {
+            model: body.into(),
+            prompt: "p".into(),
+            temperature: Some(0.0),
+            ..CompletionRequest::default()
+        };
+        let r: CompletionResponse = answer(&c, Call::complete(&req).with_model(model), &ctx).await;
         (r.text, r.meta.cache_hit)
     };
-    let body = cmpl("a");
-    assert_eq!(complete(&body, "b").await, ("b#1".into(), Some(false)));
-    assert_eq!(complete(&body, "b").await, ("b#1".into(), Some(true)));
-    assert_eq!(complete(&cmpl("b"), "b").await, ("b#1".into(), Some(true)));
-    assert_eq!(complete(&cmpl("a"), "a").await, ("a#2".into(), Some(false)));
-
-    let rr = |model: &str| RerankRequest::new(model, "q", vec!["d".into()]);
-    let rerank = async |req: &RerankRequest, model: &str| {
-        let r: RerankResponse = c
-            .call_typed(Call::rerank(req).with_model(model), &ctx)
-            .await
-            .unwrap();
+    shares_entries_with_the_model_served(complete, 3).await;
+    let rerank = async |body: &str, model: &str| {
+        let req = RerankRequest::new(body, "q", vec!["d".into()]);
+        let r: RerankResponse = answer(&c, Call::rerank(&req).with_model(model), &ctx).await;
         (r.id, r.meta.cache_hit)
     };
-    let body = rr("a");
-    assert_eq!(rerank(&body, "b").await, ("b#3".into(), Some(false)));
-    assert_eq!(rerank(&body, "b").await, ("b#3".into(), Some(true)));
-    assert_eq!(rerank(&rr("b"), "b").await, ("b#3".into(), Some(true)));
-    assert_eq!(rerank(&rr("a"), "a").await, ("a#4".into(), Some(false)));
+    shares_entries_with_the_model_served(rerank, 5).await;
+    // Upstream was asked for `b` with the body as it came (naming `a`).
+    let calls = |op| [seen(op, "b", "a", &[]), seen(op, "a", "a", &[])];
     assert_eq!(
         up.seen(),
-        vec![
-            seen("text_completion", "b", "a", &[]),
-            seen("text_completion", "a", "a", &[]),
-            seen("rerank", "b", "a", &[]),
-            seen("rerank", "a", "a", &[]),
-        ]
+        [calls("chat"), calls("text_completion"), calls("rerank")].concat()
     );
 }
 
 /// `input` embedded as `model` from a body naming `body`, in `ctx`.
-#[allow(clippy::unwrap_used)] // A test helper: a failed call fails the test.
 async fn embed(
     c: &CachedProvider,
     body: &str,
@@ -228,9 +195,7 @@ async fn embed(
     ctx: &RequestContext,
 ) -> EmbeddingResponse {
     let req = EmbeddingRequest::new(body, input.iter().map(|t| (*t).to_owned()).collect());
-    c.call_typed(Call::embed(&req).with_model(model), ctx)
-        .await
-        .unwrap()
+    answer(c, Call::embed(&req).with_model(model), ctx).await
 }
 
 /// Each vector's call number (the second component): which upstream call produced it.

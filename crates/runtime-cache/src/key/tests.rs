@@ -303,45 +303,26 @@ fn embedding_keys() {
     let keys = EmbeddingKeys::new("p", &req.model, &req).unwrap();
     assert_eq!(keys.key("a"), keys.key("a"));
     assert_ne!(keys.key("a"), keys.key("b"));
+    // The key of text `a` of `r` served by `provider` as its own model.
+    let key_a = |provider: &str, r: &EmbeddingRequest| {
+        EmbeddingKeys::new(provider, &r.model, r).unwrap().key("a")
+    };
     let mut other = req.clone();
     other.dimensions = Some(256);
-    assert_ne!(
-        EmbeddingKeys::new("p", &other.model, &other)
-            .unwrap()
-            .key("a"),
-        keys.key("a")
-    );
+    assert_ne!(key_a("p", &other), keys.key("a"));
     let mut user = req.clone();
     user.user = Some("u".into());
     user.encoding_format = Some(runtime_core::EncodingFormat::Base64);
     user.extra.insert("metadata".into(), json!({"a": 1}));
-    assert_eq!(
-        EmbeddingKeys::new("p", &user.model, &user)
-            .unwrap()
-            .key("a"),
-        keys.key("a")
-    );
+    assert_eq!(key_a("p", &user), keys.key("a"));
     let mut task = req.clone();
     task.extra
         .insert("task_type".into(), json!("RETRIEVAL_QUERY"));
-    assert_ne!(
-        EmbeddingKeys::new("p", &task.model, &task)
-            .unwrap()
-            .key("a"),
-        keys.key("a")
-    );
-    assert_ne!(
-        EmbeddingKeys::new("q", &req.model, &req).unwrap().key("a"),
-        keys.key("a")
-    );
+    assert_ne!(key_a("p", &task), keys.key("a"));
+    assert_ne!(key_a("q", &req), keys.key("a"));
     let mut model = req;
     model.model = "f".into();
-    assert_ne!(
-        EmbeddingKeys::new("p", &model.model, &model)
-            .unwrap()
-            .key("a"),
-        keys.key("a")
-    );
+    assert_ne!(key_a("p", &model), keys.key("a"));
 }
 
 /// A call re-targeted from `a` to `b` keys by `b`: the key of a direct call naming `b`,
