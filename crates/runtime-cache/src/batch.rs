@@ -156,7 +156,7 @@ pub async fn embed_in_chunks(
 }
 
 /// `req`'s parameters naming `model`, without its texts.
-fn without_input(req: &EmbeddingRequest, model: &str) -> EmbeddingRequest {
+pub(crate) fn without_input(req: &EmbeddingRequest, model: &str) -> EmbeddingRequest {
     EmbeddingRequest {
         model: model.to_owned(),
         input: Vec::new(),

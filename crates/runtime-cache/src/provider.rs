@@ -15,7 +15,7 @@ use runtime_core::{
 };
 
 use crate::backend::Decoded;
-use crate::batch::{EmbeddingBatcher, batch_limit, embed_as, embed_in_chunks};
+use crate::batch::{EmbeddingBatcher, batch_limit, embed_as, embed_in_chunks, without_input};
 use crate::cache::ResponseCache;
 use crate::config::{BatchConfig, CacheConfig};
 use crate::control::{reads, writes};
@@ -662,13 +662,8 @@ impl CachedProvider {
         if !missing.is_empty() {
             // A request of its own, naming the model served: it is not re-targeted any more.
             let sub = EmbeddingRequest {
-                model: model.to_owned(),
                 input: missing,
-                tokens: Vec::new(),
-                dimensions: req.dimensions,
-                encoding_format: req.encoding_format,
-                user: req.user.clone(),
-                extra: req.extra.clone(),
+                ..without_input(req, model)
             };
             let started = Instant::now();
             let mut resp = self.send_embeddings(&sub, model, ctx).await?;
