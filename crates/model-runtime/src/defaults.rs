@@ -5,8 +5,9 @@ use crate::config::Config;
 impl Config {
     /// The embedded default: every linked provider whose credentials are in the environment
     /// (or, for one that needs no key, whose base URL is), the local provider at Ollama's
-    /// default address, the in-memory cache, metrics, and usage
-    /// records in a SQLite file (`modelrt-usage.sqlite` in the working directory, or
+    /// default address, and — each when its feature is compiled in, so the default starts
+    /// with any set of features — the in-memory cache (`cache`), and usage records in a SQLite
+    /// file (`metrics`; `modelrt-usage.sqlite` in the working directory, or
     /// `$MODELRT_DATA_DIR/modelrt-usage.sqlite`).
     pub fn embedded_default() -> Config {
         Self::embedded_default_with_env(&|k| std::env::var(k).ok())
@@ -56,10 +57,14 @@ impl Config {
             "spill_path".into(),
             toml::Value::String(file("modelrt-usage.spill.jsonl")),
         );
-        cfg.storage = Some(storage);
-        let mut cache = toml::Table::new();
-        cache.insert("backend".into(), toml::Value::String("memory".into()));
-        cfg.cache = Some(cache);
+        if cfg!(feature = "metrics") {
+            cfg.storage = Some(storage);
+        }
+        if cfg!(feature = "cache") {
+            let mut cache = toml::Table::new();
+            cache.insert("backend".into(), toml::Value::String("memory".into()));
+            cfg.cache = Some(cache);
+        }
         cfg
     }
 }
@@ -169,7 +174,13 @@ mod tests {
         });
         #[cfg(feature = "openai")]
         assert!(with.providers.contains_key("openai"));
-        assert!(with.storage.is_some() && with.cache.is_some());
+        // The cache and usage records when their features are compiled in, so the default
+        // starts with any set of features.
+        assert_eq!(with.storage.is_some(), cfg!(feature = "metrics"));
+        assert_eq!(with.cache.is_some(), cfg!(feature = "cache"));
+        if !cfg!(feature = "metrics") {
+            return;
+        }
         let dir = Config::embedded_default_with_env(&|k| {
             (k == "MODELRT_DATA_DIR").then(|| "/var/lib/modelrt/".to_owned())
         });
