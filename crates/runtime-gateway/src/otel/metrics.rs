@@ -12,12 +12,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
+use model_runtime::prom::{Family, Kind};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::convert::{self, Times};
 use super::source::MetricsSource;
-use crate::prom::{Family, Kind};
 use crate::telemetry::{OtlpProtocol, TracesConfig};
 
 /// How long one export may take before it counts as failed.
