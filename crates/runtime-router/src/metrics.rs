@@ -35,7 +35,11 @@ impl Router {
             for (d, a) in m.deployments.iter().zip(&s.attempts) {
                 for (outcome, n) in [("ok", &a[0]), ("error", &a[1])] {
                     f.sample(
-                        &[("model", name), ("deployment", &d.name), ("outcome", &outcome)],
+                        &[
+                            ("model", name),
+                            ("deployment", &d.name),
+                            ("outcome", &outcome),
+                        ],
                         n.load(Ordering::Relaxed),
                     );
                 }
