@@ -223,6 +223,7 @@ impl Runtime {
 
 #[cfg(all(feature = "cache", feature = "metrics"))]
 fn cache_metrics(s: &runtime_cache::CacheStatsSnapshot) -> String {
+    use runtime_core::prom::{Family, Kind};
     let mut out = String::new();
     for (name, help, v) in [
         ("modelrt_cache_hits_total", "Response-cache hits.", s.hits),
@@ -267,15 +268,14 @@ fn cache_metrics(s: &runtime_cache::CacheStatsSnapshot) -> String {
             s.merged,
         ),
     ] {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
-        ));
+        Family::new(&mut out, name, Kind::Counter, help).sample(&[], v);
     }
-    out.push_str(&format!(
-        "# HELP modelrt_cache_latency_saved_seconds_total Upstream latency saved by cache hits.\n\
-         # TYPE modelrt_cache_latency_saved_seconds_total counter\n\
-         modelrt_cache_latency_saved_seconds_total {}\n",
-        s.latency_saved_us as f64 / 1e6
-    ));
+    Family::new(
+        &mut out,
+        "modelrt_cache_latency_saved_seconds_total",
+        Kind::Counter,
+        "Upstream latency saved by cache hits.",
+    )
+    .sample(&[], s.latency_saved_us as f64 / 1e6);
     out
 }

@@ -3,6 +3,7 @@
 //! share one connection when they use the same Redis). Reports each component's state for
 //! `/ready` and `/metrics`.
 
+use runtime_core::prom::{Family, Kind};
 use runtime_redis::{Redis, RedisConfig, RedisPool, RedisState};
 
 use crate::config::{Config, ConfigError};
@@ -131,41 +132,41 @@ impl SharedRedis {
             return String::new();
         }
         let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> String| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        let mut family = |name: &str, kind: Kind, help: &str, value: &dyn Fn(usize) -> u64| {
+            let mut f = Family::new(&mut out, name, kind, help);
             for (i, (c, _)) in statuses.iter().enumerate() {
-                out.push_str(&format!("{name}{{component=\"{c}\"}} {}\n", value(i)));
+                f.sample(&[("component", c)], value(i));
             }
         };
         family(
             "modelrt_redis_up",
-            "gauge",
+            Kind::Gauge,
             "1 while the component's shared state is in Redis, 0 while it is degraded to local state.",
-            &|i| u8::from(statuses[i].1.state == RedisState::Up).to_string(),
+            &|i| u64::from(statuses[i].1.state == RedisState::Up),
         );
         family(
             "modelrt_redis_down_transitions_total",
-            "counter",
+            Kind::Counter,
             "Times the component's Redis connection went down (breaker opened).",
-            &|i| statuses[i].1.went_down.to_string(),
+            &|i| statuses[i].1.went_down,
         );
         family(
             "modelrt_redis_up_transitions_total",
-            "counter",
+            Kind::Counter,
             "Times the component's Redis connection came up (first connection included).",
-            &|i| statuses[i].1.came_up.to_string(),
+            &|i| statuses[i].1.came_up,
         );
         family(
             "modelrt_redis_errors_total",
-            "counter",
+            Kind::Counter,
             "Redis commands that failed or timed out.",
-            &|i| statuses[i].1.errors.to_string(),
+            &|i| statuses[i].1.errors,
         );
         family(
             "modelrt_redis_local_calls_total",
-            "counter",
+            Kind::Counter,
             "Calls answered from local state because Redis was down.",
-            &|i| statuses[i].1.local_calls.to_string(),
+            &|i| statuses[i].1.local_calls,
         );
         out
     }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod layer;
 #[doc(hidden)]
 pub mod macro_support;
+pub mod prom;
 pub mod provider;
 pub mod registry;
 pub mod secret;

@@ -17,7 +17,6 @@ pub mod http;
 pub mod listener;
 pub mod observe;
 pub mod otel;
-pub mod prom;
 pub mod responses;
 pub mod route_template;
 pub mod routes;

@@ -22,10 +22,10 @@ use axum::http::Method;
 use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
+use model_runtime::prom::{Family, Kind, Label};
 use model_runtime::{RequestContext, UsageReport};
 use parking_lot::{Mutex, RwLock};
 
-use crate::prom::{Family, Kind, Label};
 pub use crate::route_template::route_of;
 
 /// Upper bounds of the request-duration histogram, in seconds.

@@ -1,25 +1,15 @@
 //! The router's families in the Prometheus text format: its counters ([`crate::stats`])
 //! and the state of each deployment (health, circuit, cooldown, in flight, queue). Every
-//! family has `# HELP` and `# TYPE`.
+//! family has `# HELP` and `# TYPE`, written through [`runtime_core::prom`].
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use runtime_core::prom::{Family, Kind};
 
 use crate::model::LogicalModel;
 use crate::router::Router;
 use crate::stats::ModelStats;
-
-/// Escapes a label value for the text format.
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
 
 impl Router {
     /// The router's families in the Prometheus text format (`modelrt_router_*`): attempts by
@@ -35,21 +25,22 @@ impl Router {
             .iter()
             .filter_map(|n| Some((n, inner.stats.models.get(n)?, inner.models.get(n)?)))
             .collect();
-        head(
+        let mut f = Family::new(
             &mut out,
             "modelrt_router_attempts_total",
-            "counter",
+            Kind::Counter,
             "Router attempts at a deployment, by outcome (ok or error).",
         );
         for (name, s, m) in &models {
             for (d, a) in m.deployments.iter().zip(&s.attempts) {
                 for (outcome, n) in [("ok", &a[0]), ("error", &a[1])] {
-                    let _ = writeln!(
-                        out,
-                        "modelrt_router_attempts_total{{model=\"{}\",deployment=\"{}\",outcome=\"{outcome}\"}} {}",
-                        esc(name),
-                        esc(&d.name),
-                        n.load(Ordering::Relaxed)
+                    f.sample(
+                        &[
+                            ("model", name),
+                            ("deployment", &d.name),
+                            ("outcome", &outcome),
+                        ],
+                        n.load(Ordering::Relaxed),
                     );
                 }
             }
@@ -71,24 +62,19 @@ impl Router {
                 |s: &ModelStats| s.fallbacks.load(Ordering::Relaxed),
             ),
         ] {
-            head(&mut out, family, "counter", help);
+            let mut f = Family::new(&mut out, family, Kind::Counter, help);
             for (name, s, _) in &models {
-                let _ = writeln!(out, "{family}{{model=\"{}\"}} {}", esc(name), get(s));
+                f.sample(&[("model", name)], get(s));
             }
         }
-        head(
+        let mut f = Family::new(
             &mut out,
             "modelrt_router_queue_waiting",
-            "gauge",
+            Kind::Gauge,
             "Requests waiting in the model's queue for a deployment.",
         );
         for (name, _, m) in &models {
-            let _ = writeln!(
-                out,
-                "modelrt_router_queue_waiting{{model=\"{}\"}} {}",
-                esc(name),
-                m.queue_waiting()
-            );
+            f.sample(&[("model", name)], m.queue_waiting());
         }
         let mut states = Vec::new();
         for (name, _, _) in &models {
@@ -114,7 +100,7 @@ impl Router {
                 "Calls under way at the deployment from this process.",
             ),
         ] {
-            head(&mut out, family, "gauge", help);
+            let mut f = Family::new(&mut out, family, Kind::Gauge, help);
             for (model, st) in &states {
                 for d in st {
                     let v = match family {
@@ -133,12 +119,7 @@ impl Router {
                         }
                         _ => d.in_flight as f64,
                     };
-                    let _ = writeln!(
-                        out,
-                        "{family}{{model=\"{}\",deployment=\"{}\"}} {v}",
-                        esc(model),
-                        esc(&d.name)
-                    );
+                    f.sample(&[("model", model), ("deployment", &d.name)], v);
                 }
             }
         }

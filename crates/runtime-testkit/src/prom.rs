@@ -325,6 +325,16 @@ mod tests {
     }
 
     #[test]
+    fn reads_back_the_values_core_escapes() {
+        use runtime_core::prom::{Family, Kind};
+        let mut out = String::new();
+        Family::new(&mut out, "g", Kind::Gauge, "A \\ \"quoted\"\nhelp.")
+            .sample(&[("v", &"back\\slash \"q\"\nnl")], 1);
+        let e = parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        assert_eq!(e.sum("g", &[("v", "back\\slash \"q\"\nnl")]), 1.0);
+    }
+
+    #[test]
     fn rejects_what_a_lenient_parser_would_let_through() {
         for bad in [
             "# TYPE c_total counter\nc_total 1\n",

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::prom::{Family, Kind};
+use model_runtime::prom::{Family, Kind};
 
 /// A client-read (or client-write) timeout that closed a connection or failed a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

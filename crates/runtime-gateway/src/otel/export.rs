@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use model_runtime::prom::{Family, Kind};
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
-
-use crate::prom::{Family, Kind};
 
 /// What the export path counted (`modelrt_otel_*` on `/metrics`).
 #[derive(Debug, Default)]

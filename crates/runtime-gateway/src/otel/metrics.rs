@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use model_runtime::prom::{Family, Kind};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
@@ -17,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert::{self, Times};
 use super::source::MetricsSource;
-use crate::prom::{Family, Kind};
 use crate::telemetry::{OtlpProtocol, TracesConfig};
 
 /// How long one export may take before it counts as failed.

@@ -1,6 +1,8 @@
 //! Writes metric families in the Prometheus text format: the `# HELP` and `# TYPE` lines of a
 //! family, then its samples, label values and HELP text escaped as the format asks. Every
-//! family the gateway renders itself (`/metrics`) goes through [`Family`].
+//! crate that renders Prometheus text itself (the router, the facade's cache and Redis
+//! families, the gateway's `/metrics`) writes it through [`Family`], so the escaping lives in
+//! one place.
 
 use std::fmt::{self, Display, Write as _};
 
@@ -142,9 +144,6 @@ mod tests {
             out,
             "# HELP g A \\\\ \"quoted\"\\nhelp.\n# TYPE g gauge\ng{v=\"back\\\\slash \\\"q\\\"\\nnl\"} 1\n"
         );
-        // The strict parser reads the escaped value back as it was.
-        let e = runtime_testkit::prom::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
-        assert_eq!(e.sum("g", &[("v", "back\\slash \"q\"\nnl")]), 1.0);
     }
 
     #[test]
