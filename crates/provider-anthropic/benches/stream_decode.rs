@@ -53,7 +53,16 @@ fn bench(c: &mut Criterion) {
         json!({"type": "object", "properties": {"x": {"type": "string"}}}),
     )];
     c.bench_function("anthropic build 20-message request", |b| {
-        b.iter(|| messages_request(&req, "anthropic", RequestOptions::default(), false).unwrap())
+        b.iter(|| {
+            messages_request(
+                &req,
+                &req.model,
+                "anthropic",
+                RequestOptions::default(),
+                false,
+            )
+            .unwrap()
+        })
     });
 }
 

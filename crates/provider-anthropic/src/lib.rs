@@ -217,25 +217,16 @@ impl AnthropicProvider {
         spec
     }
 
-    /// The request spec of a Messages call (pure apart from reading the settings).
+    /// The request spec of a Messages call for `model` (the body's, or the one a re-targeted
+    /// call names), pure apart from reading the settings.
     pub fn messages_spec(
-        &self,
-        req: &ChatRequest,
-        stream: bool,
-        ctx: &RequestContext,
-    ) -> Result<HttpRequestSpec> {
-        self.messages_spec_for(req, &req.model, stream, ctx)
-    }
-
-    /// [`AnthropicProvider::messages_spec`] for `model` instead of the body's.
-    fn messages_spec_for(
         &self,
         req: &ChatRequest,
         model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = wire::messages_request_for(req, model, &self.inner.name, self.opts(), stream)?;
+        let body = wire::messages_request(req, model, &self.inner.name, self.opts(), stream)?;
         let mut spec =
             HttpRequestSpec::post_json(format!("{}/messages", self.inner.api_base), &body);
         if stream {
@@ -244,24 +235,15 @@ impl AnthropicProvider {
         Ok(self.authorize_for(spec, ctx, Some(req)))
     }
 
-    /// The request spec of a `count_tokens` call: the Messages body of `req` with only the
-    /// fields that endpoint accepts.
+    /// The request spec of a `count_tokens` call for `model`: the Messages body of `req` with
+    /// only the fields that endpoint accepts.
     pub fn count_tokens_spec(
-        &self,
-        req: &ChatRequest,
-        ctx: &RequestContext,
-    ) -> Result<HttpRequestSpec> {
-        self.count_tokens_spec_for(req, &req.model, ctx)
-    }
-
-    /// [`AnthropicProvider::count_tokens_spec`] for `model` instead of the body's.
-    fn count_tokens_spec_for(
         &self,
         req: &ChatRequest,
         model: &str,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = wire::messages_request_for(req, model, &self.inner.name, self.opts(), false)?;
+        let body = wire::messages_request(req, model, &self.inner.name, self.opts(), false)?;
         let body = wire::count_tokens_body(&body);
         let spec = HttpRequestSpec::post_json(
             format!("{}/messages/count_tokens", self.inner.api_base),
@@ -303,7 +285,7 @@ impl ServeAs for AnthropicProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatResponse> {
-        let spec = self.messages_spec_for(req, model, false, ctx)?;
+        let spec = self.messages_spec(req, model, false, ctx)?;
         let call = self.call(model, ctx);
         let (body, headers): (wire::MessagesResponse, _) =
             self.http.json(&call, spec, ctx, "message").await?;
@@ -324,7 +306,7 @@ impl ServeAs for AnthropicProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        let spec = self.messages_spec_for(req, model, true, ctx)?;
+        let spec = self.messages_spec(req, model, true, ctx)?;
         let call = self.call(model, ctx);
         let (sse, headers) = self.http.sse(&call, spec, ctx).await?;
         let decoder = EventDecoder::new(&self.inner.name, model)
@@ -339,7 +321,7 @@ impl ServeAs for AnthropicProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<u64> {
-        let spec = self.count_tokens_spec_for(req, model, ctx)?;
+        let spec = self.count_tokens_spec(req, model, ctx)?;
         let call = self.call(model, ctx);
         let (body, _headers): (wire::TokenCount, _) =
             self.http.json(&call, spec, ctx, "token count").await?;

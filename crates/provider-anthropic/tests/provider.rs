@@ -123,7 +123,14 @@ async fn every_recorded_exchange_replays() {
         assert_eq!(
             body,
             serde_json::to_value(
-                messages_request(&core, "anthropic", RequestOptions::default(), stream).unwrap()
+                messages_request(
+                    &core,
+                    &core.model,
+                    "anthropic",
+                    RequestOptions::default(),
+                    stream
+                )
+                .unwrap()
             )
             .unwrap(),
             "{stem}"
@@ -179,6 +186,7 @@ async fn headers_key_override_beta_and_version() {
     let spec = p
         .messages_spec(
             &ChatRequest::new("m", vec![Message::user("x")]),
+            "m",
             true,
             &ctx(),
         )

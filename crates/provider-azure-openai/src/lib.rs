@@ -293,19 +293,9 @@ impl AzureOpenAiProvider {
         &self.compat
     }
 
-    /// The request spec of a chat call.
+    /// The request spec of a chat call for `model` (the body's, or the one a re-targeted call
+    /// names): the URL names `model`'s deployment.
     pub fn chat_spec(
-        &self,
-        req: &ChatRequest,
-        stream: bool,
-        ctx: &RequestContext,
-    ) -> Result<HttpRequestSpec> {
-        self.chat_spec_for(req, &req.model, stream, ctx)
-    }
-
-    /// [`AzureOpenAiProvider::chat_spec`] for `model` instead of the body's: the URL names
-    /// `model`'s deployment.
-    fn chat_spec_for(
         &self,
         req: &ChatRequest,
         model: &str,
@@ -343,7 +333,7 @@ impl ServeAs for AzureOpenAiProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatResponse> {
-        let spec = self.chat_spec_for(req, model, false, ctx)?;
+        let spec = self.chat_spec(req, model, false, ctx)?;
         let call = self.call(model, ctx);
         let (body, headers) = self.http.bytes(&call, spec, ctx).await?;
         let mut resp = wire::parse_chat_body(&body, &self.name, model)?;
@@ -359,7 +349,7 @@ impl ServeAs for AzureOpenAiProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        let spec = self.chat_spec_for(req, model, true, ctx)?;
+        let spec = self.chat_spec(req, model, true, ctx)?;
         let call = self.call(model, ctx);
         let (mut sse, headers) = self.http.sse(&call, spec, ctx).await?;
         let mut dec = AzureChunkDecoder::new(&self.name, model);

@@ -120,14 +120,9 @@ impl BedrockProvider {
         }
     }
 
-    /// The unsigned spec of a Converse (or ConverseStream) call: pure, for snapshots.
-    pub fn chat_spec_unsigned(&self, req: &ChatRequest, stream: bool) -> Result<HttpRequestSpec> {
-        self.chat_spec_unsigned_for(req, &req.model, stream)
-    }
-
-    /// [`BedrockProvider::chat_spec_unsigned`] for `model` instead of the body's (the URL, and
-    /// so the SigV4 signature over it, names `model`).
-    fn chat_spec_unsigned_for(
+    /// The unsigned spec of a Converse (or ConverseStream) call for `model` (the body's, or the
+    /// one a re-targeted call names: the URL, and so the SigV4 signature over it, names it).
+    pub fn chat_spec_unsigned(
         &self,
         req: &ChatRequest,
         model: &str,
@@ -215,7 +210,7 @@ impl ServeAs for BedrockProvider {
         ctx: &RequestContext,
     ) -> Result<ChatResponse> {
         let auth = self.auth(ctx);
-        let spec = self.authorize(self.chat_spec_unsigned_for(req, model, false)?, &auth)?;
+        let spec = self.authorize(self.chat_spec_unsigned(req, model, false)?, &auth)?;
         let call = self.call(model, &auth);
         let (body, headers): (ConverseResponse, _) = self
             .http
@@ -234,7 +229,7 @@ impl ServeAs for BedrockProvider {
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
         let auth = self.auth(ctx);
-        let spec = self.authorize(self.chat_spec_unsigned_for(req, model, true)?, &auth)?;
+        let spec = self.authorize(self.chat_spec_unsigned(req, model, true)?, &auth)?;
         let call = self.call(model, &auth);
         let (bytes, headers) = self.http.stream(&call, spec, ctx).await?;
         let frames = EventStreamFrames::new(bytes, &self.cfg.name, model);

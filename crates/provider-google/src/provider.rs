@@ -129,25 +129,16 @@ impl GoogleProvider {
         Ok(format!("{}/{path}:{method}", self.cfg.base_url))
     }
 
-    /// The request spec of a chat call (pure apart from reading the config).
+    /// The request spec of a chat call for `model` (the body's, or the one a re-targeted call
+    /// names: the URL names it), pure apart from reading the config.
     pub fn chat_spec(
-        &self,
-        req: &ChatRequest,
-        stream: bool,
-        ctx: &RequestContext,
-    ) -> Result<HttpRequestSpec> {
-        self.chat_spec_for(req, &req.model, stream, ctx)
-    }
-
-    /// [`GoogleProvider::chat_spec`] for `model` instead of the body's (the URL names it).
-    fn chat_spec_for(
         &self,
         req: &ChatRequest,
         model: &str,
         stream: bool,
         ctx: &RequestContext,
     ) -> Result<HttpRequestSpec> {
-        let body = wire::generate_request_for(req, model, &self.cfg.name)?;
+        let body = wire::generate_request(req, model, &self.cfg.name)?;
         let spec = if stream {
             let url = self.method_url(model, "streamGenerateContent")?;
             HttpRequestSpec::post_json(format!("{url}?alt=sse"), &body)
@@ -203,7 +194,7 @@ impl ServeAs for GoogleProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatResponse> {
-        let spec = self.chat_spec_for(req, model, false, ctx)?;
+        let spec = self.chat_spec(req, model, false, ctx)?;
         let call = self.call(model, ctx);
         let (body, _h): (wire::GenerateContentResponse, _) = self
             .http
@@ -219,7 +210,7 @@ impl ServeAs for GoogleProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        let spec = self.chat_spec_for(req, model, true, ctx)?;
+        let spec = self.chat_spec(req, model, true, ctx)?;
         let call = self.call(model, ctx);
         let (sse, _headers) = self.http.sse(&call, spec, ctx).await?;
         let decoder = wire::StreamDecoder::new(&self.cfg.name, model);

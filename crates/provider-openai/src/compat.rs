@@ -230,18 +230,9 @@ impl CompatProvider {
             .routes(model, self.cfg.official_openai)
     }
 
-    /// The request spec of a chat call sent to OpenAI's Responses API.
+    /// The request spec of a chat call for `model` (the body's, or the one a re-targeted call
+    /// names) sent to OpenAI's Responses API.
     pub fn responses_spec(
-        &self,
-        req: &ChatRequest,
-        stream: bool,
-        ctx: &RequestContext,
-    ) -> Result<HttpRequestSpec> {
-        self.responses_spec_for(req, &req.model, stream, ctx)
-    }
-
-    /// [`CompatProvider::responses_spec`] for `model` instead of the body's.
-    fn responses_spec_for(
         &self,
         req: &ChatRequest,
         model: &str,
@@ -252,14 +243,9 @@ impl CompatProvider {
         self.post_spec(Operation::Responses, model, &body, stream, ctx)
     }
 
-    /// `req` with the fields of other dialects this upstream does not take translated or
-    /// dropped ([`wire::foreign`]), and the names of those dropped.
-    pub fn fit<'r>(&self, req: &'r ChatRequest) -> (Cow<'r, ChatRequest>, Vec<&'static str>) {
-        self.fit_for(req, &req.model)
-    }
-
-    /// [`CompatProvider::fit`] for `model` instead of the body's.
-    fn fit_for<'r>(
+    /// `req` with the fields of other dialects this upstream does not take for `model` translated
+    /// or dropped ([`wire::foreign`]), and the names of those dropped.
+    pub fn fit<'r>(
         &self,
         req: &'r ChatRequest,
         model: &str,
@@ -381,9 +367,9 @@ impl ServeAs for CompatProvider {
         ctx: &RequestContext,
     ) -> Result<ChatResponse> {
         self.check_request(req)?;
-        let (req, dropped) = self.fit_for(req, model);
+        let (req, dropped) = self.fit(req, model);
         let mut resp = if self.uses_responses(model) {
-            let spec = self.responses_spec_for(&req, model, false, ctx)?;
+            let spec = self.responses_spec(&req, model, false, ctx)?;
             let body: wire::responses::ResponsesBody =
                 self.send_json(spec, model, ctx, "response").await?;
             wire::responses::parse_responses(body, &self.cfg.name, model)?
@@ -408,9 +394,9 @@ impl ServeAs for CompatProvider {
             return Err(Error::unsupported(&self.cfg.name, "streaming"));
         }
         self.check_request(req)?;
-        let (req, dropped) = self.fit_for(req, model);
+        let (req, dropped) = self.fit(req, model);
         if self.uses_responses(model) {
-            let spec = self.responses_spec_for(&req, model, true, ctx)?;
+            let spec = self.responses_spec(&req, model, true, ctx)?;
             let decoder = wire::responses::ResponsesDecoder::new(&self.cfg.name, model);
             return self
                 .stream_noting(spec, model, ctx, decoder, &dropped)

@@ -116,17 +116,12 @@ impl VertexProvider {
             })
     }
 
-    /// The request spec of a chat call, without its token (pure apart from reading the
-    /// config): Claude models go to `rawPredict` / `streamRawPredict` with Anthropic's body
-    /// (`anthropic_version` in it, no `model`), every other model to `generateContent` /
-    /// `streamGenerateContent?alt=sse` with Gemini's.
-    pub fn chat_spec(&self, req: &ChatRequest, stream: bool) -> Result<HttpRequestSpec> {
-        self.chat_spec_for(req, &req.model, stream)
-    }
-
-    /// [`VertexProvider::chat_spec`] for `model` instead of the body's: `model` picks the
-    /// wire (by its prefix) and is the URL's.
-    fn chat_spec_for(
+    /// The request spec of a chat call for `model` (the body's, or the one a re-targeted call
+    /// names), without its token (pure apart from reading the config): `model` picks the wire
+    /// and is the URL's — Claude models go to `rawPredict` / `streamRawPredict` with
+    /// Anthropic's body (`anthropic_version` in it, no `model`), every other model to
+    /// `generateContent` / `streamGenerateContent?alt=sse` with Gemini's.
+    pub fn chat_spec(
         &self,
         req: &ChatRequest,
         model: &str,
@@ -138,7 +133,7 @@ impl VertexProvider {
                 let opts = claude::RequestOptions {
                     default_max_tokens: self.cfg.default_max_tokens,
                 };
-                let body = claude::messages_request_for(req, model, name, opts, stream)?
+                let body = claude::messages_request(req, model, name, opts, stream)?
                     .for_platform(&self.cfg.anthropic_version, name)?;
                 let method = if stream {
                     "streamRawPredict"
@@ -148,7 +143,7 @@ impl VertexProvider {
                 HttpRequestSpec::post_json(self.url(Publisher::Anthropic, model, method)?, &body)
             }
             Publisher::Google => {
-                let body = gemini::generate_request_for(req, model, name)?;
+                let body = gemini::generate_request(req, model, name)?;
                 if stream {
                     let url = self.url(Publisher::Google, model, "streamGenerateContent")?;
                     HttpRequestSpec::post_json(format!("{url}?alt=sse"), &body)
@@ -230,7 +225,7 @@ impl ServeAs for VertexProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatResponse> {
-        let spec = self.chat_spec_for(req, model, false)?;
+        let spec = self.chat_spec(req, model, false)?;
         let token = self.token(ctx).await?;
         let spec = spec.bearer(&token);
         let name = &self.cfg.name;
@@ -265,7 +260,7 @@ impl ServeAs for VertexProvider {
         model: &str,
         ctx: &RequestContext,
     ) -> Result<ChatStream> {
-        let spec = self.chat_spec_for(req, model, true)?;
+        let spec = self.chat_spec(req, model, true)?;
         let token = self.token(ctx).await?;
         let spec = spec.bearer(&token);
         let name = &self.cfg.name;

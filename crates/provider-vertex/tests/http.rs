@@ -103,7 +103,11 @@ async fn claude_goes_to_raw_predict_with_the_platform_body() {
 
     // A streamed Claude call goes to streamRawPredict.
     let spec = p
-        .chat_spec(&hello("claude-haiku-4-5@20251001"), true)
+        .chat_spec(
+            &hello("claude-haiku-4-5@20251001"),
+            "claude-haiku-4-5@20251001",
+            true,
+        )
         .unwrap();
     assert!(
         spec.url
@@ -111,7 +115,9 @@ async fn claude_goes_to_raw_predict_with_the_platform_body() {
         "{}",
         spec.url
     );
-    let spec = p.chat_spec(&hello("gemini-2.5-pro"), true).unwrap();
+    let spec = p
+        .chat_spec(&hello("gemini-2.5-pro"), "gemini-2.5-pro", true)
+        .unwrap();
     assert!(
         spec.url
             .ends_with("/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse"),
@@ -122,7 +128,7 @@ async fn claude_goes_to_raw_predict_with_the_platform_body() {
     let mut req = hello("claude-haiku-4-5@20251001");
     req.extra
         .insert("anthropic_version".into(), json!("bedrock-2023-05-31"));
-    let e = p.chat_spec(&req, false).unwrap_err();
+    let e = p.chat_spec(&req, &req.model, false).unwrap_err();
     assert_eq!(e.param(), Some("anthropic_version"), "{e:?}");
 }
 
@@ -140,7 +146,9 @@ async fn default_hosts_are_regional_or_global() {
         let p = s
             .build(HttpClient::new(&Default::default()).unwrap())
             .unwrap();
-        let spec = p.chat_spec(&hello("gemini-2.5-flash"), false).unwrap();
+        let spec = p
+            .chat_spec(&hello("gemini-2.5-flash"), "gemini-2.5-flash", false)
+            .unwrap();
         assert_eq!(
             spec.url,
             format!(

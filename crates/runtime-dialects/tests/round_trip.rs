@@ -209,8 +209,14 @@ fn messages_to_core_to_anthropic_keeps_every_byte_that_matters() {
             .request;
         let stream = core.stream == Some(true);
         let mut upstream = serde_json::to_value(
-            messages_request(&core, "anthropic", RequestOptions::default(), stream)
-                .unwrap_or_else(|e| panic!("{name}: {e}")),
+            messages_request(
+                &core,
+                &core.model,
+                "anthropic",
+                RequestOptions::default(),
+                stream,
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}")),
         )
         .unwrap();
         place_extras(&core, &mut upstream);
@@ -232,8 +238,14 @@ fn provider_anthropic_writes_the_per_block_fields_itself() {
         let core = messages::to_core(&messages::parse(&body).unwrap())
             .unwrap()
             .request;
-        let upstream =
-            messages_request(&core, "anthropic", RequestOptions::default(), false).unwrap();
+        let upstream = messages_request(
+            &core,
+            &core.model,
+            "anthropic",
+            RequestOptions::default(),
+            false,
+        )
+        .unwrap();
         let text = serde_json::to_string(&upstream).unwrap();
         for e in &core.element_extras {
             if e.cache_control.is_some() && !text.contains("cache_control") {
@@ -282,7 +294,14 @@ fn claude_thinking_survives_a_responses_client_loop() {
     assert_eq!(a.reasoning, answer.message.reasoning);
     assert_eq!(a.tool_calls, answer.message.tool_calls);
     let upstream = serde_json::to_value(
-        messages_request(&core, "anthropic", RequestOptions::default(), false).unwrap(),
+        messages_request(
+            &core,
+            &core.model,
+            "anthropic",
+            RequestOptions::default(),
+            false,
+        )
+        .unwrap(),
     )
     .unwrap();
     let original = fixture_json(A, "thinking-tool-use.response.json");

@@ -58,7 +58,14 @@ mod tests {
             "thinking".into(),
             serde_json::json!({"type": "enabled", "budget_tokens": 1024}),
         );
-        let body = messages_request(&req, "anthropic", RequestOptions::default(), false).unwrap();
+        let body = messages_request(
+            &req,
+            &req.model,
+            "anthropic",
+            RequestOptions::default(),
+            false,
+        )
+        .unwrap();
         let v = count_tokens_body(&body);
         assert_eq!(
             v,

@@ -19,10 +19,7 @@ pub use body::MessagesRequest;
 pub use count::{TokenCount, count_tokens_body};
 pub use errors::{WireError, map_error, ratelimit_retry_after};
 pub use models::{ModelPage, WireModel, parse_models};
-pub use request::{
-    JSON_OBJECT_TOOL, RequestOptions, messages_request, messages_request_for,
-    structured_output_tool,
-};
+pub use request::{JSON_OBJECT_TOOL, RequestOptions, messages_request, structured_output_tool};
 pub use response::{
     Block, KnownBlock, MessagesResponse, StopDetails, WireUsage, finish_reason, parse_response,
     tool_input_text,

@@ -441,17 +441,6 @@ fn function_tools<'a>(req: &'a ChatRequest, cx: Cx<'_>) -> Result<Vec<Tool<'a>>,
 /// through.
 pub fn messages_request<'a>(
     req: &'a ChatRequest,
-    provider: &str,
-    opts: RequestOptions,
-    stream: bool,
-) -> Result<MessagesRequest<'a>, Error> {
-    messages_request_for(req, &req.model, provider, opts, stream)
-}
-
-/// [`messages_request`] for `model` instead of the body's (a re-targeted call): `model` is
-/// sent and named by every mapping error.
-pub fn messages_request_for<'a>(
-    req: &'a ChatRequest,
     model: &'a str,
     provider: &str,
     opts: RequestOptions,

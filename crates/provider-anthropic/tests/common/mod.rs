@@ -322,5 +322,6 @@ pub fn build(req: &ChatRequest) -> Result<Value, Error> {
 
 /// The typed body as the JSON it serialises to.
 pub fn body_json(req: &ChatRequest, opts: RequestOptions, stream: bool) -> Result<Value, Error> {
-    messages_request(req, "anthropic", opts, stream).map(|b| serde_json::to_value(b).unwrap())
+    messages_request(req, &req.model, "anthropic", opts, stream)
+        .map(|b| serde_json::to_value(b).unwrap())
 }

@@ -11,9 +11,7 @@ pub use embed::{
     EmbedContentResponse, MAX_BATCH, ModelsPage, batch_embed_request, embed_content_request,
     model_path, parse_embeddings, parse_models, unframe_error_body,
 };
-pub use request::{
-    generate_request, generate_request_for, is_synthetic_call_id, tool_response_value,
-};
+pub use request::{generate_request, is_synthetic_call_id, tool_response_value};
 pub use response::{StreamDecoder, map_finish, map_usage, parse_generate};
 pub use schema::to_gemini_schema;
 pub use types::*;

@@ -58,17 +58,9 @@ impl Ctx<'_> {
 /// (in order), assistant → role `model`, tool results → `functionResponse` parts in a `user`
 /// turn (consecutive results share one turn), images → `inlineData` (data URLs) or `fileData`
 /// (other URLs). Everything Gemini cannot express is an [`Error::InvalidRequest`] naming the
-/// field.
+/// field. `model` (the body's, or the one a re-targeted call names; the URL names it) picks
+/// the schema dialect and is named by every mapping error.
 pub fn generate_request(
-    req: &ChatRequest,
-    provider: &str,
-) -> Result<GenerateContentRequest, Error> {
-    generate_request_for(req, &req.model, provider)
-}
-
-/// [`generate_request`] for `model` instead of the body's (a re-targeted call; the URL names
-/// the model): `model` picks the schema dialect and is named by every mapping error.
-pub fn generate_request_for(
     req: &ChatRequest,
     model: &str,
     provider: &str,

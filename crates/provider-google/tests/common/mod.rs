@@ -129,7 +129,10 @@ fn norm(v: &Value, verbatim_keys: bool) -> Value {
 }
 
 pub fn body_of(req: &ChatRequest) -> Value {
-    serde_json::to_value(provider_google::wire::generate_request(req, "google").unwrap()).unwrap()
+    serde_json::to_value(
+        provider_google::wire::generate_request(req, &req.model, "google").unwrap(),
+    )
+    .unwrap()
 }
 
 fn sys_user(model: &str, system: &str, user: &str) -> ChatRequest {

@@ -46,7 +46,7 @@ fn tool_name_from_nearest_call_and_results_share_a_turn() {
         Message::tool("call_0", "1"),
         Message::tool("toolu_9", "{\"ok\":true}"),
     ]);
-    let b = serde_json::to_value(generate_request(&r, "google").unwrap()).unwrap();
+    let b = serde_json::to_value(generate_request(&r, &r.model, "google").unwrap()).unwrap();
     let last = &b["contents"][5];
     assert_eq!(last["role"], "user");
     assert_eq!(
@@ -69,7 +69,7 @@ fn tool_name_from_nearest_call_and_results_share_a_turn() {
 #[test]
 fn unknown_tool_call_id_is_named() {
     let r = req(vec![Message::user("x"), Message::tool("nope", "1")]);
-    let e = generate_request(&r, "google").unwrap_err();
+    let e = generate_request(&r, &r.model, "google").unwrap_err();
     assert_eq!(e.param(), Some("messages[1].tool_call_id"));
 }
 
@@ -87,7 +87,7 @@ fn signatures_go_back_where_they_came_from() {
     call.thought_signature = Some("sig-call".into());
     a.tool_calls = vec![call];
     let r = req(vec![Message::user("q"), Message::Assistant(a)]);
-    let b = serde_json::to_value(generate_request(&r, "google").unwrap()).unwrap();
+    let b = serde_json::to_value(generate_request(&r, &r.model, "google").unwrap()).unwrap();
     assert_eq!(
         b["contents"][1]["parts"],
         json!([
@@ -102,34 +102,43 @@ fn signatures_go_back_where_they_came_from() {
 fn inexpressible_fields_are_errors() {
     let mut r = req(vec![Message::user("x")]);
     r.user = Some("u1".into());
-    assert_eq!(generate_request(&r, "g").unwrap_err().param(), Some("user"));
+    assert_eq!(
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
+        Some("user")
+    );
     let mut r = req(vec![Message::user("x")]);
     r.extra.insert("logprobs".into(), json!(true));
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("logprobs")
     );
     let mut r = req(vec![Message::user("x")]);
     r.extra.insert("n".into(), json!(2));
-    assert_eq!(generate_request(&r, "g").unwrap_err().param(), Some("n"));
+    assert_eq!(
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
+        Some("n")
+    );
     let mut r = req(vec![Message::User {
         content: Content::Text("x".into()),
         name: Some("bob".into()),
     }]);
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("messages[0].name")
     );
     r.messages = vec![Message::user("x")];
     r.parallel_tool_calls = Some(false);
-    assert!(generate_request(&r, "g").is_err());
+    assert!(generate_request(&r, &r.model, "g").is_err());
     r.parallel_tool_calls = None;
     r.seed = Some(1 << 40);
-    assert_eq!(generate_request(&r, "g").unwrap_err().param(), Some("seed"));
+    assert_eq!(
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
+        Some("seed")
+    );
 }
 
 fn body(r: &ChatRequest) -> Value {
-    serde_json::to_value(generate_request(r, "google").unwrap()).unwrap()
+    serde_json::to_value(generate_request(r, &r.model, "google").unwrap()).unwrap()
 }
 
 #[test]
@@ -161,7 +170,7 @@ fn response_formats() {
             strict: None,
         },
     });
-    let e = generate_request(&r, "g").unwrap_err();
+    let e = generate_request(&r, &r.model, "g").unwrap_err();
     assert_eq!(e.param(), Some("response_format.json_schema.schema"));
     assert!(e.to_string().contains("#/not"), "{e}");
     r.response_format = Some(ResponseFormat::Text);
@@ -190,18 +199,18 @@ fn tool_choices() {
     }
     r.tool_choice = Some(ToolChoice::Function("g".into()));
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("tool_choice")
     );
     r.tools[0].function.parameters = Some(json!({"type": "object", "patternProperties": {}}));
     r.tool_choice = None;
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("tools[0].function.parameters")
     );
     r.tools.clear();
     r.tool_choice = Some(ToolChoice::Required);
-    assert!(generate_request(&r, "g").is_err());
+    assert!(generate_request(&r, &r.model, "g").is_err());
     r.tool_choice = Some(ToolChoice::Auto);
     assert!(body(&r).get("toolConfig").is_none());
 }
@@ -248,7 +257,7 @@ fn sampling_and_extras() {
     );
     r.extra.insert("reasoning_effort".into(), json!("extreme"));
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("reasoning_effort")
     );
 }
@@ -275,7 +284,7 @@ fn image_rules() {
         name: None,
     }];
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("messages[0].content[0].image_url.detail")
     );
     r.messages = vec![Message::System {
@@ -283,7 +292,7 @@ fn image_rules() {
         name: None,
     }];
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("messages[0].content")
     );
     let a = AssistantMessage {
@@ -297,7 +306,7 @@ fn image_rules() {
     };
     r.messages = vec![Message::user("q"), Message::Assistant(a)];
     assert_eq!(
-        generate_request(&r, "g").unwrap_err().param(),
+        generate_request(&r, &r.model, "g").unwrap_err().param(),
         Some("messages[1].thinking_blocks[0]")
     );
 }
