@@ -4,11 +4,9 @@
 
 use percent_encoding::percent_decode_str;
 use runtime_core::RequestContext;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer};
 
 use crate::category::Category;
-use crate::harness::{Run, TIMEOUT, key, template, with_mock};
+use crate::harness::{Run, TIMEOUT, key, mock, template, with_mock};
 use crate::report::Outcome;
 use crate::scenario::Call;
 
@@ -62,11 +60,7 @@ pub(crate) async fn retargeted(run: &Run<'_>) -> Outcome {
         Call::Embed(r) => runtime_core::Call::embed(r),
         _ => return Outcome::Fail("no probe call".into()),
     };
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(template(reply))
-        .mount(&server)
-        .await;
+    let server = mock(reply).await;
     let provider = match run.target.build(&server.uri(), &key(), TIMEOUT) {
         Ok(p) => p,
         Err(e) => return Outcome::Fail(format!("build: {e}")),
