@@ -287,15 +287,20 @@ impl EmbeddingBatcher {
         }
         let limit = batch_limit(provider.as_ref(), self.inner.config.max_batch);
         let group = group_key(provider, req, model, ctx);
-        // What every batched request of the group carries but the texts.
-        let template = without_input(req, model);
         let receivers: Vec<(usize, oneshot::Receiver<Result<Part>>)> = req
             .input
             .chunks(limit)
             .map(|c| {
                 (
                     c.len(),
-                    self.submit(group, provider, &template, c.to_vec(), ctx, limit),
+                    self.submit(
+                        group,
+                        provider,
+                        || without_input(req, model),
+                        c.to_vec(),
+                        ctx,
+                        limit,
+                    ),
                 )
             })
             .collect();
@@ -353,11 +358,13 @@ impl EmbeddingBatcher {
         Ok(out)
     }
 
+    /// Adds `texts` to the group's open batch, opening one (with `template`: what every request
+    /// of the group carries but the texts, built only then) when there is none.
     fn submit(
         &self,
         group: GroupKey,
         provider: &Arc<dyn Service>,
-        template: &EmbeddingRequest,
+        template: impl FnOnce() -> EmbeddingRequest,
         texts: Vec<String>,
         ctx: &RequestContext,
         limit: usize,
@@ -376,7 +383,7 @@ impl EmbeddingBatcher {
                 Pending {
                     id,
                     provider: provider.clone(),
-                    template: template.clone(),
+                    template: template(),
                     ctx: RequestContext {
                         request_id: ctx.request_id.clone(),
                         deadline: ctx.deadline,
