@@ -1,10 +1,11 @@
 //! [`ServeAs`](crate::ServeAs): a re-targeted call reaches the twins with the call's model and
 //! no copy; twins a provider does not write fall back to a copy of the body.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::tests::Log;
 use super::*;
 use crate::error::{Error, Result};
 use crate::provider::{Capabilities, Provider, RequestContext, ServeAs};
@@ -14,22 +15,7 @@ use crate::types::*;
 /// Writes the chat and embedding twins; records `twin model` or `typed model`.
 #[derive(Default)]
 struct Twins {
-    seen: Mutex<Vec<String>>,
-}
-
-impl Twins {
-    fn note(&self, what: &str, model: &str) {
-        self.seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(format!("{what} {model}"));
-    }
-    fn seen(&self) -> Vec<String> {
-        self.seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
+    log: Log,
 }
 
 #[async_trait]
@@ -42,7 +28,8 @@ impl ServeAs for Twins {
         model: &str,
         _: &RequestContext,
     ) -> Result<ChatResponse> {
-        self.note(&format!("chat_as(body {})", req.model), model);
+        self.log
+            .note(&format!("chat_as(body {})", req.model), model);
         Ok(ChatResponse {
             model: model.to_owned(),
             ..ChatResponse::default()
@@ -54,7 +41,8 @@ impl ServeAs for Twins {
         model: &str,
         _: &RequestContext,
     ) -> Result<ChatStream> {
-        self.note(&format!("chat_stream_as(body {})", req.model), model);
+        self.log
+            .note(&format!("chat_stream_as(body {})", req.model), model);
         Ok(ChatStream::from_events(Vec::new()))
     }
     async fn embed_as(
@@ -63,7 +51,8 @@ impl ServeAs for Twins {
         model: &str,
         _: &RequestContext,
     ) -> Result<EmbeddingResponse> {
-        self.note(&format!("embed_as(body {})", req.model), model);
+        self.log
+            .note(&format!("embed_as(body {})", req.model), model);
         Ok(EmbeddingResponse::default())
     }
 }
@@ -93,7 +82,7 @@ impl Provider for Twins {
         self.embed_as(req, &req.model, ctx).await
     }
     async fn rerank(&self, req: &RerankRequest, _: &RequestContext) -> Result<RerankResponse> {
-        self.note("rerank", &req.model);
+        self.log.note("rerank", &req.model);
         Err(Error::unsupported("twins", "rerank"))
     }
     async fn serve_retargeted(&self, call: Call<'_>, ctx: &RequestContext) -> Result<Reply> {
@@ -131,7 +120,7 @@ async fn retargeted_calls_reach_the_twins_with_the_calls_model_and_the_untouched
     // Not re-targeted: the typed method, which forwards the body's model.
     assert!(svc.call(Call::chat(&c), &ctx).await.is_ok());
     assert_eq!(
-        twins.seen(),
+        twins.log.seen(),
         [
             "chat_as(body m) deployment",
             "chat_stream_as(body m) deployment",
@@ -159,7 +148,7 @@ async fn a_twin_not_written_serves_a_copy_naming_the_calls_model() {
         .map(|f| f.error);
     assert!(matches!(err, Some(Error::Unsupported { .. })), "{err:?}");
     // The typed method saw a copy naming the deployment; the caller's body is unchanged.
-    assert_eq!(twins.seen(), ["rerank deployment"]);
+    assert_eq!(twins.log.seen(), ["rerank deployment"]);
     assert_eq!(r.model, "m");
 }
 
@@ -199,7 +188,7 @@ async fn a_retargeted_completion_over_chat_reaches_the_chat_twins() {
         "{err:?}"
     );
     assert_eq!(
-        twins.seen(),
+        twins.log.seen(),
         [
             "chat_as(body m) deployment",
             "chat_stream_as(body m) deployment"

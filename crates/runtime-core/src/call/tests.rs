@@ -9,27 +9,31 @@ use crate::provider::{Capabilities, HealthStatus, Provider, RequestContext};
 use crate::stream::ChatStream;
 use crate::types::*;
 
-/// Records which typed method was called, with which model.
+/// What a test provider was asked: `what model` lines, in order.
 #[derive(Default)]
-struct Recorder {
-    seen: Mutex<Vec<String>>,
-    /// Serves re-targeted calls itself (no copy) when set.
-    native: bool,
-}
+pub(super) struct Log(Mutex<Vec<String>>);
 
-impl Recorder {
-    fn note(&self, what: &str, model: &str) {
-        self.seen
+impl Log {
+    pub(super) fn note(&self, what: &str, model: &str) {
+        self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(format!("{what} {model}"));
     }
-    fn seen(&self) -> Vec<String> {
-        self.seen
+    pub(super) fn seen(&self) -> Vec<String> {
+        self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
+}
+
+/// Records which typed method was called, with which model.
+#[derive(Default)]
+struct Recorder {
+    log: Log,
+    /// Serves re-targeted calls itself (no copy) when set.
+    native: bool,
 }
 
 #[async_trait]
@@ -41,14 +45,14 @@ impl Provider for Recorder {
         Capabilities::default()
     }
     async fn chat(&self, req: &ChatRequest, _: &RequestContext) -> Result<ChatResponse> {
-        self.note("chat", &req.model);
+        self.log.note("chat", &req.model);
         Ok(ChatResponse {
             model: req.model.clone(),
             ..ChatResponse::default()
         })
     }
     async fn chat_stream(&self, req: &ChatRequest, _: &RequestContext) -> Result<ChatStream> {
-        self.note("chat_stream", &req.model);
+        self.log.note("chat_stream", &req.model);
         Ok(ChatStream::from_events(Vec::new()))
     }
     async fn complete(
@@ -56,7 +60,7 @@ impl Provider for Recorder {
         req: &CompletionRequest,
         _: &RequestContext,
     ) -> Result<CompletionResponse> {
-        self.note("complete", &req.model);
+        self.log.note("complete", &req.model);
         Ok(CompletionResponse {
             model: req.model.clone(),
             ..CompletionResponse::default()
@@ -67,18 +71,18 @@ impl Provider for Recorder {
         req: &CompletionRequest,
         _: &RequestContext,
     ) -> Result<ChatStream> {
-        self.note("complete_stream", &req.model);
+        self.log.note("complete_stream", &req.model);
         Ok(ChatStream::from_events(Vec::new()))
     }
     async fn embed(&self, req: &EmbeddingRequest, _: &RequestContext) -> Result<EmbeddingResponse> {
-        self.note("embed", &req.model);
+        self.log.note("embed", &req.model);
         Ok(EmbeddingResponse {
             model: req.model.clone(),
             ..EmbeddingResponse::default()
         })
     }
     async fn rerank(&self, req: &RerankRequest, _: &RequestContext) -> Result<RerankResponse> {
-        self.note("rerank", &req.model);
+        self.log.note("rerank", &req.model);
         Ok(RerankResponse {
             model: req.model.clone(),
             results: vec![RerankResult {
@@ -90,15 +94,15 @@ impl Provider for Recorder {
         })
     }
     async fn count_tokens(&self, req: &ChatRequest, _: &RequestContext) -> Result<u64> {
-        self.note("count_tokens", &req.model);
+        self.log.note("count_tokens", &req.model);
         Ok(7)
     }
     async fn list_models(&self, _: &RequestContext) -> Result<Vec<ModelInfo>> {
-        self.note("list_models", "");
+        self.log.note("list_models", "");
         Ok(vec![ModelInfo::default()])
     }
     async fn health(&self, _: &RequestContext) -> Result<HealthStatus> {
-        self.note("health", "");
+        self.log.note("health", "");
         Ok(HealthStatus {
             healthy: true,
             latency: Duration::ZERO,
@@ -109,7 +113,8 @@ impl Provider for Recorder {
         if !self.native {
             return crate::call::serve_copied(self, call, ctx).await;
         }
-        self.note(&format!("native {}", call.operation()), call.model);
+        self.log
+            .note(&format!("native {}", call.operation()), call.model);
         Ok(Reply::Tokens(0))
     }
 }
@@ -190,7 +195,7 @@ async fn every_operation_reaches_its_typed_method_with_the_bodys_model() {
     assert_eq!(svc.list_models(&ctx).await.map(|m| m.len()).ok(), Some(1));
     assert_eq!(svc.health(&ctx).await.map(|h| h.healthy).ok(), Some(true));
     assert_eq!(
-        rec.seen(),
+        rec.log.seen(),
         [
             "chat m",
             "chat_stream m",
@@ -230,7 +235,7 @@ async fn a_retargeted_call_reaches_the_provider_with_the_new_model() {
         assert!(svc.call(call, &ctx).await.is_ok());
     }
     assert_eq!(
-        rec.seen(),
+        rec.log.seen(),
         [
             "chat other",
             "chat_stream other",
@@ -262,7 +267,7 @@ async fn a_provider_that_serves_retargeted_calls_itself_gets_them_and_only_them(
     );
     // Same model as the body: not re-targeted, the typed method.
     assert!(svc.call(Call::chat(&c).with_model("m"), &ctx).await.is_ok());
-    assert_eq!(rec.seen(), ["chat m", "native chat x", "chat m"]);
+    assert_eq!(rec.log.seen(), ["chat m", "native chat x", "chat m"]);
 }
 
 #[tokio::test]
